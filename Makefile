@@ -1,0 +1,60 @@
+# kubectl-meshinsight — what a developer can do. `make help` lists the targets.
+
+GO        ?= go
+BIN       := bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+PKG       := github.com/meshinsight/kubectl-meshinsight
+LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
+.PHONY: help build generate test fuzz lint check-cli-deps bench dist clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
+
+build: ## Build the plugin into bin/kubectl-meshinsight
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-meshinsight ./cmd/kubectl-meshinsight
+
+generate: ## Regenerate generated files (embedded reference profile)
+	$(GO) run ./hack/refprofile > pkg/profile/reference.json.tmp && mv pkg/profile/reference.json.tmp pkg/profile/reference.json
+
+test: ## Fast unit tests (no cluster, no root)
+	$(GO) test -count=1 ./...
+
+fuzz: ## Fuzz the call-graph parser for a minute
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./pkg/callgraph
+
+lint: check-cli-deps ## gofmt, go vet, and the CLI's dependency rule
+	@out=$$(gofmt -l cmd pkg hack); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+check-cli-deps: ## The CLI must not link cilium/ebpf (it runs on macOS and Windows)
+	@if $(GO) list -deps ./cmd/kubectl-meshinsight | grep -q '^github.com/cilium/ebpf'; then \
+		echo "cmd/kubectl-meshinsight links github.com/cilium/ebpf"; exit 1; fi
+	@echo "cmd/kubectl-meshinsight does not link cilium/ebpf"
+
+bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s, < 500 MiB)
+	$(GO) test -run '^$$' -bench 'BenchmarkPredictLarge' -benchtime 5x -benchmem ./pkg/predict
+	$(GO) test -run '^$$' -bench 'BenchmarkParseLarge' -benchtime 1x ./pkg/callgraph
+	@$(GO) build -o $(BIN)/kubectl-meshinsight ./cmd/kubectl-meshinsight
+	@$(GO) run ./hack/benchgraph -format json > $(BIN)/bench-graph.json
+	@echo "end to end (parse JSON + predict + print JSON), 10,000 workloads / 100,000 edges:"
+	@/usr/bin/time -f '  %e s wall, peak RSS %M KiB' $(BIN)/kubectl-meshinsight predict -f $(BIN)/bench-graph.json -o json 2>&1 >/dev/null | grep -v '^Using'
+
+dist: ## Cross-compile release archives into dist/
+	@rm -rf dist && mkdir -p dist
+	@for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		dir=dist/kubectl-meshinsight_$${os}_$${arch}; mkdir -p $$dir; \
+		echo "building $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/kubectl-meshinsight$$ext ./cmd/kubectl-meshinsight || exit 1; \
+		cp LICENSE README.md $$dir/ 2>/dev/null; \
+		if [ $$os = windows ]; then (cd dist && zip -qr kubectl-meshinsight_$${os}_$${arch}.zip kubectl-meshinsight_$${os}_$${arch}); \
+		else tar -C dist -czf dist/kubectl-meshinsight_$${os}_$${arch}.tar.gz kubectl-meshinsight_$${os}_$${arch}; fi; \
+		rm -rf $$dir; \
+	done
+	@cd dist && sha256sum * > checksums.txt && cat checksums.txt
+
+clean: ## Remove build outputs
+	rm -rf $(BIN) dist

@@ -1,0 +1,171 @@
+package callgraph
+
+import (
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+)
+
+// Documented defaults for optional fields. Every use of one is reported as an
+// assumption by Resolve.
+const (
+	DefaultNamespace         = "default"
+	DefaultMode              = ModeSidecar
+	DefaultProtocol          = HTTP
+	DefaultRequestsPerSecond = 100.0
+	DefaultRequestBytes      = 512.0
+	DefaultResponseBytes     = 1024.0
+	DefaultReplicas          = 1
+)
+
+// ResolvedEdge is an edge with every default applied and references resolved to
+// workload indexes in the graph.
+type ResolvedEdge struct {
+	Edge
+	FromIndex, ToIndex int
+	// MTLSRequested is the edge's mTLS setting after defaults; mTLS is only in
+	// effect when both sides are meshed as well.
+	MTLSRequested bool
+	// MTLSExplicit is true when the file set mtls; otherwise MTLSRequested follows
+	// auto mTLS (on between meshed workloads).
+	MTLSExplicit      bool
+	RequestsPerSecond float64
+	RequestBytes      float64
+	ResponseBytes     float64
+	// ExpectedTries is the mean number of tries per request (retries).
+	ExpectedTries float64
+	// MirrorFraction is MirrorPercent/100.
+	MirrorFraction float64
+	// TracingFraction is TracingSamplingPercent/100, or -1 when unset.
+	TracingFraction float64
+}
+
+// ResolvedWorkload is a workload with defaults applied.
+type ResolvedWorkload struct {
+	Workload
+	Replicas int
+	id       string
+}
+
+// ID is the workload's "namespace/name", computed once.
+func (w ResolvedWorkload) ID() string { return w.id }
+
+// Resolved is a graph ready for the model: defaults applied, references checked.
+type Resolved struct {
+	Source    *Graph
+	Workloads []ResolvedWorkload
+	Edges     []ResolvedEdge
+	// Entries are indexes of entry-point workloads.
+	Entries []int
+	// Assumptions lists every default that was used.
+	Assumptions []diag.Message
+}
+
+// WorkloadIndex maps "namespace/name" to a workload index.
+func (r *Resolved) WorkloadIndex() map[string]int {
+	idx := make(map[string]int, len(r.Workloads))
+	for i, w := range r.Workloads {
+		idx[w.ID()] = i
+	}
+	return idx
+}
+
+// Resolve validates g and applies defaults. It does not modify g.
+func Resolve(g *Graph) (*Resolved, error) {
+	if err := Validate(g); err != nil {
+		return nil, err
+	}
+	r := &Resolved{Source: g, Workloads: make([]ResolvedWorkload, len(g.Workloads)), Edges: make([]ResolvedEdge, len(g.Edges))}
+	var notes diag.List
+	// subject is a func so that names are only built for the rare defaults.
+	defaulted := func(subject func() string, field string, value any) {
+		notes.Add(diag.New(diag.DefaultUsed, subject(), "%s not set; using default %v", field, value))
+	}
+	hasEntry := false
+	for i, w := range g.Workloads {
+		rw := ResolvedWorkload{Workload: w, Replicas: DefaultReplicas}
+		if rw.Namespace == "" {
+			rw.Namespace = DefaultNamespace
+		}
+		rw.id = rw.Namespace + "/" + rw.Name
+		if rw.Mode == "" {
+			rw.Mode = DefaultMode
+			defaulted(rw.ID, "mode", DefaultMode)
+		}
+		if w.Replicas != nil {
+			rw.Replicas = *w.Replicas
+		}
+		hasEntry = hasEntry || w.Entry
+		r.Workloads[i] = rw
+	}
+	refs := newRefIndex(g.Workloads)
+	incoming := make([]bool, len(g.Workloads))
+	for i, e := range g.Edges {
+		from, _ := refs.lookup(e.From)
+		to, _ := refs.lookup(e.To)
+		re := ResolvedEdge{Edge: e, FromIndex: from, ToIndex: to, ExpectedTries: 1, TracingFraction: -1}
+		subject := e.Name
+		if re.Protocol == "" {
+			re.Protocol = DefaultProtocol
+			defaulted(subject, "protocol", DefaultProtocol)
+		}
+		bothMeshed := r.Workloads[from].Mode.Meshed() && r.Workloads[to].Mode.Meshed()
+		if e.MTLS != nil {
+			re.MTLSRequested, re.MTLSExplicit = *e.MTLS, true
+		} else {
+			re.MTLSRequested = bothMeshed
+			if bothMeshed {
+				defaulted(subject, "mtls", "true (auto mTLS between meshed workloads)")
+			}
+		}
+		re.RequestBytes = valueOr(e.RequestBytes, DefaultRequestBytes, subject, "requestBytes", defaulted)
+		re.ResponseBytes = valueOr(e.ResponseBytes, DefaultResponseBytes, subject, "responseBytes", defaulted)
+		switch {
+		case e.RequestsPerSecond != nil:
+			re.RequestsPerSecond = *e.RequestsPerSecond
+		case re.Protocol == TCP && e.BytesPerSecond != nil && re.RequestBytes+re.ResponseBytes > 0:
+			re.RequestsPerSecond = *e.BytesPerSecond / (re.RequestBytes + re.ResponseBytes)
+			notes.Add(diag.New(diag.DefaultUsed, subject(),
+				"requestsPerSecond derived from bytesPerSecond / (requestBytes + responseBytes) = %.4g", re.RequestsPerSecond))
+		default:
+			re.RequestsPerSecond = DefaultRequestsPerSecond
+			defaulted(subject, "requestsPerSecond", DefaultRequestsPerSecond)
+		}
+		if e.Retries != nil {
+			re.ExpectedTries = e.Retries.ExpectedTries()
+			if e.Retries.FailureRate == nil && e.Retries.Attempts > 0 {
+				defaulted(subject, "retries.failureRate", "0 (retries never trigger)")
+			}
+		}
+		if e.MirrorPercent != nil {
+			re.MirrorFraction = *e.MirrorPercent / 100
+		}
+		if e.TracingSamplingPercent != nil {
+			re.TracingFraction = *e.TracingSamplingPercent / 100
+		}
+		incoming[to] = true
+		r.Edges[i] = re
+	}
+	for i, w := range r.Workloads {
+		if (hasEntry && w.Entry) || (!hasEntry && !incoming[i]) {
+			r.Entries = append(r.Entries, i)
+		}
+	}
+	r.Assumptions = notes.Sorted()
+	return r, nil
+}
+
+func valueOr(v *float64, def float64, subject func() string, field string, defaulted func(func() string, string, any)) float64 {
+	if v != nil {
+		return *v
+	}
+	defaulted(subject, field, def)
+	return def
+}
+
+// Clone returns a copy of r whose workload and edge slices can be changed freely.
+func (r *Resolved) Clone() *Resolved {
+	c := *r
+	c.Workloads = append([]ResolvedWorkload(nil), r.Workloads...)
+	c.Edges = append([]ResolvedEdge(nil), r.Edges...)
+	c.Entries = append([]int(nil), r.Entries...)
+	return &c
+}

@@ -1,0 +1,183 @@
+package callgraph
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseExamples(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		g, err := ReadFile(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if _, err := Resolve(g); err != nil {
+			t.Errorf("%s: resolve: %v", f, err)
+		}
+		for _, format := range []string{"yaml", "json"} {
+			b, err := Marshal(g, format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Parse(f+"."+format, b)
+			if err != nil {
+				t.Fatalf("%s round trip via %s: %v", f, format, err)
+			}
+			if !reflect.DeepEqual(g, back) {
+				t.Errorf("%s round trip via %s changed the graph", f, format)
+			}
+		}
+	}
+}
+
+// TestParseErrorsNameLineAndField checks that every problem in a bad file is
+// reported at once, with its line and field path.
+func TestParseErrorsNameLineAndField(t *testing.T) {
+	cases := []struct {
+		file string
+		want []string
+	}{
+		{"bad-fields.yaml", []string{
+			`testdata/bad-fields.yaml:7:5: workloads[1].mode: unknown data-plane mode "sidcar"`,
+			`testdata/bad-fields.yaml:8:5: workloads[2].name: duplicate workload "default/a" (also workloads[0])`,
+			`testdata/bad-fields.yaml:11:5: edges[0].to: unknown workload "c"`,
+			`testdata/bad-fields.yaml:12:5: edges[0].protocol: unknown protocol "htp"`,
+			`testdata/bad-fields.yaml:13:5: edges[0].requestsPerSecond: must not be below 0, got -5`,
+			`testdata/bad-fields.yaml:17:5: edges[1].bytesPerSecond: only valid for tcp edges`,
+		}},
+		{"unknown-field.yaml", []string{`testdata/unknown-field.yaml:8:5: edges[0].rps: unknown field "rps"`}},
+		{"wrong-type.json", []string{`testdata/wrong-type.json:6:30: edges[0].requestsPerSecond: wrong type: got str "fast", want a number`}},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			_, err := ReadFile(filepath.Join("testdata", c.file))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error does not wrap ErrInvalid: %v", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	head := "apiVersion: meshinsight.dev/v1\nkind: CallGraph\n"
+	cases := map[string]struct{ in, want string }{
+		"empty":         {"", "empty call graph"},
+		"not a mapping": {"- a\n- b\n", "must be a mapping"},
+		"syntax":        {"apiVersion: [\n", "x.yaml:"},
+		"wrong kind":    {"apiVersion: meshinsight.dev/v1\nkind: Graph\nworkloads: [{name: a}]\n", `kind: got "Graph"`},
+		"no workloads":  {head + "edges: []\n", "at least one workload"},
+		"nan":           {head + "workloads: [{name: a}]\nedges: [{from: a, to: a, requestBytes: .nan}]\n", "must be a finite number"},
+		"ambiguous":     {head + "workloads: [{name: a, namespace: x}, {name: a, namespace: y}]\nedges: [{from: a, to: x/a}]\n", "ambiguous"},
+		"mirror":        {head + "workloads: [{name: a}]\nedges: [{from: a, to: a, mirrorPercent: 150}]\n", "must not be above 100"},
+		"failure rate":  {head + "workloads: [{name: a}]\nedges: [{from: a, to: a, retries: {attempts: 2, failureRate: 2}}]\n", "must not be above 1"},
+		"replicas":      {head + "workloads: [{name: a, replicas: 0}]\n", "must be at least 1"},
+		"slash":         {head + "workloads: [{name: a/b}]\n", "must not contain"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("x.yaml", []byte(c.in))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestResolveDefaultsAreReported(t *testing.T) {
+	g, err := Parse("x.yaml", []byte("apiVersion: meshinsight.dev/v1\nkind: CallGraph\nworkloads: [{name: a}, {name: b, mode: none}, {name: c, namespace: ns}]\nedges: [{from: a, to: ns/c}, {from: a, to: b, protocol: tcp, bytesPerSecond: 3000, requestBytes: 100, responseBytes: 200}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Resolve(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := r.Edges[0]
+	if e.Protocol != DefaultProtocol || e.RequestsPerSecond != DefaultRequestsPerSecond || e.RequestBytes != DefaultRequestBytes ||
+		e.ResponseBytes != DefaultResponseBytes || !e.MTLSRequested || e.MTLSExplicit || e.ExpectedTries != 1 {
+		t.Errorf("defaults not applied: %+v", e)
+	}
+	if r.Workloads[e.ToIndex].ID() != "ns/c" || r.Workloads[0].Mode != ModeSidecar {
+		t.Errorf("workloads = %+v", r.Workloads)
+	}
+	if got := r.Edges[1].RequestsPerSecond; got != 10 { // 3000 B/s over 300 B per exchange
+		t.Errorf("tcp rate from bytes = %v, want 10", got)
+	}
+	if r.Edges[1].MTLSRequested {
+		t.Error("auto mTLS towards an unmeshed workload")
+	}
+	text := ""
+	for _, m := range r.Assumptions {
+		text += m.String() + "\n"
+	}
+	for _, want := range []string{"mode not set", "protocol not set", "requestsPerSecond not set", "requestBytes not set", "mtls not set", "derived from bytesPerSecond"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("assumptions lack %q:\n%s", want, text)
+		}
+	}
+	if len(r.Entries) != 1 || r.Workloads[r.Entries[0]].Name != "a" {
+		t.Errorf("entries = %v", r.Entries)
+	}
+}
+
+func TestExpectedTries(t *testing.T) {
+	f := 0.1
+	for _, c := range []struct {
+		r    Retries
+		want float64
+	}{
+		{Retries{Attempts: 0}, 1},
+		{Retries{Attempts: 3}, 1},
+		{Retries{Attempts: 2, FailureRate: &f}, 1.11},
+	} {
+		if got := c.r.ExpectedTries(); got < c.want-1e-12 || got > c.want+1e-12 {
+			t.Errorf("%+v: %v, want %v", c.r, got, c.want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, glob := range []string{"../../examples/*.yaml", "testdata/*"} {
+		files, _ := filepath.Glob(glob)
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	f.Add([]byte("apiVersion: meshinsight.dev/v1\nkind: CallGraph\nworkloads: [{name: a}]\nedges: [{from: a, to: a, retries: {attempts: 1}}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		if _, err := Resolve(g); err != nil {
+			t.Fatalf("parsed graph does not resolve: %v", err)
+		}
+		b, err := Marshal(g, "json")
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		if _, err := Parse("fuzz.json", b); err != nil {
+			t.Fatalf("round trip: %v\n%s", err, b)
+		}
+	})
+}

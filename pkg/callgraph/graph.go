@@ -1,0 +1,183 @@
+// Package callgraph defines the call graph that predictions run on: workloads, their
+// data-plane mode, and the edges between them with rates, message sizes, protocol and
+// mesh features. It also reads and writes the call-graph file format
+// (apiVersion meshinsight.dev/v1, kind CallGraph). It knows nothing of Kubernetes
+// clients: builders for live clusters live elsewhere and produce a Graph.
+package callgraph
+
+import (
+	"fmt"
+	"strings"
+)
+
+// APIVersion and Kind identify the call-graph file format.
+const (
+	APIVersion = "meshinsight.dev/v1"
+	Kind       = "CallGraph"
+)
+
+// Mode is the data plane a workload's traffic goes through.
+type Mode string
+
+// Data-plane modes.
+const (
+	// ModeSidecar is an Istio sidecar proxy (Envoy) in every pod.
+	ModeSidecar Mode = "sidecar"
+	// ModeAmbient is Istio ambient mode: the node's ztunnel (L4 only).
+	ModeAmbient Mode = "ambient"
+	// ModeWaypoint is ambient mode with a waypoint proxy (L7) in front of the workload.
+	ModeWaypoint Mode = "waypoint"
+	// ModeNone means the workload is not in the mesh.
+	ModeNone Mode = "none"
+)
+
+// Modes lists the valid modes.
+var Modes = []Mode{ModeSidecar, ModeAmbient, ModeWaypoint, ModeNone}
+
+// Meshed reports whether traffic of a workload in this mode passes a proxy.
+func (m Mode) Meshed() bool { return m != ModeNone }
+
+// Protocol is the application protocol of an edge as the proxy sees it.
+type Protocol string
+
+// Protocols.
+const (
+	TCP   Protocol = "tcp"
+	HTTP  Protocol = "http"
+	HTTP2 Protocol = "http2"
+	GRPC  Protocol = "grpc"
+)
+
+// Protocols lists the valid protocols.
+var Protocols = []Protocol{TCP, HTTP, HTTP2, GRPC}
+
+// L7 reports whether the proxy parses the protocol (everything but raw TCP).
+func (p Protocol) L7() bool { return p != TCP }
+
+// Graph is a call graph: workloads and the calls between them.
+type Graph struct {
+	APIVersion string     `json:"apiVersion" yaml:"apiVersion"`
+	Kind       string     `json:"kind" yaml:"kind"`
+	Metadata   Metadata   `json:"metadata,omitzero" yaml:"metadata,omitempty"`
+	Workloads  []Workload `json:"workloads" yaml:"workloads"`
+	Edges      []Edge     `json:"edges" yaml:"edges"`
+}
+
+// Metadata names and describes a graph.
+type Metadata struct {
+	Name        string `json:"name,omitempty" yaml:"name,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+}
+
+// Workload is a deployable unit whose pods share a data-plane mode.
+type Workload struct {
+	// Name is unique within its namespace.
+	Name string `json:"name" yaml:"name"`
+	// Namespace defaults to "default".
+	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
+	// Mode defaults to sidecar.
+	Mode Mode `json:"mode,omitempty" yaml:"mode,omitempty"`
+	// Replicas is the number of pods; rates per proxy are divided by it. Default 1.
+	Replicas *int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
+	// Entry marks an entry point for end-to-end paths. Without any, workloads with no
+	// incoming edge are the entry points.
+	Entry bool `json:"entry,omitempty" yaml:"entry,omitempty"`
+	// RequestsPerSecond is the rate of requests reaching the workload from outside
+	// the graph (for entry points). It sets how many calls per request each of its
+	// edges makes; without it, an entry's busiest edge counts as one call per request.
+	RequestsPerSecond *float64 `json:"requestsPerSecond,omitempty" yaml:"requestsPerSecond,omitempty"`
+	// ProxyConcurrency is the proxy's worker thread count (informational).
+	ProxyConcurrency *int `json:"proxyConcurrency,omitempty" yaml:"proxyConcurrency,omitempty"`
+	// ProxyCPULimitMillicores is the proxy container's CPU limit; a prediction above it
+	// is flagged.
+	ProxyCPULimitMillicores *int `json:"proxyCPULimitMillicores,omitempty" yaml:"proxyCPULimitMillicores,omitempty"`
+	// NodeType names the node type the pods run on, to select a per-node-type profile.
+	NodeType string `json:"nodeType,omitempty" yaml:"nodeType,omitempty"`
+}
+
+// ID is the workload's unique key, "namespace/name".
+func (w Workload) ID() string { return w.Namespace + "/" + w.Name }
+
+// Retries describes a retry policy and how often it triggers.
+type Retries struct {
+	// Attempts is the maximum number of retries after the first try.
+	Attempts int `json:"attempts" yaml:"attempts"`
+	// FailureRate is the fraction (0..1) of tries that fail and are retried. Default 0.
+	FailureRate *float64 `json:"failureRate,omitempty" yaml:"failureRate,omitempty"`
+}
+
+// ExpectedTries is the mean number of tries per request: Σ_{i=0..Attempts} f^i.
+func (r Retries) ExpectedTries() float64 {
+	f := 0.0
+	if r.FailureRate != nil {
+		f = *r.FailureRate
+	}
+	tries, term := 0.0, 1.0
+	for i := 0; i <= r.Attempts; i++ {
+		tries += term
+		term *= f
+	}
+	return tries
+}
+
+// Edge is a call from one workload to another.
+type Edge struct {
+	// From and To reference workloads as "name" (namespace default) or "namespace/name".
+	From string `json:"from" yaml:"from"`
+	To   string `json:"to" yaml:"to"`
+	// Protocol defaults to http.
+	Protocol Protocol `json:"protocol,omitempty" yaml:"protocol,omitempty"`
+	// MTLS defaults to true when both sides are meshed (Istio's auto mTLS).
+	MTLS *bool `json:"mtls,omitempty" yaml:"mtls,omitempty"`
+	// RequestsPerSecond is the call rate (for tcp: messages, i.e. request/response
+	// exchanges, per second). Default 100, or derived from BytesPerSecond for tcp.
+	RequestsPerSecond *float64 `json:"requestsPerSecond,omitempty" yaml:"requestsPerSecond,omitempty"`
+	// RequestBytes and ResponseBytes are mean message sizes. Defaults 512 and 1024.
+	RequestBytes  *float64 `json:"requestBytes,omitempty" yaml:"requestBytes,omitempty"`
+	ResponseBytes *float64 `json:"responseBytes,omitempty" yaml:"responseBytes,omitempty"`
+	// BytesPerSecond (tcp only) is the total throughput in both directions.
+	BytesPerSecond *float64 `json:"bytesPerSecond,omitempty" yaml:"bytesPerSecond,omitempty"`
+	// ConnectionsPerSecond (tcp only) is the rate of new connections.
+	ConnectionsPerSecond *float64 `json:"connectionsPerSecond,omitempty" yaml:"connectionsPerSecond,omitempty"`
+	// Retries is the retry policy applied by the client's proxy.
+	Retries *Retries `json:"retries,omitempty" yaml:"retries,omitempty"`
+	// MirrorPercent is the share (0..100) of requests mirrored to a shadow service.
+	MirrorPercent *float64 `json:"mirrorPercent,omitempty" yaml:"mirrorPercent,omitempty"`
+	// Filters are extra proxy features on the server side: wasm, lua, ratelimit,
+	// ext-authz, fault, or any name the profile has a feature cost for.
+	Filters []string `json:"filters,omitempty" yaml:"filters,omitempty"`
+	// TracingSamplingPercent is the share (0..100) of requests traced. Default: none
+	// beyond what the profile measured.
+	TracingSamplingPercent *float64 `json:"tracingSamplingPercent,omitempty" yaml:"tracingSamplingPercent,omitempty"`
+}
+
+// Name renders the edge as "from->to".
+func (e Edge) Name() string { return e.From + "->" + e.To }
+
+// ParseMode returns the Mode spelled s.
+func ParseMode(s string) (Mode, error) {
+	for _, m := range Modes {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("unknown data-plane mode %q (want %s)", s, join(Modes))
+}
+
+// ParseProtocol returns the Protocol spelled s.
+func ParseProtocol(s string) (Protocol, error) {
+	for _, p := range Protocols {
+		if string(p) == s {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("unknown protocol %q (want %s)", s, join(Protocols))
+}
+
+func join[T ~string](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}

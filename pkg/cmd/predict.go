@@ -1,0 +1,183 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+)
+
+// PredictOptions are the options of `kubectl meshinsight predict`.
+type PredictOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+
+	Filename    string
+	ProfilePath string
+	Output      string
+	WhatIf      []string
+	SpeedupPath string
+	FanOut      string
+
+	// Set by Complete.
+	format   printers.Format
+	whatIfs  []predict.WhatIf
+	fanOut   predict.FanOut
+	graph    *callgraph.Graph
+	prof     *profile.Profile
+	profSrc  string
+	speedups map[profile.Component]float64
+
+	genericiooptions.IOStreams
+}
+
+// NewPredictOptions returns options with defaults.
+func NewPredictOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *PredictOptions {
+	return &PredictOptions{configFlags: flags, IOStreams: streams, FanOut: string(predict.Sequential)}
+}
+
+// NewPredictCommand builds `kubectl meshinsight predict`.
+func NewPredictCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewPredictOptions(flags, streams)
+	c := &cobra.Command{
+		Use:   "predict -f GRAPH",
+		Short: "Predict the latency and CPU the mesh adds to each call",
+		Long: `Predict the latency (p50, p99) and proxy CPU that the mesh adds to every edge of a
+call graph, split by proxy component, per proxy, and end to end from each entry point.
+
+Without --profile, the embedded reference profile (built from published Istio
+figures) is used and a notice says so. With --what-if or --speedup, a variant is
+computed and shown beside the baseline with the difference.`,
+		Example: `  # Per-edge overhead of a call-graph file, with the embedded reference profile
+  kubectl meshinsight predict -f examples/bookinfo.yaml
+
+  # Component breakdown, or machine-readable output
+  kubectl meshinsight predict -f examples/bookinfo.yaml -o wide
+  kubectl meshinsight predict -f examples/bookinfo.yaml -o json
+
+  # What-if: mTLS off everywhere; gRPC on one edge; a namespace moved to ambient
+  kubectl meshinsight predict -f examples/bookinfo.yaml --what-if mtls=off
+  kubectl meshinsight predict -f examples/bookinfo.yaml --what-if 'protocol=grpc,edge=productpage->reviews'
+  kubectl meshinsight predict -f examples/online-boutique.yaml --what-if mode=ambient,namespace=boutique
+
+  # A measured profile, and a component made twice as fast
+  kubectl meshinsight predict -f graph.yaml --profile my-profile.json --speedup speedup.yaml
+
+  # Render the graph coloured by added latency
+  kubectl meshinsight predict -f examples/bookinfo.yaml -o dot | dot -Tsvg > mesh.svg`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&o.Filename, "filename", "f", "", "Call-graph file (YAML or JSON; - for stdin)")
+	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|"))
+	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B (repeatable)")
+	f.StringVar(&o.SpeedupPath, "speedup", "", "File of per-component speed-ups for the variant, e.g. {parsing: 2}")
+	f.StringVar(&o.FanOut, "fanout", o.FanOut, "How a request's downstream calls combine on a path: sequential (sum) or parallel (slowest)")
+	return c
+}
+
+// Validate checks flags without doing I/O.
+func (o *PredictOptions) Validate() error {
+	if o.Filename == "" {
+		return errors.New("no call graph given: pass -f FILE (try examples/bookinfo.yaml); reading the live cluster is not available in this version")
+	}
+	format, err := printers.ParseFormat(o.Output)
+	if err != nil {
+		return err
+	}
+	o.format = format
+	switch predict.FanOut(o.FanOut) {
+	case predict.Sequential, predict.Parallel:
+		o.fanOut = predict.FanOut(o.FanOut)
+	default:
+		return fmt.Errorf("--fanout %q: want sequential or parallel", o.FanOut)
+	}
+	o.whatIfs = o.whatIfs[:0]
+	for _, s := range o.WhatIf {
+		w, err := predict.ParseWhatIf(s)
+		if err != nil {
+			return err
+		}
+		o.whatIfs = append(o.whatIfs, w)
+	}
+	return nil
+}
+
+// Complete reads the graph, the profile and the speed-ups.
+func (o *PredictOptions) Complete() error {
+	var err error
+	if o.Filename == "-" {
+		data, rerr := io.ReadAll(o.In)
+		if rerr != nil {
+			return fmt.Errorf("reading call graph from stdin: %w", rerr)
+		}
+		o.graph, err = callgraph.Parse("<stdin>", data)
+	} else {
+		o.graph, err = callgraph.ReadFile(o.Filename)
+	}
+	if err != nil {
+		return err
+	}
+	if o.ProfilePath != "" {
+		if o.prof, err = profile.ReadFile(o.ProfilePath); err != nil {
+			return err
+		}
+		o.profSrc = o.ProfilePath
+	} else {
+		if o.prof, err = profile.Reference(); err != nil {
+			return err
+		}
+		o.profSrc = "embedded"
+		fmt.Fprintln(o.ErrOut, "Using the embedded reference profile (published Istio figures); pass --profile FILE for a measured one.")
+	}
+	if o.SpeedupPath != "" {
+		data, rerr := os.ReadFile(o.SpeedupPath)
+		if rerr != nil {
+			return fmt.Errorf("reading speed-up file: %w", rerr)
+		}
+		if o.speedups, err = predict.ParseSpeedups(o.SpeedupPath, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run predicts and prints.
+func (o *PredictOptions) Run() error {
+	resolved, err := callgraph.Resolve(o.graph)
+	if err != nil {
+		return err
+	}
+	name := o.graph.Metadata.Name
+	if name == "" {
+		name = o.Filename
+	}
+	report, err := predict.Run(predict.Input{
+		Graph: resolved, GraphName: name,
+		Profile: o.prof, ProfileSource: o.profSrc,
+		FanOut: o.fanOut, WhatIf: o.whatIfs, Speedups: o.speedups,
+	})
+	if err != nil {
+		return fmt.Errorf("predicting: %w", err)
+	}
+	return printers.Print(o.Out, report, o.format)
+}

@@ -1,0 +1,41 @@
+// Package cmd holds the cobra commands of kubectl-meshinsight. Each command has an
+// Options struct whose RunE is Complete → Validate → Run; the work itself happens in
+// the domain packages, which never see cobra.
+package cmd
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// NewRootCommand builds `kubectl meshinsight` with kubectl's global flags.
+func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	flags := genericclioptions.NewConfigFlags(true)
+	root := &cobra.Command{
+		Use:   "kubectl-meshinsight",
+		Short: "Predict what a service mesh costs, edge by edge",
+		Long: `kubectl meshinsight predicts the latency and CPU a service mesh (Istio sidecars,
+ambient ztunnel and waypoints) adds to every call between your workloads, and which
+part of the proxy is responsible, from a call graph and a measured proxy profile.`,
+		Example: `  # Predict the overhead of a call graph with the embedded reference profile
+  kubectl meshinsight predict -f examples/bookinfo.yaml
+
+  # What would turning mTLS off, or moving to ambient, change?
+  kubectl meshinsight predict -f examples/bookinfo.yaml --what-if mtls=off
+  kubectl meshinsight predict -f examples/bookinfo.yaml --what-if mode=ambient`,
+		SilenceUsage: true,
+		Annotations: map[string]string{
+			cobra.CommandDisplayNameAnnotation: "kubectl meshinsight",
+		},
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	flags.AddFlags(root.PersistentFlags())
+	root.AddCommand(
+		NewPredictCommand(flags, streams),
+		NewVersionCommand(streams),
+	)
+	return root
+}

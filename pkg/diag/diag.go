@@ -1,0 +1,153 @@
+// Package diag holds the coded diagnostics that kubectl-meshinsight attaches to its
+// results: assumptions it had to make (defaults, fallbacks) and warnings about the
+// input, in the style of `istioctl analyze` messages. Every code is documented in
+// Codes so that users can look it up.
+package diag
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Severity says how much a message should worry the reader.
+type Severity string
+
+const (
+	// Info marks an assumption that is expected and usually harmless.
+	Info Severity = "Info"
+	// Warning marks something that may make a figure wrong.
+	Warning Severity = "Warning"
+)
+
+// Code identifies a kind of message. Codes are stable; never reuse one.
+type Code string
+
+// The codes. Keep Codes in step with this list.
+const (
+	DefaultUsed           Code = "MI0001"
+	MTLSImpossible        Code = "MI0002"
+	ProfileFallback       Code = "MI0003"
+	FeatureNotProfiled    Code = "MI0004"
+	CycleInGraph          Code = "MI0005"
+	L7FeatureWithoutProxy Code = "MI0006"
+	ReferenceProfile      Code = "MI0007"
+	RateOutsideProfile    Code = "MI0008"
+	WhatIfNoMatch         Code = "MI0009"
+	SizeOutsideProfile    Code = "MI0010"
+	PerNodeProxy          Code = "MI0011"
+	AmbientAlwaysMTLS     Code = "MI0012"
+)
+
+// CodeInfo documents one code.
+type CodeInfo struct {
+	Code     Code
+	Severity Severity
+	Title    string
+	Help     string
+}
+
+// Codes documents every code; a test keeps README.md's table in step.
+var Codes = []CodeInfo{
+	{DefaultUsed, Info, "default used",
+		"An optional field was missing; its documented default was used. Set the field to silence this."},
+	{MTLSImpossible, Warning, "mTLS impossible",
+		"The edge asks for mTLS but one side has no proxy, so the traffic is plaintext (or rejected under STRICT)."},
+	{ProfileFallback, Warning, "profile fallback",
+		"The profile has no model for this mode, protocol or mTLS setting; a related model was used instead. Profile that combination."},
+	{FeatureNotProfiled, Warning, "feature not profiled",
+		"The edge uses a proxy feature (filter, tracing, ...) that the profile has no cost for; it adds nothing to the figures."},
+	{CycleInGraph, Warning, "cycle in call graph",
+		"A call cycle was found; end-to-end paths stop where the cycle closes."},
+	{L7FeatureWithoutProxy, Warning, "L7 feature without L7 proxy",
+		"An L7 feature is set on an edge whose server side has no L7 proxy (none, or ambient without a waypoint); it is ignored."},
+	{ReferenceProfile, Info, "reference profile",
+		"No measured profile was given; the embedded reference profile built from published figures was used. Run `kubectl meshinsight profile` for your own."},
+	{RateOutsideProfile, Info, "rate outside profile",
+		"A proxy's request rate lies outside the rates the profile measured; the nearest measured rate factor was used."},
+	{WhatIfNoMatch, Warning, "what-if matched nothing",
+		"A --what-if selector matched no edge or workload; check the names."},
+	{SizeOutsideProfile, Info, "message size outside profile",
+		"A message size lies beyond the largest size the profile measured; the linear model was extrapolated."},
+	{PerNodeProxy, Info, "per-node proxy memory not counted",
+		"ztunnel runs once per node; its memory is not attributed to workloads and is missing from the totals. Add it per node yourself."},
+	{AmbientAlwaysMTLS, Info, "ambient always uses mTLS",
+		"Traffic between two meshed workloads where either side is in ambient mode travels over HBONE, which is always mTLS; an edge's mtls: false does not apply."},
+}
+
+// Lookup returns the documentation of a code.
+func Lookup(c Code) (CodeInfo, bool) {
+	for _, info := range Codes {
+		if info.Code == c {
+			return info, true
+		}
+	}
+	return CodeInfo{}, false
+}
+
+// Message is one diagnostic about one subject (an edge, a workload, a field).
+type Message struct {
+	Code     Code     `json:"code"`
+	Severity Severity `json:"severity"`
+	Subject  string   `json:"subject,omitempty"`
+	Message  string   `json:"message"`
+}
+
+// String renders the message like istioctl analyze does.
+func (m Message) String() string {
+	if m.Subject == "" {
+		return fmt.Sprintf("%s [%s] %s", m.Severity, m.Code, m.Message)
+	}
+	return fmt.Sprintf("%s [%s] (%s) %s", m.Severity, m.Code, m.Subject, m.Message)
+}
+
+// New builds a message with the severity documented for its code.
+func New(c Code, subject, format string, args ...any) Message {
+	sev := Warning
+	if info, ok := Lookup(c); ok {
+		sev = info.Severity
+	}
+	return Message{Code: c, Severity: sev, Subject: subject, Message: fmt.Sprintf(format, args...)}
+}
+
+// List collects messages, dropping exact duplicates.
+type List struct {
+	items []Message
+	seen  map[Message]struct{}
+}
+
+// Add appends m unless an identical message is already present.
+func (l *List) Add(m Message) {
+	if l.seen == nil {
+		l.seen = make(map[Message]struct{})
+	}
+	if _, dup := l.seen[m]; dup {
+		return
+	}
+	l.seen[m] = struct{}{}
+	l.items = append(l.items, m)
+}
+
+// AddAll appends every message of ms.
+func (l *List) AddAll(ms []Message) {
+	for _, m := range ms {
+		l.Add(m)
+	}
+}
+
+// Sorted returns the messages, warnings first, then by code and subject.
+func (l *List) Sorted() []Message {
+	out := append([]Message(nil), l.items...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Severity != out[j].Severity {
+			return out[i].Severity == Warning
+		}
+		if out[i].Code != out[j].Code {
+			return out[i].Code < out[j].Code
+		}
+		return out[i].Subject < out[j].Subject
+	})
+	return out
+}
+
+// Len reports how many messages the list holds.
+func (l *List) Len() int { return len(l.items) }

@@ -1,0 +1,355 @@
+// Package predict is the overhead model: it combines a profile with a call graph and
+// predicts, per edge and per proxy, the latency and CPU the mesh adds, split by
+// proxy component; end-to-end along paths from entry points; and for what-if
+// variants of the graph. It is pure computation: no I/O, no Kubernetes clients.
+//
+// Units are in the names: Micros are microseconds, CPUMicrosPerRequest is CPU time
+// in µs per request, Millicores are thousandths of a core (1 core = 1e6 CPU-µs per
+// second).
+package predict
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+)
+
+// FanOut says how the calls one request causes combine into end-to-end latency.
+type FanOut string
+
+const (
+	// Sequential adds every downstream call (an upper bound: calls made one after
+	// another).
+	Sequential FanOut = "sequential"
+	// Parallel takes the slowest downstream call (calls made concurrently).
+	Parallel FanOut = "parallel"
+)
+
+// Options tune a prediction.
+type Options struct {
+	FanOut FanOut
+	// Speedups divide a component's latency and CPU (MeshInsight's what-if of a
+	// faster component): 2 means twice as fast.
+	Speedups map[profile.Component]float64
+}
+
+// cpuMicrosPerSecondPerMillicore converts CPU-µs per second into millicores:
+// 1 core = 1e6 CPU-µs/s, so 1 millicore = 1e3 CPU-µs/s.
+const cpuMicrosPerSecondPerMillicore = 1e3
+
+// MillicoresFromRate converts a rate and a CPU cost per request into millicores.
+func MillicoresFromRate(requestsPerSecond, cpuMicrosPerRequest float64) float64 {
+	return requestsPerSecond * cpuMicrosPerRequest / cpuMicrosPerSecondPerMillicore
+}
+
+var componentIndex = func() map[profile.Component]int {
+	m := make(map[profile.Component]int, len(profile.Components))
+	for i, c := range profile.Components {
+		m[c] = i
+	}
+	return m
+}()
+
+const nComponents = 10
+
+// costs accumulates per-component figures.
+type costs struct {
+	p50, p99, cpu [nComponents]float64
+}
+
+func (c *costs) zero(i int) bool { return c.p50[i] == 0 && c.p99[i] == 0 && c.cpu[i] == 0 }
+
+func (c *costs) total() (p50, p99, cpu float64) {
+	for i := range nComponents {
+		p50 += c.p50[i]
+		p99 += c.p99[i]
+		cpu += c.cpu[i]
+	}
+	return
+}
+
+// traversal is one crossing of one proxy by one call, both directions.
+type traversal struct {
+	mode  callgraph.Mode
+	side  profile.Side
+	proxy int // index into the proxies table
+	l7    bool
+}
+
+// model evaluates a profile; it caches key resolution and fallbacks.
+type model struct {
+	prof     *profile.Profile
+	idx      *profile.Index
+	speedups [nComponents]float64
+	resolved map[profile.Key]profile.Key
+	notes    *diag.List
+}
+
+func newModel(p *profile.Profile, speedups map[profile.Component]float64, notes *diag.List) (*model, error) {
+	m := &model{prof: p, idx: profile.NewIndex(p), resolved: make(map[profile.Key]profile.Key), notes: notes}
+	for i := range m.speedups {
+		m.speedups[i] = 1
+	}
+	for c, f := range speedups {
+		i, ok := componentIndex[c]
+		if !ok {
+			return nil, fmt.Errorf("speed-up for unknown component %q", c)
+		}
+		if !(f > 0) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("speed-up for %q must be a positive number, got %v", c, f)
+		}
+		m.speedups[i] = f
+	}
+	return m, nil
+}
+
+// fallbackProtocols is where to look when a profile lacks a protocol.
+var fallbackProtocols = map[string][]string{
+	"grpc":  {"http2", "http", "tcp"},
+	"http2": {"grpc", "http", "tcp"},
+	"http":  {"http2", "grpc", "tcp"},
+	"tcp":   {"http", "http2", "grpc"},
+}
+
+// resolve finds the key the profile has for want, noting any fallback.
+func (m *model) resolve(want profile.Key, subject string) (profile.Key, bool) {
+	if k, ok := m.resolved[want]; ok {
+		return k, k.Mode != ""
+	}
+	if m.idx.Has(want) {
+		m.resolved[want] = want
+		return want, true
+	}
+	candidates := []profile.Key{}
+	for _, mtls := range []bool{want.MTLS, !want.MTLS} {
+		for _, proto := range append([]string{want.Protocol}, fallbackProtocols[want.Protocol]...) {
+			k := want
+			k.MTLS, k.Protocol = mtls, proto
+			candidates = append(candidates, k)
+		}
+	}
+	for _, k := range candidates {
+		if m.idx.Has(k) {
+			m.resolved[want] = k
+			m.notes.Add(diag.New(diag.ProfileFallback, string(want.Mode)+" proxy",
+				"profile %q has no model for %s; used %s", m.prof.Metadata.Name, want.Variant(), k.Variant()))
+			return k, true
+		}
+	}
+	m.resolved[want] = profile.Key{}
+	m.notes.Add(diag.New(diag.ProfileFallback, subject,
+		"profile %q has no model for %s proxies; their overhead is counted as zero", m.prof.Metadata.Name, want.Mode))
+	return profile.Key{}, false
+}
+
+// add accumulates one traversal direction at a message size into c. cpuScale
+// multiplies CPU (rate factor × tries); latScale multiplies latency (tries).
+func (m *model) add(c *costs, k profile.Key, bytes, latScale, cpuScale float64) {
+	for _, md := range m.idx.Models(k) {
+		i := componentIndex[md.Component]
+		s := m.speedups[i]
+		c.p50[i] += md.LatencyP50Micros.At(bytes) * latScale / s
+		c.p99[i] += md.LatencyP99Micros.At(bytes) * latScale / s
+		c.cpu[i] += md.CPUMicrosPerRequest.At(bytes) * cpuScale / s
+		if md.Fit != nil && md.Fit.MaxBytes > 0 && bytes > md.Fit.MaxBytes {
+			m.notes.Add(diag.New(diag.SizeOutsideProfile, k.String(),
+				"message size %.0f B is beyond the largest measured (%.0f B)", bytes, md.Fit.MaxBytes))
+		}
+	}
+}
+
+// Predict computes the scenario for a resolved graph. Messages about assumptions
+// are added to notes.
+func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *diag.List) (*Scenario, error) {
+	m, err := newModel(p, opts.Speedups, notes)
+	if err != nil {
+		return nil, err
+	}
+	if opts.FanOut == "" {
+		opts.FanOut = Sequential
+	}
+	pt := newProxyTable(g, p)
+	trav := make([][]traversal, len(g.Edges))
+	mtlsOn := make([]bool, len(g.Edges))
+	for i := range g.Edges {
+		e := &g.Edges[i]
+		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
+		mtlsOn[i] = effectiveMTLS(e, client.Mode, server.Mode, notes)
+		trav[i] = pt.traversals(e, client, server)
+		for _, t := range trav[i] {
+			r := e.RequestsPerSecond * e.ExpectedTries
+			if t.l7 && t.side == profile.Outbound {
+				r += e.RequestsPerSecond * e.MirrorFraction
+			}
+			pt.rows[t.proxy].rps += r
+		}
+	}
+	pt.finishRates(notes)
+
+	sc := &Scenario{Edges: make([]EdgeResult, len(g.Edges))}
+	proxyCosts := make([]costs, len(pt.rows))
+	var total costs
+	for i := range g.Edges {
+		e := &g.Edges[i]
+		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
+		var c costs
+		for _, t := range trav[i] {
+			var pc costs
+			proto := string(e.Protocol)
+			if t.mode == callgraph.ModeAmbient {
+				proto = string(callgraph.TCP) // ztunnel is L4 only
+			}
+			tries := e.ExpectedTries
+			cpuMult := tries
+			if t.l7 && t.side == profile.Outbound {
+				cpuMult += e.MirrorFraction // mirrored copies leave through the L7 proxy that routes
+			}
+			want := profile.Key{Mode: string(t.mode), Protocol: proto, MTLS: mtlsOn[i], Side: t.side}
+			for _, dir := range []profile.Direction{profile.Request, profile.Response} {
+				want.Direction = dir
+				k, ok := m.resolve(want, e.Name())
+				if !ok {
+					continue
+				}
+				bytes := e.RequestBytes
+				if dir == profile.Response {
+					bytes = e.ResponseBytes
+				}
+				m.add(&pc, k, bytes, tries, cpuMult*pt.rows[t.proxy].factor)
+			}
+			if t.l7 && t.side == profile.Inbound {
+				m.addFeatures(&pc, e, tries*pt.rows[t.proxy].factor)
+			}
+			if t.l7 && e.TracingFraction > 0 {
+				m.addFeature(&pc, e, "tracing", e.TracingFraction*tries, e.TracingFraction*tries*pt.rows[t.proxy].factor)
+			}
+			for j := range nComponents {
+				pc.cpu[j] = MillicoresFromRate(e.RequestsPerSecond, pc.cpu[j])
+				c.p50[j] += pc.p50[j]
+				c.p99[j] += pc.p99[j]
+				c.cpu[j] += pc.cpu[j]
+				proxyCosts[t.proxy].cpu[j] += pc.cpu[j]
+				total.cpu[j] += pc.cpu[j]
+			}
+		}
+		if len(e.Filters) > 0 && server.Mode != callgraph.ModeSidecar && server.Mode != callgraph.ModeWaypoint {
+			notes.Add(diag.New(diag.L7FeatureWithoutProxy, e.Name(), "filters %v need an L7 proxy on the server side (mode %s)", e.Filters, server.Mode))
+		}
+		sc.Edges[i] = edgeResult(e, client, server, mtlsOn[i], &c)
+	}
+	sc.Proxies = pt.results(proxyCosts, notes)
+	sc.Paths = paths(g, sc.Edges, opts.FanOut, notes)
+	sc.Totals = totals(g, sc, &total)
+	return sc, nil
+}
+
+// addFeatures adds the costs of an edge's filters at the server's L7 proxy.
+func (m *model) addFeatures(c *costs, e *callgraph.ResolvedEdge, cpuScale float64) {
+	for _, name := range e.Filters {
+		m.addFeature(c, e, name, e.ExpectedTries, cpuScale)
+	}
+}
+
+func (m *model) addFeature(c *costs, e *callgraph.ResolvedEdge, name string, latScale, cpuScale float64) {
+	f, ok := m.prof.Feature(name)
+	if !ok {
+		m.notes.Add(diag.New(diag.FeatureNotProfiled, e.Name(), "profile %q has no cost for feature %q; counted as zero", m.prof.Metadata.Name, name))
+		return
+	}
+	i := componentIndex[profile.Filters]
+	s := m.speedups[i]
+	c.p50[i] += f.LatencyP50Micros.At(e.RequestBytes) * latScale / s
+	c.p99[i] += f.LatencyP99Micros.At(e.RequestBytes) * latScale / s
+	c.cpu[i] += f.CPUMicrosPerRequest.At(e.RequestBytes) * cpuScale / s
+}
+
+// effectiveMTLS is the edge's mTLS after checking both sides can do it: none
+// without a proxy on both sides, always with ambient on either side (HBONE).
+func effectiveMTLS(e *callgraph.ResolvedEdge, client, server callgraph.Mode, notes *diag.List) bool {
+	if !client.Meshed() || !server.Meshed() {
+		if e.MTLSRequested {
+			side := "server"
+			if !client.Meshed() {
+				side = "client"
+			}
+			notes.Add(diag.New(diag.MTLSImpossible, e.Name(), "mtls requested but the %s has no proxy; treated as plaintext", side))
+		}
+		return false
+	}
+	if client != callgraph.ModeSidecar || server != callgraph.ModeSidecar {
+		if !e.MTLSRequested && e.MTLSExplicit {
+			notes.Add(diag.New(diag.AmbientAlwaysMTLS, e.Name(), "mtls: false ignored: ambient traffic is always mTLS (HBONE)"))
+		}
+		return true
+	}
+	return e.MTLSRequested
+}
+
+func edgeResult(e *callgraph.ResolvedEdge, client, server callgraph.ResolvedWorkload, mtls bool, c *costs) EdgeResult {
+	r := EdgeResult{
+		From: client.ID(), To: server.ID(), Protocol: string(e.Protocol), MTLS: mtls,
+		ClientMode: string(client.Mode), ServerMode: string(server.Mode),
+		RequestsPerSecond: e.RequestsPerSecond, RequestBytes: e.RequestBytes, ResponseBytes: e.ResponseBytes,
+	}
+	r.LatencyP50Micros, r.LatencyP99Micros, r.CPUMillicores = c.total()
+	r.Components = componentList(c)
+	if len(r.Components) > 0 {
+		top := r.Components[0]
+		for _, cc := range r.Components[1:] {
+			if cc.LatencyP50Micros > top.LatencyP50Micros {
+				top = cc
+			}
+		}
+		r.TopComponent = top.Component
+	}
+	return r
+}
+
+// componentList lists the non-zero components in display order.
+func componentList(c *costs) []ComponentCost {
+	n := 0
+	for i := range nComponents {
+		if !c.zero(i) {
+			n++
+		}
+	}
+	out := make([]ComponentCost, 0, n)
+	for i, comp := range profile.Components {
+		if c.zero(i) {
+			continue
+		}
+		out = append(out, ComponentCost{Component: string(comp), LatencyP50Micros: c.p50[i], LatencyP99Micros: c.p99[i], CPUMillicores: c.cpu[i]})
+	}
+	return out
+}
+
+func totals(g *callgraph.Resolved, sc *Scenario, c *costs) Totals {
+	t := Totals{Edges: len(g.Edges), Workloads: len(g.Workloads)}
+	for _, e := range sc.Edges {
+		t.RequestsPerSecond += e.RequestsPerSecond
+	}
+	_, _, t.CPUMillicores = c.total()
+	for _, p := range sc.Proxies {
+		t.MemoryMiB += p.MemoryMiB
+	}
+	for _, p := range sc.Paths {
+		t.MaxPathLatencyP50Micros = math.Max(t.MaxPathLatencyP50Micros, p.LatencyP50Micros)
+		t.MaxPathLatencyP99Micros = math.Max(t.MaxPathLatencyP99Micros, p.LatencyP99Micros)
+	}
+	best := 0.0
+	for i, comp := range profile.Components {
+		if c.cpu[i] > best {
+			best, t.TopComponent = c.cpu[i], string(comp)
+		}
+	}
+	return t
+}
+
+// sortProxies orders proxies by CPU, largest first.
+func sortProxies(ps []ProxyResult) {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].CPUMillicores > ps[j].CPUMillicores })
+}

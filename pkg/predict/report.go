@@ -1,0 +1,131 @@
+package predict
+
+import (
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+)
+
+// ReportAPIVersion and ReportKind identify the machine-readable report.
+const (
+	ReportAPIVersion = "meshinsight.dev/v1alpha1"
+	ReportKind       = "Prediction"
+)
+
+// Report is the result of a prediction: a baseline scenario and, with what-if
+// changes, a variant, plus everything the figures rest on.
+type Report struct {
+	APIVersion string      `json:"apiVersion"`
+	Kind       string      `json:"kind"`
+	Graph      string      `json:"graph,omitempty"`
+	Profile    ProfileInfo `json:"profile"`
+	// FanOut is how calls a workload makes for one request combine on a path.
+	FanOut FanOut `json:"fanOut"`
+	// WhatIf lists the changes the variant applies, as given.
+	WhatIf   []string  `json:"whatIf,omitempty"`
+	Baseline Scenario  `json:"baseline"`
+	Variant  *Scenario `json:"variant,omitempty"`
+	// Messages are the assumptions and warnings behind the figures.
+	Messages []diag.Message `json:"messages,omitempty"`
+}
+
+// ProfileInfo says which profile produced the figures.
+type ProfileInfo struct {
+	Name string `json:"name"`
+	// Source is where it was loaded from: "embedded", a file path, or a ConfigMap.
+	Source    string `json:"source"`
+	Reference bool   `json:"reference,omitempty"`
+}
+
+// Scenario is the predicted overhead of one version of the graph.
+type Scenario struct {
+	Edges   []EdgeResult  `json:"edges"`
+	Proxies []ProxyResult `json:"proxies"`
+	Paths   []PathResult  `json:"paths"`
+	Totals  Totals        `json:"totals"`
+}
+
+// EdgeResult is the overhead the mesh adds to one edge.
+type EdgeResult struct {
+	From              string  `json:"from"`
+	To                string  `json:"to"`
+	Protocol          string  `json:"protocol"`
+	MTLS              bool    `json:"mtls"`
+	ClientMode        string  `json:"clientMode"`
+	ServerMode        string  `json:"serverMode"`
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	RequestBytes      float64 `json:"requestBytes"`
+	ResponseBytes     float64 `json:"responseBytes"`
+	// LatencyP50Micros and LatencyP99Micros are added latency per request in µs.
+	LatencyP50Micros float64 `json:"latencyP50Micros"`
+	LatencyP99Micros float64 `json:"latencyP99Micros"`
+	// CPUMillicores is the proxies' added CPU for this edge's traffic.
+	CPUMillicores float64 `json:"cpuMillicores"`
+	// TopComponent is the component adding the most p50 latency.
+	TopComponent string          `json:"topComponent,omitempty"`
+	Components   []ComponentCost `json:"components"`
+}
+
+// Name renders the edge as "from->to".
+func (e EdgeResult) Name() string { return e.From + "->" + e.To }
+
+// ComponentCost is one component's part of an edge's or proxy's overhead.
+type ComponentCost struct {
+	Component        string  `json:"component"`
+	LatencyP50Micros float64 `json:"latencyP50Micros"`
+	LatencyP99Micros float64 `json:"latencyP99Micros"`
+	CPUMillicores    float64 `json:"cpuMillicores"`
+}
+
+// ProxyKind is the kind of proxy instance CPU is charged to.
+type ProxyKind string
+
+// Proxy kinds.
+const (
+	KindSidecar  ProxyKind = "sidecar"
+	KindZtunnel  ProxyKind = "ztunnel"
+	KindWaypoint ProxyKind = "waypoint"
+)
+
+// ProxyResult is the predicted cost of the proxies serving one workload (all
+// replicas), or of a namespace's waypoint.
+type ProxyResult struct {
+	Workload string    `json:"workload"`
+	Kind     ProxyKind `json:"kind"`
+	Replicas int       `json:"replicas"`
+	// RequestsPerSecondPerReplica is the request rate one proxy instance handles,
+	// which selects the rate factor.
+	RequestsPerSecondPerReplica float64 `json:"requestsPerSecondPerReplica"`
+	RateFactor                  float64 `json:"rateFactor"`
+	CPUMillicores               float64 `json:"cpuMillicores"`
+	// MemoryMiB is the proxies' memory; 0 for per-node ztunnels and unknown costs.
+	MemoryMiB float64 `json:"memoryMiB"`
+	// CPULimitMillicores is the limit of one proxy container, if known.
+	CPULimitMillicores int `json:"cpuLimitMillicores,omitempty"`
+	// OverLimit is true when one replica's predicted CPU exceeds its limit.
+	OverLimit bool `json:"overLimit,omitempty"`
+}
+
+// PathResult is the added latency of a request entering at one entry point,
+// through every call it causes (combined per FanOut).
+type PathResult struct {
+	Entry            string  `json:"entry"`
+	LatencyP50Micros float64 `json:"latencyP50Micros"`
+	LatencyP99Micros float64 `json:"latencyP99Micros"`
+	// CriticalPath is the chain of workloads that adds the most p50 latency.
+	CriticalPath []string `json:"criticalPath"`
+	// Calls is the expected number of calls one request causes.
+	Calls float64 `json:"calls"`
+}
+
+// Totals sum a scenario.
+type Totals struct {
+	Edges             int     `json:"edges"`
+	Workloads         int     `json:"workloads"`
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	CPUMillicores     float64 `json:"cpuMillicores"`
+	MemoryMiB         float64 `json:"memoryMiB"`
+	// MaxPathLatencyP50Micros is the largest added p50 over all entry points.
+	MaxPathLatencyP50Micros float64 `json:"maxPathLatencyP50Micros"`
+	MaxPathLatencyP99Micros float64 `json:"maxPathLatencyP99Micros"`
+	// TopComponent adds the most CPU over the whole graph.
+	TopComponent string `json:"topComponent,omitempty"`
+}

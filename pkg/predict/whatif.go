@@ -1,0 +1,192 @@
+package predict
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+)
+
+// WhatIf is one change to a graph, limited to the edges or workloads its selector
+// matches. Written as comma-separated key=value pairs, e.g.
+// "mtls=off", "mode=ambient,namespace=shop", "protocol=grpc,edge=productpage->reviews".
+type WhatIf struct {
+	// Raw is the text it was parsed from.
+	Raw string
+	// Changes (at least one).
+	MTLS     *bool
+	Mode     callgraph.Mode
+	Protocol callgraph.Protocol
+	// Selector (at most one; none selects everything).
+	Edge      string
+	Workload  string
+	Namespace string
+}
+
+// ParseWhatIf parses a --what-if value.
+func ParseWhatIf(s string) (WhatIf, error) {
+	w := WhatIf{Raw: s}
+	if strings.TrimSpace(s) == "" {
+		return w, fmt.Errorf("empty what-if: want e.g. mtls=off or mode=ambient,namespace=shop")
+	}
+	selectors := 0
+	for _, part := range strings.Split(s, ",") {
+		key, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if !ok || value == "" {
+			return w, fmt.Errorf("what-if %q: %q is not key=value", s, part)
+		}
+		switch key {
+		case "mtls":
+			switch value {
+			case "on", "true":
+				t := true
+				w.MTLS = &t
+			case "off", "false":
+				f := false
+				w.MTLS = &f
+			default:
+				return w, fmt.Errorf("what-if %q: mtls=%s: want on or off", s, value)
+			}
+		case "mode":
+			m, err := callgraph.ParseMode(value)
+			if err != nil {
+				return w, fmt.Errorf("what-if %q: %w", s, err)
+			}
+			w.Mode = m
+		case "protocol":
+			p, err := callgraph.ParseProtocol(value)
+			if err != nil {
+				return w, fmt.Errorf("what-if %q: %w", s, err)
+			}
+			w.Protocol = p
+		case "edge":
+			from, to, ok := strings.Cut(value, "->")
+			if !ok || from == "" || to == "" {
+				return w, fmt.Errorf("what-if %q: edge=%s: want edge=FROM->TO", s, value)
+			}
+			w.Edge = value
+			selectors++
+		case "workload":
+			w.Workload = value
+			selectors++
+		case "namespace":
+			w.Namespace = value
+			selectors++
+		default:
+			return w, fmt.Errorf("what-if %q: unknown key %q (want mtls, mode, protocol and optionally one of edge, workload, namespace)", s, key)
+		}
+	}
+	if w.MTLS == nil && w.Mode == "" && w.Protocol == "" {
+		return w, fmt.Errorf("what-if %q: nothing to change: set mtls, mode or protocol", s)
+	}
+	if selectors > 1 {
+		return w, fmt.Errorf("what-if %q: use at most one of edge, workload, namespace", s)
+	}
+	if w.Mode != "" && w.Edge != "" {
+		return w, fmt.Errorf("what-if %q: mode applies to workloads: select with workload= or namespace=, not edge=", s)
+	}
+	return w, nil
+}
+
+// matchWorkload reports whether the selector picks workload w. A bare name matches
+// in any namespace.
+func (w WhatIf) matchWorkload(wl callgraph.ResolvedWorkload) bool {
+	switch {
+	case w.Workload != "":
+		return w.Workload == wl.ID() || w.Workload == wl.Name
+	case w.Namespace != "":
+		return w.Namespace == wl.Namespace
+	default:
+		return w.Edge == ""
+	}
+}
+
+func (w WhatIf) matchEdge(g *callgraph.Resolved, e callgraph.ResolvedEdge) bool {
+	from, to := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
+	if w.Edge != "" {
+		f, t, _ := strings.Cut(w.Edge, "->")
+		return (f == from.ID() || f == from.Name) && (t == to.ID() || t == to.Name)
+	}
+	return w.matchWorkload(from) || w.matchWorkload(to)
+}
+
+// Apply returns a copy of g with the changes applied in order. A change whose
+// selector matches nothing is reported.
+func Apply(g *callgraph.Resolved, changes []WhatIf, notes *diag.List) *callgraph.Resolved {
+	v := g.Clone()
+	for _, w := range changes {
+		matched := false
+		if w.Mode != "" {
+			for i := range v.Workloads {
+				if w.matchWorkload(v.Workloads[i]) {
+					v.Workloads[i].Mode = w.Mode
+					matched = true
+				}
+			}
+			// Auto mTLS follows the new modes where the file left mtls unset.
+			for i := range v.Edges {
+				e := &v.Edges[i]
+				if !e.MTLSExplicit {
+					e.MTLSRequested = v.Workloads[e.FromIndex].Mode.Meshed() && v.Workloads[e.ToIndex].Mode.Meshed()
+				}
+			}
+		}
+		if w.MTLS != nil || w.Protocol != "" {
+			for i := range v.Edges {
+				e := &v.Edges[i]
+				if !w.matchEdge(v, *e) {
+					continue
+				}
+				matched = true
+				if w.MTLS != nil {
+					e.MTLSRequested, e.MTLSExplicit = *w.MTLS, true
+				}
+				if w.Protocol != "" {
+					e.Protocol = w.Protocol
+				}
+			}
+		}
+		if !matched {
+			notes.Add(diag.New(diag.WhatIfNoMatch, w.Raw, "selector matched nothing"))
+		}
+	}
+	return v
+}
+
+// ParseSpeedups reads a speed-up file: a YAML or JSON mapping from component to
+// factor, e.g. {parsing: 2, tls: 1.5} (2 = twice as fast). name labels errors.
+func ParseSpeedups(name string, data []byte) (map[profile.Component]float64, error) {
+	var raw map[string]float64
+	if err := sigsyaml.UnmarshalStrict(data, &raw); err != nil {
+		return nil, fmt.Errorf("speed-up file %q: want a mapping of component to factor, e.g. parsing: 2: %w", name, err)
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("speed-up file %q: no components listed", name)
+	}
+	out := make(map[profile.Component]float64, len(raw))
+	for k, f := range raw {
+		c := profile.Component(k)
+		if _, ok := componentIndex[c]; !ok {
+			return nil, fmt.Errorf("speed-up file %q: unknown component %q (want one of %s)", name, k, componentNames())
+		}
+		if !(f > 0) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("speed-up file %q: %s: factor must be a positive number, got %v", name, k, f)
+		}
+		out[c] = f
+	}
+	return out, nil
+}
+
+func componentNames() string {
+	s := make([]string, len(profile.Components))
+	for i, c := range profile.Components {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ", ")
+}

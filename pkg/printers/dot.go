@@ -1,0 +1,140 @@
+package printers
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+)
+
+// Edge colours, by the edge's added p50 latency as a share of the largest added
+// p50 of any edge in the report (baseline and variant alike, so the two are
+// comparable): below 1/3 green, below 2/3 yellow, from 2/3 up red. Edge width
+// goes from 1 to 5 with the edge's share of the largest edge CPU.
+const (
+	dotGreen      = "forestgreen"
+	dotYellow     = "goldenrod"
+	dotRed        = "firebrick"
+	dotYellowFrom = 1.0 / 3
+	dotRedFrom    = 2.0 / 3
+	dotMinPen     = 1.0
+	dotMaxPen     = 5.0
+)
+
+// Node shapes by data-plane mode: sidecar a box, ambient an ellipse, ambient with a
+// waypoint a double ellipse, no proxy a dashed box.
+var dotNodeStyle = map[callgraph.Mode]string{
+	callgraph.ModeSidecar:  "shape=box",
+	callgraph.ModeAmbient:  "shape=ellipse",
+	callgraph.ModeWaypoint: "shape=ellipse, peripheries=2",
+	callgraph.ModeNone:     "shape=box, style=dashed",
+}
+
+// printDot writes the call graph as a Graphviz digraph, with the variant's figures
+// when there is one. Nodes and edges keep the report's order.
+func printDot(buf *bytes.Buffer, r *predict.Report) error {
+	v := &view{r: r, ns: commonNamespace(r)}
+	shown := r.Baseline.Edges
+	if r.Variant != nil {
+		if err := checkVariant(r); err != nil {
+			return err
+		}
+		shown = r.Variant.Edges
+	}
+	var maxP50, maxCPU float64
+	for _, sc := range scenarios(r) {
+		for _, e := range sc.Edges {
+			maxP50 = math.Max(maxP50, e.LatencyP50Micros)
+			maxCPU = math.Max(maxCPU, e.CPUMillicores)
+		}
+	}
+
+	name := r.Graph
+	if name == "" {
+		name = "meshinsight"
+	}
+	fmt.Fprintf(buf, "digraph %s {\n", dotQuote(name))
+	fmt.Fprintf(buf, "  label=%s;\n", dotQuote(dotTitle(r, v.ns)))
+	fmt.Fprintln(buf, "  labelloc=t;")
+	fmt.Fprintln(buf, "  rankdir=LR;")
+	fmt.Fprintln(buf, `  node [fontname="Helvetica"];`)
+	fmt.Fprintln(buf, `  edge [fontname="Helvetica", fontsize=10];`)
+
+	var nodes []string
+	modes := map[string]string{}
+	for _, e := range shown {
+		for _, n := range []struct{ id, mode string }{{e.From, e.ClientMode}, {e.To, e.ServerMode}} {
+			if !slices.Contains(nodes, n.id) {
+				nodes = append(nodes, n.id)
+				modes[n.id] = n.mode
+			}
+		}
+	}
+	for _, id := range nodes {
+		style, ok := dotNodeStyle[callgraph.Mode(modes[id])]
+		if !ok {
+			style = "shape=box"
+		}
+		fmt.Fprintf(buf, "  %s [label=%s, %s];\n", dotQuote(id), dotQuote(v.name(id)), style)
+	}
+
+	for i, e := range shown {
+		label := rate(e.RequestsPerSecond) + " req/s\n+" + micros(e.LatencyP50Micros) + " p50"
+		proto := e.Protocol
+		if r.Variant != nil {
+			b := r.Baseline.Edges[i]
+			proto = change(b.Protocol, e.Protocol)
+			label += " (Δ " + signedMicros(e.LatencyP50Micros-b.LatencyP50Micros) + ")"
+		}
+		colour := latencyColour(e.LatencyP50Micros, maxP50)
+		fmt.Fprintf(buf, "  %s -> %s [label=%s, color=%s, fontcolor=%s, penwidth=%.2f];\n",
+			dotQuote(e.From), dotQuote(e.To), dotQuote(proto+" "+label), colour, colour, penWidth(e.CPUMillicores, maxCPU))
+	}
+	fmt.Fprintln(buf, "}")
+	return nil
+}
+
+func dotTitle(r *predict.Report, ns string) string {
+	t := "Added latency per call, profile " + r.Profile.Name
+	if ns != "" {
+		t += ", namespace " + ns
+	}
+	if r.Variant != nil {
+		t += "\nwhat-if: " + strings.Join(r.WhatIf, "; ")
+	}
+	return t
+}
+
+// latencyColour places p50 on the green, yellow, red scale relative to max.
+func latencyColour(p50, max float64) string {
+	if max <= 0 {
+		return dotGreen
+	}
+	switch share := p50 / max; {
+	case share < dotYellowFrom:
+		return dotGreen
+	case share < dotRedFrom:
+		return dotYellow
+	default:
+		return dotRed
+	}
+}
+
+// penWidth scales cpu linearly between dotMinPen and dotMaxPen relative to max.
+func penWidth(cpu, max float64) float64 {
+	if max <= 0 {
+		return dotMinPen
+	}
+	return dotMinPen + (dotMaxPen-dotMinPen)*cpu/max
+}
+
+// dotQuote renders s as a DOT double-quoted string; newlines become centred
+// line breaks.
+func dotQuote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}

@@ -1,0 +1,368 @@
+// Package profile defines the measured cost model of a mesh's proxies (schema
+// meshinsight.dev/v1alpha1, kind Profile): for each data-plane mode, protocol, mTLS
+// setting, proxy side, direction and component, a linear model of added latency and
+// CPU versus message size, plus rate factors, feature costs and proxy memory. It
+// validates profiles, embeds a reference profile built from published figures, and
+// reads and writes profiles.
+package profile
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// APIVersion and Kind identify the profile format.
+const (
+	APIVersion = "meshinsight.dev/v1alpha1"
+	Kind       = "Profile"
+)
+
+// Side is which proxy of a call a traversal crosses.
+type Side string
+
+// Sides.
+const (
+	// Outbound is the client's proxy (sidecar or ztunnel), or a waypoint's leg
+	// towards the server.
+	Outbound Side = "outbound"
+	// Inbound is the server's proxy, or a waypoint's leg from the client.
+	Inbound Side = "inbound"
+)
+
+// Direction is which message of a call crosses the proxy.
+type Direction string
+
+// Directions.
+const (
+	Request  Direction = "request"
+	Response Direction = "response"
+)
+
+// Component is a part of the proxy's work that the profiler attributes cost to.
+type Component string
+
+// Components, following MeshInsight's breakdown plus scheduling wait and netfilter.
+const (
+	SocketRead  Component = "socket-read"
+	SocketWrite Component = "socket-write"
+	Loopback    Component = "loopback"
+	Netfilter   Component = "netfilter"
+	Epoll       Component = "epoll"
+	Parsing     Component = "parsing"
+	TLS         Component = "tls"
+	Filters     Component = "filters"
+	ProxyOther  Component = "proxy-other"
+	SchedWait   Component = "sched-wait"
+)
+
+// Components lists every component in display order.
+var Components = []Component{SocketRead, SocketWrite, Loopback, Netfilter, Epoll, Parsing, TLS, Filters, ProxyOther, SchedWait}
+
+// Profile is a measured (or reference) cost model of a mesh data plane.
+type Profile struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   Metadata   `json:"metadata"`
+	Provenance Provenance `json:"provenance"`
+	// Models are per-traversal component cost models.
+	Models []Model `json:"models"`
+	// RateFactors scale CPU per request with the request rate through one proxy.
+	RateFactors []RateCurve `json:"rateFactors,omitempty"`
+	// Features are costs of optional proxy features (wasm, lua, tracing, ...).
+	Features []Feature `json:"features,omitempty"`
+	// Proxies hold per-proxy fixed costs such as memory.
+	Proxies []ProxyCost `json:"proxies,omitempty"`
+}
+
+// Metadata names a profile.
+type Metadata struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created,omitzero"`
+	// Reference is true for profiles built from published figures, not measured here.
+	Reference bool `json:"reference,omitempty"`
+}
+
+// Provenance says where a profile's numbers come from.
+type Provenance struct {
+	Platform Platform `json:"platform"`
+	// Method describes how the numbers were obtained.
+	Method string `json:"method"`
+	// Sources cites published figures; models and features refer to them by ID.
+	Sources []Source `json:"sources,omitempty"`
+}
+
+// Platform describes the machine and mesh that were measured.
+type Platform struct {
+	CPUModel     string `json:"cpuModel,omitempty"`
+	Kernel       string `json:"kernel,omitempty"`
+	Kubernetes   string `json:"kubernetes,omitempty"`
+	Mesh         string `json:"mesh,omitempty"`
+	MeshVersion  string `json:"meshVersion,omitempty"`
+	Proxy        string `json:"proxy,omitempty"`
+	ProxyVersion string `json:"proxyVersion,omitempty"`
+	// NodeType keys per-node-type profiles (e.g. an instance-type label).
+	NodeType string `json:"nodeType,omitempty"`
+}
+
+// Source is a citation.
+type Source struct {
+	ID       string `json:"id"`
+	Citation string `json:"citation"`
+	Figure   string `json:"figure,omitempty"`
+}
+
+// Key selects the traversal a model applies to.
+type Key struct {
+	Mode      string    `json:"mode"`
+	Protocol  string    `json:"protocol"`
+	MTLS      bool      `json:"mtls"`
+	Side      Side      `json:"side"`
+	Direction Direction `json:"direction"`
+}
+
+func (k Key) String() string {
+	return k.Variant() + "/" + string(k.Side) + "/" + string(k.Direction)
+}
+
+// Variant names the key's mode, protocol and mTLS setting, without side and direction.
+func (k Key) Variant() string {
+	m := "plaintext"
+	if k.MTLS {
+		m = "mtls"
+	}
+	return k.Mode + "/" + k.Protocol + "/" + m
+}
+
+// Linear is y = Intercept + PerKiB × bytes/1024. Units are those of the field that
+// holds it.
+type Linear struct {
+	Intercept float64 `json:"intercept"`
+	PerKiB    float64 `json:"perKiB"`
+}
+
+// At evaluates the model at a message size in bytes.
+func (l Linear) At(bytes float64) float64 { return l.Intercept + l.PerKiB*bytes/1024 }
+
+// Fit reports how well a model matched its measurements.
+type Fit struct {
+	R2      float64 `json:"r2"`
+	Samples int     `json:"samples"`
+	// MaxBytes is the largest message size measured.
+	MaxBytes float64 `json:"maxBytes,omitempty"`
+}
+
+// Model is the cost of one component for one traversal.
+type Model struct {
+	Key
+	Component Component `json:"component"`
+	// LatencyP50Micros and LatencyP99Micros are added latency in µs.
+	LatencyP50Micros Linear `json:"latencyP50Micros"`
+	LatencyP99Micros Linear `json:"latencyP99Micros"`
+	// CPUMicrosPerRequest is CPU time in µs per request at the reference rate.
+	CPUMicrosPerRequest Linear `json:"cpuMicrosPerRequest"`
+	Fit                 *Fit   `json:"fit,omitempty"`
+	// Source refers to Provenance.Sources by ID, for reference profiles.
+	Source string `json:"source,omitempty"`
+	Note   string `json:"note,omitempty"`
+}
+
+// RatePoint is the factor applied to CPU per request at a request rate through one
+// proxy instance.
+type RatePoint struct {
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	Factor            float64 `json:"factor"`
+}
+
+// RateCurve is a mode's CPU-per-request factor versus rate, interpolated linearly
+// between points and clamped outside them.
+type RateCurve struct {
+	Mode   string      `json:"mode"`
+	Points []RatePoint `json:"points"`
+	Source string      `json:"source,omitempty"`
+}
+
+// Feature is the cost of an optional proxy feature per request through one L7 proxy.
+type Feature struct {
+	Name                string `json:"name"`
+	LatencyP50Micros    Linear `json:"latencyP50Micros"`
+	LatencyP99Micros    Linear `json:"latencyP99Micros"`
+	CPUMicrosPerRequest Linear `json:"cpuMicrosPerRequest"`
+	Source              string `json:"source,omitempty"`
+}
+
+// ProxyCost is the fixed cost of one proxy instance of a mode.
+type ProxyCost struct {
+	Mode      string  `json:"mode"`
+	MemoryMiB float64 `json:"memoryMiB"`
+	// PerNode is true when one instance serves a whole node (ztunnel), so its
+	// memory is not attributed to workloads.
+	PerNode bool   `json:"perNode,omitempty"`
+	Source  string `json:"source,omitempty"`
+}
+
+// Validate checks the profile's structure and values.
+func (p *Profile) Validate() error {
+	if p.APIVersion != APIVersion {
+		return fmt.Errorf("apiVersion %q: want %q", p.APIVersion, APIVersion)
+	}
+	if p.Kind != Kind {
+		return fmt.Errorf("kind %q: want %q", p.Kind, Kind)
+	}
+	if len(p.Models) == 0 {
+		return fmt.Errorf("models: at least one model is required")
+	}
+	sources := make(map[string]bool, len(p.Provenance.Sources))
+	for _, s := range p.Provenance.Sources {
+		sources[s.ID] = true
+	}
+	checkSource := func(where, id string) error {
+		if id != "" && !sources[id] {
+			return fmt.Errorf("%s: source %q is not listed in provenance.sources", where, id)
+		}
+		return nil
+	}
+	type modelKey struct {
+		Key
+		Component
+	}
+	seen := make(map[modelKey]int, len(p.Models))
+	for i, m := range p.Models {
+		where := fmt.Sprintf("models[%d] (%s/%s)", i, m.Key, m.Component)
+		if !validMode(m.Mode) {
+			return fmt.Errorf("%s: unknown mode %q", where, m.Mode)
+		}
+		if !validProtocol(m.Protocol) {
+			return fmt.Errorf("%s: unknown protocol %q", where, m.Protocol)
+		}
+		if m.Side != Inbound && m.Side != Outbound {
+			return fmt.Errorf("%s: side %q: want inbound or outbound", where, m.Side)
+		}
+		if m.Direction != Request && m.Direction != Response {
+			return fmt.Errorf("%s: direction %q: want request or response", where, m.Direction)
+		}
+		if !validComponent(m.Component) {
+			return fmt.Errorf("%s: unknown component %q", where, m.Component)
+		}
+		k := modelKey{m.Key, m.Component}
+		if j, dup := seen[k]; dup {
+			return fmt.Errorf("%s: duplicates models[%d]", where, j)
+		}
+		seen[k] = i
+		for _, l := range []struct {
+			name string
+			v    Linear
+		}{{"latencyP50Micros", m.LatencyP50Micros}, {"latencyP99Micros", m.LatencyP99Micros}, {"cpuMicrosPerRequest", m.CPUMicrosPerRequest}} {
+			if !finite(l.v.Intercept) || !finite(l.v.PerKiB) {
+				return fmt.Errorf("%s: %s is not finite", where, l.name)
+			}
+		}
+		if err := checkSource(where, m.Source); err != nil {
+			return err
+		}
+	}
+	for i, c := range p.RateFactors {
+		where := fmt.Sprintf("rateFactors[%d] (%s)", i, c.Mode)
+		if !validMode(c.Mode) {
+			return fmt.Errorf("%s: unknown mode %q", where, c.Mode)
+		}
+		if len(c.Points) == 0 {
+			return fmt.Errorf("%s: at least one point is required", where)
+		}
+		for j, pt := range c.Points {
+			if !(pt.RequestsPerSecond > 0) || !finite(pt.RequestsPerSecond) || !(pt.Factor > 0) || !finite(pt.Factor) {
+				return fmt.Errorf("%s: points[%d]: rate and factor must be positive", where, j)
+			}
+			if j > 0 && pt.RequestsPerSecond <= c.Points[j-1].RequestsPerSecond {
+				return fmt.Errorf("%s: points must be in increasing rate order", where)
+			}
+		}
+		if err := checkSource(where, c.Source); err != nil {
+			return err
+		}
+	}
+	for i, f := range p.Features {
+		where := fmt.Sprintf("features[%d] (%s)", i, f.Name)
+		if f.Name == "" {
+			return fmt.Errorf("%s: name is required", where)
+		}
+		if err := checkSource(where, f.Source); err != nil {
+			return err
+		}
+	}
+	for i, c := range p.Proxies {
+		where := fmt.Sprintf("proxies[%d] (%s)", i, c.Mode)
+		if !validMode(c.Mode) {
+			return fmt.Errorf("%s: unknown mode %q", where, c.Mode)
+		}
+		if c.MemoryMiB < 0 || !finite(c.MemoryMiB) {
+			return fmt.Errorf("%s: memoryMiB must be a non-negative number", where)
+		}
+		if err := checkSource(where, c.Source); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RateFactor returns the CPU-per-request factor for a mode at a rate through one
+// proxy instance, and whether the rate lay inside the measured range. A mode
+// without a curve has factor 1.
+func (p *Profile) RateFactor(mode string, requestsPerSecond float64) (factor float64, inRange bool) {
+	for _, c := range p.RateFactors {
+		if c.Mode != mode {
+			continue
+		}
+		pts := c.Points
+		if requestsPerSecond <= pts[0].RequestsPerSecond {
+			return pts[0].Factor, requestsPerSecond == pts[0].RequestsPerSecond || len(pts) == 1
+		}
+		last := pts[len(pts)-1]
+		if requestsPerSecond >= last.RequestsPerSecond {
+			return last.Factor, requestsPerSecond == last.RequestsPerSecond
+		}
+		for i := 1; i < len(pts); i++ {
+			a, b := pts[i-1], pts[i]
+			if requestsPerSecond <= b.RequestsPerSecond {
+				t := (requestsPerSecond - a.RequestsPerSecond) / (b.RequestsPerSecond - a.RequestsPerSecond)
+				return a.Factor + t*(b.Factor-a.Factor), true
+			}
+		}
+	}
+	return 1, true
+}
+
+// Feature returns the cost of a named feature.
+func (p *Profile) Feature(name string) (Feature, bool) {
+	for _, f := range p.Features {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Feature{}, false
+}
+
+// ProxyCost returns the fixed cost of a mode's proxy.
+func (p *Profile) ProxyCost(mode string) (ProxyCost, bool) {
+	for _, c := range p.Proxies {
+		if c.Mode == mode {
+			return c, true
+		}
+	}
+	return ProxyCost{}, false
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// Modes and Protocols are the spellings a profile accepts. The profile package does
+// not import callgraph (profiles stand alone); pkg/predict's tests keep these in
+// step with callgraph's.
+var (
+	Modes     = []string{"sidecar", "ambient", "waypoint"}
+	Protocols = []string{"tcp", "http", "http2", "grpc"}
+)
+
+func validMode(m string) bool         { return slices.Contains(Modes, m) }
+func validProtocol(p string) bool     { return slices.Contains(Protocols, p) }
+func validComponent(c Component) bool { return slices.Contains(Components, c) }

@@ -1,0 +1,102 @@
+package profile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReferenceLoads(t *testing.T) {
+	p, err := Reference()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Metadata.Reference || p.Metadata.Name != ReferenceName || len(p.Provenance.Sources) == 0 {
+		t.Errorf("metadata = %+v", p.Metadata)
+	}
+	idx := NewIndex(p)
+	for _, mode := range []string{"sidecar", "waypoint"} {
+		for _, proto := range Protocols {
+			k := Key{Mode: mode, Protocol: proto, MTLS: true, Side: Inbound, Direction: Request}
+			if !idx.Has(k) {
+				t.Errorf("reference lacks %s", k)
+			}
+		}
+	}
+}
+
+func TestLinearAt(t *testing.T) {
+	l := Linear{Intercept: 10, PerKiB: 4}
+	for bytes, want := range map[float64]float64{0: 10, 1024: 14, 512: 12, 16384: 74} {
+		if got := l.At(bytes); got != want {
+			t.Errorf("At(%v) = %v, want %v", bytes, got, want)
+		}
+	}
+}
+
+func TestRateFactor(t *testing.T) {
+	p := &Profile{RateFactors: []RateCurve{{Mode: "sidecar", Points: []RatePoint{{1000, 1}, {2000, 0.8}, {4000, 0.5}}}}}
+	for _, c := range []struct {
+		rps    float64
+		want   float64
+		wantIn bool
+	}{{500, 1, false}, {1000, 1, true}, {1500, 0.9, true}, {3000, 0.65, true}, {4000, 0.5, true}, {9000, 0.5, false}} {
+		f, in := p.RateFactor("sidecar", c.rps)
+		if f < c.want-1e-12 || f > c.want+1e-12 || in != c.wantIn {
+			t.Errorf("RateFactor(%v) = %v, %v; want %v, %v", c.rps, f, in, c.want, c.wantIn)
+		}
+	}
+	if f, in := p.RateFactor("ambient", 10); f != 1 || !in {
+		t.Errorf("mode without a curve: %v %v", f, in)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	ref, err := os.ReadFile("reference.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(ref)
+	cases := map[string]struct{ in, want string }{
+		"unknown field":  {strings.Replace(s, `"kind"`, `"knd": 1, "kind"`, 1), "unknown field"},
+		"version":        {strings.Replace(s, APIVersion, "meshinsight.dev/v0", 1), "apiVersion"},
+		"component":      {strings.Replace(s, `"component": "parsing"`, `"component": "magic"`, 1), "unknown component"},
+		"side":           {strings.Replace(s, `"side": "outbound"`, `"side": "sideways"`, 1), "side"},
+		"duplicate":      {strings.Replace(s, `"component": "tls"`, `"component": "socket-write"`, 1), "duplicates"},
+		"rate order":     {strings.Replace(s, `"requestsPerSecond": 2000`, `"requestsPerSecond": 500`, 1), "increasing rate order"},
+		"unknown source": {strings.Replace(s, `"source": "istio-1.24-perf"`, `"source": "hearsay"`, 1), "not listed"},
+		"not json":       {"{", "invalid profile"},
+		"empty models":   {`{"apiVersion": "meshinsight.dev/v1alpha1", "kind": "Profile", "metadata": {"name": "x"}, "provenance": {"platform": {}, "method": ""}, "models": []}`, "at least one model"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(c.in))
+			if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInvalid) {
+				t.Errorf("err = %v, want %q wrapping ErrInvalid", err, c.want)
+			}
+		})
+	}
+}
+
+func TestWriteReadRoundTrip(t *testing.T) {
+	p, err := Reference()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "sub", "p.json")
+	if err := WriteFile(path, p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Models) != len(p.Models) || back.Metadata != p.Metadata {
+		t.Error("round trip changed the profile")
+	}
+	if _, err := ReadFile(filepath.Join(t.TempDir(), "missing.json")); err == nil || !strings.Contains(err.Error(), "reading profile") {
+		t.Errorf("missing file: %v", err)
+	}
+}
