@@ -36,6 +36,19 @@ const (
 	SizeOutsideProfile    Code = "MI0010"
 	PerNodeProxy          Code = "MI0011"
 	AmbientAlwaysMTLS     Code = "MI0012"
+	PartialTopology       Code = "MI0013"
+	MixedDataPlane        Code = "MI0014"
+	WaypointMissing       Code = "MI0015"
+	TelemetryIncomplete   Code = "MI0016"
+	TelemetryMalformed    Code = "MI0017"
+	ReporterFallback      Code = "MI0018"
+	CounterReset          Code = "MI0019"
+	ShortSampleInterval   Code = "MI0020"
+	ProtocolSniffed       Code = "MI0021"
+	NotProxied            Code = "MI0022"
+	MTLSConflict          Code = "MI0023"
+	MeshConfigSimplified  Code = "MI0024"
+	OutsideEgressScope    Code = "MI0025"
 )
 
 // CodeInfo documents one code.
@@ -72,6 +85,32 @@ var Codes = []CodeInfo{
 		"ztunnel runs once per node; its memory is not attributed to workloads and is missing from the totals. Add it per node yourself."},
 	{AmbientAlwaysMTLS, Info, "ambient always uses mTLS",
 		"Traffic between two meshed workloads where either side is in ambient mode travels over HBONE, which is always mTLS; an edge's mtls: false does not apply."},
+	{PartialTopology, Warning, "partial topology",
+		"Part of the cluster could not be read (usually RBAC) or an annotation could not be parsed; figures that depend on it use defaults."},
+	{MixedDataPlane, Warning, "mixed data plane",
+		"A workload's pods differ in having a sidecar (often a rollout in progress); the first pod's data plane was used."},
+	{WaypointMissing, Warning, "waypoint missing",
+		"istio.io/use-waypoint names a waypoint for which no Gateway of class istio-waypoint exists; traffic may be failing."},
+	{TelemetryIncomplete, Warning, "telemetry incomplete",
+		"Part of the traffic telemetry could not be read (a sidecar's stats did not answer, Prometheus warned, or no Istio metrics were found); the observed rates cover only what was read."},
+	{TelemetryMalformed, Warning, "malformed telemetry",
+		"Metrics could not be parsed or held impossible values (negative, NaN); they were skipped."},
+	{ReporterFallback, Info, "reporter fallback",
+		"No client-side proxy reported this edge (a client without a sidecar, or ambient), so its traffic comes from the server side (reporter destination) or a waypoint (reporter waypoint)."},
+	{CounterReset, Info, "counter reset",
+		"A counter went backwards between two scrapes of a sidecar (the proxy restarted); the rate counts from the reset, so it may be low."},
+	{ShortSampleInterval, Info, "short sample interval",
+		"Sidecar stats are sampled twice a sample interval apart (default 10s), not over the whole requested window; rates are averages over that interval."},
+	{ProtocolSniffed, Warning, "protocol sniffed",
+		"A Service port has no appProtocol Istio knows and no protocol prefix in its name, so the proxy sniffs the protocol (HTTP/1.1, HTTP/2, else TCP) from the first bytes; http was assumed. Set appProtocol or name the port <protocol>[-suffix]."},
+	{NotProxied, Warning, "traffic not proxied",
+		"The port carries UDP (or SCTP), which Istio's proxies do not intercept; the edge has no mesh overhead."},
+	{MTLSConflict, Warning, "mTLS settings conflict",
+		"The client's DestinationRule TLS mode and the server's PeerAuthentication disagree (e.g. DISABLE towards a STRICT server), or mTLS is forced towards a server without a proxy; such calls fail at runtime."},
+	{MeshConfigSimplified, Info, "Istio configuration simplified",
+		"An Istio resource was reduced to what the model can express: several resources or routes matched and one was used, a named targetPort could not be resolved, or a field has no effect on overhead."},
+	{OutsideEgressScope, Warning, "outside Sidecar egress scope",
+		"The client's Sidecar resource does not import the server's host, so its sidecar sends the call to the PassthroughCluster (plain TCP, no mTLS, no L7 features) or blocks it (REGISTRY_ONLY)."},
 }
 
 // Lookup returns the documentation of a code.

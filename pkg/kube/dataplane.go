@@ -1,0 +1,159 @@
+package kube
+
+import (
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+)
+
+// Istio's labels and annotations that decide a pod's data plane.
+const (
+	proxyContainer       = "istio-proxy"
+	labelInjection       = "istio-injection"         // namespace: enabled|disabled
+	labelRevision        = "istio.io/rev"            // namespace or pod
+	labelDataplaneMode   = "istio.io/dataplane-mode" // namespace or pod: ambient|none
+	labelUseWaypoint     = "istio.io/use-waypoint"   // namespace, service or pod
+	labelSidecarInject   = "sidecar.istio.io/inject" // pod label (or legacy annotation)
+	annotationStatus     = "sidecar.istio.io/status"
+	annotationProxyCPU   = "sidecar.istio.io/proxyCPULimit"
+	annotationProxyCfg   = "proxy.istio.io/config"
+	annotationRedirected = "ambient.istio.io/redirection" // set by istio-cni on captured pods
+)
+
+// dataPlane decides how a pod's traffic is proxied. fromTemplate is true for a pod
+// template (no injection has happened yet), where namespace injection labels tell
+// what the pods will get.
+func (b *builder) dataPlane(ns string, p *corev1.Pod, fromTemplate bool) DataPlane {
+	nsl := b.nsLabels[ns]
+	if c, native := proxyOf(p); c != nil {
+		dp := DataPlane{Mode: callgraph.ModeSidecar, Native: native, ProxyImage: c.Image, Revision: p.Labels[labelRevision], Reason: "istio-proxy container"}
+		if native {
+			dp.Reason = "istio-proxy native sidecar"
+		}
+		if q := c.Resources.Limits.Cpu(); q != nil && !q.IsZero() {
+			m := int(q.MilliValue())
+			dp.ProxyCPULimitMillicores = &m
+		}
+		b.proxySettings(p, &dp)
+		return dp
+	}
+	if fromTemplate && injects(p, nsl) {
+		dp := DataPlane{Mode: callgraph.ModeSidecar, Revision: firstNonEmpty(p.Labels[labelRevision], nsl[labelRevision]), Reason: "sidecar injection enabled (no pod yet)"}
+		b.proxySettings(p, &dp)
+		return dp
+	}
+	if ambient, reason := ambientEnrolled(p, nsl); ambient {
+		dp := DataPlane{Mode: callgraph.ModeAmbient, Reason: reason}
+		if wp := firstNonEmpty(p.Labels[labelUseWaypoint], nsl[labelUseWaypoint]); wp != "" && wp != "none" {
+			how := "namespace " + ns
+			if p.Labels[labelUseWaypoint] != "" {
+				how = "pod " + p.Name
+			}
+			w := &Workload{Name: p.Name, Namespace: ns, DataPlane: dp}
+			b.setWaypoint(w, ns, wp, how)
+			dp = w.DataPlane
+		}
+		return dp
+	}
+	return DataPlane{Mode: callgraph.ModeNone, Reason: "no sidecar and not enrolled in ambient"}
+}
+
+// proxyOf finds the istio-proxy container: a regular container, or an init container
+// with restartPolicy Always (a native sidecar).
+func proxyOf(p *corev1.Pod) (*corev1.Container, bool) {
+	for i := range p.Spec.Containers {
+		if p.Spec.Containers[i].Name == proxyContainer {
+			return &p.Spec.Containers[i], false
+		}
+	}
+	for i := range p.Spec.InitContainers {
+		c := &p.Spec.InitContainers[i]
+		if c.Name == proxyContainer && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// injects reports whether a template's pods will get a sidecar: the pod's own
+// sidecar.istio.io/inject wins, then the namespace's istio-injection or istio.io/rev.
+func injects(p *corev1.Pod, nsLabels map[string]string) bool {
+	if v, ok := p.Labels[labelSidecarInject]; ok {
+		return v == "true"
+	}
+	if v, ok := p.Annotations[labelSidecarInject]; ok {
+		return v == "true"
+	}
+	if nsLabels[labelInjection] == "enabled" {
+		return true
+	}
+	return nsLabels[labelInjection] != "disabled" && nsLabels[labelRevision] != ""
+}
+
+// ambientEnrolled reports ambient capture: istio-cni's redirection annotation, or
+// istio.io/dataplane-mode=ambient on the pod or its namespace (a pod's "none" opts
+// out).
+func ambientEnrolled(p *corev1.Pod, nsLabels map[string]string) (bool, string) {
+	if p.Annotations[annotationRedirected] == "enabled" {
+		return true, "ambient redirection enabled on pod"
+	}
+	switch p.Labels[labelDataplaneMode] {
+	case "ambient":
+		return true, "istio.io/dataplane-mode=ambient on pod"
+	case "none":
+		return false, ""
+	}
+	if nsLabels[labelDataplaneMode] == "ambient" {
+		return true, "istio.io/dataplane-mode=ambient on namespace"
+	}
+	return false, ""
+}
+
+// proxySettings reads concurrency and CPU limit from Istio's annotations.
+func (b *builder) proxySettings(p *corev1.Pod, dp *DataPlane) {
+	if v := p.Annotations[annotationProxyCPU]; v != "" && dp.ProxyCPULimitMillicores == nil {
+		if m, ok := parseMillicores(v); ok {
+			dp.ProxyCPULimitMillicores = &m
+		} else {
+			b.notes.Add(diag.New(diag.PartialTopology, p.Namespace+"/"+p.Name, "cannot parse %s=%q", annotationProxyCPU, v))
+		}
+	}
+	if v := p.Annotations[annotationProxyCfg]; v != "" {
+		var cfg struct {
+			Concurrency *int `json:"concurrency"`
+		}
+		if err := sigsyaml.Unmarshal([]byte(v), &cfg); err != nil {
+			b.notes.Add(diag.New(diag.PartialTopology, p.Namespace+"/"+p.Name, "cannot parse %s: %v", annotationProxyCfg, err))
+		} else {
+			dp.ProxyConcurrency = cfg.Concurrency
+		}
+	}
+	if _, ok := p.Annotations[annotationStatus]; ok && dp.Revision == "" {
+		dp.Revision = "default"
+	}
+}
+
+// parseMillicores parses a CPU quantity such as "500m" or "2".
+func parseMillicores(s string) (int, bool) {
+	s = strings.TrimSpace(s)
+	if m, ok := strings.CutSuffix(s, "m"); ok {
+		v, err := strconv.Atoi(m)
+		return v, err == nil && v > 0
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	return int(v * 1000), err == nil && v > 0
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

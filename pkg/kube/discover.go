@@ -1,0 +1,399 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+)
+
+// Options select what Discover reads.
+type Options struct {
+	// Namespace limits discovery to one namespace; ignored with AllNamespaces.
+	Namespace     string
+	AllNamespaces bool
+}
+
+// ErrNamespaceNotFound is returned when the requested namespace does not exist.
+var ErrNamespaceNotFound = errors.New("namespace not found")
+
+// GatewayResource is the Gateway API resource waypoints are made of.
+var GatewayResource = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+
+// listOptions reads from the API server's watch cache: a consistent snapshot is
+// not needed for a prediction, and the cache answers large lists much faster.
+var listOptions = metav1.ListOptions{ResourceVersion: "0"}
+
+// Discover reads the topology with one LIST per resource kind. dyn may be nil, in
+// which case waypoints are not read.
+func Discover(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, opts Options) (*Topology, error) {
+	ns := opts.Namespace
+	if opts.AllNamespaces {
+		ns = metav1.NamespaceAll
+	}
+	where := "all namespaces"
+	if ns != "" {
+		where = fmt.Sprintf("namespace %q", ns)
+	}
+	t := &Topology{}
+	var notes diag.List
+
+	// Namespaces: their labels carry injection and ambient enrolment.
+	if ns == "" {
+		list, err := cs.CoreV1().Namespaces().List(ctx, listOptions)
+		if err != nil {
+			return nil, listError("namespaces", where, err)
+		}
+		for _, n := range list.Items {
+			t.Namespaces = append(t.Namespaces, Namespace{Name: n.Name, Labels: n.Labels})
+		}
+	} else {
+		n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("%w: %q does not exist (list them with `kubectl get namespaces`)", ErrNamespaceNotFound, ns)
+		case apierrors.IsForbidden(err):
+			// Reading the namespace object is a cluster-scoped permission that
+			// namespace-bound users often lack: carry on without its labels.
+			notes.Add(diag.New(diag.PartialTopology, ns, "cannot read namespace %q (forbidden); its injection and ambient labels are unknown", ns))
+			t.Namespaces = append(t.Namespaces, Namespace{Name: ns})
+		case err != nil:
+			return nil, fmt.Errorf("getting namespace %q: %w", ns, err)
+		default:
+			t.Namespaces = append(t.Namespaces, Namespace{Name: n.Name, Labels: n.Labels})
+		}
+	}
+
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, listOptions)
+	if err != nil {
+		return nil, listError("pods", where, err)
+	}
+	rss, err := cs.AppsV1().ReplicaSets(ns).List(ctx, listOptions)
+	if err != nil {
+		return nil, listError("replicasets", where, err)
+	}
+	deps, err := cs.AppsV1().Deployments(ns).List(ctx, listOptions)
+	if err != nil {
+		return nil, listError("deployments", where, err)
+	}
+	sts, err := cs.AppsV1().StatefulSets(ns).List(ctx, listOptions)
+	if err != nil {
+		return nil, listError("statefulsets", where, err)
+	}
+	dss, err := cs.AppsV1().DaemonSets(ns).List(ctx, listOptions)
+	if err != nil {
+		return nil, listError("daemonsets", where, err)
+	}
+	jobs, err := cs.BatchV1().Jobs(ns).List(ctx, listOptions)
+	if err != nil {
+		return nil, listError("jobs", where, err)
+	}
+	svcs, err := cs.CoreV1().Services(ns).List(ctx, listOptions)
+	if err != nil {
+		return nil, listError("services", where, err)
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, listOptions)
+	switch {
+	case apierrors.IsForbidden(err):
+		notes.Add(diag.New(diag.PartialTopology, "nodes", "cannot list nodes (forbidden); node types are unknown and the default profile applies to every workload"))
+	case err != nil:
+		return nil, listError("nodes", "the cluster", err)
+	default:
+		for _, n := range nodes.Items {
+			t.Nodes = append(t.Nodes, Node{Name: n.Name, InstanceType: n.Labels[corev1.LabelInstanceTypeStable],
+				KernelVersion: n.Status.NodeInfo.KernelVersion, OS: n.Status.NodeInfo.OperatingSystem, Arch: n.Status.NodeInfo.Architecture})
+		}
+	}
+	if dyn != nil {
+		gws, err := dyn.Resource(GatewayResource).Namespace(ns).List(ctx, listOptions)
+		switch {
+		case apierrors.IsNotFound(err):
+			// No Gateway API CRDs: no waypoints can exist.
+		case apierrors.IsForbidden(err):
+			notes.Add(diag.New(diag.PartialTopology, "gateways", "cannot list Gateways (forbidden); waypoints are unknown"))
+		case err != nil:
+			return nil, listError("gateways", where, err)
+		default:
+			for _, g := range gws.Items {
+				class, _, _ := unstructured.NestedString(g.Object, "spec", "gatewayClassName")
+				if class != "istio-waypoint" {
+					continue
+				}
+				t.Waypoints = append(t.Waypoints, Waypoint{Name: g.GetName(), Namespace: g.GetNamespace(), For: g.GetLabels()["istio.io/waypoint-for"]})
+			}
+		}
+	}
+
+	b := newBuilder(t, &notes)
+	b.addControllers(deps.Items, sts.Items, dss.Items, jobs.Items)
+	b.addPods(pods.Items, rss.Items)
+	b.finish()
+	b.addServices(svcs.Items)
+	t.Messages = notes.Sorted()
+	return t, nil
+}
+
+// listError explains a failed LIST, with what to do about a permission error.
+func listError(resource, where string, err error) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("listing %s in %s: forbidden: your credentials need list on %s (check with `kubectl auth can-i list %s`): %w",
+			resource, where, resource, resource, err)
+	}
+	return fmt.Errorf("listing %s in %s: %w", resource, where, err)
+}
+
+// builder groups pods into workloads.
+type builder struct {
+	t         *Topology
+	notes     *diag.List
+	nsLabels  map[string]map[string]string
+	byID      map[string]*Workload
+	order     []string
+	rsOwner   map[string]metav1.OwnerReference // "ns/rs" → its controller
+	jobOwner  map[string]metav1.OwnerReference // "ns/job" → its CronJob
+	nodeTypes map[string]string
+	waypoints map[string]Waypoint
+}
+
+func newBuilder(t *Topology, notes *diag.List) *builder {
+	b := &builder{t: t, notes: notes, nsLabels: map[string]map[string]string{}, byID: map[string]*Workload{},
+		rsOwner: map[string]metav1.OwnerReference{}, jobOwner: map[string]metav1.OwnerReference{},
+		nodeTypes: map[string]string{}, waypoints: map[string]Waypoint{}}
+	for _, n := range t.Namespaces {
+		b.nsLabels[n.Name] = n.Labels
+	}
+	for _, n := range t.Nodes {
+		b.nodeTypes[n.Name] = n.NodeType()
+	}
+	for _, w := range t.Waypoints {
+		b.waypoints[w.ID()] = w
+	}
+	return b
+}
+
+func (b *builder) workload(kind, ns, name string) *Workload {
+	id := ns + "/" + name
+	if w, ok := b.byID[id]; ok {
+		return w
+	}
+	w := &Workload{Kind: kind, Name: name, Namespace: ns}
+	b.byID[id] = w
+	b.order = append(b.order, id)
+	return w
+}
+
+// addControllers registers every controller, so that one without running pods
+// (scaled to zero, or pending) still appears, with its template's data plane.
+func (b *builder) addControllers(deps []appsv1.Deployment, sts []appsv1.StatefulSet, dss []appsv1.DaemonSet, jobs []batchv1.Job) {
+	desired := func(r *int32) int {
+		if r == nil {
+			return 1
+		}
+		return int(*r)
+	}
+	for i := range deps {
+		d := &deps[i]
+		b.template(b.workload("Deployment", d.Namespace, d.Name), &d.Spec.Template, desired(d.Spec.Replicas))
+	}
+	for i := range sts {
+		s := &sts[i]
+		b.template(b.workload("StatefulSet", s.Namespace, s.Name), &s.Spec.Template, desired(s.Spec.Replicas))
+	}
+	for i := range dss {
+		d := &dss[i]
+		b.template(b.workload("DaemonSet", d.Namespace, d.Name), &d.Spec.Template, int(d.Status.DesiredNumberScheduled))
+	}
+	for i := range jobs {
+		j := &jobs[i]
+		if owner := metav1.GetControllerOf(j); owner != nil && owner.Kind == "CronJob" {
+			b.jobOwner[j.Namespace+"/"+j.Name] = *owner
+			b.template(b.workload("CronJob", j.Namespace, owner.Name), &j.Spec.Template, 0)
+			continue
+		}
+		b.template(b.workload("Job", j.Namespace, j.Name), &j.Spec.Template, desired(j.Spec.Parallelism))
+	}
+}
+
+// template records a controller's pod template: labels, service account, and the
+// data plane its pods would get.
+func (b *builder) template(w *Workload, tpl *corev1.PodTemplateSpec, replicas int) {
+	w.Labels = tpl.Labels
+	w.ServiceAccount = tpl.Spec.ServiceAccountName
+	w.Replicas = replicas
+	w.DataPlane = b.dataPlane(w.Namespace, &corev1.Pod{ObjectMeta: tpl.ObjectMeta, Spec: tpl.Spec}, true)
+}
+
+// addPods attaches pods to their workloads through owner references.
+func (b *builder) addPods(pods []corev1.Pod, rss []appsv1.ReplicaSet) {
+	for i := range rss {
+		rs := &rss[i]
+		if owner := metav1.GetControllerOf(rs); owner != nil {
+			b.rsOwner[rs.Namespace+"/"+rs.Name] = *owner
+		}
+	}
+	running := map[string]int{}
+	for i := range pods {
+		p := &pods[i]
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		kind, name := b.owner(p)
+		w := b.workload(kind, p.Namespace, name)
+		if kind == "Pod" || w.Labels == nil {
+			w.Labels = p.Labels
+			w.ServiceAccount = p.Spec.ServiceAccountName
+		}
+		dp := b.dataPlane(p.Namespace, p, false)
+		if running[w.ID()] == 0 {
+			w.DataPlane = dp // what runs wins over what the template would get
+		}
+		running[w.ID()]++
+		w.Pods = append(w.Pods, Pod{Name: p.Name, Namespace: p.Namespace, IP: p.Status.PodIP, Node: p.Spec.NodeName,
+			Ready: podReady(p), Sidecar: dp.Mode == "sidecar"})
+		if nt, ok := b.nodeTypes[p.Spec.NodeName]; ok && !slices.Contains(w.NodeTypes, nt) {
+			w.NodeTypes = append(w.NodeTypes, nt)
+		}
+		if p.Labels["gateway.istio.io/managed"] == "istio.io-mesh-controller" || p.Labels["istio.io/gateway-name"] != "" && isWaypointPod(p) {
+			w.Role = "waypoint"
+		}
+	}
+	for id, n := range running {
+		w := b.byID[id]
+		w.Replicas = n
+		mixed := 0
+		for _, p := range w.Pods {
+			if p.Sidecar != w.Pods[0].Sidecar {
+				mixed++
+			}
+		}
+		if mixed > 0 {
+			b.notes.Add(diag.New(diag.MixedDataPlane, id, "%d of %d pods differ from the others in having an istio-proxy sidecar (a rollout in progress?); using the first pod's data plane", mixed, len(w.Pods)))
+		}
+	}
+}
+
+func isWaypointPod(p *corev1.Pod) bool {
+	for _, c := range p.Spec.Containers {
+		for _, a := range c.Args {
+			if a == "waypoint" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// owner resolves a pod to its top-level controller: Pod → ReplicaSet → Deployment,
+// Pod → Job → CronJob, or the pod itself.
+func (b *builder) owner(p *corev1.Pod) (kind, name string) {
+	ref := metav1.GetControllerOf(p)
+	if ref == nil {
+		return "Pod", p.Name
+	}
+	switch ref.Kind {
+	case "ReplicaSet":
+		if o, ok := b.rsOwner[p.Namespace+"/"+ref.Name]; ok {
+			return o.Kind, o.Name
+		}
+	case "Job":
+		if o, ok := b.jobOwner[p.Namespace+"/"+ref.Name]; ok {
+			return o.Kind, o.Name
+		}
+	}
+	return ref.Kind, ref.Name
+}
+
+// finish sorts workloads into Topology order: by namespace, then name.
+func (b *builder) finish() {
+	sort.Strings(b.order)
+	for _, id := range b.order {
+		w := b.byID[id]
+		sort.Slice(w.Pods, func(i, j int) bool { return w.Pods[i].Name < w.Pods[j].Name })
+		sort.Strings(w.NodeTypes)
+		b.t.Workloads = append(b.t.Workloads, *w)
+	}
+}
+
+// addServices maps services to workloads by selector and records waypoint use.
+func (b *builder) addServices(svcs []corev1.Service) {
+	byNS := map[string][]int{}
+	for i, w := range b.t.Workloads {
+		byNS[w.Namespace] = append(byNS[w.Namespace], i)
+	}
+	for i := range svcs {
+		s := &svcs[i]
+		out := Service{Name: s.Name, Namespace: s.Namespace, Selector: s.Spec.Selector, Labels: s.Labels, Waypoint: s.Labels["istio.io/use-waypoint"]}
+		for _, p := range s.Spec.Ports {
+			sp := ServicePort{Name: p.Name, Port: p.Port, TargetPort: p.TargetPort.String(), Protocol: string(p.Protocol)}
+			if p.AppProtocol != nil {
+				sp.AppProtocol = *p.AppProtocol
+			}
+			out.Ports = append(out.Ports, sp)
+		}
+		if len(s.Spec.Selector) > 0 {
+			sel := labels.SelectorFromSet(s.Spec.Selector)
+			for _, wi := range byNS[s.Namespace] {
+				w := &b.t.Workloads[wi]
+				if sel.Matches(labels.Set(w.Labels)) {
+					out.Workloads = append(out.Workloads, w.ID())
+				}
+			}
+		}
+		b.t.Services = append(b.t.Services, out)
+	}
+	sort.Slice(b.t.Services, func(i, j int) bool { return b.t.Services[i].ID() < b.t.Services[j].ID() })
+	b.applyServiceWaypoints()
+}
+
+// applyServiceWaypoints moves ambient workloads behind a service with
+// istio.io/use-waypoint into waypoint mode.
+func (b *builder) applyServiceWaypoints() {
+	idx := map[string]int{}
+	for i, w := range b.t.Workloads {
+		idx[w.ID()] = i
+	}
+	for _, s := range b.t.Services {
+		if s.Waypoint == "" || s.Waypoint == "none" {
+			continue
+		}
+		for _, id := range s.Workloads {
+			w := &b.t.Workloads[idx[id]]
+			if w.DataPlane.Mode == "ambient" {
+				b.setWaypoint(w, s.Namespace, s.Waypoint, "service "+s.ID())
+			}
+		}
+	}
+}
+
+func (b *builder) setWaypoint(w *Workload, ns, name, via string) {
+	id := ns + "/" + name
+	if _, ok := b.waypoints[id]; !ok {
+		b.notes.Add(diag.New(diag.WaypointMissing, w.ID(), "%s uses waypoint %q but no Gateway of class istio-waypoint has that name", via, id))
+	}
+	w.DataPlane.Mode = "waypoint"
+	w.DataPlane.Waypoint = id
+	w.DataPlane.Reason = "istio.io/use-waypoint on " + via
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

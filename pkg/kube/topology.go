@@ -1,0 +1,134 @@
+// Package kube reads a cluster's topology: namespaces, workloads (Deployments,
+// StatefulSets, DaemonSets, Jobs, CronJobs and bare Pods, resolved from their pods'
+// owner references), Services mapped to workloads by selector, each workload's data
+// plane (Istio sidecar, ambient, waypoint or none) and node facts. It uses a
+// constant number of LIST calls whatever the cluster's size. It knows nothing of
+// Istio's custom resources beyond the waypoint Gateways that enrol workloads.
+package kube
+
+import (
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+)
+
+// Topology is what Discover found.
+type Topology struct {
+	Namespaces []Namespace
+	Workloads  []Workload
+	Services   []Service
+	Waypoints  []Waypoint
+	Nodes      []Node
+	// Messages report what could not be read (e.g. nodes forbidden) and odd states.
+	Messages []diag.Message
+}
+
+// Namespace is a namespace and its labels (injection and ambient enrolment).
+type Namespace struct {
+	Name   string
+	Labels map[string]string
+}
+
+// Workload is a controller (or bare pod) and its pods.
+type Workload struct {
+	// Kind is Deployment, StatefulSet, DaemonSet, Job, CronJob, ReplicaSet,
+	// ReplicationController or Pod (bare pod).
+	Kind      string
+	Name      string
+	Namespace string
+	// Labels are the pod template's labels (a bare pod's own labels).
+	Labels         map[string]string
+	ServiceAccount string
+	// Replicas is the number of pods found, or the desired count when none run.
+	Replicas  int
+	DataPlane DataPlane
+	Pods      []Pod
+	// NodeTypes are the distinct node types (instance-type label) of its pods.
+	NodeTypes []string
+	// Role is "waypoint" for a waypoint proxy's own deployment, "" for applications.
+	Role string
+}
+
+// ID is "namespace/name".
+func (w Workload) ID() string { return w.Namespace + "/" + w.Name }
+
+// DataPlane is how a workload's traffic is proxied.
+type DataPlane struct {
+	Mode callgraph.Mode
+	// Waypoint is "namespace/name" of the waypoint serving it (mode waypoint).
+	Waypoint string
+	// Native is true for a sidecar run as a native sidecar (init container with
+	// restartPolicy Always).
+	Native                  bool
+	ProxyConcurrency        *int
+	ProxyCPULimitMillicores *int
+	ProxyImage              string
+	Revision                string
+	// Reason says what decided the mode, for messages.
+	Reason string
+}
+
+// Pod is one pod of a workload.
+type Pod struct {
+	Name      string
+	Namespace string
+	IP        string
+	Node      string
+	Ready     bool
+	// Sidecar is true when the pod runs an istio-proxy container.
+	Sidecar bool
+}
+
+// Service is a Kubernetes Service and the workloads its selector picks.
+type Service struct {
+	Name      string
+	Namespace string
+	Selector  map[string]string
+	Ports     []ServicePort
+	// Workloads are IDs ("namespace/name") of the workloads behind it.
+	Workloads []string
+	// Waypoint is the istio.io/use-waypoint label of the service, if any.
+	Waypoint string
+	Labels   map[string]string
+}
+
+// ID is "namespace/name".
+func (s Service) ID() string { return s.Namespace + "/" + s.Name }
+
+// ServicePort is one port of a Service.
+type ServicePort struct {
+	Name        string
+	Port        int32
+	TargetPort  string
+	AppProtocol string
+	// Protocol is the transport: TCP, UDP or SCTP.
+	Protocol string
+}
+
+// Waypoint is a Gateway of class istio-waypoint.
+type Waypoint struct {
+	Name      string
+	Namespace string
+	// For is the gateway's istio.io/waypoint-for label (service, workload, all, none).
+	For string
+}
+
+// ID is "namespace/name".
+func (w Waypoint) ID() string { return w.Namespace + "/" + w.Name }
+
+// Node holds the facts profiles are keyed by.
+type Node struct {
+	Name          string
+	InstanceType  string
+	KernelVersion string
+	OS            string
+	Arch          string
+}
+
+// NodeType is the key that selects a per-node-type profile: the instance-type
+// label, or "unknown".
+func (n Node) NodeType() string {
+	if n.InstanceType == "" {
+		return "unknown"
+	}
+	return n.InstanceType
+}
