@@ -8,7 +8,7 @@ PKG       := github.com/meshinsight/kubectl-meshinsight
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: help build generate test fuzz lint check-cli-deps bench dist clean
+.PHONY: help build generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -16,11 +16,18 @@ help: ## List the targets
 build: ## Build the plugin into bin/kubectl-meshinsight
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-meshinsight ./cmd/kubectl-meshinsight
 
-generate: ## Regenerate generated files (embedded reference profile)
+generate: ## Regenerate generated files: the embedded reference profile and the eBPF objects (needs clang-14, libbpf-dev)
 	$(GO) run ./hack/refprofile > pkg/profile/reference.json.tmp && mv pkg/profile/reference.json.tmp pkg/profile/reference.json
+	$(GO) generate ./pkg/probe/
+
+check-generate: ## Fail if the committed eBPF objects differ from what the C sources build
+	./hack/check-generate.sh
 
 test: ## Fast unit tests (no cluster, no root)
 	$(GO) test -count=1 ./...
+
+test-privileged: ## eBPF suite: loads the real programs into this kernel (root)
+	$(GO) test -tags privileged -count=1 -timeout 5m -v ./pkg/probe/
 
 fuzz: ## Fuzz the call-graph parser for a minute
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./pkg/callgraph
@@ -41,6 +48,9 @@ bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s,
 	@$(GO) run ./hack/benchgraph -format json > $(BIN)/bench-graph.json
 	@echo "end to end (parse JSON + predict + print JSON), 10,000 workloads / 100,000 edges:"
 	@/usr/bin/time -f '  %e s wall, peak RSS %M KiB' $(BIN)/kubectl-meshinsight predict -f $(BIN)/bench-graph.json -o json 2>&1 >/dev/null | grep -v '^Using'
+
+bench-probe: ## Observer effect of the eBPF probes (root)
+	$(GO) test -tags privileged -count=1 -run '^$$' -bench ObserverEffect -benchtime 10x ./pkg/probe/
 
 dist: ## Cross-compile release archives into dist/
 	@rm -rf dist && mkdir -p dist
