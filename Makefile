@@ -26,8 +26,8 @@ check-generate: ## Fail if the committed eBPF objects differ from what the C sou
 test: ## Fast unit tests (no cluster, no root)
 	$(GO) test -count=1 ./...
 
-test-privileged: ## eBPF suite: loads the real programs into this kernel (root)
-	$(GO) test -tags privileged -count=1 -timeout 5m -v ./pkg/probe/
+test-privileged: ## Root suites: real eBPF programs in this kernel; sidecar datapath in netns with real haproxy/nginx
+	$(GO) test -tags privileged -count=1 -p 1 -timeout 10m -v ./pkg/probe/ ./pkg/datapath/
 
 fuzz: ## Fuzz the call-graph parser for a minute
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./pkg/callgraph
