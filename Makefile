@@ -8,7 +8,7 @@ PKG       := github.com/meshinsight/kubectl-meshinsight
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: help build generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe dist clean
+.PHONY: help build generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -51,6 +51,10 @@ bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s,
 
 bench-probe: ## Observer effect of the eBPF probes (root)
 	$(GO) test -tags privileged -count=1 -run '^$$' -bench ObserverEffect -benchtime 10x ./pkg/probe/
+
+bench-workload: ## Loopback figures of the echo server and load generator (one process)
+	$(GO) test -run '^$$' -bench 'BenchmarkLoopbackHTTP' -benchtime 3s ./pkg/workload
+	$(GO) test -run '^$$' -bench 'BenchmarkLoopbackFixedRate' -benchtime 1x ./pkg/workload
 
 dist: ## Cross-compile release archives into dist/
 	@rm -rf dist && mkdir -p dist
