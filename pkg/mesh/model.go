@@ -1,0 +1,247 @@
+package mesh
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// The internal model: Istio resources reduced to what the policy model reads,
+// with nil specs and empty selectors already normalised. Istio API types stop at
+// convert.go.
+
+// objMeta identifies a resource and orders conflicting ones: Istio prefers the
+// oldest, then the first by namespace/name.
+type objMeta struct {
+	namespace, name string
+	created         time.Time
+}
+
+func (m objMeta) id() string { return m.namespace + "/" + m.name }
+
+func (m objMeta) before(o objMeta) bool {
+	if !m.created.Equal(o.created) {
+		return m.created.Before(o.created)
+	}
+	return m.id() < o.id()
+}
+
+// targetRef is a policy's attachment to a Service or a (waypoint) Gateway.
+type targetRef struct {
+	kind, namespace, name string
+}
+
+// mtlsMode is a PeerAuthentication mode.
+type mtlsMode int
+
+const (
+	mtlsUnset mtlsMode = iota
+	mtlsDisable
+	mtlsPermissive
+	mtlsStrict
+)
+
+func (m mtlsMode) String() string {
+	switch m {
+	case mtlsDisable:
+		return "DISABLE"
+	case mtlsPermissive:
+		return "PERMISSIVE"
+	case mtlsStrict:
+		return "STRICT"
+	}
+	return "UNSET"
+}
+
+type peerAuth struct {
+	objMeta
+	selector map[string]string
+	mode     mtlsMode
+	ports    map[uint32]mtlsMode
+}
+
+// tlsMode is a DestinationRule's client TLS mode.
+type tlsMode int
+
+const (
+	tlsUnset tlsMode = iota
+	tlsDisable
+	tlsSimple
+	tlsMutual
+	tlsIstioMutual
+)
+
+func (m tlsMode) String() string {
+	switch m {
+	case tlsDisable:
+		return "DISABLE"
+	case tlsSimple:
+		return "SIMPLE"
+	case tlsMutual:
+		return "MUTUAL"
+	case tlsIstioMutual:
+		return "ISTIO_MUTUAL"
+	}
+	return "UNSET"
+}
+
+type destRule struct {
+	objMeta
+	host     string
+	selector map[string]string
+	tls      tlsMode
+	portTLS  map[uint32]tlsMode
+	subsets  map[string]map[string]string
+}
+
+type routeMatch struct {
+	port            uint32
+	sourceLabels    map[string]string
+	sourceNamespace string
+	gateways        []string
+}
+
+type routeDest struct {
+	host, subset string
+}
+
+type httpRoute struct {
+	name          string
+	matches       []routeMatch
+	dests         []routeDest
+	retries       *int32
+	mirrorPercent float64
+	faultDelay    time.Duration
+	faultPercent  float64
+	timeout       time.Duration
+	// terminal is "redirect", "direct response" or "delegate" for routes that
+	// answer without calling a destination (or hand over to another VirtualService).
+	terminal string
+}
+
+type l4Route struct {
+	matches []routeMatch
+	dests   []routeDest
+}
+
+type virtualService struct {
+	objMeta
+	hosts    []string
+	gateways []string
+	http     []httpRoute
+	l4       []l4Route
+}
+
+type egressListener struct {
+	port  uint32
+	hosts []string
+}
+
+type sidecarScope struct {
+	objMeta
+	selector map[string]string
+	egress   []egressListener
+	// outbound is "REGISTRY_ONLY", "ALLOW_ANY" or "" (the mesh default).
+	outbound string
+}
+
+type telemetry struct {
+	objMeta
+	selector   map[string]string
+	targetRefs []targetRef
+	sampling   *float64
+	accessLog  *bool
+	metrics    *bool
+}
+
+type extension struct {
+	objMeta
+	// kind is "wasm", "lua" or "envoyfilter".
+	kind       string
+	selector   map[string]string
+	targetRefs []targetRef
+	// sidecarInbound and waypoint say where the extension is patched in.
+	sidecarInbound, waypoint bool
+	// http is false for network (L4) extensions.
+	http  bool
+	ports []uint32
+}
+
+func (e extension) filterName() string { return e.kind + ":" + e.name }
+
+type authzSource struct {
+	principals, namespaces, serviceAccounts []string
+}
+
+type authzPolicy struct {
+	objMeta
+	selector   map[string]string
+	targetRefs []targetRef
+	allow      bool
+	sources    []authzSource
+}
+
+// labelsMatch reports whether every selector label is in labels.
+func labelsMatch(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		got, ok := labels[k]
+		if !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// oldestFirst sorts resources so that the one Istio prefers comes first.
+func oldestFirst[T any](items []T, meta func(T) objMeta) {
+	sort.SliceStable(items, func(i, j int) bool { return meta(items[i]).before(meta(items[j])) })
+}
+
+// resolveHost turns a host written in a resource of namespace ns into an FQDN
+// like Istio does: a name without dots is short for name.ns.svc.cluster.local;
+// anything with a dot (and "*") is taken as written.
+func resolveHost(h, ns string) string {
+	h = strings.ToLower(strings.TrimSpace(h))
+	if h == "" || h == "*" || strings.Contains(h, ".") || strings.Contains(h, ":") {
+		return h
+	}
+	return h + "." + ns + ".svc." + DefaultClusterDomain
+}
+
+// hostMatches reports whether pattern (an FQDN, "*" or "*.suffix") covers host.
+func hostMatches(pattern, host string) bool {
+	switch {
+	case pattern == "*":
+		return true
+	case strings.HasPrefix(pattern, "*"):
+		return strings.HasSuffix(host, pattern[1:])
+	}
+	return pattern == host
+}
+
+// hostSpecificity ranks a matching pattern: exact matches beat wildcards, and
+// longer wildcards beat shorter ones (Istio's MostSpecificHostMatch). -1 means
+// no match.
+func hostSpecificity(pattern, host string) int {
+	if !hostMatches(pattern, host) {
+		return -1
+	}
+	if pattern == host {
+		return 1 << 20
+	}
+	return len(pattern)
+}
+
+// matchPattern implements the prefix/suffix wildcards of AuthorizationPolicy
+// values: "*", "abc*", "*abc" or an exact value.
+func matchPattern(pattern, value string) bool {
+	switch {
+	case pattern == "*":
+		return true
+	case strings.HasPrefix(pattern, "*"):
+		return strings.HasSuffix(value, pattern[1:])
+	case strings.HasSuffix(pattern, "*"):
+		return strings.HasPrefix(value, pattern[:len(pattern)-1])
+	}
+	return pattern == value
+}
