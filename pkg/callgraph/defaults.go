@@ -144,8 +144,13 @@ func Resolve(g *Graph) (*Resolved, error) {
 		incoming[to] = true
 		r.Edges[i] = re
 	}
+	outgoing := make([]bool, len(g.Workloads))
+	for _, e := range r.Edges {
+		outgoing[e.FromIndex] = true
+	}
 	for i, w := range r.Workloads {
-		if (hasEntry && w.Entry) || (!hasEntry && !incoming[i]) {
+		// Marked entries, plus every caller that nothing calls.
+		if w.Entry || (!incoming[i] && (outgoing[i] || !hasEntry)) {
 			r.Entries = append(r.Entries, i)
 		}
 	}

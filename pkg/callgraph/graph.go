@@ -79,8 +79,8 @@ type Workload struct {
 	Mode Mode `json:"mode,omitempty" yaml:"mode,omitempty"`
 	// Replicas is the number of pods; rates per proxy are divided by it. Default 1.
 	Replicas *int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
-	// Entry marks an entry point for end-to-end paths. Without any, workloads with no
-	// incoming edge are the entry points.
+	// Entry marks an entry point for end-to-end paths, in addition to the workloads
+	// that call others but are called by none.
 	Entry bool `json:"entry,omitempty" yaml:"entry,omitempty"`
 	// RequestsPerSecond is the rate of requests reaching the workload from outside
 	// the graph (for entry points). It sets how many calls per request each of its

@@ -92,7 +92,9 @@ func TestPredictErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no file":       {[]string{"predict"}, "pass -f FILE"},
+		"no cluster":    {[]string{"--kubeconfig", filepath.Join(dir, "none"), "predict"}, "pass -f FILE to work without a cluster"},
+		"-A with -f":    {[]string{"predict", "-A", "-f", bookinfo}, "cannot be combined with -f"},
+		"bad source":    {[]string{"predict", "--source", "tea-leaves"}, "unknown telemetry source"},
 		"bad output":    {[]string{"predict", "-f", bookinfo, "-o", "xml"}, "unknown output format"},
 		"bad fanout":    {[]string{"predict", "-f", bookinfo, "--fanout", "random"}, "--fanout"},
 		"bad what-if":   {[]string{"predict", "-f", bookinfo, "--what-if", "mtls=maybe"}, "want on or off"},

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
@@ -22,7 +24,9 @@ type PredictOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 
 	Filename    string
+	ExportGraph string
 	ProfilePath string
+	live        liveOptions
 	Output      string
 	WhatIf      []string
 	SpeedupPath string
@@ -36,28 +40,41 @@ type PredictOptions struct {
 	prof     *profile.Profile
 	profSrc  string
 	speedups map[profile.Component]float64
+	graphMsg []diag.Message
 
 	genericiooptions.IOStreams
 }
 
 // NewPredictOptions returns options with defaults.
 func NewPredictOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *PredictOptions {
-	return &PredictOptions{configFlags: flags, IOStreams: streams, FanOut: string(predict.Sequential)}
+	return &PredictOptions{configFlags: flags, IOStreams: streams, FanOut: string(predict.Sequential), live: newLiveOptions()}
 }
 
 // NewPredictCommand builds `kubectl meshinsight predict`.
 func NewPredictCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewPredictOptions(flags, streams)
 	c := &cobra.Command{
-		Use:   "predict -f GRAPH",
+		Use:   "predict [-n NAMESPACE | -A | -f GRAPH]",
 		Short: "Predict the latency and CPU the mesh adds to each call",
 		Long: `Predict the latency (p50, p99) and proxy CPU that the mesh adds to every edge of a
 call graph, split by proxy component, per proxy, and end to end from each entry point.
 
+The call graph comes from a file (-f) or from the live cluster of the current kube
+context (-n NAMESPACE or -A): workloads, services and their sidecar or ambient
+enrolment, Istio configuration (protocol, mTLS, retries, mirroring, filters, tracing)
+and the traffic the mesh observed (Prometheus, else the sidecars' own stats, else
+edges inferred from configuration with default rates).
+
 Without --profile, the embedded reference profile (built from published Istio
 figures) is used and a notice says so. With --what-if or --speedup, a variant is
 computed and shown beside the baseline with the difference.`,
-		Example: `  # Per-edge overhead of a call-graph file, with the embedded reference profile
+		Example: `  # Per-edge overhead of a live namespace, rates from the mesh's Prometheus
+  kubectl meshinsight predict -n bookinfo
+
+  # Every namespace; save the derived call graph for offline what-ifs
+  kubectl meshinsight predict -A --export-graph cluster.yaml
+
+  # Per-edge overhead of a call-graph file, with the embedded reference profile
   kubectl meshinsight predict -f examples/bookinfo.yaml
 
   # Component breakdown, or machine-readable output
@@ -79,26 +96,31 @@ computed and shown beside the baseline with the difference.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			if err := o.Complete(); err != nil {
+			if err := o.Complete(c.Context()); err != nil {
 				return err
 			}
 			return o.Run()
 		},
 	}
 	f := c.Flags()
-	f.StringVarP(&o.Filename, "filename", "f", "", "Call-graph file (YAML or JSON; - for stdin)")
+	f.StringVarP(&o.Filename, "filename", "f", "", "Call-graph file (YAML or JSON; - for stdin); without it the live cluster is read")
+	f.StringVar(&o.ExportGraph, "export-graph", "", "Also write the call graph used (e.g. the one derived from the cluster) to this file")
 	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|"))
 	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B (repeatable)")
 	f.StringVar(&o.SpeedupPath, "speedup", "", "File of per-component speed-ups for the variant, e.g. {parsing: 2}")
 	f.StringVar(&o.FanOut, "fanout", o.FanOut, "How a request's downstream calls combine on a path: sequential (sum) or parallel (slowest)")
+	o.live.addFlags(f)
 	return c
 }
 
 // Validate checks flags without doing I/O.
 func (o *PredictOptions) Validate() error {
-	if o.Filename == "" {
-		return errors.New("no call graph given: pass -f FILE (try examples/bookinfo.yaml); reading the live cluster is not available in this version")
+	if o.Filename != "" && o.live.AllNamespaces {
+		return errors.New("-A reads the live cluster; it cannot be combined with -f")
+	}
+	if err := o.live.validate(); err != nil {
+		return err
 	}
 	format, err := printers.ParseFormat(o.Output)
 	if err != nil {
@@ -122,20 +144,32 @@ func (o *PredictOptions) Validate() error {
 	return nil
 }
 
-// Complete reads the graph, the profile and the speed-ups.
-func (o *PredictOptions) Complete() error {
+// Complete reads the graph (from the file or the cluster), the profile and the
+// speed-ups.
+func (o *PredictOptions) Complete(ctx context.Context) error {
 	var err error
-	if o.Filename == "-" {
+	switch o.Filename {
+	case "":
+		if o.graph, o.graphMsg, err = o.live.collect(ctx, o.configFlags); err != nil {
+			return err
+		}
+	case "-":
 		data, rerr := io.ReadAll(o.In)
 		if rerr != nil {
 			return fmt.Errorf("reading call graph from stdin: %w", rerr)
 		}
-		o.graph, err = callgraph.Parse("<stdin>", data)
-	} else {
-		o.graph, err = callgraph.ReadFile(o.Filename)
+		if o.graph, err = callgraph.Parse("<stdin>", data); err != nil {
+			return err
+		}
+	default:
+		if o.graph, err = callgraph.ReadFile(o.Filename); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
+	if o.ExportGraph != "" {
+		if err := writeGraph(o.ExportGraph, o.graph); err != nil {
+			return err
+		}
 	}
 	if o.ProfilePath != "" {
 		if o.prof, err = profile.ReadFile(o.ProfilePath); err != nil {
@@ -174,10 +208,26 @@ func (o *PredictOptions) Run() error {
 	report, err := predict.Run(predict.Input{
 		Graph: resolved, GraphName: name,
 		Profile: o.prof, ProfileSource: o.profSrc,
-		FanOut: o.fanOut, WhatIf: o.whatIfs, Speedups: o.speedups,
+		FanOut: o.fanOut, WhatIf: o.whatIfs, Speedups: o.speedups, Messages: o.graphMsg,
 	})
 	if err != nil {
 		return fmt.Errorf("predicting: %w", err)
 	}
 	return printers.Print(o.Out, report, o.format)
+}
+
+// writeGraph writes g to path, as JSON when the name ends in .json, else YAML.
+func writeGraph(path string, g *callgraph.Graph) error {
+	format := "yaml"
+	if strings.HasSuffix(path, ".json") {
+		format = "json"
+	}
+	b, err := callgraph.Marshal(g, format)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("writing call graph: %w", err)
+	}
+	return nil
 }

@@ -35,6 +35,7 @@ part of the proxy is responsible, from a call graph and a measured proxy profile
 	flags.AddFlags(root.PersistentFlags())
 	root.AddCommand(
 		NewPredictCommand(flags, streams),
+		NewGraphCommand(flags, streams),
 		NewVersionCommand(streams),
 	)
 	return root

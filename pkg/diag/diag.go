@@ -49,6 +49,9 @@ const (
 	MTLSConflict          Code = "MI0023"
 	MeshConfigSimplified  Code = "MI0024"
 	OutsideEgressScope    Code = "MI0025"
+	OutsideTopology       Code = "MI0026"
+	TelemetryDisagrees    Code = "MI0027"
+	AssumedEdge           Code = "MI0028"
 )
 
 // CodeInfo documents one code.
@@ -111,6 +114,12 @@ var Codes = []CodeInfo{
 		"An Istio resource was reduced to what the model can express: several resources or routes matched and one was used, a named targetPort could not be resolved, or a field has no effect on overhead."},
 	{OutsideEgressScope, Warning, "outside Sidecar egress scope",
 		"The client's Sidecar resource does not import the server's host, so its sidecar sends the call to the PassthroughCluster (plain TCP, no mTLS, no L7 features) or blocks it (REGISTRY_ONLY)."},
+	{OutsideTopology, Info, "outside the discovered topology",
+		"Telemetry names a workload or service outside the namespaces read (-n); it was added with assumed settings. Use -A to read them all."},
+	{TelemetryDisagrees, Warning, "telemetry disagrees with configuration",
+		"The mTLS observed in telemetry differs from what the Istio configuration predicts; the configuration was used. Check for stale policies or PERMISSIVE fallbacks."},
+	{AssumedEdge, Info, "edge assumed from configuration",
+		"Without telemetry, this edge was inferred from Istio configuration (AuthorizationPolicy, Sidecar, VirtualService) and carries default rates and sizes."},
 }
 
 // Lookup returns the documentation of a code.

@@ -19,6 +19,9 @@ type Input struct {
 	// WhatIf and Speedups define the variant; with neither there is none.
 	WhatIf   []WhatIf
 	Speedups map[profile.Component]float64
+	// Messages from building the graph (e.g. reading the cluster) are reported with
+	// the prediction's own.
+	Messages []diag.Message
 }
 
 // Run predicts the baseline and, if asked, the variant, and gathers every
@@ -28,6 +31,7 @@ func Run(in Input) (*Report, error) {
 		in.FanOut = Sequential
 	}
 	var notes diag.List
+	notes.AddAll(in.Messages)
 	notes.AddAll(in.Graph.Assumptions)
 	if in.Profile.Metadata.Reference {
 		notes.Add(diag.New(diag.ReferenceProfile, in.Profile.Metadata.Name,

@@ -1,0 +1,271 @@
+// Package cluster assembles the call graph of a live cluster: the topology read by
+// pkg/kube, the per-edge policy of pkg/mesh and the observed traffic of
+// pkg/telemetry become one callgraph.Graph, with every guess reported as a
+// message. Collect does the reading (choosing and falling back between telemetry
+// sources); Build is the pure assembly, testable without a cluster.
+package cluster
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/mesh"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/telemetry"
+)
+
+// Input is what Build assembles.
+type Input struct {
+	// Name labels the graph (e.g. the namespace or "all-namespaces").
+	Name     string
+	Topology *kube.Topology
+	// Mesh may be nil (Istio not installed): Istio's defaults apply.
+	Mesh *mesh.Config
+	// Traffic may be nil: edges then come from the mesh configuration, with
+	// default rates, and are reported as assumed.
+	Traffic *telemetry.Traffic
+}
+
+// Build assembles the graph. It never fails: what it cannot place it reports.
+func Build(in Input) (*callgraph.Graph, []diag.Message) {
+	b := &builder{in: in, g: &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind,
+		Metadata: callgraph.Metadata{Name: in.Name}}, index: map[string]int{}, services: map[string]kube.Service{}}
+	b.notes.AddAll(in.Topology.Messages)
+	for _, w := range in.Topology.Workloads {
+		if w.Role == "waypoint" {
+			continue // a waypoint's own deployment is modelled as a proxy, not a workload
+		}
+		b.addWorkload(w)
+	}
+	for _, s := range in.Topology.Services {
+		b.services[s.ID()] = s
+	}
+	if in.Traffic != nil {
+		b.notes.AddAll(in.Traffic.Messages)
+		for _, t := range in.Traffic.Edges {
+			b.addObserved(t)
+		}
+		if len(in.Traffic.Edges) == 0 {
+			b.notes.Add(diag.New(diag.TelemetryIncomplete, in.Traffic.Source, "no traffic observed in the window; the graph has no edges"))
+		}
+	} else {
+		b.addCandidates()
+	}
+	b.finishEntries()
+	return b.g, b.notes.Sorted()
+}
+
+type builder struct {
+	in       Input
+	g        *callgraph.Graph
+	index    map[string]int // workload ID → index in g.Workloads
+	kube     []kube.Workload
+	services map[string]kube.Service
+	external map[int]float64 // requests per second from outside the mesh, per workload
+	notes    diag.List
+}
+
+func (b *builder) addWorkload(w kube.Workload) int {
+	replicas := max(w.Replicas, 1)
+	cw := callgraph.Workload{Name: w.Name, Namespace: w.Namespace, Mode: w.DataPlane.Mode, Replicas: &replicas,
+		ProxyConcurrency: w.DataPlane.ProxyConcurrency, ProxyCPULimitMillicores: w.DataPlane.ProxyCPULimitMillicores}
+	if len(w.NodeTypes) > 0 {
+		cw.NodeType = w.NodeTypes[0]
+	}
+	b.g.Workloads = append(b.g.Workloads, cw)
+	b.kube = append(b.kube, w)
+	b.index[w.ID()] = len(b.g.Workloads) - 1
+	return len(b.g.Workloads) - 1
+}
+
+// workload finds a workload by namespace and name, adding a stub for one outside
+// the discovered namespaces.
+func (b *builder) workload(ns, name string, mode callgraph.Mode) int {
+	if i, ok := b.index[ns+"/"+name]; ok {
+		return i
+	}
+	b.notes.Add(diag.New(diag.OutsideTopology, ns+"/"+name, "workload is outside the discovered namespaces; assumed %s with 1 replica", mode))
+	return b.addWorkload(kube.Workload{Kind: "Unknown", Name: name, Namespace: ns, Replicas: 1, DataPlane: kube.DataPlane{Mode: mode}})
+}
+
+func meshWorkload(w kube.Workload) mesh.Workload {
+	return mesh.Workload{Namespace: w.Namespace, Name: w.Name, Labels: w.Labels, Mode: w.DataPlane.Mode,
+		ServiceAccount: w.ServiceAccount, Waypoint: w.DataPlane.Waypoint}
+}
+
+func meshService(s kube.Service) mesh.Service {
+	out := mesh.Service{Namespace: s.Namespace, Name: s.Name, Selector: s.Selector}
+	for _, p := range s.Ports {
+		out.Ports = append(out.Ports, mesh.Port{Name: p.Name, Port: p.Port, TargetPort: p.TargetPort, AppProtocol: p.AppProtocol, Protocol: p.Protocol})
+	}
+	return out
+}
+
+// observedProtocol maps Istio's request_protocol label to ours.
+func observedProtocol(p string) (callgraph.Protocol, bool) {
+	switch p {
+	case "http":
+		return callgraph.HTTP, true
+	case "grpc":
+		return callgraph.GRPC, true
+	case "tcp":
+		return callgraph.TCP, true
+	case "http2", "h2", "h2c":
+		return callgraph.HTTP2, true
+	}
+	return "", false
+}
+
+// port picks the service port an observed edge used: the first whose configured
+// protocol family matches what telemetry saw, else the first port.
+func (b *builder) port(svc mesh.Service, observed callgraph.Protocol) mesh.Port {
+	for _, p := range svc.Ports {
+		proto, _, _ := b.in.Mesh.Protocol(svc, p)
+		if proto.L7() == observed.L7() {
+			return p
+		}
+	}
+	return svc.Ports[0]
+}
+
+// addObserved turns one edge of observed traffic into a graph edge.
+func (b *builder) addObserved(t telemetry.EdgeTraffic) {
+	observed, known := observedProtocol(t.Protocol)
+	if !known {
+		observed = callgraph.TCP
+	}
+	// For workloads outside the topology, the reporter hints at the data plane:
+	// only a sidecar reports as source; a waypoint reports for ambient workloads.
+	clientMode, serverMode := callgraph.ModeNone, callgraph.ModeSidecar
+	switch t.Reporter {
+	case telemetry.ReporterSource:
+		clientMode = callgraph.ModeSidecar
+	case telemetry.ReporterWaypoint:
+		clientMode, serverMode = callgraph.ModeAmbient, callgraph.ModeWaypoint
+	}
+	to := b.workload(t.DestinationNamespace, t.DestinationWorkload, serverMode)
+	if t.SourceWorkload == "" || t.SourceWorkload == "unknown" {
+		// Traffic from outside the mesh (ingress without identity, or clients
+		// without a proxy): it makes the destination an entry point.
+		if b.external == nil {
+			b.external = map[int]float64{}
+		}
+		b.external[to] += t.RequestsPerSecond
+		return
+	}
+	from := b.workload(t.SourceNamespace, t.SourceWorkload, clientMode)
+	e := callgraph.Edge{From: b.g.Workloads[from].Namespace + "/" + b.g.Workloads[from].Name,
+		To: b.g.Workloads[to].Namespace + "/" + b.g.Workloads[to].Name, Protocol: observed}
+
+	svc, ok := b.services[t.DestinationNamespace+"/"+t.DestinationService]
+	if ok && len(svc.Ports) > 0 {
+		ms := meshService(svc)
+		port := b.port(ms, observed)
+		pol := b.in.Mesh.Edge(meshWorkload(b.kube[from]), meshWorkload(b.kube[to]), ms, port)
+		b.notes.AddAll(pol.Messages)
+		if pol.ProtocolSource != mesh.ProtocolSniffed && pol.Protocol != "" {
+			e.Protocol = pol.Protocol // configured protocol wins over what was sniffed
+		}
+		mtls := pol.MTLS
+		e.MTLS = &mtls
+		if t.ConnectionSecurity == "mutual_tls" && !mtls || t.ConnectionSecurity == "none" && mtls {
+			b.notes.Add(diag.New(diag.TelemetryDisagrees, t.Name(), "configuration predicts mTLS %v (%s) but telemetry observed %s; using the configuration",
+				mtls, pol.MTLSReason, t.ConnectionSecurity))
+		}
+		applyPolicy(&e, pol)
+	} else {
+		b.notes.Add(diag.New(diag.OutsideTopology, t.Name(), "service %s/%s not found; protocol and mTLS taken from telemetry", t.DestinationNamespace, t.DestinationService))
+		mtls := t.ConnectionSecurity == "mutual_tls"
+		e.MTLS = &mtls
+	}
+	if e.Protocol == callgraph.TCP {
+		if bps := t.TCPSentBytesPerSecond + t.TCPReceivedBytesPerSecond; bps > 0 {
+			e.BytesPerSecond = &bps
+		}
+		if c := t.TCPConnectionsOpenedPerSecond; c > 0 {
+			e.ConnectionsPerSecond = &c
+		}
+		if t.RequestsPerSecond > 0 {
+			r := t.RequestsPerSecond
+			e.RequestsPerSecond = &r
+		}
+	} else {
+		r := t.RequestsPerSecond
+		e.RequestsPerSecond = &r
+	}
+	if t.HasSizes {
+		req, resp := t.MeanRequestBytes, t.MeanResponseBytes
+		e.RequestBytes, e.ResponseBytes = &req, &resp
+	} else {
+		b.notes.Add(diag.New(diag.TelemetryIncomplete, t.Name(), "no message sizes observed; default sizes used"))
+	}
+	b.g.Edges = append(b.g.Edges, e)
+}
+
+// applyPolicy copies retries, mirroring, filters and tracing into an edge.
+func applyPolicy(e *callgraph.Edge, pol mesh.EdgePolicy) {
+	e.Retries = pol.Retries
+	if pol.MirrorPercent > 0 {
+		m := pol.MirrorPercent
+		e.MirrorPercent = &m
+	}
+	for _, f := range pol.Filters {
+		e.Filters = append(e.Filters, mesh.FilterKind(f))
+	}
+	e.TracingSamplingPercent = pol.TracingSamplingPercent
+}
+
+// addCandidates derives edges from configuration when no telemetry exists.
+func (b *builder) addCandidates() {
+	var ws []mesh.Workload
+	for _, w := range b.kube {
+		ws = append(ws, meshWorkload(w))
+	}
+	var ss []mesh.Service
+	for _, s := range b.in.Topology.Services {
+		ss = append(ss, meshService(s))
+	}
+	cands := b.in.Mesh.CandidateEdges(ws, ss)
+	b.notes.Add(diag.New(diag.TelemetryIncomplete, "telemetry",
+		"no telemetry used: %d edges derived from AuthorizationPolicy, Sidecar and VirtualService configuration, with default rates and sizes", len(cands)))
+	for _, c := range cands {
+		from, okF := b.index[c.From]
+		to, okT := b.index[c.To]
+		svc, okS := b.services[c.Service]
+		if !okF || !okT {
+			continue
+		}
+		e := callgraph.Edge{From: c.From, To: c.To}
+		if okS && len(svc.Ports) > 0 {
+			ms := meshService(svc)
+			pol := b.in.Mesh.Edge(meshWorkload(b.kube[from]), meshWorkload(b.kube[to]), ms, ms.Ports[0])
+			b.notes.AddAll(pol.Messages)
+			e.Protocol = pol.Protocol
+			mtls := pol.MTLS
+			e.MTLS = &mtls
+			applyPolicy(&e, pol)
+		}
+		b.notes.Add(diag.New(diag.AssumedEdge, fmt.Sprintf("%s->%s", c.From, c.To), "edge assumed from %s", c.Reason))
+		b.g.Edges = append(b.g.Edges, e)
+	}
+}
+
+// finishEntries marks workloads that receive traffic from outside as entry
+// points, with that rate.
+func (b *builder) finishEntries() {
+	idx := make([]int, 0, len(b.external))
+	for i := range b.external {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		r := b.external[i]
+		if r <= 0 {
+			continue
+		}
+		b.g.Workloads[i].Entry = true
+		b.g.Workloads[i].RequestsPerSecond = &r
+	}
+}

@@ -1,0 +1,196 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/mesh"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/telemetry"
+)
+
+// Source chooses where observed traffic comes from.
+type Source string
+
+// Telemetry sources.
+const (
+	// SourceAuto tries Prometheus, then the sidecars' own stats, then configuration.
+	SourceAuto Source = "auto"
+	// SourcePrometheus queries Prometheus only.
+	SourcePrometheus Source = "prometheus"
+	// SourceSidecars scrapes each sidecar through the API server's pod proxy.
+	SourceSidecars Source = "sidecars"
+	// SourceConfig uses no telemetry: edges come from Istio configuration.
+	SourceConfig Source = "config"
+)
+
+// Sources lists the valid sources.
+var Sources = []Source{SourceAuto, SourcePrometheus, SourceSidecars, SourceConfig}
+
+// ParseSource returns the Source spelled s.
+func ParseSource(s string) (Source, error) {
+	for _, v := range Sources {
+		if string(v) == s {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("unknown telemetry source %q (want auto, prometheus, sidecars or config)", s)
+}
+
+// Clients are the API clients Collect reads through.
+type Clients struct {
+	// Config is needed to reach Prometheus through the API server's service proxy.
+	Config  *rest.Config
+	Kube    kubernetes.Interface
+	Dynamic dynamic.Interface
+	Istio   istioclient.Interface
+	// Context names the kube context, for messages.
+	Context string
+}
+
+// Options tune Collect.
+type Options struct {
+	Namespace     string
+	AllNamespaces bool
+	// IstioNamespace is Istio's root namespace, where a `prometheus` Service is
+	// looked for. Default istio-system.
+	IstioNamespace string
+	Source         Source
+	// PrometheusURL, when set, is used instead of discovering Prometheus.
+	PrometheusURL string
+	// At evaluates Prometheus queries at this time instead of now.
+	At     time.Time
+	Window time.Duration
+	// SampleInterval is the time between two scrapes of the sidecars.
+	SampleInterval time.Duration
+}
+
+// Collect reads the cluster and assembles its call graph. Missing Istio or an
+// unreachable telemetry source degrade with a message; a namespace that does not
+// exist or a permission to list workloads that is missing is an error.
+func Collect(ctx context.Context, c Clients, o Options) (*callgraph.Graph, []diag.Message, error) {
+	if o.IstioNamespace == "" {
+		o.IstioNamespace = mesh.DefaultRootNamespace
+	}
+	if o.Source == "" {
+		o.Source = SourceAuto
+	}
+	top, err := kube.Discover(ctx, c.Kube, c.Dynamic, kube.Options{Namespace: o.Namespace, AllNamespaces: o.AllNamespaces})
+	if err != nil {
+		return nil, nil, err
+	}
+	var notes diag.List
+	var namespaces []string
+	if !o.AllNamespaces {
+		namespaces = []string{o.Namespace}
+	}
+	cfg, msgs, err := mesh.Load(ctx, c.Istio, namespaces, o.IstioNamespace)
+	notes.AddAll(msgs)
+	var notInstalled *mesh.NotInstalledError
+	switch {
+	case errors.As(err, &notInstalled):
+		notInstalled.Context = c.Context
+		notes.Add(diag.New(diag.PartialTopology, "istio", "%v; continuing with Istio's defaults", notInstalled))
+	case err != nil:
+		return nil, nil, fmt.Errorf("reading Istio configuration: %w", err)
+	}
+
+	traffic, tnotes := readTraffic(ctx, c, o, top, namespaces)
+	notes.AddAll(tnotes)
+	name := o.Namespace
+	if o.AllNamespaces {
+		name = "all-namespaces"
+	}
+	g, bnotes := Build(Input{Name: name, Topology: top, Mesh: cfg, Traffic: traffic})
+	notes.AddAll(bnotes)
+	return g, notes.Sorted(), nil
+}
+
+// readTraffic returns observed traffic from the chosen source, falling back as
+// the source allows; nil means "use configuration".
+func readTraffic(ctx context.Context, c Clients, o Options, top *kube.Topology, namespaces []string) (*telemetry.Traffic, []diag.Message) {
+	var notes []diag.Message
+	note := func(code diag.Code, format string, args ...any) {
+		notes = append(notes, diag.New(code, "telemetry", format, args...))
+	}
+	if o.Source == SourceConfig {
+		return nil, notes
+	}
+	if o.Source == SourceAuto || o.Source == SourcePrometheus {
+		prom, where, err := prometheusClient(ctx, c, o)
+		if err != nil {
+			err = fmt.Errorf("Prometheus %s: %w", where, err)
+		} else {
+			prom.At = o.At
+			t, terr := prom.Traffic(ctx, namespaces, o.Window)
+			switch {
+			case terr != nil:
+				err = terr // names the URL already
+			case len(t.Edges) > 0 || o.Source == SourcePrometheus:
+				return t, notes
+			default:
+				notes = append(notes, t.Messages...)
+				err = fmt.Errorf("Prometheus at %s has no Istio traffic for these namespaces in the last %v", prom.URL(), o.Window)
+			}
+		}
+		if o.Source == SourcePrometheus {
+			note(diag.TelemetryIncomplete, "%v; no telemetry used", err)
+			return nil, notes
+		}
+		note(diag.TelemetryIncomplete, "%v; falling back to the sidecars' stats", err)
+	}
+	var pods []telemetry.PodRef
+	for _, w := range top.Workloads {
+		for _, p := range w.Pods {
+			if p.Sidecar && p.Ready {
+				pods = append(pods, telemetry.PodRef{Namespace: p.Namespace, Name: p.Name, Workload: w.Name})
+			}
+		}
+	}
+	s := telemetry.NewSidecars(c.Kube, 0, 0)
+	s.SampleInterval = o.SampleInterval
+	t, err := s.Traffic(ctx, pods, o.Window)
+	if err == nil && len(t.Edges) > 0 {
+		return t, notes
+	}
+	if err != nil {
+		note(diag.TelemetryIncomplete, "sidecar stats: %v; edges come from configuration", err)
+	} else {
+		notes = append(notes, t.Messages...)
+		note(diag.TelemetryIncomplete, "sidecar stats showed no traffic; edges come from configuration")
+	}
+	return nil, notes
+}
+
+// prometheusClient returns the Prometheus to query: --prometheus-url, or a
+// `prometheus` Service in Istio's namespace reached through the API server.
+func prometheusClient(ctx context.Context, c Clients, o Options) (*telemetry.Prometheus, string, error) {
+	if o.PrometheusURL != "" {
+		p, err := telemetry.NewPrometheusFromURL(o.PrometheusURL, nil)
+		return p, "at " + o.PrometheusURL, err
+	}
+	where := fmt.Sprintf("service %s/prometheus", o.IstioNamespace)
+	svc, err := c.Kube.CoreV1().Services(o.IstioNamespace).Get(ctx, "prometheus", metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, where, errors.New("not found (pass --prometheus-url to use another)")
+	case err != nil:
+		return nil, where, err
+	case len(svc.Spec.Ports) == 0:
+		return nil, where, errors.New("has no ports")
+	}
+	port := fmt.Sprint(svc.Spec.Ports[0].Port)
+	p, err := telemetry.NewPrometheusViaServiceProxy(c.Config, o.IstioNamespace, "prometheus", port)
+	return p, where, err
+}

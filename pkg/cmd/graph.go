@@ -1,0 +1,73 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+)
+
+// GraphOptions are the options of `kubectl meshinsight graph`.
+type GraphOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	live        liveOptions
+	Output      string
+	genericiooptions.IOStreams
+}
+
+// NewGraphCommand builds `kubectl meshinsight graph`.
+func NewGraphCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &GraphOptions{configFlags: flags, live: newLiveOptions(), IOStreams: streams}
+	c := &cobra.Command{
+		Use:   "graph",
+		Short: "Write the live cluster's call graph in the call-graph file format",
+		Long: `Read workloads, services, Istio configuration and observed traffic from the current
+kube context and write the call graph that predict would use, in the call-graph file
+format. Edit it and run predict -f on it to explore offline.`,
+		Example: `  # The call graph of one namespace, as YAML
+  kubectl meshinsight graph -n bookinfo > bookinfo.yaml
+
+  # Every namespace, rates from a Prometheus you name, as JSON
+  kubectl meshinsight graph -A --prometheus-url http://localhost:9090 -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c)
+		},
+	}
+	c.Flags().StringVarP(&o.Output, "output", "o", "yaml", "Output format: yaml or json")
+	o.live.addFlags(c.Flags())
+	return c
+}
+
+// Validate checks flags without I/O.
+func (o *GraphOptions) Validate() error {
+	if o.Output != "yaml" && o.Output != "json" {
+		return fmt.Errorf("--output %q: want yaml or json", o.Output)
+	}
+	return o.live.validate()
+}
+
+// Run reads the cluster and writes the graph; messages go to stderr.
+func (o *GraphOptions) Run(c *cobra.Command) error {
+	g, msgs, err := o.live.collect(c.Context(), o.configFlags)
+	if err != nil {
+		return err
+	}
+	b, err := callgraph.Marshal(g, o.Output)
+	if err != nil {
+		return err
+	}
+	if _, err := o.Out.Write(b); err != nil {
+		return fmt.Errorf("writing graph: %w", err)
+	}
+	for _, m := range msgs {
+		fmt.Fprintln(o.ErrOut, m)
+	}
+	return nil
+}
