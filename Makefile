@@ -8,13 +8,16 @@ PKG       := github.com/meshinsight/kubectl-meshinsight
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: help build generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
+.PHONY: help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
 
 build: ## Build the plugin into bin/kubectl-meshinsight
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-meshinsight ./cmd/kubectl-meshinsight
+
+build-agent: ## Build the profiling agent into bin/meshinsight-agent (Linux; links eBPF)
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/meshinsight-agent ./cmd/meshinsight-agent
 
 generate: ## Regenerate generated files: the embedded reference profile and the eBPF objects (needs clang-14, libbpf-dev)
 	$(GO) run ./hack/refprofile > pkg/profile/reference.json.tmp && mv pkg/profile/reference.json.tmp pkg/profile/reference.json
@@ -28,6 +31,30 @@ test: ## Fast unit tests (no cluster, no root)
 
 test-privileged: ## Root suites: real eBPF programs in this kernel; sidecar datapath in netns with real haproxy/nginx
 	$(GO) test -tags privileged -count=1 -p 1 -timeout 10m -v ./pkg/probe/ ./pkg/datapath/
+
+test-agent: ## Node-local profile of a real haproxy (root; asserts eBPF/schedstat agreement ≤ 5%)
+	$(GO) test -tags privileged -count=1 -timeout 10m -v ./pkg/agent/
+
+testenv: ## Build (cached) and start the real test control plane; prints the exports
+	./hack/testenv/build.sh >&2
+	./hack/testenv/up.sh
+
+testenv-down: ## Stop the test control plane
+	./hack/testenv/down.sh
+
+prometheus: ## Start a real Prometheus over generated Istio series; prints the exports
+	./hack/prometheus/run.sh start
+
+prometheus-down: ## Stop that Prometheus and delete its data
+	./hack/prometheus/run.sh stop
+
+INTEGRATION_PKGS := ./internal/testenv/ ./pkg/kube/ ./pkg/mesh/ ./pkg/telemetry/ ./pkg/cmd/
+
+test-integration: ## Suites against the real control plane and Prometheus (start them with make testenv / make prometheus and export what they print)
+	$(GO) test -tags integration -count=1 -p 1 -timeout 20m -v $(INTEGRATION_PKGS)
+
+bench-discover: ## Discovery of 5,000 pods / 1,000 services in 50 namespaces on the real control plane
+	$(GO) test -tags integration -count=1 -run '^$$' -bench BenchmarkDiscoverLarge -benchtime 5x -timeout 20m ./pkg/kube/
 
 fuzz: ## Fuzz the call-graph parser for a minute
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./pkg/callgraph
@@ -51,6 +78,9 @@ bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s,
 
 bench-probe: ## Observer effect of the eBPF probes (root)
 	$(GO) test -tags privileged -count=1 -run '^$$' -bench ObserverEffect -benchtime 10x ./pkg/probe/
+
+bench-agent: ## Full local haproxy profile: wall time, observer effect, eBPF/schedstat agreement (root)
+	$(GO) test -tags privileged -count=1 -run '^$$' -bench BenchmarkLocalProfile -benchtime 1x -timeout 20m -v ./pkg/agent/
 
 bench-workload: ## Loopback figures of the echo server and load generator (one process)
 	$(GO) test -run '^$$' -bench 'BenchmarkLoopbackHTTP' -benchtime 3s ./pkg/workload

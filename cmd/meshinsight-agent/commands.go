@@ -1,0 +1,202 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+)
+
+func newRootCommand(out, errOut io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "meshinsight-agent",
+		Short:         "Measure a mesh proxy on this node and write a meshinsight profile",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.AddCommand(newProfileCommand(out, errOut), newCleanupCommand(errOut), newServeCommand(), newLoadCommand(out))
+	return root
+}
+
+// profileOptions are the flags of `profile`.
+type profileOptions struct {
+	local        bool
+	proxy        string
+	protocols    []string
+	mtls         string
+	sizes        []int
+	rates        []float64
+	duration     time.Duration
+	rounds       int
+	connections  int
+	samplePeriod time.Duration
+	prefix       string
+	output       string
+	measurements string
+}
+
+func newProfileCommand(out, errOut io.Writer) *cobra.Command {
+	o := &profileOptions{}
+	cmd := &cobra.Command{
+		Use:   "profile --local",
+		Short: "Profile a sidecar proxy on a datapath built on this node",
+		Long: `Builds a two-pod sidecar datapath in network namespaces (proxies as uid 1337,
+istio-init-style nat rules), measures the proxies with eBPF under interleaved
+mesh/bypass load for every protocol × mTLS × rate × size, fits a profile and
+removes everything it created, also on Ctrl-C. Needs root.`,
+		Example: `  # Profile haproxy over tcp and http, mTLS on and off, and write the profile
+  sudo meshinsight-agent profile --local --proxy haproxy -o haproxy.json
+
+  # Use it for a prediction
+  kubectl meshinsight predict --profile haproxy.json -f examples/bookinfo.yaml
+
+  # A quick profile: one rate, two sizes, one round of 1 s
+  sudo meshinsight-agent profile --local --proxy nginx --protocols http --mtls off \
+    --sizes 128,4096 --rates 1000 --duration 1s --rounds 1 -o nginx.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := o.config(errOut)
+			if err != nil {
+				return err
+			}
+			res, err := agent.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if o.measurements != "" {
+				data, err := json.MarshalIndent(res.Measurements, "", "  ")
+				if err != nil {
+					return fmt.Errorf("encoding measurements: %w", err)
+				}
+				if err := os.WriteFile(o.measurements, append(data, '\n'), 0o644); err != nil {
+					return fmt.Errorf("writing measurements: %w", err)
+				}
+			}
+			if o.output == "" || o.output == "-" {
+				data, err := profile.Marshal(res.Profile)
+				if err != nil {
+					return fmt.Errorf("encoding the profile: %w", err)
+				}
+				_, err = fmt.Fprintf(out, "%s\n", data)
+				return err
+			}
+			if err := profile.WriteFile(o.output, res.Profile); err != nil {
+				return fmt.Errorf("writing the profile: %w", err)
+			}
+			fmt.Fprintf(errOut, "meshinsight-agent: wrote %s (%d models) in %v; try: kubectl meshinsight predict --profile %s -f FILE\n",
+				o.output, len(res.Profile.Models), res.Elapsed.Round(time.Second), o.output)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.local, "local", false, "profile on this node, with a datapath the agent builds itself (the only mode so far)")
+	f.StringVar(&o.proxy, "proxy", "haproxy", "sidecar proxy to measure: "+strings.Join(agent.Proxies, "|"))
+	f.StringSliceVar(&o.protocols, "protocols", []string{"tcp", "http"}, "protocols to measure (tcp, http)")
+	f.StringVar(&o.mtls, "mtls", "both", "mTLS settings to measure: both|on|off")
+	f.IntSliceVar(&o.sizes, "sizes", []int{128, 1024, 4096, 16384}, "request and response payload sizes in bytes")
+	f.Float64SliceVar(&o.rates, "rates", []float64{500, 2000}, "request rates in req/s (the lowest is the models' reference rate)")
+	f.DurationVar(&o.duration, "duration", 2*time.Second, "length of each load run (every mesh and bypass run of every round)")
+	f.IntVar(&o.rounds, "rounds", 3, "interleaved mesh/bypass rounds per measurement")
+	f.IntVar(&o.connections, "connections", 2, "keep-alive connections of the load generator")
+	f.DurationVar(&o.samplePeriod, "sample-period", agent.DefaultSamplePeriod, "stack-sampling period per CPU")
+	f.StringVar(&o.prefix, "prefix", "", "name prefix of the network namespaces (default mi-<random>)")
+	f.StringVarP(&o.output, "output", "o", "", "profile file to write (default stdout)")
+	f.StringVar(&o.measurements, "measurements", "", "also write the raw per-cell measurements as JSON to this file")
+	return cmd
+}
+
+// config validates the flags (no I/O) and maps them onto agent.Config.
+func (o *profileOptions) config(progress io.Writer) (agent.Config, error) {
+	if !o.local {
+		return agent.Config{}, errors.New("only --local profiling is implemented: run `meshinsight-agent profile --local` on the node (as root)")
+	}
+	var mtls []bool
+	switch o.mtls {
+	case "both":
+		mtls = []bool{false, true}
+	case "on":
+		mtls = []bool{true}
+	case "off":
+		mtls = []bool{false}
+	default:
+		return agent.Config{}, fmt.Errorf("--mtls %q: want both, on or off", o.mtls)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return agent.Config{}, fmt.Errorf("finding the agent's own executable for its helpers: %w", err)
+	}
+	cfg := agent.Config{
+		Proxy: o.proxy, Protocols: o.protocols, MTLS: mtls, Sizes: o.sizes, Rates: o.rates,
+		Duration: o.duration, Rounds: o.rounds, Connections: o.connections, SamplePeriod: o.samplePeriod,
+		Helper: []string{exe}, Prefix: o.prefix, Progress: progress,
+	}
+	return cfg, cfg.Validate()
+}
+
+func newCleanupCommand(errOut io.Writer) *cobra.Command {
+	var prefix string
+	cmd := &cobra.Command{
+		Use:   "cleanup",
+		Short: "Remove network namespaces, processes and files left by killed profiling runs",
+		Example: `  # Remove everything a killed default-named run left behind
+  sudo meshinsight-agent cleanup --prefix mi-`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if prefix == "" {
+				return errors.New("--prefix is required (mi- covers every default-named run)")
+			}
+			if err := agent.Cleanup(cmd.Context(), prefix); err != nil {
+				return err
+			}
+			fmt.Fprintf(errOut, "meshinsight-agent: removed leftovers with prefix %q\n", prefix)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&prefix, "prefix", "mi-", "name prefix of the datapaths to remove")
+	return cmd
+}
+
+// newServeCommand is the echo-server helper the agent runs in the server pod.
+func newServeCommand() *cobra.Command {
+	var protocol, listen string
+	cmd := &cobra.Command{
+		Use:    agent.ServeCommand,
+		Short:  "Run the benchmark echo server (helper run by profile inside the server pod)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return agent.Serve(cmd.Context(), protocol, listen)
+		},
+	}
+	cmd.Flags().StringVar(&protocol, agent.FlagProtocol, "http", "protocol: tcp|http|h2c|grpc")
+	cmd.Flags().StringVar(&listen, agent.FlagListen, ":8080", "comma-separated listen addresses")
+	return cmd
+}
+
+// newLoadCommand is the load-generator helper the agent runs in the client pod.
+func newLoadCommand(out io.Writer) *cobra.Command {
+	var job, outPath string
+	cmd := &cobra.Command{
+		Use:    agent.LoadCommand,
+		Short:  "Run a load job and write its results as JSON (helper run by profile inside the client pod)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return agent.RunLoadFile(cmd.Context(), job, outPath, out)
+		},
+	}
+	cmd.Flags().StringVar(&job, agent.FlagJob, "", "load job file (JSON agent.LoadJob)")
+	cmd.Flags().StringVar(&outPath, agent.FlagOut, "-", "where to write the outcome (- for stdout)")
+	_ = cmd.MarkFlagRequired(agent.FlagJob)
+	return cmd
+}

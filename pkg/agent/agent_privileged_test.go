@@ -1,0 +1,376 @@
+//go:build linux && privileged
+
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
+)
+
+// helperArg makes the test binary act as the agent's helper program (the
+// serve and load subcommands of cmd/meshinsight-agent) when the agent
+// re-executes it inside a pod.
+const helperArg = "-agent-helper"
+
+var (
+	// suiteCtx is cancelled on SIGINT/SIGTERM, so that an interrupted run
+	// still tears its datapaths down.
+	suiteCtx  context.Context
+	runPrefix string
+	helper    []string
+)
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == helperArg {
+		if err := runHelper(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "helper: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "the privileged agent suite builds network namespaces and loads eBPF: run it as root")
+		os.Exit(1)
+	}
+	b := make([]byte, 2)
+	if _, err := rand.Read(b); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	runPrefix = "ma" + hex.EncodeToString(b)
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	helper = []string{exe, helperArg}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	suiteCtx = ctx
+	code := m.Run()
+	stop()
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if err := Cleanup(cctx, runPrefix); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	cancel()
+	os.Exit(code)
+}
+
+// runHelper implements the serve and load subcommands like
+// cmd/meshinsight-agent does.
+func runHelper(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("no helper subcommand")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	switch args[0] {
+	case ServeCommand:
+		protocol := fs.String(FlagProtocol, "", "")
+		listen := fs.String(FlagListen, "", "")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return Serve(ctx, *protocol, *listen)
+	case LoadCommand:
+		job := fs.String(FlagJob, "", "")
+		out := fs.String(FlagOut, "-", "")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return RunLoadFile(ctx, *job, *out, os.Stdout)
+	}
+	return fmt.Errorf("unknown helper subcommand %q", args[0])
+}
+
+type logWriter struct{ tb testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// assertNothingLeft checks that no network namespace or temporary directory
+// with the prefix and none of the measured proxies survived.
+func assertNothingLeft(tb testing.TB, prefix string, ms []Measurement) {
+	tb.Helper()
+	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("ip netns list: %v: %s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			tb.Errorf("network namespace left behind: %s", line)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
+	for _, d := range left {
+		tb.Errorf("temporary directory left behind: %s", d)
+	}
+	for _, m := range ms {
+		for _, s := range m.Sides {
+			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", s.PID)); err == nil && strings.HasPrefix(string(comm), "haproxy") {
+				tb.Errorf("proxy %d (%s side) still running", s.PID, s.Side)
+			}
+		}
+	}
+}
+
+// TestLocalProfile runs a small real profile: haproxy, tcp and http, mTLS
+// off and on, two sizes, one rate, 1 s runs, 2 rounds (8 cells, about a
+// minute).
+func TestLocalProfile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(suiteCtx, 3*time.Minute)
+	defer cancel()
+	prefix := runPrefix + "t"
+	cfg := Config{
+		Proxy: "haproxy", Protocols: []string{"tcp", "http"}, MTLS: []bool{false, true},
+		Sizes: []int{128, 4096}, Rates: []float64{1000}, Duration: time.Second, Rounds: 2,
+		Helper: helper, Prefix: prefix, Progress: logWriter{t},
+	}
+	start := time.Now()
+	res, err := Run(ctx, cfg)
+	var ms []Measurement
+	if res != nil {
+		ms = res.Measurements
+	}
+	assertNothingLeft(t, prefix, ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("profile of %d cells in %v", len(ms), time.Since(start).Round(time.Millisecond))
+	if len(ms) != 8 {
+		t.Fatalf("%d measurements, want 8", len(ms))
+	}
+
+	path := filepath.Join(t.TempDir(), "profile.json")
+	if err := profile.WriteFile(path, res.Profile); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Parse(data)
+	if err != nil {
+		t.Fatalf("parsing the written profile: %v", err)
+	}
+	if len(p.Models) == 0 || p.Provenance.Platform.ProxyVersion == "" || p.Provenance.Platform.Kernel == "" {
+		t.Errorf("profile: %d models, platform %+v", len(p.Models), p.Provenance.Platform)
+	}
+	variants := map[string]bool{}
+	for _, m := range p.Models {
+		variants[m.Key.Variant()] = true
+		for name, l := range map[string]profile.Linear{"cpu": m.CPUMicrosPerRequest, "p50": m.LatencyP50Micros, "p99": m.LatencyP99Micros} {
+			if l.PerKiB < 0 || l.Intercept < 0 {
+				t.Errorf("%s/%s %s: %+v has a negative term", m.Key, m.Component, name, l)
+			}
+		}
+		if m.Fit == nil || math.IsNaN(m.Fit.R2) || m.Fit.Samples != 2 {
+			t.Errorf("%s/%s: fit %+v, want R² over 2 sizes", m.Key, m.Component, m.Fit)
+		}
+	}
+	if len(variants) != 4 {
+		t.Errorf("variants %v, want tcp and http with mTLS on and off", variants)
+	}
+
+	for _, m := range ms {
+		for _, s := range m.Sides {
+			if a := s.Agreement(); a > 0.05 {
+				t.Errorf("%s %s: eBPF on-CPU %d ns vs schedstat %d ns: %.1f%% apart, want ≤ 5%%",
+					m.Cell, s.Side, s.OnCPUNanos, s.SchedstatOnCPUNanos, 100*a)
+			}
+			if s.OnCPUNanos == 0 {
+				t.Errorf("%s %s: no on-CPU time measured", m.Cell, s.Side)
+			}
+		}
+		meshP50, bypassP50, _, _ := m.MedianLatencies()
+		if !(bypassP50 < meshP50) {
+			t.Errorf("%s: bypass p50 %.0f µs not below mesh p50 %.0f µs", m.Cell, bypassP50, meshP50)
+		}
+		t.Logf("%s: %.1f CPU-µs/req (out %.1f, in %.1f), mesh p50 %.0f µs, bypass p50 %.0f µs, agreement %.1f%%/%.1f%%",
+			m.Cell, m.CPUMicrosPerRequest(), float64(m.Sides[0].OnCPUNanos)/1e3/float64(m.MeshRequests),
+			float64(m.Sides[1].OnCPUNanos)/1e3/float64(m.MeshRequests), meshP50, bypassP50,
+			100*m.Sides[0].Agreement(), 100*m.Sides[1].Agreement())
+	}
+}
+
+// TestLocalProfileCancelled interrupts a run in its first cell and checks
+// that everything is torn down.
+func TestLocalProfileCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(suiteCtx)
+	defer cancel()
+	prefix := runPrefix + "c"
+	cfg := Config{
+		Proxy: "haproxy", Protocols: []string{"http"}, MTLS: []bool{true},
+		Sizes: []int{1024}, Rates: []float64{500}, Duration: 5 * time.Second, Rounds: 3,
+		Helper: helper, Prefix: prefix, Progress: logWriter{t},
+	}
+	time.AfterFunc(4*time.Second, cancel)
+	start := time.Now()
+	_, err := Run(ctx, cfg)
+	if err == nil {
+		t.Fatal("a cancelled run returned no error")
+	}
+	t.Logf("cancelled run returned after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("cancelled run took %v to return", d)
+	}
+	assertNothingLeft(t, prefix, nil)
+}
+
+// BenchmarkLocalProfile reports (a) the wall time of a full local profile:
+// haproxy, tcp and http (the local datapath has no http2/grpc proxy), mTLS
+// off and on, 4 sizes, 2 rates, 3 rounds of 1 s runs (the CLI default is
+// 2 s); (b) the observer effect, closed-loop throughput through both proxies
+// with the probes attached ÷ without, interleaved; (c) the agreement of eBPF
+// on-CPU time with schedstat. Run it with -benchtime 1x.
+func BenchmarkLocalProfile(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(suiteCtx, 15*time.Minute)
+		prefix := fmt.Sprintf("%sb%d", runPrefix, i)
+		cfg := Config{
+			Proxy: "haproxy", Protocols: []string{"tcp", "http"}, MTLS: []bool{false, true},
+			Sizes: []int{128, 1024, 4096, 16384}, Rates: []float64{500, 2000}, Duration: time.Second, Rounds: 3,
+			Helper: helper, Prefix: prefix, Progress: logWriter{b},
+		}
+		start := time.Now()
+		res, err := Run(ctx, cfg)
+		wall := time.Since(start)
+		if res != nil {
+			assertNothingLeft(b, prefix, res.Measurements)
+		}
+		if err != nil {
+			cancel()
+			b.Fatal(err)
+		}
+		b.ReportMetric(wall.Seconds(), "profile-s")
+
+		var agreements []float64
+		for _, m := range res.Measurements {
+			for _, s := range m.Sides {
+				agreements = append(agreements, s.Agreement())
+			}
+			if m.Protocol == "http" && m.MTLS && m.Bytes == 1024 && m.RatePerSecond == 500 {
+				p50, p99 := m.AddedP50Micros(), m.AddedP99Micros()
+				b.ReportMetric(m.CPUMicrosPerRequest(), "http-mtls-1KiB-cpu-µs/req")
+				b.ReportMetric(p50.Median, "http-mtls-1KiB-added-p50-µs")
+				b.ReportMetric(p99.Median, "http-mtls-1KiB-added-p99-µs")
+				b.Logf("http mTLS 1 KiB 500/s: CPU %.1f µs/req (out %.1f, in %.1f), added p50 %.0f µs [%.0f, %.0f], p99 %.0f µs [%.0f, %.0f]",
+					m.CPUMicrosPerRequest(), float64(m.Sides[0].OnCPUNanos)/1e3/float64(m.MeshRequests),
+					float64(m.Sides[1].OnCPUNanos)/1e3/float64(m.MeshRequests),
+					p50.Median, p50.Min, p50.Max, p99.Median, p99.Min, p99.Max)
+			}
+		}
+		sort.Float64s(agreements)
+		med, _, worst := workload.Spread(agreements)
+		b.ReportMetric(100*med, "agreement-median-%")
+		b.ReportMetric(100*worst, "agreement-worst-%")
+		for _, c := range res.Profile.RateFactors {
+			b.Logf("rate factors (%s): %+v", c.Mode, c.Points)
+		}
+
+		ratio, err := observerEffect(ctx, b, prefix+"o")
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(ratio, "observer-throughput-ratio")
+	}
+}
+
+// observerEffect measures closed-loop throughput through both haproxy
+// sidecars (http, 4 connections) without and with the agent's probes
+// attached (scheduler tracepoints and stack sampling at the default
+// period), interleaved over 5 rounds, and returns the ratio of the medians.
+func observerEffect(ctx context.Context, b *testing.B, prefix string) (ratio float64, err error) {
+	dir, err := os.MkdirTemp("", prefix+"-")
+	if err != nil {
+		return 0, err
+	}
+	rig, err := NewRig(ctx, RigConfig{Prefix: prefix, Proxy: "haproxy", Protocol: workload.HTTP, Helper: helper, Dir: dir})
+	if err != nil {
+		os.RemoveAll(dir)
+		return 0, err
+	}
+	defer func() {
+		if cerr := rig.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		os.RemoveAll(dir)
+		assertNothingLeft(b, prefix, nil)
+	}()
+	out, in := rig.ProxyPIDs()
+	pids := []int{out, in}
+	job := LoadJob{Mesh: workload.LoadConfig{
+		Protocol: workload.HTTP, Target: rig.MeshTarget(), RequestBytes: 1024, ResponseBytes: 1024,
+		Duration: 2 * time.Second, Connections: 4, Timeout: loadTimeout,
+	}, Rounds: 1}
+	if _, err := rig.RunLoad(ctx, job); err != nil { // warm-up
+		return 0, err
+	}
+	var without, with, pairs []float64
+	for round := 0; round < 7; round++ {
+		r, err := rig.RunLoad(ctx, job)
+		if err != nil {
+			return 0, err
+		}
+		without = append(without, r.Mesh[0].AchievedRate)
+
+		sched, err := probe.NewSched()
+		if err != nil {
+			return 0, err
+		}
+		stacks, err := probe.NewStacks(probe.StacksOptions{Period: DefaultSamplePeriod})
+		if err != nil {
+			sched.Close()
+			return 0, err
+		}
+		if err = sched.Start(pids); err == nil {
+			err = stacks.Start(pids)
+		}
+		if err == nil {
+			r, err = rig.RunLoad(ctx, job)
+		}
+		stacks.Close()
+		sched.Close()
+		if err != nil {
+			return 0, err
+		}
+		with = append(with, r.Mesh[0].AchievedRate)
+		pairs = append(pairs, with[round]/without[round])
+	}
+	mw, _, _ := workload.Spread(with)
+	mo, _, _ := workload.Spread(without)
+	mp, lo, hi := workload.Spread(pairs)
+	b.Logf("observer effect: closed-loop req/s without probes %v, with probes %v: medians %.0f / %.0f = %.3f; per adjacent pair median %.3f [%.3f, %.3f]",
+		rounded(without), rounded(with), mw, mo, mw/mo, mp, lo, hi)
+	b.ReportMetric(mp, "observer-pair-ratio-median")
+	return mw / mo, nil
+}
+
+func rounded(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(math.Round(x))
+	}
+	return out
+}

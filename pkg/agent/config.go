@@ -1,0 +1,133 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// Proxies the local profile can measure (implementations in pkg/datapath).
+var Proxies = []string{"haproxy", "nginx"}
+
+// ErrInvalidConfig is wrapped by every error of Config.Validate.
+var ErrInvalidConfig = errors.New("invalid agent config")
+
+// Config is one local profiling run: the matrix of protocols × mTLS ×
+// rates × sizes and how each cell is measured.
+type Config struct {
+	// Proxy is the sidecar proxy to measure: one of Proxies.
+	Proxy string
+	// Protocols are the profile protocols to measure ("tcp", "http").
+	Protocols []string
+	// MTLS lists the mTLS settings to measure.
+	MTLS []bool
+	// Sizes are the request and response payload sizes in bytes.
+	Sizes []int
+	// Rates are the open-loop request rates in requests per second. The
+	// lowest is the reference rate of the fitted models.
+	Rates []float64
+	// Duration is the length of each load run (each mesh and each bypass run
+	// of each round).
+	Duration time.Duration
+	// Rounds is the number of interleaved mesh/bypass pairs per cell.
+	Rounds int
+	// Connections is the number of keep-alive connections of the load
+	// generator; zero means 2.
+	Connections int
+	// SamplePeriod is the stack-sampling period on each CPU; zero means
+	// DefaultSamplePeriod.
+	SamplePeriod time.Duration
+	// Helper is the argv prefix of a program implementing the "serve" and
+	// "load" helper subcommands (ServeArgv, LoadArgv), re-executed inside the
+	// pods; typically the agent's own executable.
+	Helper []string
+	// Prefix names the datapaths (network namespaces and temporary
+	// directories); empty means "mi-" and six random hex digits. At most 10
+	// characters: a digit per variant is appended.
+	Prefix string
+	// Progress receives progress lines; nil discards them.
+	Progress io.Writer
+}
+
+// DefaultSamplePeriod is the agent's stack-sampling period: 1 kHz per CPU,
+// so that a proxy using a few per cent of a core still collects hundreds of
+// samples per cell (probe.DefaultSamplePeriod, 99 Hz, is made for longer
+// runs). A fixed period, not a frequency, keeps the overhead flat (TESTBED:
+// about 1% at ~38k req/s).
+const DefaultSamplePeriod = time.Millisecond
+
+var supportedProtocols = []string{"tcp", "http"}
+
+// Validate checks c without doing any I/O.
+func (c Config) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, a...)...)
+	}
+	if !slices.Contains(Proxies, c.Proxy) {
+		return bad("proxy %q: want one of %v", c.Proxy, Proxies)
+	}
+	if len(c.Protocols) == 0 {
+		return bad("no protocols")
+	}
+	for _, p := range c.Protocols {
+		if !slices.Contains(supportedProtocols, p) {
+			return bad("protocol %q: the local datapath measures %v", p, supportedProtocols)
+		}
+	}
+	if len(c.MTLS) == 0 {
+		return bad("no mTLS setting")
+	}
+	if len(c.Sizes) == 0 {
+		return bad("no sizes")
+	}
+	for _, s := range c.Sizes {
+		if s < 0 || s > 16<<20 {
+			return bad("size %d: want 0 to 16 MiB", s)
+		}
+	}
+	if len(c.Rates) == 0 {
+		return bad("no rates")
+	}
+	for _, r := range c.Rates {
+		if !(r > 0) || r > 100_000 {
+			return bad("rate %g: want above 0 and at most 100000 req/s", r)
+		}
+	}
+	if c.Duration < 100*time.Millisecond || c.Duration > 5*time.Minute {
+		return bad("duration %v: want 100ms to 5m", c.Duration)
+	}
+	if c.Rounds < 1 || c.Rounds > 100 {
+		return bad("rounds %d: want 1 to 100", c.Rounds)
+	}
+	if c.Connections < 0 || c.Connections > 256 {
+		return bad("connections %d: want 0 (default) to 256", c.Connections)
+	}
+	if c.SamplePeriod < 0 || (c.SamplePeriod > 0 && c.SamplePeriod < 100*time.Microsecond) {
+		return bad("sample period %v: want 0 (default) or at least 100µs", c.SamplePeriod)
+	}
+	if len(c.Helper) == 0 {
+		return bad("no helper program")
+	}
+	if len(c.Prefix) > 10 {
+		return bad("prefix %q: at most 10 characters", c.Prefix)
+	}
+	return nil
+}
+
+// Cells lists the matrix in measurement order: variants (protocol, mTLS) in
+// the outer loop, then rates, then sizes.
+func (c Config) Cells() []Cell {
+	var cells []Cell
+	for _, p := range c.Protocols {
+		for _, m := range c.MTLS {
+			for _, r := range c.Rates {
+				for _, s := range c.Sizes {
+					cells = append(cells, Cell{Protocol: p, MTLS: m, RatePerSecond: r, Bytes: s})
+				}
+			}
+		}
+	}
+	return cells
+}

@@ -1,0 +1,121 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
+)
+
+// The helper subcommands the agent re-executes inside the pods, with their
+// flags. A program named by Config.Helper implements them by calling Serve
+// and RunLoadFile.
+const (
+	ServeCommand = "serve"
+	LoadCommand  = "load"
+
+	FlagProtocol = "protocol"
+	FlagListen   = "listen"
+	FlagJob      = "job"
+	FlagOut      = "out"
+)
+
+// ServeArgv is the argv of the echo-server helper.
+func ServeArgv(helper []string, protocol workload.Protocol, listen string) []string {
+	argv := append([]string(nil), helper...)
+	return append(argv, ServeCommand, "--"+FlagProtocol, string(protocol), "--"+FlagListen, listen)
+}
+
+// LoadArgv is the argv of the load helper reading job from jobPath and
+// writing its LoadOutcome to outPath.
+func LoadArgv(helper []string, jobPath, outPath string) []string {
+	argv := append([]string(nil), helper...)
+	return append(argv, LoadCommand, "--"+FlagJob, jobPath, "--"+FlagOut, outPath)
+}
+
+// LoadJob is what one load helper run does: Rounds pairs of Mesh then
+// Bypass (workload.Interleave), or Mesh alone when Bypass.Target is empty.
+type LoadJob struct {
+	Mesh   workload.LoadConfig `json:"mesh"`
+	Bypass workload.LoadConfig `json:"bypass"`
+	Rounds int                 `json:"rounds"`
+}
+
+// LoadOutcome is the load helper's result: one workload.Result per run.
+type LoadOutcome struct {
+	Mesh   []*workload.Result `json:"mesh"`
+	Bypass []*workload.Result `json:"bypass,omitempty"`
+}
+
+// Serve runs the echo server until ctx is done (the helper's signal context:
+// Process.Stop sends SIGTERM).
+func Serve(ctx context.Context, protocol, listen string) error {
+	p, err := workload.ParseProtocol(protocol)
+	if err != nil {
+		return fmt.Errorf("serving: %w", err)
+	}
+	srv, err := workload.Serve(ctx, workload.ServerConfig{Protocol: p, Listen: listen})
+	if err != nil {
+		return fmt.Errorf("serving %s on %s: %w", p, listen, err)
+	}
+	<-ctx.Done()
+	if err := srv.Close(); err != nil {
+		return fmt.Errorf("stopping the echo server: %w", err)
+	}
+	return nil
+}
+
+// RunLoad runs a load job.
+func RunLoad(ctx context.Context, job LoadJob) (*LoadOutcome, error) {
+	rounds := max(job.Rounds, 1)
+	if job.Bypass.Target == "" {
+		out := &LoadOutcome{}
+		for i := 0; i < rounds; i++ {
+			r, err := workload.Run(ctx, job.Mesh)
+			if err != nil {
+				return out, fmt.Errorf("load round %d on %s: %w", i+1, job.Mesh.Target, err)
+			}
+			out.Mesh = append(out.Mesh, r)
+		}
+		return out, nil
+	}
+	mesh, bypass, err := workload.Interleave(ctx, job.Mesh, job.Bypass, rounds)
+	out := &LoadOutcome{Mesh: mesh, Bypass: bypass}
+	if err != nil {
+		return out, fmt.Errorf("interleaving %s and %s: %w", job.Mesh.Target, job.Bypass.Target, err)
+	}
+	return out, nil
+}
+
+// RunLoadFile is the load helper: it reads a LoadJob from jobPath, runs it
+// and writes the LoadOutcome as JSON to outPath ("-" for stdout; the datapath
+// keeps only the last few KiB of a helper's output, so the agent passes a
+// file).
+func RunLoadFile(ctx context.Context, jobPath, outPath string, stdout io.Writer) error {
+	data, err := os.ReadFile(jobPath)
+	if err != nil {
+		return fmt.Errorf("reading load job: %w", err)
+	}
+	var job LoadJob
+	if err := json.Unmarshal(data, &job); err != nil {
+		return fmt.Errorf("decoding load job %q: %w", jobPath, err)
+	}
+	out, runErr := RunLoad(ctx, job)
+	enc, err := json.Marshal(out)
+	if err != nil {
+		return errors.Join(runErr, fmt.Errorf("encoding load outcome: %w", err))
+	}
+	if outPath == "" || outPath == "-" {
+		_, err = fmt.Fprintf(stdout, "%s\n", enc)
+	} else {
+		err = os.WriteFile(outPath, enc, 0o600)
+	}
+	if err != nil {
+		return errors.Join(runErr, fmt.Errorf("writing load outcome: %w", err))
+	}
+	return runErr
+}

@@ -1,0 +1,396 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
+)
+
+// Mode is the data-plane mode the local datapath measures.
+const Mode = "sidecar"
+
+// ErrNoRequests is returned when a cell completed no request through the mesh,
+// so nothing can be attributed per request.
+var ErrNoRequests = errors.New("no requests completed through the mesh")
+
+// Cell identifies one measurement of the matrix.
+type Cell struct {
+	// Protocol is the profile's protocol name ("tcp", "http").
+	Protocol string `json:"protocol"`
+	MTLS     bool   `json:"mtls"`
+	// RatePerSecond is the open-loop request rate of the load.
+	RatePerSecond float64 `json:"ratePerSecond"`
+	// Bytes is the payload size of both the request and the response.
+	Bytes int `json:"bytes"`
+}
+
+// String formats the cell for progress lines and errors.
+func (c Cell) String() string {
+	return fmt.Sprintf("%s mtls=%s rate=%g/s size=%dB", c.Protocol, onOff(c.MTLS), c.RatePerSecond, c.Bytes)
+}
+
+// SideMeasurement is what the probes saw of one proxy during one cell.
+type SideMeasurement struct {
+	Side profile.Side `json:"side"`
+	PID  int          `json:"pid"`
+	// OnCPUNanos is the proxy's on-CPU time from eBPF (sched_switch).
+	OnCPUNanos uint64 `json:"onCPUNanos"`
+	// SchedstatOnCPUNanos is the same from /proc/PID/task/*/schedstat.
+	SchedstatOnCPUNanos uint64 `json:"schedstatOnCPUNanos"`
+	// RunqWaitNanos is the time the proxy's threads waited on a run queue.
+	RunqWaitNanos uint64 `json:"runqWaitNanos"`
+	// Samples counts classified stack samples per component (including
+	// classify.App).
+	Samples map[profile.Component]uint64 `json:"samples"`
+}
+
+// Agreement is the relative difference of the eBPF and schedstat on-CPU
+// figures, |ebpf − schedstat| ÷ schedstat: 0 is perfect agreement.
+func (s SideMeasurement) Agreement() float64 {
+	if s.SchedstatOnCPUNanos == 0 {
+		if s.OnCPUNanos == 0 {
+			return 0
+		}
+		return 1
+	}
+	return math.Abs(float64(s.OnCPUNanos)-float64(s.SchedstatOnCPUNanos)) / float64(s.SchedstatOnCPUNanos)
+}
+
+// Shares returns the fraction of the side's stack samples per proxy
+// component, summing to 1: app and unknown components fold into
+// proxy-other, and a side without samples is all proxy-other.
+func (s SideMeasurement) Shares() map[profile.Component]float64 {
+	known := make(map[profile.Component]bool, len(profile.Components))
+	for _, c := range profile.Components {
+		known[c] = true
+	}
+	var total uint64
+	counts := make(map[profile.Component]uint64)
+	for c, n := range s.Samples {
+		if c == profile.SchedWait || !known[c] {
+			c = profile.ProxyOther // app, unknown, and (never sampled) sched-wait
+		}
+		counts[c] += n
+		total += n
+	}
+	if total == 0 {
+		return map[profile.Component]float64{profile.ProxyOther: 1}
+	}
+	shares := make(map[profile.Component]float64, len(counts))
+	for c, n := range counts {
+		if n > 0 {
+			shares[c] = float64(n) / float64(total)
+		}
+	}
+	return shares
+}
+
+// Round is one mesh/bypass pair of load runs, latencies in µs from the
+// intended send time.
+type Round struct {
+	MeshP50Micros   float64 `json:"meshP50Micros"`
+	MeshP99Micros   float64 `json:"meshP99Micros"`
+	BypassP50Micros float64 `json:"bypassP50Micros"`
+	BypassP99Micros float64 `json:"bypassP99Micros"`
+}
+
+// Measurement is everything measured in one cell.
+type Measurement struct {
+	Cell
+	// MeshRequests is how many requests crossed the proxies: completed mesh
+	// requests plus the load generator's readiness requests.
+	MeshRequests int `json:"meshRequests"`
+	// MeshErrors and BypassErrors count failed requests over all rounds.
+	MeshErrors   int `json:"meshErrors"`
+	BypassErrors int `json:"bypassErrors"`
+	// MeshAchievedRate is the median achieved rate of the mesh rounds.
+	MeshAchievedRate float64 `json:"meshAchievedRate"`
+	// MeshLate counts mesh requests over all rounds that no connection was
+	// free to send on time: the proxies (or the machine) could not keep up
+	// with the rate, and latency includes queueing.
+	MeshLate int     `json:"meshLate"`
+	Rounds   []Round `json:"rounds"`
+	// Sides holds the outbound (client) then the inbound (server) proxy.
+	Sides []SideMeasurement `json:"sides"`
+	// Elapsed is the cell's wall time.
+	Elapsed time.Duration `json:"elapsedNanos"`
+}
+
+// Spread is a median with the minimum and maximum it came from.
+type Spread struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+}
+
+func spreadOf(v []float64) Spread {
+	m, lo, hi := workload.Spread(v)
+	return Spread{Median: m, Min: lo, Max: hi}
+}
+
+// AddedP50Micros is mesh − bypass p50 per round: median and spread.
+func (m Measurement) AddedP50Micros() Spread {
+	v := make([]float64, len(m.Rounds))
+	for i, r := range m.Rounds {
+		v[i] = r.MeshP50Micros - r.BypassP50Micros
+	}
+	return spreadOf(v)
+}
+
+// AddedP99Micros is mesh − bypass p99 per round: median and spread.
+func (m Measurement) AddedP99Micros() Spread {
+	v := make([]float64, len(m.Rounds))
+	for i, r := range m.Rounds {
+		v[i] = r.MeshP99Micros - r.BypassP99Micros
+	}
+	return spreadOf(v)
+}
+
+// MedianLatencies returns the median over rounds of the mesh and bypass p50
+// and p99, in µs.
+func (m Measurement) MedianLatencies() (meshP50, bypassP50, meshP99, bypassP99 float64) {
+	f := func(g func(Round) float64) float64 {
+		v := make([]float64, len(m.Rounds))
+		for i, r := range m.Rounds {
+			v[i] = g(r)
+		}
+		med, _, _ := workload.Spread(v)
+		return med
+	}
+	return f(func(r Round) float64 { return r.MeshP50Micros }), f(func(r Round) float64 { return r.BypassP50Micros }),
+		f(func(r Round) float64 { return r.MeshP99Micros }), f(func(r Round) float64 { return r.BypassP99Micros })
+}
+
+// CPUMicrosPerRequest is the total on-CPU time of both proxies per mesh
+// request, in µs.
+func (m Measurement) CPUMicrosPerRequest() float64 {
+	if m.MeshRequests <= 0 {
+		return 0
+	}
+	var ns uint64
+	for _, s := range m.Sides {
+		ns += s.OnCPUNanos
+	}
+	return float64(ns) / 1e3 / float64(m.MeshRequests)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// Cost is the attributed cost of one component of one traversal in one cell.
+type Cost struct {
+	Side      profile.Side
+	Direction profile.Direction
+	Component profile.Component
+	// CPUMicros is CPU time per request; LatencyP50Micros and
+	// LatencyP99Micros are the added latency apportioned to the component.
+	CPUMicros, LatencyP50Micros, LatencyP99Micros float64
+}
+
+// Attribute apportions a cell's measurements to sides, directions and
+// components as the package documentation describes. It returns one Cost per
+// side, direction and profile component, in a fixed order.
+func Attribute(m Measurement) ([]Cost, error) {
+	if m.MeshRequests <= 0 {
+		return nil, fmt.Errorf("attributing cell %s: %w", m.Cell, ErrNoRequests)
+	}
+	if len(m.Sides) == 0 {
+		return nil, fmt.Errorf("attributing cell %s: no proxy measured", m.Cell)
+	}
+	req := float64(m.MeshRequests)
+	cpu := make([]float64, len(m.Sides))
+	var totalCPU float64
+	for i, s := range m.Sides {
+		cpu[i] = float64(s.OnCPUNanos) / 1e3 / req
+		totalCPU += cpu[i]
+	}
+	addedP50 := math.Max(0, m.AddedP50Micros().Median)
+	addedP99 := math.Max(0, m.AddedP99Micros().Median)
+	var out []Cost
+	for i, s := range m.Sides {
+		weight := 1 / float64(len(m.Sides))
+		if totalCPU > 0 {
+			weight = cpu[i] / totalCPU
+		}
+		wait := float64(s.RunqWaitNanos) / 1e3 / req
+		p50, p99 := addedP50*weight, addedP99*weight
+		wait50, wait99 := math.Min(wait, p50), math.Min(wait, p99)
+		shares := s.Shares()
+		for _, dir := range []profile.Direction{profile.Request, profile.Response} {
+			for _, c := range profile.Components {
+				cost := Cost{Side: s.Side, Direction: dir, Component: c}
+				if c == profile.SchedWait {
+					cost.LatencyP50Micros, cost.LatencyP99Micros = wait50/2, wait99/2
+				} else {
+					f := shares[c]
+					cost.CPUMicros = cpu[i] * f / 2
+					cost.LatencyP50Micros = (p50 - wait50) * f / 2
+					cost.LatencyP99Micros = (p99 - wait99) * f / 2
+				}
+				out = append(out, cost)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Platform is what the profile's provenance records about the machine and
+// proxy measured.
+type Platform = profile.Platform
+
+// Method is the provenance text of locally measured profiles.
+const Method = "meshinsight-agent profile --local: two-pod sidecar datapath in network namespaces " +
+	"(istio-init-style nat rules, proxies as uid 1337, mTLS between the sidecars when on); " +
+	"A/B on one server: meshed port vs a port excluded inbound and outbound, interleaved open-loop " +
+	"rounds, latency from the intended send time; proxy on-CPU time and run-queue wait from eBPF " +
+	"tp_btf sched_switch/sched_wakeup (cross-checked with /proc schedstat), component shares from " +
+	"perf CPU-clock stack samples classified by rule file; CPU per request = on-CPU ÷ mesh requests; " +
+	"latency = added mesh−bypass median over rounds, apportioned to sides by CPU and to components " +
+	"by sample share (not measured per component); both split evenly between request and response; " +
+	"linear fits over message size at the lowest rate"
+
+// BuildProfile fits the measurements into a profile: one model per
+// (protocol, mTLS, side, direction, component) fitted over message size at
+// the lowest rate, and the rate curve of mode "sidecar". Models whose every
+// figure is zero are left out. The profile is validated.
+func BuildProfile(ms []Measurement, name string, created time.Time, platform Platform) (*profile.Profile, error) {
+	if len(ms) == 0 {
+		return nil, errors.New("building profile: no measurements")
+	}
+	lowest := math.Inf(1)
+	for _, m := range ms {
+		lowest = math.Min(lowest, m.RatePerSecond)
+	}
+	type series struct{ cpu, p50, p99 []profile.Point }
+	byKey := map[profile.Key]map[profile.Component]*series{}
+	var keys []profile.Key
+	for _, m := range ms {
+		if m.RatePerSecond != lowest {
+			continue
+		}
+		costs, err := Attribute(m)
+		if err != nil {
+			return nil, fmt.Errorf("building profile: %w", err)
+		}
+		for _, c := range costs {
+			k := profile.Key{Mode: Mode, Protocol: m.Protocol, MTLS: m.MTLS, Side: c.Side, Direction: c.Direction}
+			comps, ok := byKey[k]
+			if !ok {
+				comps = map[profile.Component]*series{}
+				byKey[k] = comps
+				keys = append(keys, k)
+			}
+			s, ok := comps[c.Component]
+			if !ok {
+				s = &series{}
+				comps[c.Component] = s
+			}
+			b := float64(m.Bytes)
+			s.cpu = append(s.cpu, profile.Point{Bytes: b, Value: c.CPUMicros})
+			s.p50 = append(s.p50, profile.Point{Bytes: b, Value: c.LatencyP50Micros})
+			s.p99 = append(s.p99, profile.Point{Bytes: b, Value: c.LatencyP99Micros})
+		}
+	}
+	p := &profile.Profile{
+		APIVersion: profile.APIVersion,
+		Kind:       profile.Kind,
+		Metadata:   profile.Metadata{Name: name, Created: created.UTC()},
+		Provenance: profile.Provenance{Platform: platform, Method: Method},
+	}
+	for _, k := range keys {
+		for _, comp := range profile.Components {
+			s, ok := byKey[k][comp]
+			if !ok || allZero(s.cpu, s.p50, s.p99) {
+				continue
+			}
+			cpu, cpuFit, err := profile.FitLinear(s.cpu)
+			if err != nil {
+				return nil, fmt.Errorf("fitting %s/%s cpu: %w", k, comp, err)
+			}
+			p50, p50Fit, err := profile.FitLinear(s.p50)
+			if err != nil {
+				return nil, fmt.Errorf("fitting %s/%s p50: %w", k, comp, err)
+			}
+			p99, p99Fit, err := profile.FitLinear(s.p99)
+			if err != nil {
+				return nil, fmt.Errorf("fitting %s/%s p99: %w", k, comp, err)
+			}
+			fit := cpuFit
+			p.Models = append(p.Models, profile.Model{
+				Key:                 k,
+				Component:           comp,
+				LatencyP50Micros:    p50,
+				LatencyP99Micros:    p99,
+				CPUMicrosPerRequest: cpu,
+				Fit:                 &fit,
+				Note: fmt.Sprintf("fit is the CPU fit; latency R² p50 %.2f, p99 %.2f; %d sizes at %g req/s",
+					p50Fit.R2, p99Fit.R2, cpuFit.Samples, lowest),
+			})
+		}
+	}
+	if curve, ok := rateCurve(ms, lowest); ok {
+		p.RateFactors = []profile.RateCurve{curve}
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("validating the measured profile: %w", err)
+	}
+	return p, nil
+}
+
+func allZero(series ...[]profile.Point) bool {
+	for _, s := range series {
+		for _, pt := range s {
+			if pt.Value != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// rateCurve computes the rate factors: per rate, the median over variants
+// and sizes of total CPU per request relative to the lowest rate.
+func rateCurve(ms []Measurement, lowest float64) (profile.RateCurve, bool) {
+	type variant struct {
+		protocol string
+		mtls     bool
+		bytes    int
+	}
+	base := map[variant]float64{}
+	for _, m := range ms {
+		if m.RatePerSecond == lowest {
+			base[variant{m.Protocol, m.MTLS, m.Bytes}] = m.CPUMicrosPerRequest()
+		}
+	}
+	ratios := map[float64][]float64{}
+	for _, m := range ms {
+		b := base[variant{m.Protocol, m.MTLS, m.Bytes}]
+		if b <= 0 {
+			continue
+		}
+		if r := m.CPUMicrosPerRequest() / b; r > 0 && !math.IsInf(r, 0) {
+			ratios[m.RatePerSecond] = append(ratios[m.RatePerSecond], r)
+		}
+	}
+	if len(ratios) == 0 {
+		return profile.RateCurve{}, false
+	}
+	curve := profile.RateCurve{Mode: Mode}
+	for rate, rs := range ratios {
+		f, _, _ := workload.Spread(rs)
+		curve.Points = append(curve.Points, profile.RatePoint{RequestsPerSecond: rate, Factor: f})
+	}
+	sort.Slice(curve.Points, func(i, j int) bool {
+		return curve.Points[i].RequestsPerSecond < curve.Points[j].RequestsPerSecond
+	})
+	return curve, true
+}

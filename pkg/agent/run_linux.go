@@ -1,0 +1,413 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/classify"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/symbolize"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
+)
+
+// Result is a finished local profile: the fitted profile and the raw
+// measurements it was fitted from.
+type Result struct {
+	Profile      *profile.Profile
+	Measurements []Measurement
+	Elapsed      time.Duration
+}
+
+// loadTimeout bounds each request of the load generator.
+const loadTimeout = 2 * time.Second
+
+// Run measures the matrix of cfg and fits a profile. Everything it creates
+// (network namespaces, proxies, helpers, eBPF programs, temporary files) is
+// torn down before it returns, also when ctx is cancelled or a cell fails.
+// It needs root and the proxy's binary.
+func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(progress, "meshinsight-agent: "+format+"\n", a...)
+	}
+	if _, err := exec.LookPath(cfg.Proxy); err != nil {
+		return nil, fmt.Errorf("proxy %s not found: install it (Debian: apt-get install %s): %w", cfg.Proxy, cfg.Proxy, err)
+	}
+	rules, err := classify.Load(cfg.Proxy)
+	if err != nil {
+		return nil, fmt.Errorf("loading classification rules: %w", err)
+	}
+	ksyms, err := probe.LoadKernelSymbols()
+	if err != nil {
+		return nil, fmt.Errorf("loading kernel symbols: %w", err)
+	}
+	prefix := cfg.Prefix
+	if prefix == "" {
+		b := make([]byte, 3)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("naming the datapaths: %w", err)
+		}
+		prefix = "mi-" + hex.EncodeToString(b)
+	}
+	dir, err := os.MkdirTemp("", prefix+"-agent-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary directory: %w", err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("removing %s: %w", dir, rmErr))
+		}
+	}()
+	platform := localPlatform(ctx, cfg.Proxy)
+
+	cells := cfg.Cells()
+	perVariant := len(cfg.Rates) * len(cfg.Sizes)
+	conns := cfg.Connections
+	if conns == 0 {
+		conns = 2
+	}
+	// A first guess of a cell's wall time; replaced by the measured mean.
+	cellGuess := time.Duration(2*cfg.Rounds)*(cfg.Duration+150*time.Millisecond) + 200*time.Millisecond
+	var ms []Measurement
+	for v := 0; v < len(cells)/perVariant; v++ {
+		first := cells[v*perVariant]
+		variantCells := cells[v*perVariant : (v+1)*perVariant]
+		logf("[variant %d/%d] %s mtls=%s: building the datapath", v+1, len(cells)/perVariant, first.Protocol, onOff(first.MTLS))
+		got, err := measureVariant(ctx, variantRun{
+			cfg: cfg, rules: rules, ksyms: ksyms, dir: dir, conns: conns,
+			prefix: fmt.Sprintf("%s%d", prefix, v),
+			cells:  variantCells,
+			onCell: func(i int, m Measurement) {
+				done := len(ms) + i + 1
+				mean := time.Since(start) / time.Duration(done)
+				if done == 1 {
+					mean = max(mean, cellGuess)
+				}
+				eta := mean * time.Duration(len(cells)-done)
+				p50 := m.AddedP50Micros()
+				logf("[cell %d/%d] %s: %.1f CPU-µs/req, added p50 %.0f µs [%.0f, %.0f], eBPF/schedstat within %.1f%% (ETA %v)",
+					done, len(cells), m.Cell, m.CPUMicrosPerRequest(), p50.Median, p50.Min, p50.Max,
+					100*maxAgreement(m), eta.Round(time.Second))
+				if sent := m.MeshRequests; m.MeshLate*20 > sent || m.MeshErrors > 0 {
+					logf("[cell %d/%d] warning: %d of %d mesh requests late, %d failed: the machine could not keep up with %g req/s; latency includes queueing",
+						done, len(cells), m.MeshLate, sent, m.MeshErrors, m.RatePerSecond)
+				}
+			},
+		})
+		ms = append(ms, got...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	logf("fitting %d measurements", len(ms))
+	name := fmt.Sprintf("local-%s-%s", cfg.Proxy, start.UTC().Format("20060102-150405"))
+	p, err := BuildProfile(ms, name, start, platform)
+	if err != nil {
+		return nil, err
+	}
+	p.Provenance.Method += agreementNote(ms)
+	return &Result{Profile: p, Measurements: ms, Elapsed: time.Since(start)}, nil
+}
+
+// agreementNote summarises the eBPF/schedstat cross-check for the
+// provenance.
+func agreementNote(ms []Measurement) string {
+	var a []float64
+	for _, m := range ms {
+		for _, s := range m.Sides {
+			a = append(a, s.Agreement())
+		}
+	}
+	med, _, worst := workload.Spread(a)
+	return fmt.Sprintf("; eBPF vs schedstat on-CPU per cell and proxy: median %.1f%% apart, worst %.1f%% (%d figures)",
+		100*med, 100*worst, len(a))
+}
+
+func maxAgreement(m Measurement) float64 {
+	var worst float64
+	for _, s := range m.Sides {
+		worst = max(worst, s.Agreement())
+	}
+	return worst
+}
+
+// variantRun is one datapath's share of the matrix.
+type variantRun struct {
+	cfg    Config
+	rules  *classify.Rules
+	ksyms  *probe.KernelSymbols
+	dir    string
+	prefix string
+	conns  int
+	cells  []Cell
+	onCell func(i int, m Measurement)
+}
+
+// measureVariant builds one datapath, attaches the probes to its proxies,
+// measures its cells and tears everything down.
+func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err error) {
+	first := vr.cells[0]
+	proto := workload.HTTP
+	if first.Protocol == "tcp" {
+		proto = workload.TCP
+	}
+	buildCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	rig, err := NewRig(buildCtx, RigConfig{
+		Prefix: vr.prefix, Proxy: vr.cfg.Proxy, Protocol: proto, MTLS: first.MTLS,
+		Helper: vr.cfg.Helper, Dir: vr.dir,
+	})
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("variant %s mtls=%s: %w", first.Protocol, onOff(first.MTLS), err)
+	}
+	defer func() { err = errors.Join(err, rig.Close()) }()
+
+	out, in := rig.ProxyPIDs()
+	pids := []int{out, in}
+	sides := []profile.Side{profile.Outbound, profile.Inbound}
+	syms := make(map[int]*symbolize.Process, 2)
+	for _, pid := range pids {
+		s, err := symbolize.ForProcess(pid)
+		if err != nil {
+			return nil, fmt.Errorf("reading the symbols of proxy %d: %w", pid, err)
+		}
+		syms[pid] = s
+	}
+	sched, err := probe.NewSched()
+	if err != nil {
+		return nil, fmt.Errorf("loading the scheduler probe: %w", err)
+	}
+	defer func() { err = errors.Join(err, closeProbe("scheduler", sched.Close)) }()
+	period := vr.cfg.SamplePeriod
+	if period == 0 {
+		period = DefaultSamplePeriod
+	}
+	stacks, err := probe.NewStacks(probe.StacksOptions{Period: period})
+	if err != nil {
+		return nil, fmt.Errorf("loading the stack sampler: %w", err)
+	}
+	defer func() { err = errors.Join(err, closeProbe("stack sampler", stacks.Close)) }()
+	if err := sched.Start(pids); err != nil {
+		return nil, fmt.Errorf("attaching the scheduler probe to proxies %v: %w", pids, err)
+	}
+	if err := stacks.Start(pids); err != nil {
+		return nil, fmt.Errorf("attaching the stack sampler to proxies %v: %w", pids, err)
+	}
+
+	// Warm the proxies up (connections, TLS session state, page faults)
+	// before anything is recorded.
+	warm := workload.LoadConfig{
+		Protocol: proto, Target: rig.MeshTarget(), RatePerSecond: vr.cells[0].RatePerSecond,
+		RequestBytes: first.Bytes, ResponseBytes: first.Bytes, Duration: 300 * time.Millisecond,
+		Connections: vr.conns, Timeout: loadTimeout,
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err = rig.RunLoad(wctx, LoadJob{Mesh: warm, Rounds: 1})
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("variant %s mtls=%s: warming up: %w", first.Protocol, onOff(first.MTLS), err)
+	}
+
+	for i, c := range vr.cells {
+		m, err := measureCell(ctx, vr, rig, c, proto, sched, stacks, pids, sides, syms)
+		if err != nil {
+			return ms, fmt.Errorf("cell %s: %w", c, err)
+		}
+		ms = append(ms, m)
+		if vr.onCell != nil {
+			vr.onCell(i, m)
+		}
+	}
+	return ms, nil
+}
+
+func closeProbe(what string, f func() error) error {
+	if err := f(); err != nil {
+		return fmt.Errorf("closing the %s: %w", what, err)
+	}
+	return nil
+}
+
+// measureCell runs one cell's interleaved load with the probes attached.
+func measureCell(ctx context.Context, vr variantRun, rig *Rig, c Cell, proto workload.Protocol,
+	sched *probe.Sched, stacks *probe.Stacks, pids []int, sides []profile.Side,
+	syms map[int]*symbolize.Process) (Measurement, error) {
+	start := time.Now()
+	lc := workload.LoadConfig{
+		Protocol: proto, Target: rig.MeshTarget(), RatePerSecond: c.RatePerSecond,
+		RequestBytes: c.Bytes, ResponseBytes: c.Bytes, Duration: vr.cfg.Duration,
+		Connections: vr.conns, Timeout: loadTimeout,
+	}
+	bypass := lc
+	bypass.Target = rig.BypassTarget()
+	job := LoadJob{Mesh: lc, Bypass: bypass, Rounds: vr.cfg.Rounds}
+
+	if err := stacks.Reset(); err != nil {
+		return Measurement{}, fmt.Errorf("resetting the stack sampler: %w", err)
+	}
+	before, err := schedTotals(sched)
+	if err != nil {
+		return Measurement{}, err
+	}
+	ssBefore, err := schedstats(pids)
+	if err != nil {
+		return Measurement{}, err
+	}
+	limit := time.Duration(2*vr.cfg.Rounds)*(vr.cfg.Duration+2*loadTimeout) + 30*time.Second
+	lctx, cancel := context.WithTimeout(ctx, limit)
+	outcome, err := rig.RunLoad(lctx, job)
+	cancel()
+	if err != nil {
+		return Measurement{}, err
+	}
+	after, err := schedTotals(sched)
+	if err != nil {
+		return Measurement{}, err
+	}
+	ssAfter, err := schedstats(pids)
+	if err != nil {
+		return Measurement{}, err
+	}
+	samples, err := stacks.Snapshot()
+	if err != nil {
+		return Measurement{}, fmt.Errorf("reading stack samples: %w", err)
+	}
+	if len(outcome.Mesh) != vr.cfg.Rounds || len(outcome.Bypass) != vr.cfg.Rounds {
+		return Measurement{}, fmt.Errorf("load generator returned %d mesh and %d bypass runs, want %d each",
+			len(outcome.Mesh), len(outcome.Bypass), vr.cfg.Rounds)
+	}
+
+	m := Measurement{Cell: c}
+	var rates []float64
+	for i := range outcome.Mesh {
+		mr, br := outcome.Mesh[i], outcome.Bypass[i]
+		if mr.Completed == 0 || br.Completed == 0 {
+			return Measurement{}, fmt.Errorf("round %d completed %d mesh and %d bypass requests (first errors: %q, %q)",
+				i+1, mr.Completed, br.Completed, mr.FirstError, br.FirstError)
+		}
+		// Each run first sends one readiness request per connection through
+		// the target; through the mesh port it crossed the proxies too.
+		m.MeshRequests += mr.Completed + vr.conns
+		m.MeshErrors += mr.Errors
+		m.MeshLate += mr.Late
+		m.BypassErrors += br.Errors
+		rates = append(rates, mr.AchievedRate)
+		m.Rounds = append(m.Rounds, Round{
+			MeshP50Micros: micros(mr.P50), MeshP99Micros: micros(mr.P99),
+			BypassP50Micros: micros(br.P50), BypassP99Micros: micros(br.P99),
+		})
+	}
+	m.MeshAchievedRate, _, _ = workload.Spread(rates)
+
+	counts := classifySamples(vr.rules, vr.ksyms, syms, samples)
+	for i, pid := range pids {
+		m.Sides = append(m.Sides, SideMeasurement{
+			Side:                sides[i],
+			PID:                 pid,
+			OnCPUNanos:          after[pid].on - before[pid].on,
+			RunqWaitNanos:       after[pid].wait - before[pid].wait,
+			SchedstatOnCPUNanos: ssAfter[i].OnCPUNanos - ssBefore[i].OnCPUNanos,
+			Samples:             counts[pid],
+		})
+	}
+	m.Elapsed = time.Since(start)
+	return m, nil
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+type schedTotal struct{ on, wait uint64 }
+
+// schedTotals sums the eBPF accounting of each process's threads.
+func schedTotals(s *probe.Sched) (map[int]schedTotal, error) {
+	threads, err := s.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("reading the scheduler probe: %w", err)
+	}
+	out := map[int]schedTotal{}
+	for _, t := range threads {
+		st := out[t.TGID]
+		st.on += t.OnCPUNanos
+		st.wait += t.RunqWaitNanos
+		out[t.TGID] = st
+	}
+	return out, nil
+}
+
+func schedstats(pids []int) ([]probe.Schedstat, error) {
+	out := make([]probe.Schedstat, len(pids))
+	for i, pid := range pids {
+		s, err := probe.ReadSchedstat(pid)
+		if err != nil {
+			return nil, fmt.Errorf("reading the schedstat of proxy %d: %w", pid, err)
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// classifySamples symbolizes and classifies stack samples per process.
+func classifySamples(rules *classify.Rules, ksyms *probe.KernelSymbols, syms map[int]*symbolize.Process,
+	samples []probe.Sample) map[int]map[profile.Component]uint64 {
+	out := map[int]map[profile.Component]uint64{}
+	for _, s := range samples {
+		sym, ok := syms[s.TGID]
+		if !ok {
+			continue
+		}
+		kernel := make([]string, 0, len(s.KernelStack))
+		for _, addr := range s.KernelStack {
+			name, _ := ksyms.Resolve(addr)
+			kernel = append(kernel, name)
+		}
+		user := sym.ResolveStack(s.UserStack)
+		comp := rules.ClassifyFrames(kernel, user)
+		if out[s.TGID] == nil {
+			out[s.TGID] = map[profile.Component]uint64{}
+		}
+		out[s.TGID][comp] += s.Count
+	}
+	return out
+}
+
+// localPlatform describes this machine and proxy for the provenance. Facts
+// that cannot be read are left empty rather than failing the run.
+func localPlatform(ctx context.Context, proxy string) profile.Platform {
+	p := profile.Platform{Proxy: proxy, Mesh: "local-datapath", NodeType: "local"}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				p.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		_ = f.Close()
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		p.Kernel = strings.TrimSpace(string(b))
+	}
+	vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if b, err := exec.CommandContext(vctx, proxy, "-v").CombinedOutput(); err == nil {
+		p.ProxyVersion = proxyVersion(string(b))
+	}
+	return p
+}
