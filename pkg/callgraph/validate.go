@@ -212,13 +212,12 @@ func checkNumber(add func(string, string, ...any), it item, field string, v *flo
 	if v == nil {
 		return
 	}
-	path := it.Field(field)
 	switch {
 	case math.IsNaN(*v) || math.IsInf(*v, 0):
-		add(path, "must be a finite number, got %v", *v)
+		add(it.Field(field), "must be a finite number, got %v", *v)
 	case *v < lo:
-		add(path, "must not be below %v, got %v", lo, *v)
+		add(it.Field(field), "must not be below %v, got %v", lo, *v)
 	case *v > hi:
-		add(path, "must not be above %v, got %v", hi, *v)
+		add(it.Field(field), "must not be above %v, got %v", hi, *v)
 	}
 }

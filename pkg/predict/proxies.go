@@ -73,10 +73,11 @@ func (pt *proxyTable) waypoint(ns string) int {
 // traversals lists the proxies a call from client to server crosses:
 // the client's outbound proxy, then a waypoint if the server has one, then the
 // server's inbound proxy.
-func (pt *proxyTable) traversals(e *callgraph.ResolvedEdge, client, server callgraph.ResolvedWorkload) []traversal {
+// It appends to ts (a call crosses at most four proxy legs), so that callers can
+// reuse one backing array for every edge.
+func (pt *proxyTable) traversals(ts []traversal, e *callgraph.ResolvedEdge, client, server callgraph.ResolvedWorkload) []traversal {
 	clientProxy := func() int { return pt.workloadProxy(e.FromIndex, client) }
 	serverProxy := func() int { return pt.workloadProxy(e.ToIndex, server) }
-	var ts []traversal
 	switch client.Mode {
 	case callgraph.ModeSidecar:
 		ts = append(ts, traversal{mode: callgraph.ModeSidecar, side: profile.Outbound, proxy: clientProxy(), l7: true})
