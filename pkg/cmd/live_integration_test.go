@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,8 +174,12 @@ func TestPredictLiveNamespace(t *testing.T) {
 	}
 
 	// -A also works, and an unreachable Prometheus falls back with a message.
-	if _, errOut, err := execute(t, "predict", "--kubeconfig", kubeconfig, "-A", "--prometheus-url", "http://127.0.0.1:1", "--source", "auto", "--sample-interval", "1s"); err != nil {
-		t.Errorf("predict -A with Prometheus down: %v\n%s", err, errOut)
+	out3, errOut, err := execute(t, "predict", "--kubeconfig", kubeconfig, "-A", "--prometheus-url", "http://127.0.0.1:1", "--source", "auto", "--sample-interval", "1s")
+	if err != nil {
+		t.Fatalf("predict -A with Prometheus down: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out3, "[MI0016]") || !strings.Contains(out3, "Prometheus unreachable at http://127.0.0.1:1") || !strings.Contains(out3, "falling back to the sidecars' stats") {
+		t.Errorf("no fallback message for an unreachable Prometheus:\n%s", out3)
 	}
 }
 

@@ -207,3 +207,21 @@ func BenchmarkDiscoverLarge(b *testing.B) {
 	}
 	b.ReportMetric(float64(requests.Load()), "api-requests")
 }
+
+// TestDiscoverWithoutRBAC runs discovery as a user with no permissions
+// (impersonated), as a user with a restricted kubeconfig would: the error names
+// the missing permission and the command to check it.
+func TestDiscoverWithoutRBAC(t *testing.T) {
+	ns := testenv.NewNamespace(t, testenv.Client(t))
+	cfg := rest.CopyConfig(testenv.Config(t))
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "meshinsight-nobody"}
+	cs, dyn := clients(t, cfg)
+	_, err := Discover(context.Background(), cs, dyn, Options{Namespace: ns})
+	if err == nil {
+		t.Fatal("discovery without permissions succeeded")
+	}
+	want := fmt.Sprintf("listing pods in namespace %q: forbidden: your credentials need list on pods (check with `kubectl auth can-i list pods`)", ns)
+	if got := err.Error(); len(got) < len(want) || got[:len(want)] != want {
+		t.Errorf("err = %v\nwant prefix %s", err, want)
+	}
+}
