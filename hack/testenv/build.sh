@@ -90,7 +90,7 @@ if [[ "${#k8s_todo[@]}" -gt 0 ]]; then
 	for name in "${k8s_todo[@]}"; do
 		pkgs+=("k8s.io/kubernetes/cmd/${name}")
 	done
-	log "building ${k8s_todo[*]} ${K8S_VERSION} (cold: ~4 min on an idle 2-core machine)"
+	log "building ${k8s_todo[*]} ${K8S_VERSION} (cold: ~10 min on 2 cores)"
 	started=${SECONDS}
 	(cd "${TESTENV_ROOT}/k8s" && go build "${go_flags[@]}" -ldflags "${k8s_ldflags}" -o "${tmp}/" "${pkgs[@]}") ||
 		die "building Kubernetes ${K8S_VERSION} in ${TESTENV_ROOT}/k8s"
