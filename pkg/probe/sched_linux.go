@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
@@ -61,15 +60,11 @@ func (s *Sched) Start(tgids []int) error {
 	if s.links != nil {
 		return nil
 	}
-	for _, p := range []*ebpf.Program{s.objs.SchedSwitch, s.objs.SchedWakeup, s.objs.SchedWakeupNew} {
-		l, err := link.AttachTracing(link.TracingOptions{Program: p})
-		if err != nil {
-			_ = closeLinks(s.links)
-			s.links = nil
-			return fmt.Errorf("attaching %s: %w", p, err)
-		}
-		s.links = append(s.links, l)
+	links, err := attachTracing(s.objs.SchedSwitch, s.objs.SchedWakeup, s.objs.SchedWakeupNew)
+	if err != nil {
+		return err
 	}
+	s.links = links
 	return nil
 }
 

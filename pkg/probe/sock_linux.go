@@ -83,15 +83,11 @@ func (s *Sockets) Start(tgids []int) error {
 	if s.links != nil {
 		return nil
 	}
-	for _, p := range []*ebpf.Program{s.objs.SockSendLength, s.objs.SockRecvLength} {
-		l, err := link.AttachTracing(link.TracingOptions{Program: p})
-		if err != nil {
-			_ = closeLinks(s.links)
-			s.links = nil
-			return fmt.Errorf("attaching %s: %w", p, err)
-		}
-		s.links = append(s.links, l)
+	links, err := attachTracing(s.objs.SockSendLength, s.objs.SockRecvLength)
+	if err != nil {
+		return err
 	}
+	s.links = links
 	return nil
 }
 

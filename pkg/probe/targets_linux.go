@@ -74,6 +74,21 @@ func closeLinks(links []link.Link) error {
 	return first
 }
 
+// attachTracing attaches tp_btf programs in order; on failure it detaches the
+// ones already attached, so the caller holds either all links or none.
+func attachTracing(progs ...*ebpf.Program) ([]link.Link, error) {
+	var links []link.Link
+	for _, p := range progs {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			_ = closeLinks(links)
+			return nil, fmt.Errorf("attaching %s: %w", p, err)
+		}
+		links = append(links, l)
+	}
+	return links, nil
+}
+
 // readDropped sums a one-slot per-CPU counter.
 func readDropped(m *ebpf.Map) (uint64, error) {
 	var perCPU []uint64
