@@ -24,7 +24,8 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
-	root.AddCommand(newProfileCommand(out, errOut), newCleanupCommand(errOut), newServeCommand(), newLoadCommand(out))
+	root.AddCommand(newProfileCommand(out, errOut), newCleanupCommand(errOut), newServeCommand(), newLoadCommand(out),
+		newValidateCommand(out, errOut), newRelayCommand())
 	return root
 }
 
@@ -101,12 +102,12 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.local, "local", false, "profile on this node, with a datapath the agent builds itself (the only mode so far)")
 	f.StringVar(&o.proxy, "proxy", "haproxy", "sidecar proxy to measure: "+strings.Join(agent.Proxies, "|"))
-	f.StringSliceVar(&o.protocols, "protocols", []string{"tcp", "http"}, "protocols to measure (tcp, http)")
+	f.StringSliceVar(&o.protocols, "protocols", agent.DefaultProtocols, "protocols to measure (tcp, http)")
 	f.StringVar(&o.mtls, "mtls", "both", "mTLS settings to measure: both|on|off")
-	f.IntSliceVar(&o.sizes, "sizes", []int{128, 1024, 4096, 16384}, "request and response payload sizes in bytes")
-	f.Float64SliceVar(&o.rates, "rates", []float64{500, 2000}, "request rates in req/s (the lowest is the models' reference rate)")
-	f.DurationVar(&o.duration, "duration", 2*time.Second, "length of each load run (every mesh and bypass run of every round)")
-	f.IntVar(&o.rounds, "rounds", 3, "interleaved mesh/bypass rounds per measurement")
+	f.IntSliceVar(&o.sizes, "sizes", agent.DefaultSizes, "request and response payload sizes in bytes")
+	f.Float64SliceVar(&o.rates, "rates", agent.DefaultRates, "request rates in req/s (the lowest is the models' reference rate)")
+	f.DurationVar(&o.duration, "duration", agent.DefaultDuration, "length of each load run (every mesh and bypass run of every round)")
+	f.IntVar(&o.rounds, "rounds", agent.DefaultRounds, "interleaved mesh/bypass rounds per measurement")
 	f.IntVar(&o.connections, "connections", 2, "keep-alive connections of the load generator")
 	f.DurationVar(&o.samplePeriod, "sample-period", agent.DefaultSamplePeriod, "stack-sampling period per CPU")
 	f.StringVar(&o.prefix, "prefix", "", "name prefix of the network namespaces (default mi-<random>)")

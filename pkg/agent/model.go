@@ -113,12 +113,22 @@ type Measurement struct {
 	// MeshLate counts mesh requests over all rounds that no connection was
 	// free to send on time: the proxies (or the machine) could not keep up
 	// with the rate, and latency includes queueing.
-	MeshLate int     `json:"meshLate"`
-	Rounds   []Round `json:"rounds"`
+	MeshLate int `json:"meshLate"`
+	// BypassLate is the same for the bypass rounds: the machine itself
+	// could not keep up, whatever the proxies did.
+	BypassLate int     `json:"bypassLate"`
+	Rounds     []Round `json:"rounds"`
 	// Sides holds the outbound (client) then the inbound (server) proxy.
 	Sides []SideMeasurement `json:"sides"`
 	// Elapsed is the cell's wall time.
 	Elapsed time.Duration `json:"elapsedNanos"`
+}
+
+// Overloaded reports whether more than 5% of the mesh or the bypass
+// requests were late or any mesh request failed: the cell's latencies then
+// measure queueing on the machine more than the proxies.
+func (m Measurement) Overloaded() bool {
+	return m.MeshLate*20 > m.MeshRequests || m.BypassLate*20 > m.MeshRequests || m.MeshErrors > 0
 }
 
 // Spread is a median with the minimum and maximum it came from.

@@ -105,9 +105,9 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 				logf("[cell %d/%d] %s: %.1f CPU-µs/req, added p50 %.0f µs [%.0f, %.0f], eBPF/schedstat within %.1f%% (ETA %v)",
 					done, len(cells), m.Cell, m.CPUMicrosPerRequest(), p50.Median, p50.Min, p50.Max,
 					100*maxAgreement(m), eta.Round(time.Second))
-				if sent := m.MeshRequests; m.MeshLate*20 > sent || m.MeshErrors > 0 {
-					logf("[cell %d/%d] warning: %d of %d mesh requests late, %d failed: the machine could not keep up with %g req/s; latency includes queueing",
-						done, len(cells), m.MeshLate, sent, m.MeshErrors, m.RatePerSecond)
+				if m.Overloaded() {
+					logf("[cell %d/%d] warning: %d mesh and %d bypass requests of %d late, %d failed: the machine could not keep up with %g req/s; latency includes queueing",
+						done, len(cells), m.MeshLate, m.BypassLate, m.MeshRequests, m.MeshErrors, m.RatePerSecond)
 				}
 			},
 		})
@@ -307,6 +307,7 @@ func measureCell(ctx context.Context, vr variantRun, rig *Rig, c Cell, proto wor
 		m.MeshRequests += mr.Completed + vr.conns
 		m.MeshErrors += mr.Errors
 		m.MeshLate += mr.Late
+		m.BypassLate += br.Late
 		m.BypassErrors += br.Errors
 		rates = append(rates, mr.AchievedRate)
 		m.Rounds = append(m.Rounds, Round{
