@@ -8,7 +8,7 @@ PKG       := github.com/meshinsight/kubectl-meshinsight
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
+.PHONY: validate help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -30,7 +30,7 @@ test: ## Fast unit tests (no cluster, no root)
 	$(GO) test -count=1 ./...
 
 test-privileged: ## Root suites: real eBPF programs in this kernel; sidecar datapath in netns with real haproxy/nginx
-	$(GO) test -tags privileged -count=1 -p 1 -timeout 10m -v ./pkg/probe/ ./pkg/datapath/
+	$(GO) test -tags privileged -count=1 -p 1 -timeout 10m -v ./pkg/probe/ ./pkg/datapath/ ./pkg/validate/
 
 test-agent: ## Node-local profile of a real haproxy (root; asserts eBPF/schedstat agreement ≤ 5%)
 	$(GO) test -tags privileged -count=1 -timeout 10m -v ./pkg/agent/
@@ -68,9 +68,13 @@ check-cli-deps: ## The CLI must not link cilium/ebpf (it runs on macOS and Windo
 		echo "cmd/kubectl-meshinsight links github.com/cilium/ebpf"; exit 1; fi
 	@echo "cmd/kubectl-meshinsight does not link cilium/ebpf"
 
+validate: build-agent ## Measured vs predicted overhead on a real 5-pod haproxy sidecar chain; prints the error table (root, ~4 min)
+	$(BIN)/meshinsight-agent validate --out $(BIN)/validate
+
 bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s, < 500 MiB)
 	$(GO) test -run '^$$' -bench 'BenchmarkPredictLarge' -benchtime 5x -benchmem ./pkg/predict
 	$(GO) test -run '^$$' -bench 'BenchmarkParseLarge' -benchtime 1x ./pkg/callgraph
+	$(GO) test -run '^$$' -bench 'BenchmarkParseAndCriticalPath100k' -benchtime 5x -benchmem ./pkg/traces
 	@$(GO) build -o $(BIN)/kubectl-meshinsight ./cmd/kubectl-meshinsight
 	@$(GO) run ./hack/benchgraph -format json > $(BIN)/bench-graph.json
 	@echo "end to end (parse JSON + predict + print JSON), 10,000 workloads / 100,000 edges:"

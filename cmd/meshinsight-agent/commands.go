@@ -44,6 +44,7 @@ type profileOptions struct {
 	prefix       string
 	output       string
 	measurements string
+	handoff      handoffOptions
 }
 
 func newProfileCommand(out, errOut io.Writer) *cobra.Command {
@@ -66,11 +67,40 @@ removes everything it created, also on Ctrl-C. Needs root.`,
     --sizes 128,4096 --rates 1000 --duration 1s --rounds 1 -o nginx.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := o.config(errOut)
+			rep, err := o.handoff.reporter()
 			if err != nil {
 				return err
 			}
+			if o.handoff.inCluster {
+				return errors.Join(errInClusterUnsupported, rep.finish(nil, errInClusterUnsupported))
+			}
+			cfg, err := o.config(errOut)
+			if err != nil {
+				return errors.Join(err, rep.finish(nil, err))
+			}
+			cfg.CellDone = rep.cell
+			if err := rep.start(fmt.Sprintf("profiling %s (%d cells)", cfg.Proxy, len(cfg.Cells()))); err != nil {
+				return err
+			}
 			res, err := agent.Run(cmd.Context(), cfg)
+			if err == nil && o.handoff.nodeType != "" {
+				res.Profile.Provenance.Platform.NodeType = o.handoff.nodeType
+			}
+			if rep != nil {
+				var p *profile.Profile
+				if res != nil {
+					p = res.Profile
+				}
+				if herr := rep.finish(p, err); herr != nil {
+					return errors.Join(err, herr)
+				}
+				if err == nil {
+					fmt.Fprintf(errOut, "meshinsight-agent: handed the profile (%d models) to %s\n", len(res.Profile.Models), o.handoff.target)
+					if o.output == "" && o.measurements == "" {
+						return nil
+					}
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -113,13 +143,14 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 	f.StringVar(&o.prefix, "prefix", "", "name prefix of the network namespaces (default mi-<random>)")
 	f.StringVarP(&o.output, "output", "o", "", "profile file to write (default stdout)")
 	f.StringVar(&o.measurements, "measurements", "", "also write the raw per-cell measurements as JSON to this file")
+	o.handoff.addFlags(f)
 	return cmd
 }
 
 // config validates the flags (no I/O) and maps them onto agent.Config.
 func (o *profileOptions) config(progress io.Writer) (agent.Config, error) {
 	if !o.local {
-		return agent.Config{}, errors.New("only --local profiling is implemented: run `meshinsight-agent profile --local` on the node (as root)")
+		return agent.Config{}, errors.New("no measurement mode: --local profiles a datapath built on this node: run `meshinsight-agent profile --local` on the node (as root)")
 	}
 	var mtls []bool
 	switch o.mtls {

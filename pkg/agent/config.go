@@ -66,6 +66,10 @@ type Config struct {
 	Prefix string
 	// Progress receives progress lines; nil discards them.
 	Progress io.Writer
+	// CellDone, when set, is called after each measured cell with the
+	// number of cells done and in total (the in-cluster hand-off reports
+	// it to the CLI's progress bar).
+	CellDone func(done, total int)
 }
 
 // DefaultSamplePeriod is the agent's stack-sampling period: 99 Hz per CPU

@@ -96,6 +96,9 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 			cells:  variantCells,
 			onCell: func(i int, m Measurement) {
 				done := len(ms) + i + 1
+				if cfg.CellDone != nil {
+					cfg.CellDone(done, len(cells))
+				}
 				mean := time.Since(start) / time.Duration(done)
 				if done == 1 {
 					mean = max(mean, cellGuess)

@@ -27,10 +27,13 @@ type PredictOptions struct {
 	ExportGraph string
 	ProfilePath string
 	live        liveOptions
+	traces      traceOptions
 	Output      string
 	WhatIf      []string
 	SpeedupPath string
 	FanOut      string
+	// StoreDir overrides the local profile store (tests).
+	StoreDir string
 
 	// Set by Complete.
 	format   printers.Format
@@ -41,20 +44,22 @@ type PredictOptions struct {
 	profSrc  string
 	speedups map[profile.Component]float64
 	graphMsg []diag.Message
+	// nodeProfiles are per-node-type profiles from the store.
+	nodeProfiles map[string]*profile.Profile
 
 	genericiooptions.IOStreams
 }
 
 // NewPredictOptions returns options with defaults.
 func NewPredictOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *PredictOptions {
-	return &PredictOptions{configFlags: flags, IOStreams: streams, FanOut: string(predict.Sequential), live: newLiveOptions()}
+	return &PredictOptions{configFlags: flags, IOStreams: streams, FanOut: string(predict.Sequential), live: newLiveOptions(), traces: newTraceOptions()}
 }
 
 // NewPredictCommand builds `kubectl meshinsight predict`.
 func NewPredictCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewPredictOptions(flags, streams)
 	c := &cobra.Command{
-		Use:   "predict [-n NAMESPACE | -A | -f GRAPH]",
+		Use:   "predict [-n NAMESPACE | -A | -f GRAPH | --traces FILE|DIR | --jaeger-url URL --service S]",
 		Short: "Predict the latency and CPU the mesh adds to each call",
 		Long: `Predict the latency (p50, p99) and proxy CPU that the mesh adds to every edge of a
 call graph, split by proxy component, per proxy, and end to end from each entry point.
@@ -67,7 +72,13 @@ edges inferred from configuration with default rates).
 
 Without --profile, the embedded reference profile (built from published Istio
 figures) is used and a notice says so. With --what-if or --speedup, a variant is
-computed and shown beside the baseline with the difference.`,
+computed and shown beside the baseline with the difference.
+
+With --traces (Jaeger, Zipkin v2 or OTLP JSON files) or --jaeger-url, the calls come
+from distributed traces instead: each request's critical path is extracted, and the
+overhead of the calls on it is summed per root operation and set against the measured
+end-to-end latency. A graph given with -f supplies modes, protocol and mTLS for the
+services it names.`,
 		Example: `  # Per-edge overhead of a live namespace, rates from the mesh's Prometheus
   kubectl meshinsight predict -n bookinfo
 
@@ -90,7 +101,7 @@ computed and shown beside the baseline with the difference.`,
   kubectl meshinsight predict -f graph.yaml --profile my-profile.json --speedup speedup.yaml
 
   # Render the graph coloured by added latency
-  kubectl meshinsight predict -f examples/bookinfo.yaml -o dot | dot -Tsvg > mesh.svg`,
+  kubectl meshinsight predict -f examples/bookinfo.yaml -o dot | dot -Tsvg > mesh.svg` + predictTracesExamples,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -111,6 +122,7 @@ computed and shown beside the baseline with the difference.`,
 	f.StringVar(&o.SpeedupPath, "speedup", "", "File of per-component speed-ups for the variant, e.g. {parsing: 2}")
 	f.StringVar(&o.FanOut, "fanout", o.FanOut, "How a request's downstream calls combine on a path: sequential (sum) or parallel (slowest)")
 	o.live.addFlags(f)
+	o.traces.addFlags(f)
 	return c
 }
 
@@ -141,7 +153,7 @@ func (o *PredictOptions) Validate() error {
 		}
 		o.whatIfs = append(o.whatIfs, w)
 	}
-	return nil
+	return o.validateTraces()
 }
 
 // Complete reads the graph (from the file or the cluster), the profile and the
@@ -150,6 +162,9 @@ func (o *PredictOptions) Complete(ctx context.Context) error {
 	var err error
 	switch o.Filename {
 	case "":
+		if o.traces.enabled() {
+			break // the calls come from the traces
+		}
 		if o.graph, o.graphMsg, err = o.live.collect(ctx, o.configFlags); err != nil {
 			return err
 		}
@@ -166,22 +181,13 @@ func (o *PredictOptions) Complete(ctx context.Context) error {
 			return err
 		}
 	}
-	if o.ExportGraph != "" {
+	if o.ExportGraph != "" && !o.traces.enabled() {
 		if err := writeGraph(o.ExportGraph, o.graph); err != nil {
 			return err
 		}
 	}
-	if o.ProfilePath != "" {
-		if o.prof, err = profile.ReadFile(o.ProfilePath); err != nil {
-			return err
-		}
-		o.profSrc = o.ProfilePath
-	} else {
-		if o.prof, err = profile.Reference(); err != nil {
-			return err
-		}
-		o.profSrc = "embedded"
-		fmt.Fprintln(o.ErrOut, "Using the embedded reference profile (published Istio figures); pass --profile FILE for a measured one.")
+	if err := o.loadProfile(ctx); err != nil {
+		return err
 	}
 	if o.SpeedupPath != "" {
 		data, rerr := os.ReadFile(o.SpeedupPath)
@@ -192,11 +198,17 @@ func (o *PredictOptions) Complete(ctx context.Context) error {
 			return err
 		}
 	}
+	if o.traces.enabled() {
+		return o.completeTraces(ctx)
+	}
 	return nil
 }
 
 // Run predicts and prints.
 func (o *PredictOptions) Run() error {
+	if o.traces.enabled() {
+		return o.runTraces()
+	}
 	resolved, err := callgraph.Resolve(o.graph)
 	if err != nil {
 		return err
@@ -209,6 +221,7 @@ func (o *PredictOptions) Run() error {
 		Graph: resolved, GraphName: name,
 		Profile: o.prof, ProfileSource: o.profSrc,
 		FanOut: o.fanOut, WhatIf: o.whatIfs, Speedups: o.speedups, Messages: o.graphMsg,
+		NodeProfiles: o.nodeProfiles,
 	})
 	if err != nil {
 		return fmt.Errorf("predicting: %w", err)

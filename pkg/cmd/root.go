@@ -36,6 +36,7 @@ part of the proxy is responsible, from a call graph and a measured proxy profile
 	root.AddCommand(
 		NewPredictCommand(flags, streams),
 		NewGraphCommand(flags, streams),
+		NewProfileCommand(flags, streams),
 		NewVersionCommand(streams),
 	)
 	return root

@@ -241,12 +241,19 @@ func (d *Datapath) WaitListening(ctx context.Context, p Pod, port int) error {
 // waitListening polls pod p's listening sockets; it gives up early, with the
 // process's output, if proc exits.
 func (d *Datapath) waitListening(ctx context.Context, p Pod, port int, proc *Process) error {
+	return waitListeningIn(ctx, d.NetnsPath(p), string(p), port, proc)
+}
+
+// waitListeningIn polls the listening sockets of the network namespace at
+// nsPath (pod pod, for messages) until one is on port, for at most
+// readyTimeout; it gives up early, with the process's output, if proc exits.
+func waitListeningIn(ctx context.Context, nsPath, pod string, port int, proc *Process) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	for {
-		ok, err := listening(d.NetnsPath(p), port)
+		ok, err := listening(nsPath, port)
 		if err != nil {
-			return fmt.Errorf("waiting for port %d in the %s pod: %w", port, p, err)
+			return fmt.Errorf("waiting for port %d in the %s pod: %w", port, pod, err)
 		}
 		if ok {
 			return nil
@@ -259,7 +266,7 @@ func (d *Datapath) waitListening(ctx context.Context, p Pod, port int, proc *Pro
 		case <-done:
 			return fmt.Errorf("%s exited before listening on port %d: %v: %s", proc.name, port, proc.Err(), strings.TrimSpace(proc.Output()))
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for port %d in the %s pod: %w", port, p, ctx.Err())
+			return fmt.Errorf("waiting for port %d in the %s pod: %w", port, pod, ctx.Err())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

@@ -52,6 +52,9 @@ const (
 	OutsideTopology       Code = "MI0026"
 	TelemetryDisagrees    Code = "MI0027"
 	AssumedEdge           Code = "MI0028"
+	TraceRepaired         Code = "MI0029"
+	TraceRates            Code = "MI0030"
+	NodeTypeProfile       Code = "MI0031"
 )
 
 // CodeInfo documents one code.
@@ -120,6 +123,12 @@ var Codes = []CodeInfo{
 		"The mTLS observed in telemetry differs from what the Istio configuration predicts; the configuration was used. Check for stale policies or PERMISSIVE fallbacks."},
 	{AssumedEdge, Info, "edge assumed from configuration",
 		"Without telemetry, this edge was inferred from Istio configuration (AuthorizationPolicy, Sidecar, VirtualService) and carries default rates and sizes."},
+	{TraceRepaired, Warning, "trace repaired",
+		"A trace was malformed or partial (missing parent or root, clock skew, a cycle of parent references, duplicate span ids, unusable spans); it was repaired or the part concerned was left out, so its critical path may be approximate."},
+	{TraceRates, Info, "rates from traces",
+		"Call rates were derived from the calls seen in the traces over the time they span; sampled traces under-count them. Rates only change the predicted CPU, not the latency."},
+	{NodeTypeProfile, Info, "per-node-type profile",
+		"The proxies of workloads on this node type were predicted with the profile measured on that node type (kubectl meshinsight profile --all-node-types); workloads on node types without one use the default profile."},
 }
 
 // Lookup returns the documentation of a code.

@@ -35,6 +35,10 @@ type Options struct {
 	// Speedups divide a component's latency and CPU (MeshInsight's what-if of a
 	// faster component): 2 means twice as fast.
 	Speedups map[profile.Component]float64
+	// NodeProfiles are per-node-type profiles: the proxies of a workload
+	// whose NodeType has one are predicted with it, the others with the
+	// default profile.
+	NodeProfiles map[string]*profile.Profile
 }
 
 // cpuMicrosPerSecondPerMillicore converts CPU-µs per second into millicores:
@@ -173,6 +177,17 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 		opts.FanOut = Sequential
 	}
 	pt := newProxyTable(g, p)
+	models := map[*profile.Profile]*model{p: m}
+	if len(opts.NodeProfiles) > 0 {
+		pt.nodeProfiles = opts.NodeProfiles
+		for _, np := range opts.NodeProfiles {
+			if models[np] == nil {
+				if models[np], err = newModel(np, opts.Speedups, notes); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	trav := make([][]traversal, len(g.Edges))
 	travBuf := make([]traversal, 0, 4*len(g.Edges))
 	mtlsOn := make([]bool, len(g.Edges))
@@ -204,6 +219,7 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
 		var c costs
 		for _, t := range trav[i] {
+			m := models[pt.rows[t.proxy].prof]
 			var pc costs
 			proto := string(e.Protocol)
 			if t.mode == callgraph.ModeAmbient {
@@ -248,6 +264,7 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 		sc.Edges[i], compBuf = edgeResult(e, client, server, mtlsOn[i], &c, compBuf)
 	}
 	sc.Proxies = pt.results(proxyCosts, notes)
+	pt.noteNodeTypes(notes)
 	sc.Paths = paths(g, sc.Edges, opts.FanOut, notes)
 	sc.Totals = totals(g, sc, &total)
 	return sc, nil

@@ -2,6 +2,7 @@ package predict
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
@@ -18,13 +19,19 @@ type proxyRow struct {
 	limit    int
 	rps      float64 // total through all replicas, filled by Predict
 	factor   float64
+	prof     *profile.Profile // the default, or its node type's
 }
 
 // proxyTable assigns traversals to proxies: a workload's sidecar or its share of the
 // node's ztunnel, and one waypoint per namespace.
 type proxyTable struct {
 	prof *profile.Profile
-	rows []proxyRow
+	// nodeProfiles are per-node-type profiles (Options.NodeProfiles).
+	nodeProfiles map[string]*profile.Profile
+	// nodeTypesUsed and nodeTypesMissing collect, for the notes, the node
+	// types whose profile was used and those without one.
+	nodeTypesUsed, nodeTypesMissing map[string][]string
+	rows                            []proxyRow
 	// byWorkload is the row of each workload's own proxy (sidecar or ztunnel
 	// share), or -1 before it is first used.
 	byWorkload []int
@@ -40,6 +47,9 @@ func newProxyTable(g *callgraph.Resolved, p *profile.Profile) *proxyTable {
 }
 
 func (pt *proxyTable) add(r proxyRow) int {
+	if r.prof == nil {
+		r.prof = pt.prof
+	}
 	pt.rows = append(pt.rows, r)
 	return len(pt.rows) - 1
 }
@@ -49,7 +59,7 @@ func (pt *proxyTable) workloadProxy(i int, w callgraph.ResolvedWorkload) int {
 	if row := pt.byWorkload[i]; row >= 0 {
 		return row
 	}
-	r := proxyRow{owner: w.ID(), kind: KindZtunnel, mode: callgraph.ModeAmbient, replicas: w.Replicas}
+	r := proxyRow{owner: w.ID(), kind: KindZtunnel, mode: callgraph.ModeAmbient, replicas: w.Replicas, prof: pt.nodeProfile(w)}
 	if w.Mode == callgraph.ModeSidecar {
 		r.kind, r.mode = KindSidecar, callgraph.ModeSidecar
 		if w.ProxyCPULimitMillicores != nil {
@@ -58,6 +68,54 @@ func (pt *proxyTable) workloadProxy(i int, w callgraph.ResolvedWorkload) int {
 	}
 	pt.byWorkload[i] = pt.add(r)
 	return pt.byWorkload[i]
+}
+
+// nodeProfile is the profile for a workload's own proxy: its node type's,
+// else the default.
+func (pt *proxyTable) nodeProfile(w callgraph.ResolvedWorkload) *profile.Profile {
+	if len(pt.nodeProfiles) == 0 || w.NodeType == "" {
+		return pt.prof
+	}
+	if pt.nodeTypesUsed == nil {
+		pt.nodeTypesUsed, pt.nodeTypesMissing = map[string][]string{}, map[string][]string{}
+	}
+	if p, ok := pt.nodeProfiles[w.NodeType]; ok {
+		pt.nodeTypesUsed[w.NodeType] = append(pt.nodeTypesUsed[w.NodeType], w.ID())
+		return p
+	}
+	pt.nodeTypesMissing[w.NodeType] = append(pt.nodeTypesMissing[w.NodeType], w.ID())
+	return pt.prof
+}
+
+// noteNodeTypes says which workloads used which node type's profile.
+func (pt *proxyTable) noteNodeTypes(notes *diag.List) {
+	for _, nt := range sortedKeys(pt.nodeTypesUsed) {
+		ws := pt.nodeTypesUsed[nt]
+		notes.Add(diag.New(diag.NodeTypeProfile, "node type "+nt, "profile %q (measured on %s) used for %d workload(s): %s",
+			pt.nodeProfiles[nt].Metadata.Name, nt, len(ws), abbreviate(ws)))
+	}
+	for _, nt := range sortedKeys(pt.nodeTypesMissing) {
+		ws := pt.nodeTypesMissing[nt]
+		notes.Add(diag.New(diag.NodeTypeProfile, "node type "+nt, "no profile for node type %s; the default profile %q used for %d workload(s): %s",
+			nt, pt.prof.Metadata.Name, len(ws), abbreviate(ws)))
+	}
+}
+
+func sortedKeys(m map[string][]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// abbreviate lists up to three names and counts the rest.
+func abbreviate(names []string) string {
+	if len(names) <= 3 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:3], ", "), len(names)-3)
 }
 
 // waypoint returns the row of the waypoint serving namespace ns.
@@ -109,7 +167,7 @@ func (pt *proxyTable) finishRates(notes *diag.List) {
 	var order []callgraph.Mode
 	for i := range pt.rows {
 		r := &pt.rows[i]
-		f, in := pt.prof.RateFactor(string(r.mode), pt.perReplica(r))
+		f, in := r.prof.RateFactor(string(r.mode), pt.perReplica(r))
 		if !in && pt.perReplica(r) > 0 {
 			if len(outside[r.mode]) == 0 {
 				order = append(order, r.mode)
@@ -148,7 +206,7 @@ func (pt *proxyTable) results(c []costs, notes *diag.List) []ProxyResult {
 		res := ProxyResult{Workload: r.owner, Kind: r.kind, Replicas: r.replicas, RateFactor: r.factor, CPULimitMillicores: r.limit}
 		res.RequestsPerSecondPerReplica = pt.perReplica(&r)
 		_, _, res.CPUMillicores = c[i].total()
-		if pc, ok := pt.prof.ProxyCost(string(r.mode)); ok {
+		if pc, ok := r.prof.ProxyCost(string(r.mode)); ok {
 			if !pc.PerNode {
 				res.MemoryMiB = pc.MemoryMiB * float64(r.replicas)
 			} else if !perNodeNoted {

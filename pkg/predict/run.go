@@ -19,6 +19,8 @@ type Input struct {
 	// WhatIf and Speedups define the variant; with neither there is none.
 	WhatIf   []WhatIf
 	Speedups map[profile.Component]float64
+	// NodeProfiles are per-node-type profiles (Options.NodeProfiles).
+	NodeProfiles map[string]*profile.Profile
 	// Messages from building the graph (e.g. reading the cluster) are reported with
 	// the prediction's own.
 	Messages []diag.Message
@@ -44,7 +46,7 @@ func Run(in Input) (*Report, error) {
 		Profile:    ProfileInfo{Name: in.Profile.Metadata.Name, Source: in.ProfileSource, Reference: in.Profile.Metadata.Reference},
 		FanOut:     in.FanOut,
 	}
-	base, err := Predict(in.Graph, in.Profile, Options{FanOut: in.FanOut}, &notes)
+	base, err := Predict(in.Graph, in.Profile, Options{FanOut: in.FanOut, NodeProfiles: in.NodeProfiles}, &notes)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +60,7 @@ func Run(in Input) (*Report, error) {
 				r.WhatIf = append(r.WhatIf, "speedup "+string(c)+"="+strconv.FormatFloat(f, 'g', -1, 64))
 			}
 		}
-		variant, err := Predict(Apply(in.Graph, in.WhatIf, &notes), in.Profile, Options{FanOut: in.FanOut, Speedups: in.Speedups}, &notes)
+		variant, err := Predict(Apply(in.Graph, in.WhatIf, &notes), in.Profile, Options{FanOut: in.FanOut, Speedups: in.Speedups, NodeProfiles: in.NodeProfiles}, &notes)
 		if err != nil {
 			return nil, err
 		}

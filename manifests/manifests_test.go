@@ -1,0 +1,86 @@
+package manifests
+
+import (
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+func params() Params {
+	return Params{Namespace: "meshinsight-profile-abc123", RunID: "abc123", Image: "example.invalid/agent:v1", Version: "v1",
+		DeadlineSeconds: 660, Targets: []Target{
+			{Name: "node-a", Node: "node-a", NodeType: "m5.large", Handoff: "result-node-a", AgentArgs: []string{"--rates=500"}},
+			{Name: "node-b", Node: "node-b", NodeType: "c6g.xlarge", Handoff: "result-node-b"},
+		}}
+}
+
+func TestRenderEveryDocumentParses(t *testing.T) {
+	out, err := Render(params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, doc := range strings.Split(string(out), "\n---\n") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatalf("document does not parse: %v\n%s", err, doc)
+		}
+		if m == nil {
+			continue
+		}
+		kinds[m["kind"].(string)]++
+		md := m["metadata"].(map[string]any)
+		labels, _ := md["labels"].(map[string]any)
+		if labels[ManagedByLabel] != ManagedBy || labels[RunLabel] != "abc123" {
+			t.Errorf("%s %s lacks the run labels: %v", m["kind"], md["name"], labels)
+		}
+	}
+	want := map[string]int{"Namespace": 1, "ServiceAccount": 1, "Role": 1, "RoleBinding": 1, "Pod": 4, "Job": 2}
+	for k, n := range want {
+		if kinds[k] != n {
+			t.Errorf("%d %s, want %d (all: %v)", kinds[k], k, n, kinds)
+		}
+	}
+}
+
+func TestAgentIsLeastPrivileged(t *testing.T) {
+	out, err := RenderFile("agent.yaml", params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{`drop: ["ALL"]`, "readOnlyRootFilesystem: true", "hostPID: true", "activeDeadlineSeconds: 660",
+		"backoffLimit: 0", "nodeName: node-a", `--handoff=meshinsight-profile-abc123/result-node-a`, `--node-type=m5.large`, `"--rates=500"`,
+		`sidecar.istio.io/inject: "false"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("agent manifest lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"privileged: true", "hostNetwork"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("agent manifest asks for %q", bad)
+		}
+	}
+}
+
+func TestNamespaceEnrolment(t *testing.T) {
+	for _, tc := range []struct {
+		p    func(*Params)
+		want string
+	}{
+		{func(*Params) {}, "istio-injection: enabled"},
+		{func(p *Params) { p.Revision = "canary" }, `istio.io/rev: "canary"`},
+		{func(p *Params) { p.Ambient = true }, "istio.io/dataplane-mode: ambient"},
+	} {
+		p := params()
+		tc.p(&p)
+		out, err := RenderFile("namespace.yaml", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "pod-security.kubernetes.io/enforce: privileged") {
+			t.Errorf("namespace lacks %q:\n%s", tc.want, out)
+		}
+	}
+}

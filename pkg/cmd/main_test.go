@@ -1,0 +1,19 @@
+package cmd
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain points the profile store at an empty directory, so that no
+// profile stored for the developer's kube context changes the goldens.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "meshinsight-cmd-test-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CONFIG_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}

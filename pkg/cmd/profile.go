@@ -1,0 +1,350 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profiler"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/version"
+)
+
+// ProfileOptions are the options of `kubectl meshinsight profile`.
+type ProfileOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+
+	Node           string
+	NodeSelector   string
+	AllNodeTypes   bool
+	Image          string
+	Timeout        time.Duration
+	Keep           bool
+	DryRun         bool
+	SaveToCluster  bool
+	ProfileOut     string
+	IstioNamespace string
+	Concurrency    int
+	CleanLeftovers bool
+	Output         string
+	// Measurement matrix passed to the agent.
+	Protocols []string
+	Sizes     []int
+	Rates     []float64
+	Duration  time.Duration
+	Rounds    int
+
+	// StoreDir overrides the local profile directory (tests).
+	StoreDir string
+
+	genericiooptions.IOStreams
+}
+
+// NewProfileCommand builds `kubectl meshinsight profile`.
+func NewProfileCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ProfileOptions{configFlags: flags, IOStreams: streams, Image: version.AgentImageRef(),
+		Timeout: 20 * time.Minute, Concurrency: 2, IstioNamespace: "", Output: "table"}
+	c := &cobra.Command{
+		Use:   "profile [--node NODE | --all-node-types]",
+		Short: "Measure the mesh's proxies on a node and store the profile for predict",
+		Long: `Profile the sidecar proxy your mesh runs, on your nodes: a short-lived namespace gets a
+benchmark server and client (injected by your Istio) pinned to the node and a
+privileged agent Job (hostPID, eBPF) that drives load through the proxies and around
+them, measures CPU and latency per proxy component, fits the models and hands the
+profile back. The CLI validates it, saves it for the current context
+(~/.config/meshinsight/profiles/CONTEXT.json) and, with --save-to-cluster, as the
+ConfigMap meshinsight-profile in Istio's namespace, where every predict finds it.
+
+The namespace is always deleted afterwards (success, failure, --timeout, Ctrl-C)
+unless --keep. Use --dry-run to review every object and privilege first.`,
+		Example: `  # Review what would be created
+  kubectl meshinsight profile --dry-run
+
+  # Profile a node and share the result with the cluster
+  kubectl meshinsight profile --node worker-1 --save-to-cluster
+
+  # One profile per node type (instance-type label), two at a time
+  kubectl meshinsight profile --all-node-types --concurrency 2`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Node, "node", "", "Node to profile (default: the first Ready, schedulable Linux node)")
+	f.StringVar(&o.NodeSelector, "node-selector", "", "Label selector for candidate nodes; one node per node type among them")
+	f.BoolVar(&o.AllNodeTypes, "all-node-types", false, "Profile one node of every node type (instance-type label)")
+	f.StringVar(&o.Image, "image", o.Image, "Agent image")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Give up (and clean up) after this long")
+	f.BoolVar(&o.Keep, "keep", false, "Keep the namespace afterwards for debugging")
+	f.BoolVar(&o.DryRun, "dry-run", false, "Print the manifests instead of creating them")
+	f.BoolVar(&o.SaveToCluster, "save-to-cluster", false, "Also store the profile as ConfigMap meshinsight-profile in Istio's namespace")
+	f.StringVar(&o.ProfileOut, "profile-out", "", "Write the profile to this file instead of the per-context store")
+	f.StringVar(&o.IstioNamespace, "istio-namespace", "", "Namespace of istiod (default: search all)")
+	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "Nodes profiled at once with --all-node-types")
+	f.BoolVar(&o.CleanLeftovers, "clean-leftovers", false, "Delete namespaces left by killed runs without asking")
+	f.StringVarP(&o.Output, "output", "o", o.Output, "Summary format: table|json|yaml (json and yaml silence progress)")
+	f.StringSliceVar(&o.Protocols, "protocols", nil, "Agent: protocols to measure (default tcp,http)")
+	f.IntSliceVar(&o.Sizes, "sizes", nil, "Agent: message sizes in bytes (default 128,1024,4096,16384)")
+	f.Float64SliceVar(&o.Rates, "rates", nil, "Agent: request rates (default 500,2000)")
+	f.DurationVar(&o.Duration, "duration", 0, "Agent: length of each load run (default 1s)")
+	f.IntVar(&o.Rounds, "rounds", 0, "Agent: interleaved mesh/bypass rounds per cell (default 3)")
+	return c
+}
+
+// Validate checks the flags; no I/O.
+func (o *ProfileOptions) Validate() error {
+	switch o.Output {
+	case "table", "json", "yaml":
+	default:
+		return fmt.Errorf("unknown output format %q: want table, json or yaml", o.Output)
+	}
+	if o.Node != "" && (o.AllNodeTypes || o.NodeSelector != "") {
+		return errors.New("--node cannot be combined with --all-node-types or --node-selector")
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout %v: must be positive", o.Timeout)
+	}
+	if o.Concurrency < 1 {
+		return fmt.Errorf("--concurrency %d: must be at least 1", o.Concurrency)
+	}
+	if o.Image == "" {
+		return errors.New("--image must not be empty")
+	}
+	return nil
+}
+
+func (o *ProfileOptions) agentArgs() []string {
+	var a []string
+	if len(o.Protocols) > 0 {
+		a = append(a, "--protocols="+strings.Join(o.Protocols, ","))
+	}
+	if len(o.Sizes) > 0 {
+		s := make([]string, len(o.Sizes))
+		for i, v := range o.Sizes {
+			s[i] = strconv.Itoa(v)
+		}
+		a = append(a, "--sizes="+strings.Join(s, ","))
+	}
+	if len(o.Rates) > 0 {
+		s := make([]string, len(o.Rates))
+		for i, v := range o.Rates {
+			s[i] = strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		a = append(a, "--rates="+strings.Join(s, ","))
+	}
+	if o.Duration > 0 {
+		a = append(a, "--duration="+o.Duration.String())
+	}
+	if o.Rounds > 0 {
+		a = append(a, "--rounds="+strconv.Itoa(o.Rounds))
+	}
+	return a
+}
+
+// profileSummary is the -o json|yaml document.
+type profileSummary struct {
+	Namespace string          `json:"namespace"`
+	Istio     *profiler.Istio `json:"istio"`
+	Profiles  []storedProfile `json:"profiles"`
+}
+
+type storedProfile struct {
+	Node     string   `json:"node"`
+	NodeType string   `json:"nodeType"`
+	Models   int      `json:"models"`
+	Stored   []string `json:"stored"`
+}
+
+// Run does the profiling; Ctrl-C and SIGTERM cancel it and clean up.
+func (o *ProfileOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kc, kctx, err := kubeClient(o.configFlags)
+	if err != nil {
+		return err
+	}
+	quiet := o.Output != "table"
+	prog := newProgress(o.ErrOut, quiet)
+	logf := func(format string, args ...any) {
+		if !quiet {
+			fmt.Fprintf(o.ErrOut, format+"\n", args...)
+		}
+	}
+
+	if !o.DryRun {
+		if err := o.handleLeftovers(ctx, kc, logf); err != nil {
+			return err
+		}
+	}
+	prog.Phase("preflight")
+	plan, err := profiler.NewPlan(ctx, kc, profiler.Config{
+		Node: o.Node, NodeSelector: o.NodeSelector, AllNodeTypes: o.AllNodeTypes, IstioNamespace: o.IstioNamespace,
+		SaveToCluster: o.SaveToCluster, Image: o.Image, Version: version.Version, Timeout: o.Timeout,
+		AgentArgs: o.agentArgs(), SkipAccessCheck: o.DryRun,
+	})
+	if err != nil {
+		return fmt.Errorf("preflight on context %q: %w", kctx, err)
+	}
+	mode := "sidecar"
+	if plan.Istio.Ambient {
+		mode = "ambient"
+	}
+	logf("  Istio %s (revision %s, %s) in %s; proxy image %s", plan.Istio.Version, plan.Istio.Revision, mode, plan.Istio.Namespace, plan.Istio.ProxyImage)
+	for _, n := range plan.Nodes {
+		logf("  node %s: type %s, kernel %s, %s", n.Name, n.NodeType, n.Kernel, n.Arch)
+	}
+	for _, n := range plan.Notes {
+		logf("  note: %s", n)
+	}
+	if o.DryRun {
+		m, err := plan.Manifests()
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(m)
+		return err
+	}
+
+	results, err := profiler.Execute(ctx, kc, plan, profiler.RunOptions{
+		Timeout: o.Timeout, Keep: o.Keep, Concurrency: o.Concurrency, Progress: prog,
+	})
+	if o.Keep {
+		logf("kept namespace %s; remove it with: kubectl delete namespace %s", plan.Params.Namespace, plan.Params.Namespace)
+	}
+	if err != nil {
+		if len(results) > 0 {
+			logf("%d of %d node(s) finished before the error; their profiles are not saved", len(results), len(plan.Nodes))
+		}
+		return err
+	}
+	return o.store(ctx, kc, kctx, plan, results)
+}
+
+func (o *ProfileOptions) store(ctx context.Context, kc kubernetes.Interface, kctx string, plan *profiler.Plan, results []profiler.Result) error {
+	var profs []*profile.Profile
+	for _, r := range results {
+		if r.Profile.Provenance.Platform.NodeType == "" {
+			r.Profile.Provenance.Platform.NodeType = r.Target.NodeType
+		}
+		profs = append(profs, r.Profile)
+	}
+	set := profilestore.NewSet("", profs...)
+	stored := map[string][]string{}
+	if o.ProfileOut != "" {
+		for i, p := range profs {
+			path := o.ProfileOut
+			if i > 0 {
+				path = strings.TrimSuffix(o.ProfileOut, ".json") + "@" + profilestore.Key(p.Provenance.Platform.NodeType) + ".json"
+			}
+			if err := profile.WriteFile(path, p); err != nil {
+				return err
+			}
+			stored[p.Provenance.Platform.NodeType] = append(stored[p.Provenance.Platform.NodeType], path)
+		}
+	} else {
+		dir := o.StoreDir
+		if dir == "" {
+			var err error
+			if dir, err = profilestore.Dir(); err != nil {
+				return err
+			}
+		}
+		paths, err := profilestore.SaveLocal(dir, kctx, set)
+		if err != nil {
+			return err
+		}
+		// paths[0] is the default (first node type), then one per node type.
+		stored[profs[0].Provenance.Platform.NodeType] = append(stored[profs[0].Provenance.Platform.NodeType], paths[0])
+		for i, nt := range set.NodeTypes() {
+			stored[nt] = append(stored[nt], paths[i+1])
+		}
+	}
+	if o.SaveToCluster {
+		if err := profilestore.SaveCluster(ctx, kc, plan.Istio.Namespace, set); err != nil {
+			return err
+		}
+		for _, p := range profs {
+			nt := p.Provenance.Platform.NodeType
+			stored[nt] = append(stored[nt], fmt.Sprintf("configmap %s/%s", plan.Istio.Namespace, profilestore.ConfigMapName))
+		}
+	}
+	sum := profileSummary{Namespace: plan.Params.Namespace, Istio: plan.Istio}
+	for _, r := range results {
+		nt := r.Profile.Provenance.Platform.NodeType
+		sum.Profiles = append(sum.Profiles, storedProfile{Node: r.Target.Node, NodeType: nt, Models: len(r.Profile.Models), Stored: stored[nt]})
+	}
+	switch o.Output {
+	case "json":
+		enc := json.NewEncoder(o.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	case "yaml":
+		b, err := sigsyaml.Marshal(sum)
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(b)
+		return err
+	}
+	for _, p := range sum.Profiles {
+		fmt.Fprintf(o.Out, "node %s (type %s): %d models, stored in %s\n", p.Node, p.NodeType, p.Models, strings.Join(p.Stored, " and "))
+	}
+	fmt.Fprintln(o.Out, "kubectl meshinsight predict now uses it for this context.")
+	return nil
+}
+
+// handleLeftovers finds namespaces of killed runs and deletes them with
+// --clean-leftovers or after asking on a terminal; otherwise it warns.
+func (o *ProfileOptions) handleLeftovers(ctx context.Context, kc kubernetes.Interface, logf func(string, ...any)) error {
+	left, err := profiler.Leftovers(ctx, kc)
+	if err != nil || len(left) == 0 {
+		// Listing namespaces may be forbidden; that is not a reason to stop.
+		return nil
+	}
+	for _, ns := range left {
+		del := o.CleanLeftovers
+		if !del && isTerminal(o.In) {
+			fmt.Fprintf(o.ErrOut, "namespace %s was left by an earlier run (created %s). Delete it? [y/N] ",
+				ns.Name, ns.CreationTimestamp.Format(time.RFC3339))
+			line, _ := bufio.NewReader(o.In).ReadString('\n')
+			del = strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
+		}
+		if !del {
+			logf("warning: namespace %s was left by an earlier run; delete it with `kubectl delete namespace %s` or pass --clean-leftovers", ns.Name, ns.Name)
+			continue
+		}
+		logf("deleting leftover namespace %s", ns.Name)
+		if err := profiler.DeleteNamespace(ctx, kc, ns.Name, time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isTerminal(r any) bool {
+	f, ok := r.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}

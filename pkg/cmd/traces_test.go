@@ -1,0 +1,167 @@
+package cmd
+
+import (
+	"encoding/json"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/traces"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const (
+	jaegerTraces = "../traces/testdata/jaeger-checkout.json"
+	zipkinTraces = "../traces/testdata/zipkin-checkout.json"
+	otlpTraces   = "../traces/testdata/otlp-checkout.json"
+)
+
+func TestPredictTracesGolden(t *testing.T) {
+	cases := map[string][]string{
+		"traces.table":        {"predict", "--traces", jaegerTraces},
+		"traces.wide":         {"predict", "--traces", jaegerTraces, "-o", "wide"},
+		"traces-whatif.table": {"predict", "--traces", jaegerTraces, "--what-if", "mtls=off", "--what-if", "mode=ambient,workload=payment"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			out, errOut, err := execute(t, args...)
+			if err != nil {
+				t.Fatal(err, errOut)
+			}
+			golden := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("reading golden file (run go test ./pkg/cmd/ -run TestPredictTracesGolden -update to create it): %v", err)
+			}
+			if out != string(want) {
+				t.Errorf("output differs from %s (rerun with -update if the change is intended)\ngot:\n%s\nwant:\n%s", golden, out, want)
+			}
+		})
+	}
+}
+
+func tracesReport(t *testing.T, args ...string) *traces.Report {
+	t.Helper()
+	out, errOut, err := execute(t, append(args, "-o", "json")...)
+	if err != nil {
+		t.Fatal(err, errOut)
+	}
+	var r traces.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r
+}
+
+// The three fixtures carry the same traces in three formats: the figures agree.
+func TestPredictTracesFormatsAgree(t *testing.T) {
+	jaeger := tracesReport(t, "predict", "--traces", jaegerTraces)
+	for _, file := range []string{zipkinTraces, otlpTraces} {
+		r := tracesReport(t, "predict", "--traces", file)
+		if !reflect.DeepEqual(r.Operations, jaeger.Operations) {
+			t.Errorf("%s: operations differ from Jaeger's:\n%+v\n%+v", file, r.Operations, jaeger.Operations)
+		}
+	}
+	if jaeger.Kind != traces.ReportKind || len(jaeger.Operations) != 2 || jaeger.Operations[0].Baseline.LatencyP50Micros <= 0 {
+		t.Errorf("report %+v", jaeger)
+	}
+}
+
+func TestPredictTracesDirServiceAndGraph(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(jaegerTraces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a.json"), data, 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not traces"), 0o644)
+	graph := filepath.Join(dir, "shop.yaml")
+	os.WriteFile(graph, []byte(`apiVersion: meshinsight.dev/v1
+kind: CallGraph
+metadata: {name: shop}
+workloads:
+  - {name: payment, namespace: shop, mode: ambient}
+  - {name: postgres, namespace: shop, mode: none}
+edges:
+  - {from: payment, to: postgres, protocol: tcp}
+`), 0o644)
+	export := filepath.Join(dir, "derived.yaml")
+	r := tracesReport(t, "predict", "--traces", dir, "--service", "payment", "-f", graph, "--export-graph", export)
+	if len(r.Operations) != 1 || r.Operations[0].Name() != "payment POST /charge" || r.Operations[0].Traces != 2 {
+		t.Fatalf("operations %+v", r.Operations)
+	}
+	c := r.Operations[0].Calls
+	if len(c) != 1 || c[0].Edge.From != "shop/payment" || c[0].Edge.ServerMode != "none" || c[0].Edge.MTLS || c[0].PerRequest != 0.5 {
+		t.Errorf("calls %+v", c)
+	}
+	g, err := callgraph.ReadFile(export)
+	if err != nil || len(g.Edges) != 5 || g.Metadata.Name != "shop+traces" {
+		t.Errorf("exported graph %+v: %v", g, err)
+	}
+}
+
+func TestPredictJaegerURL(t *testing.T) {
+	data, err := os.ReadFile(jaegerTraces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var query string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		query = r.URL.RawQuery
+		w.Write(data)
+	}))
+	defer srv.Close()
+	r := tracesReport(t, "predict", "--jaeger-url", srv.URL, "--service", "frontend", "--operation", "GET /checkout", "--limit", "5", "--lookback", "30m")
+	if len(r.Operations) != 1 || r.Operations[0].Operation != "GET /checkout" || r.Source != srv.URL {
+		t.Errorf("report %+v", r)
+	}
+	for _, want := range []string{"service=frontend", "operation=GET+%2Fcheckout", "limit=5", "lookback=30m"} {
+		if !strings.Contains(query, want) {
+			t.Errorf("query %q lacks %q", query, want)
+		}
+	}
+}
+
+func TestPredictTracesErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"both sources":      {[]string{"predict", "--traces", jaegerTraces, "--jaeger-url", "http://x"}, "give one"},
+		"jaeger no service": {[]string{"predict", "--jaeger-url", "http://localhost:16686"}, "--jaeger-url needs --service"},
+		"jaeger bad url":    {[]string{"predict", "--jaeger-url", "localhost:16686", "--service", "a"}, "want e.g. http://localhost:16686"},
+		"service alone":     {[]string{"predict", "-f", bookinfo, "--service", "a"}, "give --traces FILE|DIR or --jaeger-url"},
+		"-A":                {[]string{"predict", "--traces", jaegerTraces, "-A"}, "cannot be combined with --traces"},
+		"dot":               {[]string{"predict", "--traces", jaegerTraces, "-o", "dot"}, "-o dot is not available with traces"},
+		"bad limit":         {[]string{"predict", "--jaeger-url", "http://x", "--service", "a", "--limit", "0"}, "must be positive"},
+		"missing file":      {[]string{"predict", "--traces", filepath.Join(dir, "nope.json")}, "reading traces"},
+		"empty dir":         {[]string{"predict", "--traces", dir}, "no .json trace files"},
+		"not traces":        {[]string{"predict", "--traces", bookinfo}, "not a Jaeger, Zipkin v2 or OTLP"},
+		"unknown service":   {[]string{"predict", "--traces", jaegerTraces, "--service", "nobody"}, `has a request of service "nobody"`},
+		"jaeger down":       {[]string{"predict", "--jaeger-url", "http://127.0.0.1:1", "--service", "a"}, "is the query service reachable"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := execute(t, c.args...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,303 @@
+//go:build linux
+
+package datapath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Chain is a built N-pod datapath (see ChainSpec). Its methods are safe for
+// concurrent use. Close it, also when the caller is interrupted: it owns
+// network namespaces, veth pairs, a bridge, processes and files.
+type Chain struct {
+	spec ChainSpec
+	dir  string
+
+	mu      sync.Mutex
+	closed  bool
+	netns   []string // created namespaces, in creation order
+	procs   []*Process
+	proxies map[string]*Process
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// BuildChain creates the hub with its bridge, the pods with their veths,
+// and in every pod with a sidecar the nat rules and the proxy, and returns
+// once every proxy accepts connections. ctx bounds the building only. On
+// error everything already created is torn down. It needs root and the `ip`,
+// `iptables-restore` and `haproxy` tools.
+func BuildChain(ctx context.Context, spec ChainSpec) (_ *Chain, err error) {
+	spec, err = spec.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid chain spec: %w", err)
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("building a chain needs root: network namespaces, veths, a bridge and iptables rules are created")
+	}
+	c := &Chain{spec: spec, proxies: map[string]*Process{}}
+	defer func() {
+		if err != nil {
+			if cerr := c.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("cleaning up after the failed build: %w", cerr))
+			}
+		}
+	}()
+	// The same directory naming as Datapath, so Cleanup(prefix) finds it.
+	if c.dir, err = os.MkdirTemp("", tempPrefix+spec.Prefix+"-"); err != nil {
+		return nil, fmt.Errorf("creating the chain directory: %w", err)
+	}
+	if err := os.Chmod(c.dir, 0o711); err != nil {
+		return nil, fmt.Errorf("opening %s to the proxy uid: %w", c.dir, err)
+	}
+	hub := spec.netnsName(hubName)
+	if err := c.addNetns(ctx, hub); err != nil {
+		return nil, err
+	}
+	// The bridge lives in the hub, so the host's network namespace never
+	// sees a link of the chain and deleting the namespaces deletes it all.
+	if err := run(ctx, nil, "ip", "-n", hub, "link", "add", bridgeName, "type", "bridge"); err != nil {
+		return nil, err
+	}
+	if err := run(ctx, nil, "ip", "-n", hub, "link", "set", bridgeName, "up"); err != nil {
+		return nil, err
+	}
+	for i, p := range spec.Pods {
+		ns := spec.netnsName(p.Name)
+		if err := c.addNetns(ctx, ns); err != nil {
+			return nil, err
+		}
+		peer := fmt.Sprintf("v%d", i)
+		if err := run(ctx, nil, "ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", peer, "netns", hub); err != nil {
+			return nil, err
+		}
+		if err := run(ctx, nil, "ip", "-n", hub, "link", "set", peer, "master", bridgeName, "up"); err != nil {
+			return nil, err
+		}
+		cidr := netip.PrefixFrom(spec.addr(i), spec.Subnet.Bits()).String()
+		if err := run(ctx, nil, "ip", "-n", ns, "addr", "add", cidr, "dev", "eth0"); err != nil {
+			return nil, err
+		}
+		if err := run(ctx, nil, "ip", "-n", ns, "link", "set", "eth0", "up"); err != nil {
+			return nil, err
+		}
+	}
+
+	var certs map[Pod]*TLSFiles
+	if slices.ContainsFunc(spec.Edges, func(e ChainEdge) bool { return e.MTLS }) {
+		var pods []Pod
+		for _, p := range spec.Pods {
+			if p.Sidecar {
+				pods = append(pods, Pod(p.Name))
+			}
+		}
+		if certs, err = writeMeshCerts(c.dir, pods, ProxyUID); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range spec.Pods {
+		if !p.Sidecar {
+			continue
+		}
+		if err := c.startSidecar(ctx, p.Name, certs); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// addNetns creates a network namespace with its loopback up, and records it
+// for Close.
+func (c *Chain) addNetns(ctx context.Context, name string) error {
+	if err := run(ctx, nil, "ip", "netns", "add", name); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.netns = append(c.netns, name)
+	c.mu.Unlock()
+	return run(ctx, nil, "ip", "-n", name, "link", "set", "lo", "up")
+}
+
+// startSidecar installs pod name's nat rules and starts its proxy.
+func (c *Chain) startSidecar(ctx context.Context, name string, certs map[Pod]*TLSFiles) error {
+	s := c.spec
+	podDir := filepath.Join(c.dir, name)
+	if err := os.Mkdir(podDir, 0o700); err != nil {
+		return fmt.Errorf("creating the %s proxy directory: %w", name, err)
+	}
+	if err := os.Chown(podDir, ProxyUID, ProxyUID); err != nil {
+		return fmt.Errorf("handing the %s proxy directory to uid %d: %w", name, ProxyUID, err)
+	}
+	conf := chainHAProxyConfig(s.proxyConfig(name, filepath.Join(podDir, "admin.sock"), certs))
+	confPath := filepath.Join(podDir, s.Proxy.Name()+".conf")
+	if err := writeOwned(confPath, conf, ProxyUID); err != nil {
+		return err
+	}
+	ns := s.netnsName(name)
+	if err := run(ctx, s.rules().RestoreInput(), "ip", "netns", "exec", ns, "iptables-restore"); err != nil {
+		return fmt.Errorf("installing the %s pod's nat rules: %w", name, err)
+	}
+	proc, err := c.start(name, s.Proxy.Name()+" "+name+" sidecar", s.Proxy.Command(confPath), ProxyUID)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.proxies[name] = proc
+	c.mu.Unlock()
+	for _, port := range []int{InboundPort, OutboundPort} {
+		if err := waitListeningIn(ctx, c.NetnsPath(name), name, port, proc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Start runs argv inside pod as uid (and the gid of the same number),
+// without supplementary groups, like Datapath.Start. The process is stopped
+// when ctx is done and, at the latest, by Close.
+func (c *Chain) Start(ctx context.Context, pod string, argv []string, uid int) (*Process, error) {
+	if err := c.checkPod(pod); err != nil {
+		return nil, err
+	}
+	if uid < 0 {
+		return nil, fmt.Errorf("starting %v: uid %d is negative", argv, uid)
+	}
+	proc, err := c.start(pod, pod+": "+strings.Join(argv, " "), argv, uid)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = proc.Stop()
+		case <-proc.Done():
+		}
+	}()
+	return proc, nil
+}
+
+// start starts a tracked process in pod.
+func (c *Chain) start(pod, name string, argv []string, uid int) (*Process, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	proc, err := startIn(c.NetnsPath(pod), name, argv, uid, uid)
+	if err != nil {
+		return nil, err
+	}
+	c.procs = append(c.procs, proc)
+	return proc, nil
+}
+
+// WaitListening waits until a TCP socket listens on port in pod, for at
+// most ten seconds, without connecting to it.
+func (c *Chain) WaitListening(ctx context.Context, pod string, port int) error {
+	if err := c.checkPod(pod); err != nil {
+		return err
+	}
+	return waitListeningIn(ctx, c.NetnsPath(pod), pod, port, nil)
+}
+
+// Prefix is the name prefix of everything the chain created.
+func (c *Chain) Prefix() string { return c.spec.Prefix }
+
+// Spec is the spec the chain was built from, defaults filled in.
+func (c *Chain) Spec() ChainSpec { return c.spec }
+
+// Dir is the chain's temporary directory (removed by Close): a place for
+// the apps' configuration files and sockets too.
+func (c *Chain) Dir() string { return c.dir }
+
+// NetnsPath is the bind-mounted network namespace of pod.
+func (c *Chain) NetnsPath(pod string) string {
+	return filepath.Join("/run/netns", c.spec.netnsName(pod))
+}
+
+// Addr is pod's address on the bridge; the zero Addr for an unknown pod.
+func (c *Chain) Addr(pod string) netip.Addr {
+	i := c.spec.podIndex(pod)
+	if i < 0 {
+		return netip.Addr{}
+	}
+	return c.spec.addr(i)
+}
+
+// ProxyPIDs maps each pod with a sidecar to its proxy's PID.
+func (c *Chain) ProxyPIDs() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := make(map[string]int, len(c.proxies))
+	for p, proc := range c.proxies {
+		m[p] = proc.PID()
+	}
+	return m
+}
+
+// PIDs lists every process the chain started (proxies and apps), running
+// or not, for checks that nothing survived Close.
+func (c *Chain) PIDs() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]int, 0, len(c.procs))
+	for _, p := range c.procs {
+		out = append(out, p.PID())
+	}
+	return out
+}
+
+func (c *Chain) checkPod(pod string) error {
+	if c.spec.podIndex(pod) < 0 {
+		return fmt.Errorf("unknown pod %q in chain %s", pod, c.spec.Prefix)
+	}
+	return nil
+}
+
+// Close stops every process, kills whatever else still runs in the
+// namespaces, deletes the pods' and the hub's network namespaces (which
+// takes the veths, the bridge and the nat rules with them) and removes the
+// temporary directory. It is idempotent and returns the same error each time.
+func (c *Chain) Close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.teardown() })
+	return c.closeErr
+}
+
+func (c *Chain) teardown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), teardownTimeout)
+	defer cancel()
+	c.mu.Lock()
+	c.closed = true
+	procs, netns := c.procs, c.netns
+	c.mu.Unlock()
+
+	var errs []error
+	var wg sync.WaitGroup
+	stopErrs := make([]error, len(procs))
+	for i, proc := range procs {
+		wg.Go(func() { stopErrs[i] = proc.Stop() })
+	}
+	wg.Wait()
+	errs = append(errs, stopErrs...)
+	for _, name := range slices.Backward(netns) {
+		errs = append(errs, removeNetns(ctx, name))
+	}
+	if c.dir != "" {
+		if err := os.RemoveAll(c.dir); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", c.dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,159 @@
+package traces
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+)
+
+func reference(t *testing.T) *profile.Profile {
+	t.Helper()
+	p, err := profile.Reference()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+func TestPredictOperation(t *testing.T) {
+	op := Operation{Service: "a", Operation: "GET /", Requests: 4, P50: 10_000_000, P99: 20_000_000, // 10ms, 20ms
+		Calls: []PathCall{{"a", "b", 4, 1}, {"b", "c", 2, 0.5}, {"a", "x", 1, 0.25}}}
+	edges := map[string]predict.EdgeResult{
+		"a->b": {LatencyP50Micros: 200, LatencyP99Micros: 300, Components: []predict.ComponentCost{
+			{Component: "parsing", LatencyP50Micros: 120, LatencyP99Micros: 180}, {Component: "tls", LatencyP50Micros: 80, LatencyP99Micros: 120}}},
+		"b->c": {LatencyP50Micros: 100, LatencyP99Micros: 100, Components: []predict.ComponentCost{
+			{Component: "tls", LatencyP50Micros: 100, LatencyP99Micros: 100}}},
+	}
+	added, calls, missing := PredictOperation(op, func(from, to string) (predict.EdgeResult, bool) {
+		e, ok := edges[from+"->"+to]
+		return e, ok
+	})
+	// 1×200 + 0.5×100 = 250µs p50; 1×300 + 0.5×100 = 350µs p99; a->x unknown.
+	if added.LatencyP50Micros != 250 || added.LatencyP99Micros != 350 || added.ShareP50 != 0.025 || added.ShareP99 != 0.0175 {
+		t.Errorf("added = %+v", added)
+	}
+	wantComps := []predict.ComponentCost{{Component: "tls", LatencyP50Micros: 130, LatencyP99Micros: 170}, {Component: "parsing", LatencyP50Micros: 120, LatencyP99Micros: 180}}
+	if !slices.Equal(added.Components, wantComps) {
+		t.Errorf("components %+v, want %+v", added.Components, wantComps)
+	}
+	if len(calls) != 2 || !slices.Equal(missing, []string{"a->x"}) {
+		t.Errorf("calls %v, missing %v", calls, missing)
+	}
+}
+
+func TestPredictFromTraces(t *testing.T) {
+	sum := Summarize(readSet(t, "testdata/jaeger-checkout.json"), Filter{})
+	r, g, err := Predict(Input{Summary: sum, Source: "fixture", Profile: reference(t), ProfileSource: "embedded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Edges) != 5 || len(g.Workloads) != 6 || r.Kind != ReportKind || r.Traces != 3 || r.Requests != 3 {
+		t.Fatalf("graph %d edges %d workloads; report %+v", len(g.Edges), len(g.Workloads), r)
+	}
+	op := r.Operations[0]
+	if op.Name() != "frontend GET /checkout" || op.MeasuredP50Micros != 80_000 || op.MeasuredP99Micros != 100_000 {
+		t.Fatalf("operation %+v", op)
+	}
+	byCall := map[string]CallResult{}
+	for _, c := range op.Calls {
+		byCall[c.Name()] = c
+	}
+	// Sum by hand over the calls on the path and their frequency per request.
+	want := 1*byCall["frontend->shipping"].Edge.LatencyP50Micros + 1*byCall["frontend->payment"].Edge.LatencyP50Micros +
+		0.5*byCall["frontend->cart"].Edge.LatencyP50Micros + 0.5*byCall["payment->postgres"].Edge.LatencyP50Micros
+	if len(op.Calls) != 4 || !(want > 0) || !near(op.Baseline.LatencyP50Micros, want) || !near(op.Baseline.ShareP50, want/80_000) {
+		t.Errorf("added p50 %v, want %v; calls %v", op.Baseline.LatencyP50Micros, want, op.Calls)
+	}
+	compSum := 0.0
+	for _, c := range op.Baseline.Components {
+		compSum += c.LatencyP50Micros
+	}
+	if !near(compSum, op.Baseline.LatencyP50Micros) {
+		t.Errorf("components add up to %v, not %v", compSum, op.Baseline.LatencyP50Micros)
+	}
+	protocols := map[string]string{"frontend->cart": "grpc", "frontend->shipping": "http", "frontend->payment": "http", "payment->postgres": "tcp"}
+	for name, proto := range protocols {
+		if got := byCall[name].Edge.Protocol; got != proto {
+			t.Errorf("%s protocol %s, want %s", name, got, proto)
+		}
+	}
+	if e := byCall["frontend->shipping"].Edge; e.RequestBytes != 300 || e.ResponseBytes != 2000 {
+		t.Errorf("shipping sizes %v/%v", e.RequestBytes, e.ResponseBytes)
+	}
+	for _, want := range []string{
+		"Warning [MI0029] (trace 5c0a3e1b2d4f6a7b8c9d0e1f2a3b4c5d span b3) starts 500µs before its parent b2",
+		"Info [MI0030] (traces) call rates are the calls seen over the 2.03s",
+		"Info [MI0001] (default/payment->default/postgres) no span tag gives the protocol",
+		"Info [MI0001] (default/frontend->default/currency) no span tag gives the request size",
+		"Info [MI0007]",
+	} {
+		if !slices.ContainsFunc(r.Messages, func(m diag.Message) bool { return strings.HasPrefix(m.String(), want) }) {
+			t.Errorf("no message %q in\n%v", want, r.Messages)
+		}
+	}
+}
+
+func TestPredictWithGraphAndWhatIf(t *testing.T) {
+	sum := Summarize(readSet(t, "testdata/otlp-checkout.json"), Filter{})
+	f := false
+	base := &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind, Metadata: callgraph.Metadata{Name: "shop"},
+		Workloads: []callgraph.Workload{{Name: "frontend", Namespace: "shop"}, {Name: "shipping", Namespace: "shop", Mode: callgraph.ModeAmbient}},
+		Edges:     []callgraph.Edge{{From: "frontend", To: "shipping", Protocol: callgraph.GRPC, MTLS: &f}},
+	}
+	w, err := predict.ParseWhatIf("mtls=off")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, g, err := Predict(Input{Summary: sum, Graph: base, Profile: reference(t), ProfileSource: "embedded", WhatIf: []predict.WhatIf{w}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Metadata.Name != "shop+traces" {
+		t.Errorf("graph name %q", g.Metadata.Name)
+	}
+	op := r.Operations[0]
+	i := slices.IndexFunc(op.Calls, func(c CallResult) bool { return c.To == "shipping" })
+	e := op.Calls[i].Edge
+	// From the graph file: protocol grpc (the traces say http), shipping in ambient
+	// (so mTLS is on whatever the edge says), in namespace shop.
+	if e.Protocol != "grpc" || e.ServerMode != "ambient" || e.From != "shop/frontend" || e.To != "shop/shipping" || !e.MTLS {
+		t.Errorf("shipping edge %+v", e)
+	}
+	if op.Variant == nil || !(op.Variant.LatencyP50Micros < op.Baseline.LatencyP50Micros) || op.Calls[i].VariantEdge == nil {
+		t.Errorf("what-if mtls=off: baseline %+v variant %+v", op.Baseline, op.Variant)
+	}
+	if !slices.Equal(r.WhatIf, []string{"mtls=off"}) {
+		t.Errorf("whatIf %v", r.WhatIf)
+	}
+}
+
+func TestPredictWithoutCalls(t *testing.T) {
+	set := Assemble([]Span{span("r", "", "a", 0, 10), span("x", "r", "a", 1, 5)}, nil)
+	r, _, err := Predict(Input{Summary: Summarize(set, Filter{}), Profile: reference(t), ProfileSource: "embedded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Operations) != 1 || r.Operations[0].Baseline.LatencyP50Micros != 0 || r.Operations[0].Calls == nil {
+		t.Errorf("operations %+v", r.Operations)
+	}
+}
+
+func TestWarningMessagesSummarise(t *testing.T) {
+	var ws []Warning
+	for i := range 7 {
+		ws = append(ws, Warning{TraceID: string(rune('a' + i)), SpanID: "s", Problem: ClockSkew, Message: "moved"})
+	}
+	ws = append(ws, Warning{TraceID: "z", Problem: Cycle, Message: "cut"})
+	ms := WarningMessages(ws)
+	if len(ms) != 2 || !strings.Contains(ms[0].Message, "7 times in 7 traces") || ms[1].Subject != "trace z" {
+		t.Errorf("messages %v", ms)
+	}
+}

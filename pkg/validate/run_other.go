@@ -1,0 +1,14 @@
+//go:build !linux
+
+package validate
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrUnsupported is returned by Run on systems other than Linux.
+var ErrUnsupported = errors.New("validation needs Linux (network namespaces, a real sidecar datapath)")
+
+// Run needs Linux.
+func Run(ctx context.Context, cfg Config) (*Report, error) { return nil, ErrUnsupported }
