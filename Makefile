@@ -8,7 +8,7 @@ PKG       := github.com/meshinsight/kubectl-meshinsight
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: validate help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
+.PHONY: validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -90,7 +90,19 @@ bench-workload: ## Loopback figures of the echo server and load generator (one p
 	$(GO) test -run '^$$' -bench 'BenchmarkLoopbackHTTP' -benchtime 3s ./pkg/workload
 	$(GO) test -run '^$$' -bench 'BenchmarkLoopbackFixedRate' -benchtime 1x ./pkg/workload
 
-dist: ## Cross-compile release archives into dist/
+AGENT_ARCHES := amd64 arm64
+
+build-agent-all: ## Build the agent for linux/amd64 and linux/arm64 into bin/linux_ARCH/ (for make image)
+	@for arch in $(AGENT_ARCHES); do \
+		echo "building linux/$$arch"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux_$$arch/meshinsight-agent ./cmd/meshinsight-agent || exit 1; \
+	done
+
+image: build-agent-all ## Agent image (linux/amd64+arm64) without Docker: OCI layout bin/image + bin/meshinsight-agent.tar, tagged $(VERSION); PUSH=REPO pushes it
+	$(GO) run -ldflags '$(LDFLAGS)' ./hack/image $(foreach a,$(AGENT_ARCHES),-binary linux/$(a)=$(BIN)/linux_$(a)/meshinsight-agent) \
+		-o $(BIN)/image -tar $(BIN)/meshinsight-agent.tar $(if $(PUSH),-push $(PUSH))
+
+dist: ## Cross-compile release archives into dist/ (binary at the archive's top level, as .krew.yaml expects)
 	@rm -rf dist && mkdir -p dist
 	@for p in $(PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
@@ -98,8 +110,8 @@ dist: ## Cross-compile release archives into dist/
 		echo "building $$os/$$arch"; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/kubectl-meshinsight$$ext ./cmd/kubectl-meshinsight || exit 1; \
 		cp LICENSE README.md $$dir/ 2>/dev/null; \
-		if [ $$os = windows ]; then (cd dist && zip -qr kubectl-meshinsight_$${os}_$${arch}.zip kubectl-meshinsight_$${os}_$${arch}); \
-		else tar -C dist -czf dist/kubectl-meshinsight_$${os}_$${arch}.tar.gz kubectl-meshinsight_$${os}_$${arch}; fi; \
+		if [ $$os = windows ]; then (cd $$dir && zip -qr ../kubectl-meshinsight_$${os}_$${arch}.zip .); \
+		else tar -C $$dir -czf dist/kubectl-meshinsight_$${os}_$${arch}.tar.gz .; fi; \
 		rm -rf $$dir; \
 	done
 	@cd dist && sha256sum * > checksums.txt && cat checksums.txt

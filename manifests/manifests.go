@@ -16,7 +16,7 @@ import (
 var files embed.FS
 
 // Files are the templates in the order they are applied.
-var Files = []string{"namespace.yaml", "rbac.yaml", "bench.yaml", "agent.yaml"}
+var Files = []string{"namespace.yaml", "rbac.yaml", "services.yaml", "bench.yaml", "agent.yaml"}
 
 // Params fill the templates.
 type Params struct {
@@ -63,12 +63,32 @@ const (
 	TargetLabel    = "meshinsight.dev/target"
 )
 
-// Ports of the benchmark server: MeshPort is intercepted by the sidecars,
-// BypassPort is excluded on both sides (the A/B baseline on the same pods).
+// Ports of the benchmark server: the HTTP and TCP echo servers listen on
+// a port the sidecars intercept and on a bypass port excluded from
+// interception on both sides (the A/B baseline on the same pods).
 const (
-	MeshPort   = 8080
-	BypassPort = 9090
+	MeshPort         = 8080
+	BypassPort       = 9090
+	TCPMeshPort      = 8081
+	TCPBypassPort    = 9091
+	ExcludedPortList = "9090,9091"
 )
+
+// Names of a target's objects; the agent derives them from --target.
+func ServerPod(target string) string { return "bench-server-" + target }
+
+// ClientPod is the benchmark client pod of a target.
+func ClientPod(target string) string { return "bench-client-" + target }
+
+// Service is the benchmark Service of a target whose calls use mTLS (the
+// mesh default) or, with mtls false, plaintext (a DestinationRule of the
+// same name disables TLS for it).
+func Service(target string, mtls bool) string {
+	if mtls {
+		return "bench-mtls-" + target
+	}
+	return "bench-plain-" + target
+}
 
 // Render executes every template with p and returns one multi-document YAML
 // stream in apply order.
@@ -90,15 +110,20 @@ func Render(p Params) ([]byte, error) {
 // RenderFile executes one template.
 func RenderFile(name string, p Params) ([]byte, error) {
 	t, err := template.New(name).Funcs(template.FuncMap{
-		"quote": func(s string) string { return fmt.Sprintf("%q", s) },
-		"join":  strings.Join,
+		"quote":     func(s string) string { return fmt.Sprintf("%q", s) },
+		"join":      strings.Join,
+		"serverPod": ServerPod,
+		"clientPod": ClientPod,
+		"service":   Service,
+		"list":      func(v ...bool) []bool { return v },
 	}).Option("missingkey=error").ParseFS(files, name)
 	if err != nil {
 		return nil, fmt.Errorf("parsing manifest template %s: %w", name, err)
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, map[string]any{
-		"P": p, "MeshPort": MeshPort, "BypassPort": BypassPort,
+		"P": p, "MeshPort": MeshPort, "BypassPort": BypassPort, "TCPMeshPort": TCPMeshPort, "TCPBypassPort": TCPBypassPort,
+		"Excluded": ExcludedPortList,
 		"ManagedByLabel": ManagedByLabel, "ManagedBy": ManagedBy, "RunLabel": RunLabel,
 		"ComponentLabel": ComponentLabel, "TargetLabel": TargetLabel,
 	}); err != nil {

@@ -36,7 +36,8 @@ func TestRenderEveryDocumentParses(t *testing.T) {
 			t.Errorf("%s %s lacks the run labels: %v", m["kind"], md["name"], labels)
 		}
 	}
-	want := map[string]int{"Namespace": 1, "ServiceAccount": 1, "Role": 1, "RoleBinding": 1, "Pod": 4, "Job": 2}
+	want := map[string]int{"Namespace": 1, "ServiceAccount": 1, "Role": 1, "RoleBinding": 1, "Pod": 4, "Job": 2,
+		"Service": 4, "DestinationRule": 2, "PeerAuthentication": 1}
 	for k, n := range want {
 		if kinds[k] != n {
 			t.Errorf("%d %s, want %d (all: %v)", kinds[k], k, n, kinds)
@@ -60,6 +61,18 @@ func TestAgentIsLeastPrivileged(t *testing.T) {
 	for _, bad := range []string{"privileged: true", "hostNetwork"} {
 		if strings.Contains(s, bad) {
 			t.Errorf("agent manifest asks for %q", bad)
+		}
+	}
+}
+
+func TestNamesMatchTheAgent(t *testing.T) {
+	out, err := Render(params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{ServerPod("node-a"), ClientPod("node-b"), Service("node-a", true), Service("node-b", false), "--target=node-a"} {
+		if !strings.Contains(string(out), name) {
+			t.Errorf("manifests do not use %q, the name the agent looks for", name)
 		}
 	}
 }

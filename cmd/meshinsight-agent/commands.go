@@ -71,10 +71,10 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 			if err != nil {
 				return err
 			}
-			if o.handoff.inCluster {
-				return errors.Join(errInClusterUnsupported, rep.finish(nil, errInClusterUnsupported))
-			}
 			cfg, err := o.config(errOut)
+			if err == nil && o.handoff.inCluster {
+				err = o.handoff.inClusterConfig(cmd.Context(), &cfg, errOut)
+			}
 			if err != nil {
 				return errors.Join(err, rep.finish(nil, err))
 			}
@@ -95,7 +95,7 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 					return errors.Join(err, herr)
 				}
 				if err == nil {
-					fmt.Fprintf(errOut, "meshinsight-agent: handed the profile (%d models) to %s\n", len(res.Profile.Models), o.handoff.target)
+					fmt.Fprintf(errOut, "meshinsight-agent: handed the profile (%d models) to %s\n", len(res.Profile.Models), o.handoff.handoff)
 					if o.output == "" && o.measurements == "" {
 						return nil
 					}
@@ -130,7 +130,7 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&o.local, "local", false, "profile on this node, with a datapath the agent builds itself (the only mode so far)")
+	f.BoolVar(&o.local, "local", false, "profile on this node, with a datapath the agent builds itself")
 	f.StringVar(&o.proxy, "proxy", "haproxy", "sidecar proxy to measure: "+strings.Join(agent.Proxies, "|"))
 	f.StringSliceVar(&o.protocols, "protocols", agent.DefaultProtocols, "protocols to measure (tcp, http)")
 	f.StringVar(&o.mtls, "mtls", "both", "mTLS settings to measure: both|on|off")
@@ -149,8 +149,9 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 
 // config validates the flags (no I/O) and maps them onto agent.Config.
 func (o *profileOptions) config(progress io.Writer) (agent.Config, error) {
-	if !o.local {
-		return agent.Config{}, errors.New("no measurement mode: --local profiles a datapath built on this node: run `meshinsight-agent profile --local` on the node (as root)")
+	if o.local == o.handoff.inCluster {
+		return agent.Config{}, errors.New("choose one measurement mode: --local profiles a datapath the agent builds on this node (as root); " +
+			"--in-cluster the benchmark pods that `kubectl meshinsight profile` deployed")
 	}
 	var mtls []bool
 	switch o.mtls {

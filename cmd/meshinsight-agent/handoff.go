@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -21,31 +20,23 @@ import (
 // handoffOptions are the flags that connect an agent run to `kubectl
 // meshinsight profile`.
 type handoffOptions struct {
-	target     string // NAMESPACE/NAME of the hand-off ConfigMap
+	handoff    string // NAMESPACE/NAME of the hand-off ConfigMap
 	kubeconfig string
 	nodeType   string
 	// In-cluster measurement of injected benchmark pods.
 	inCluster       bool
 	targetNamespace string
-	serverPod       string
-	clientPod       string
+	target          string
 }
 
 func (h *handoffOptions) addFlags(f *pflag.FlagSet) {
-	f.StringVar(&h.target, "handoff", "", "report progress and the profile to this ConfigMap (NAMESPACE/NAME) through the API")
+	f.StringVar(&h.handoff, "handoff", "", "report progress and the profile to this ConfigMap (NAMESPACE/NAME) through the API")
 	f.StringVar(&h.kubeconfig, "kubeconfig", "", "kubeconfig for --handoff (default: the pod's service account)")
 	f.StringVar(&h.nodeType, "node-type", "", "node type recorded in the profile (keys per-node-type profiles)")
-	f.BoolVar(&h.inCluster, "in-cluster", false, "measure the injected benchmark pods given by --server-pod/--client-pod (deployed by `kubectl meshinsight profile`)")
+	f.BoolVar(&h.inCluster, "in-cluster", false, "measure the injected benchmark pods of --target (deployed by `kubectl meshinsight profile`) instead of a local datapath")
 	f.StringVar(&h.targetNamespace, "target-namespace", "", "namespace of the benchmark pods")
-	f.StringVar(&h.serverPod, "server-pod", "", "benchmark server pod")
-	f.StringVar(&h.clientPod, "client-pod", "", "benchmark client pod")
+	f.StringVar(&h.target, "target", "", "benchmark target name (pods bench-server-TARGET, bench-client-TARGET)")
 }
-
-// errInClusterUnsupported is what an in-cluster run reports for now: the
-// orchestration, hand-off and storage work, the measurement of a pod's
-// injected proxy does not exist yet.
-var errInClusterUnsupported = errors.New("in-cluster measurement of injected benchmark pods is not implemented in this agent version; " +
-	"profile a node with `meshinsight-agent profile --local` and pass the file to `kubectl meshinsight predict --profile`")
 
 // reporter writes hand-off states; a nil reporter does nothing.
 type reporter struct {
@@ -55,14 +46,9 @@ type reporter struct {
 	last     time.Time
 }
 
-func (h *handoffOptions) reporter() (*reporter, error) {
-	if h.target == "" {
-		return nil, nil
-	}
-	ns, name, ok := strings.Cut(h.target, "/")
-	if !ok || ns == "" || name == "" {
-		return nil, fmt.Errorf("--handoff %q: want NAMESPACE/NAME", h.target)
-	}
+// client connects to the API server: --kubeconfig, else the pod's service
+// account.
+func (h *handoffOptions) client() (kubernetes.Interface, error) {
 	var cfg *rest.Config
 	var err error
 	if h.kubeconfig != "" {
@@ -71,11 +57,26 @@ func (h *handoffOptions) reporter() (*reporter, error) {
 		cfg, err = rest.InClusterConfig()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the API server for --handoff: %w", err)
+		return nil, fmt.Errorf("connecting to the API server: %w", err)
 	}
 	kc, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("creating the API client for --handoff: %w", err)
+		return nil, fmt.Errorf("creating the API client: %w", err)
+	}
+	return kc, nil
+}
+
+func (h *handoffOptions) reporter() (*reporter, error) {
+	if h.handoff == "" {
+		return nil, nil
+	}
+	ns, name, ok := strings.Cut(h.handoff, "/")
+	if !ok || ns == "" || name == "" {
+		return nil, fmt.Errorf("--handoff %q: want NAMESPACE/NAME", h.handoff)
+	}
+	kc, err := h.client()
+	if err != nil {
+		return nil, fmt.Errorf("--handoff: %w", err)
 	}
 	return &reporter{kc: kc, ns: ns, name: name}, nil
 }

@@ -314,7 +314,8 @@ func BenchmarkLocalProfile(b *testing.B) {
 // observerEffect measures closed-loop throughput through both haproxy
 // sidecars (http, 4 connections) without and with the agent's probes
 // attached (scheduler tracepoints and stack sampling at the default
-// period), interleaved over 5 rounds, and returns the ratio of the medians.
+// period), in 9 ABBA-ordered pairs, and returns the median of the pairs'
+// ratios (robust to the machine's speed drifting during the run).
 func observerEffect(ctx context.Context, b *testing.B, prefix string) (ratio float64, err error) {
 	dir, err := os.MkdirTemp("", prefix+"-")
 	if err != nil {
@@ -341,44 +342,70 @@ func observerEffect(ctx context.Context, b *testing.B, prefix string) (ratio flo
 	if _, err := rig.RunLoad(ctx, job); err != nil { // warm-up
 		return 0, err
 	}
-	var without, with, pairs []float64
-	for round := 0; round < 7; round++ {
-		r, err := rig.RunLoad(ctx, job)
-		if err != nil {
-			return 0, err
-		}
-		without = append(without, r.Mesh[0].AchievedRate)
-
+	attach := func() (func(), error) {
 		sched, err := probe.NewSched()
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		stacks, err := probe.NewStacks(probe.StacksOptions{Period: DefaultSamplePeriod})
 		if err != nil {
 			sched.Close()
-			return 0, err
+			return nil, err
 		}
 		if err = sched.Start(pids); err == nil {
 			err = stacks.Start(pids)
 		}
-		if err == nil {
-			r, err = rig.RunLoad(ctx, job)
+		detach := func() { stacks.Close(); sched.Close() }
+		if err != nil {
+			detach()
+			return nil, err
 		}
-		stacks.Close()
-		sched.Close()
+		return detach, nil
+	}
+	measure := func(probes bool) (float64, error) {
+		if probes {
+			detach, err := attach()
+			if err != nil {
+				return 0, err
+			}
+			defer detach()
+		}
+		r, err := rig.RunLoad(ctx, job)
 		if err != nil {
 			return 0, err
 		}
-		with = append(with, r.Mesh[0].AchievedRate)
-		pairs = append(pairs, with[round]/without[round])
+		return r.Mesh[0].AchievedRate, nil
+	}
+	// Pairs in ABBA order (without-with, with-without, …), so that a drift
+	// of the machine's speed over the run does not favour either side.
+	var without, with, pairs []float64
+	for round := 0; round < 9; round++ {
+		order := []bool{false, true}
+		if round%2 == 1 {
+			order = []bool{true, false}
+		}
+		var wo, wi float64
+		for _, probes := range order {
+			rate, err := measure(probes)
+			if err != nil {
+				return 0, err
+			}
+			if probes {
+				wi = rate
+			} else {
+				wo = rate
+			}
+		}
+		without, with = append(without, wo), append(with, wi)
+		pairs = append(pairs, wi/wo)
 	}
 	mw, _, _ := workload.Spread(with)
 	mo, _, _ := workload.Spread(without)
 	mp, lo, hi := workload.Spread(pairs)
-	b.Logf("observer effect: closed-loop req/s without probes %v, with probes %v: medians %.0f / %.0f = %.3f; per adjacent pair median %.3f [%.3f, %.3f]",
+	b.Logf("observer effect: closed-loop req/s without probes %v, with probes %v: medians %.0f / %.0f = %.3f; per ABBA pair median %.3f [%.3f, %.3f]",
 		rounded(without), rounded(with), mw, mo, mw/mo, mp, lo, hi)
-	b.ReportMetric(mp, "observer-pair-ratio-median")
-	return mw / mo, nil
+	b.ReportMetric(mw/mo, "observer-median-ratio")
+	return mp, nil
 }
 
 func rounded(v []float64) []int {
@@ -387,4 +414,18 @@ func rounded(v []float64) []int {
 		out[i] = int(math.Round(x))
 	}
 	return out
+}
+
+// BenchmarkObserverEffect is the observer-effect part of
+// BenchmarkLocalProfile alone (about a minute).
+func BenchmarkObserverEffect(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(suiteCtx, 5*time.Minute)
+		ratio, err := observerEffect(ctx, b, fmt.Sprintf("%so%d", runPrefix, i))
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(ratio, "observer-throughput-ratio")
+	}
 }

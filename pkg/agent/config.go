@@ -66,6 +66,12 @@ type Config struct {
 	Prefix string
 	// Progress receives progress lines; nil discards them.
 	Progress io.Writer
+	// Mesh and ProxyVersion describe a testbed the agent did not build
+	// (recorded in the profile's platform); empty for the local datapath.
+	Mesh, ProxyVersion string
+	// Testbeds builds the testbed of each variant; nil means LocalTestbeds,
+	// a datapath the agent builds on this node.
+	Testbeds TestbedFunc
 	// CellDone, when set, is called after each measured cell with the
 	// number of cells done and in total (the in-cluster hand-off reports
 	// it to the CLI's progress bar).
@@ -90,8 +96,11 @@ func (c Config) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, a...)...)
 	}
-	if !slices.Contains(Proxies, c.Proxy) {
+	if c.Testbeds == nil && !slices.Contains(Proxies, c.Proxy) {
 		return bad("proxy %q: want one of %v", c.Proxy, Proxies)
+	}
+	if c.Proxy == "" {
+		return bad("no proxy")
 	}
 	if len(c.Protocols) == 0 {
 		return bad("no protocols")

@@ -114,9 +114,18 @@ func (r *Rig) ProxyPIDs() (outbound, inbound int) {
 
 // RunLoad runs a load job in the client pod and returns its outcome.
 func (r *Rig) RunLoad(ctx context.Context, job LoadJob) (*LoadOutcome, error) {
-	n := r.seq.Add(1)
-	jobPath := filepath.Join(r.cfg.Dir, fmt.Sprintf("%s-job-%d.json", r.cfg.Prefix, n))
-	outPath := filepath.Join(r.cfg.Dir, fmt.Sprintf("%s-out-%d.json", r.cfg.Prefix, n))
+	return runLoad(ctx, r.cfg.Dir, r.cfg.Prefix, r.cfg.Helper, &r.seq, job, func(argv []string) (*datapath.Process, error) {
+		return r.dp.Start(ctx, datapath.Client, argv, helperUID)
+	})
+}
+
+// runLoad writes job to a file, runs the load helper with start (which
+// places it in the client's network namespace) and reads its outcome.
+func runLoad(ctx context.Context, dir, prefix string, helper []string, seq *atomic.Int64, job LoadJob,
+	start func(argv []string) (*datapath.Process, error)) (*LoadOutcome, error) {
+	n := seq.Add(1)
+	jobPath := filepath.Join(dir, fmt.Sprintf("%s-job-%d.json", prefix, n))
+	outPath := filepath.Join(dir, fmt.Sprintf("%s-out-%d.json", prefix, n))
 	data, err := json.Marshal(job)
 	if err != nil {
 		return nil, fmt.Errorf("encoding load job: %w", err)
@@ -126,7 +135,7 @@ func (r *Rig) RunLoad(ctx context.Context, job LoadJob) (*LoadOutcome, error) {
 	}
 	defer os.Remove(jobPath)
 	defer os.Remove(outPath)
-	proc, err := r.dp.Start(ctx, datapath.Client, LoadArgv(r.cfg.Helper, jobPath, outPath), helperUID)
+	proc, err := start(LoadArgv(helper, jobPath, outPath))
 	if err != nil {
 		return nil, fmt.Errorf("starting the load generator: %w", err)
 	}
@@ -184,4 +193,17 @@ func tail(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// LocalTestbeds builds a node-local datapath per variant (the default).
+func LocalTestbeds(ctx context.Context, v Variant) (Testbed, error) {
+	proto := workload.HTTP
+	if v.Protocol == "tcp" {
+		proto = workload.TCP
+	}
+	r, err := NewRig(ctx, RigConfig{Prefix: v.Prefix, Proxy: v.Proxy, Protocol: proto, MTLS: v.MTLS, Helper: v.Helper, Dir: v.Dir})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }

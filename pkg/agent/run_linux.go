@@ -47,7 +47,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(progress, "meshinsight-agent: "+format+"\n", a...)
 	}
-	if _, err := exec.LookPath(cfg.Proxy); err != nil {
+	if _, err := exec.LookPath(cfg.Proxy); cfg.Testbeds == nil && err != nil {
 		return nil, fmt.Errorf("proxy %s not found: install it (Debian: apt-get install %s): %w", cfg.Proxy, cfg.Proxy, err)
 	}
 	rules, err := classify.Load(cfg.Proxy)
@@ -75,7 +75,10 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 			err = errors.Join(err, fmt.Errorf("removing %s: %w", dir, rmErr))
 		}
 	}()
-	platform := localPlatform(ctx, cfg.Proxy)
+	platform := localPlatform(ctx, cfg.Proxy, cfg.Testbeds == nil)
+	if cfg.Mesh != "" {
+		platform.Mesh, platform.ProxyVersion = cfg.Mesh, cfg.ProxyVersion
+	}
 
 	cells := cfg.Cells()
 	perVariant := len(cfg.Rates) * len(cfg.Sizes)
@@ -172,8 +175,12 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 		proto = workload.TCP
 	}
 	buildCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	rig, err := NewRig(buildCtx, RigConfig{
-		Prefix: vr.prefix, Proxy: vr.cfg.Proxy, Protocol: proto, MTLS: first.MTLS,
+	newBed := vr.cfg.Testbeds
+	if newBed == nil {
+		newBed = LocalTestbeds
+	}
+	rig, err := newBed(buildCtx, Variant{
+		Protocol: first.Protocol, MTLS: first.MTLS, Prefix: vr.prefix, Proxy: vr.cfg.Proxy,
 		Helper: vr.cfg.Helper, Dir: vr.dir,
 	})
 	cancel()
@@ -249,7 +256,7 @@ func closeProbe(what string, f func() error) error {
 }
 
 // measureCell runs one cell's interleaved load with the probes attached.
-func measureCell(ctx context.Context, vr variantRun, rig *Rig, c Cell, proto workload.Protocol,
+func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto workload.Protocol,
 	sched *probe.Sched, stacks *probe.Stacks, pids []int, sides []profile.Side,
 	syms map[int]*symbolize.Process) (Measurement, error) {
 	start := time.Now()
@@ -393,7 +400,7 @@ func classifySamples(rules *classify.Rules, ksyms *probe.KernelSymbols, syms map
 
 // localPlatform describes this machine and proxy for the provenance. Facts
 // that cannot be read are left empty rather than failing the run.
-func localPlatform(ctx context.Context, proxy string) profile.Platform {
+func localPlatform(ctx context.Context, proxy string, askProxy bool) profile.Platform {
 	p := profile.Platform{Proxy: proxy, Mesh: "local-datapath", NodeType: "local"}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
@@ -407,6 +414,9 @@ func localPlatform(ctx context.Context, proxy string) profile.Platform {
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		p.Kernel = strings.TrimSpace(string(b))
+	}
+	if !askProxy {
+		return p
 	}
 	vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

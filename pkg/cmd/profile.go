@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -186,6 +187,14 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rc, err := o.configFlags.ToRESTConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("creating dynamic client: %w", err)
+	}
 	quiet := o.Output != "table"
 	prog := newProgress(o.ErrOut, quiet)
 	logf := func(format string, args ...any) {
@@ -194,6 +203,9 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 		}
 	}
 
+	if skew := version.AgentSkew(version.Version, o.Image); skew != "" {
+		logf("%s", skew)
+	}
 	if !o.DryRun {
 		if err := o.handleLeftovers(ctx, kc, logf); err != nil {
 			return err
@@ -228,7 +240,7 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 		return err
 	}
 
-	results, err := profiler.Execute(ctx, kc, plan, profiler.RunOptions{
+	results, err := profiler.Execute(ctx, profiler.Clients{Kube: kc, Dynamic: dyn}, plan, profiler.RunOptions{
 		Timeout: o.Timeout, Keep: o.Keep, Concurrency: o.Concurrency, Progress: prog,
 	})
 	if o.Keep {

@@ -319,7 +319,7 @@ func TestProfileDryRunPassesServerSideDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertNoRunNamespace(t, cs)
-	for _, want := range []string{"kind: Namespace", "kind: Job", "hostPID: true", "drop: [\"ALL\"]", "activeDeadlineSeconds", "readOnlyRootFilesystem: true"} {
+	for _, want := range []string{"kind: Namespace", "kind: Job", "kind: DestinationRule", "kind: PeerAuthentication", "hostPID: true", "drop: [\"ALL\"]", "activeDeadlineSeconds", "readOnlyRootFilesystem: true"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("dry-run output lacks %q", want)
 		}
@@ -331,12 +331,13 @@ func TestProfileDryRunPassesServerSideDryRun(t *testing.T) {
 	// The namespace for real (namespaced dry runs need it to exist), the
 	// rest through the API server's admission with dryRun=All.
 	ctx := context.Background()
-	if err := profiler.Apply(ctx, cs, objs[:1], false); err != nil {
+	clients := profiler.Clients{Kube: cs, Dynamic: testenv.DynamicClient(t)}
+	if err := profiler.Apply(ctx, clients, objs[:1], false); err != nil {
 		t.Fatal(err)
 	}
 	ns := objs[0].(*corev1.Namespace).Name
 	defer profiler.DeleteNamespace(ctx, cs, ns, 200*time.Millisecond)
-	if err := profiler.Apply(ctx, cs, objs[1:], true); err != nil {
+	if err := profiler.Apply(ctx, clients, objs[1:], true); err != nil {
 		t.Fatalf("server-side dry run: %v", err)
 	}
 	pods, _ := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
@@ -357,8 +358,9 @@ func TestProfileRBACDenied(t *testing.T) {
 		t.Fatal("profile as a user without RBAC succeeded")
 	}
 	t.Logf("error: %v", err)
-	if !strings.Contains(err.Error(), "forbidden") && !strings.Contains(err.Error(), "lack") {
-		t.Errorf("error does not say access is missing: %v", err)
+	var missing *profiler.MissingPermissionsError
+	if !errors.As(err, &missing) || !strings.Contains(err.Error(), "create jobs.batch in namespace meshinsight-profile-") {
+		t.Errorf("error does not list the missing permissions: %v", err)
 	}
 	assertNoRunNamespace(t, cs)
 }

@@ -20,6 +20,10 @@ type VersionOptions struct {
 // versionOutput is the machine-readable version document.
 type versionOutput struct {
 	ClientVersion version.Info `json:"clientVersion"`
+	// AgentImage is the image `kubectl meshinsight profile` deploys.
+	AgentImage string `json:"agentImage"`
+	// Skew warns when the agent image's version differs from the client's.
+	Skew string `json:"skew,omitempty"`
 }
 
 // NewVersionCommand builds `kubectl meshinsight version`.
@@ -27,7 +31,7 @@ func NewVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &VersionOptions{IOStreams: streams}
 	c := &cobra.Command{
 		Use:   "version",
-		Short: "Print the client version",
+		Short: "Print the client version and the agent image it deploys",
 		Example: `  kubectl meshinsight version
   kubectl meshinsight version -o json`,
 		Args: cobra.NoArgs,
@@ -53,7 +57,8 @@ func (o *VersionOptions) Validate() error {
 
 // Run prints the version.
 func (o *VersionOptions) Run() error {
-	v := versionOutput{ClientVersion: version.Get()}
+	v := versionOutput{ClientVersion: version.Get(), AgentImage: version.AgentImageRef()}
+	v.Skew = version.AgentSkew(v.ClientVersion.Version, v.AgentImage)
 	switch o.Output {
 	case "json":
 		b, err := json.MarshalIndent(v, "", "  ")
@@ -75,8 +80,14 @@ func (o *VersionOptions) Run() error {
 	if len(commit) > 12 {
 		commit = commit[:12]
 	}
-	_, err := fmt.Fprintf(o.Out, "Client Version: %s (commit %s, %s, %s)\n", ci.Version, orUnknown(commit), ci.GoVersion, ci.Platform)
-	return err
+	if _, err := fmt.Fprintf(o.Out, "Client Version: %s (commit %s, %s, %s)\nAgent Image: %s\n",
+		ci.Version, orUnknown(commit), ci.GoVersion, ci.Platform, v.AgentImage); err != nil {
+		return err
+	}
+	if v.Skew != "" {
+		fmt.Fprintln(o.ErrOut, v.Skew)
+	}
+	return nil
 }
 
 func orUnknown(s string) string {

@@ -134,3 +134,11 @@ func (t *tail) String() string {
 	defer t.mu.Unlock()
 	return string(t.buf)
 }
+
+// StartInNetns starts argv inside the network namespace at nsPath (for
+// example another pod's /proc/PID/ns/net) as uid/gid, with the same
+// guarantees as the datapath's own processes: its own process group,
+// killed if the caller dies, output kept for errors.
+func StartInNetns(nsPath, name string, argv []string, uid, gid int) (*Process, error) {
+	return startIn(nsPath, name, argv, uid, gid)
+}

@@ -65,20 +65,33 @@ func NewPlan(ctx context.Context, kc kubernetes.Interface, cfg Config) (*Plan, e
 	if cfg.Timeout <= 0 {
 		return nil, fmt.Errorf("timeout %v: want a positive duration", cfg.Timeout)
 	}
+	id, err := randomID()
+	if err != nil {
+		return nil, err
+	}
+	ns := NamespacePrefix + id
+	// Access first: a user without it gets the full list of what is
+	// missing rather than the first forbidden call.
+	if !cfg.SkipAccessCheck {
+		if err := CheckAccess(ctx, kc, Permissions(ns, "")); err != nil {
+			return nil, err
+		}
+	}
 	istio, err := DetectIstio(ctx, kc, cfg.IstioNamespace)
 	if err != nil {
 		return nil, err
+	}
+	if !cfg.SkipAccessCheck && cfg.SaveToCluster {
+		if err := CheckAccess(ctx, kc, SavePermissions(istio.Namespace)); err != nil {
+			return nil, err
+		}
 	}
 	nodes, notes, err := ChooseNodes(ctx, kc, cfg.Node, cfg.NodeSelector, cfg.AllNodeTypes)
 	if err != nil {
 		return nil, err
 	}
-	id, err := randomID()
-	if err != nil {
-		return nil, err
-	}
 	p := &Plan{Istio: istio, Nodes: nodes, Notes: notes, Params: manifests.Params{
-		Namespace: NamespacePrefix + id, RunID: id, Image: cfg.Image, Version: cfg.Version,
+		Namespace: ns, RunID: id, Image: cfg.Image, Version: cfg.Version,
 		Ambient: istio.Ambient, DeadlineSeconds: int64(cfg.Timeout.Seconds()) + 60,
 	}}
 	if istio.Revision != "default" {
@@ -96,15 +109,6 @@ func NewPlan(ctx context.Context, kc kubernetes.Interface, cfg Config) (*Plan, e
 		p.Params.Targets = append(p.Params.Targets, manifests.Target{
 			Name: name, Node: n.Name, NodeType: n.NodeType, Handoff: "result-" + name, AgentArgs: cfg.AgentArgs,
 		})
-	}
-	if !cfg.SkipAccessCheck {
-		save := ""
-		if cfg.SaveToCluster {
-			save = istio.Namespace
-		}
-		if err := CheckAccess(ctx, kc, Permissions(p.Params.Namespace, save)); err != nil {
-			return nil, err
-		}
 	}
 	return p, nil
 }

@@ -42,6 +42,11 @@ func Permissions(ns, saveNS string) []Permission {
 		{"create", "rbac.authorization.k8s.io", "roles", ns, "let the agent write its result"},
 		{"create", "rbac.authorization.k8s.io", "rolebindings", ns, "let the agent write its result"},
 		{"create", "", "pods", ns, "the benchmark server and client"},
+		{"get", "", "pods", ns, "let the agent find the benchmark pods"},
+		{"create", "", "services", ns, "the benchmark Services (mTLS and plaintext)"},
+		{"get", "", "services", ns, "let the agent find the benchmark Services"},
+		{"create", "networking.istio.io", "destinationrules", ns, "turn mTLS off for the plaintext Service"},
+		{"create", "security.istio.io", "peerauthentications", ns, "allow plaintext in the run's namespace"},
 		{"list", "", "pods", ns, "watch the pods start"},
 		{"create", "batch", "jobs", ns, "the agent"},
 		{"list", "batch", "jobs", ns, "watch the agent"},
@@ -52,12 +57,18 @@ func Permissions(ns, saveNS string) []Permission {
 		{"update", "", "configmaps", ns, "grant the agent its result ConfigMap"},
 	}
 	if saveNS != "" {
-		ps = append(ps,
-			Permission{"get", "", "configmaps", saveNS, "--save-to-cluster"},
-			Permission{"create", "", "configmaps", saveNS, "--save-to-cluster"},
-			Permission{"update", "", "configmaps", saveNS, "--save-to-cluster"})
+		ps = append(ps, SavePermissions(saveNS)...)
 	}
 	return ps
+}
+
+// SavePermissions are what --save-to-cluster needs in Istio's namespace.
+func SavePermissions(ns string) []Permission {
+	return []Permission{
+		{"get", "", "configmaps", ns, "--save-to-cluster"},
+		{"create", "", "configmaps", ns, "--save-to-cluster"},
+		{"update", "", "configmaps", ns, "--save-to-cluster"},
+	}
 }
 
 // MissingPermissionsError lists every permission the user lacks.

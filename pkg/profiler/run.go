@@ -12,11 +12,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/meshinsight/kubectl-meshinsight/manifests"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/handoff"
@@ -81,7 +84,7 @@ func decode(raw []byte) ([]runtime.Object, error) {
 		if len(strings.TrimSpace(stripComments(doc))) == 0 {
 			continue
 		}
-		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(doc, nil, nil)
+		obj, err := decodeDoc(doc)
 		if err != nil {
 			return nil, fmt.Errorf("decoding a manifest: %w", err)
 		}
@@ -89,9 +92,17 @@ func decode(raw []byte) ([]runtime.Object, error) {
 	}
 }
 
+// Clients are the API clients a run uses: typed for Kubernetes' kinds,
+// dynamic for Istio's.
+type Clients struct {
+	Kube    kubernetes.Interface
+	Dynamic dynamic.Interface
+}
+
 // Apply creates objs in order; with dryRun the API server validates and
 // admits them without persisting (server-side dry run).
-func Apply(ctx context.Context, kc kubernetes.Interface, objs []runtime.Object, dryRun bool) error {
+func Apply(ctx context.Context, c Clients, objs []runtime.Object, dryRun bool) error {
+	kc := c.Kube
 	opts := metav1.CreateOptions{FieldManager: "kubectl-meshinsight"}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
@@ -118,6 +129,12 @@ func Apply(ctx context.Context, kc kubernetes.Interface, objs []runtime.Object, 
 		case *batchv1.Job:
 			what = "job " + v.Name
 			_, err = kc.BatchV1().Jobs(v.Namespace).Create(ctx, v, opts)
+		case *corev1.Service:
+			what = "service " + v.Name
+			_, err = kc.CoreV1().Services(v.Namespace).Create(ctx, v, opts)
+		case *unstructured.Unstructured:
+			what = strings.ToLower(v.GetKind()) + " " + v.GetName()
+			err = applyUnstructured(ctx, c.Dynamic, v, opts)
 		default:
 			return fmt.Errorf("unexpected object %T in the manifests", o)
 		}
@@ -126,6 +143,27 @@ func Apply(ctx context.Context, kc kubernetes.Interface, objs []runtime.Object, 
 		}
 	}
 	return nil
+}
+
+// istioResources maps the Istio kinds in the manifests to their resources.
+var istioResources = map[string]schema.GroupVersionResource{
+	"DestinationRule":    {Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"},
+	"PeerAuthentication": {Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"},
+}
+
+func applyUnstructured(ctx context.Context, dyn dynamic.Interface, u *unstructured.Unstructured, opts metav1.CreateOptions) error {
+	gvr, ok := istioResources[u.GetKind()]
+	if !ok {
+		return fmt.Errorf("unexpected kind %s in the manifests", u.GetKind())
+	}
+	if dyn == nil {
+		return fmt.Errorf("no dynamic client for %s", u.GetKind())
+	}
+	_, err := dyn.Resource(gvr).Namespace(u.GetNamespace()).Create(ctx, u, opts)
+	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+		return fmt.Errorf("%w (are Istio's CRDs installed?)", err)
+	}
+	return err
 }
 
 // targetObjects splits objs into those shared by the run (namespace, RBAC)
@@ -152,7 +190,8 @@ func targetObjects(objs []runtime.Object) (shared []runtime.Object, byTarget map
 // hand-off, validates the profiles, and deletes the namespace, whatever
 // happened, unless Keep. Results come in the plan's node order. On error,
 // the results of the nodes that finished are returned too.
-func Execute(ctx context.Context, kc kubernetes.Interface, p *Plan, o RunOptions) (results []Result, err error) {
+func Execute(ctx context.Context, c Clients, p *Plan, o RunOptions) (results []Result, err error) {
+	kc := c.Kube
 	if o.Progress == nil {
 		o.Progress = noProgress{}
 	}
@@ -173,7 +212,7 @@ func Execute(ctx context.Context, kc kubernetes.Interface, p *Plan, o RunOptions
 
 	ns := p.Params.Namespace
 	o.Progress.Phase("creating namespace " + ns)
-	if err := Apply(ctx, kc, shared[:1], false); err != nil {
+	if err := Apply(ctx, c, shared[:1], false); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -192,10 +231,10 @@ func Execute(ctx context.Context, kc kubernetes.Interface, p *Plan, o RunOptions
 
 	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	if err := Apply(rctx, kc, shared[1:], false); err != nil {
+	if err := Apply(rctx, c, shared[1:], false); err != nil {
 		return nil, err
 	}
-	w := &waiter{kc: kc, ns: ns, plan: p, byTarget: byTarget, opts: o, results: map[string]*profile.Profile{}}
+	w := &waiter{c: c, kc: kc, ns: ns, plan: p, byTarget: byTarget, opts: o, results: map[string]*profile.Profile{}}
 	werr := w.run(rctx)
 	for _, t := range p.Params.Targets {
 		if pr, ok := w.results[t.Name]; ok {
@@ -212,6 +251,7 @@ func Execute(ctx context.Context, kc kubernetes.Interface, p *Plan, o RunOptions
 }
 
 type waiter struct {
+	c        Clients
 	kc       kubernetes.Interface
 	ns       string
 	plan     *Plan
@@ -251,7 +291,7 @@ func (w *waiter) run(ctx context.Context) error {
 		for len(active) < w.opts.Concurrency && next < len(targets) {
 			t := targets[next]
 			next++
-			if err := Apply(ctx, w.kc, w.byTarget[t.Name], false); err != nil {
+			if err := Apply(ctx, w.c, w.byTarget[t.Name], false); err != nil {
 				return fmt.Errorf("node %s: %w", t.Node, err)
 			}
 			active[t.Name] = true
