@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -45,6 +46,42 @@ func TestRenderEveryDocumentParses(t *testing.T) {
 	}
 }
 
+// Values that YAML would read as numbers or that need escaping stay
+// strings: run ids are random hex ("123456" happens), node names and types
+// are the cluster's.
+func TestRenderQuotesValues(t *testing.T) {
+	p := params()
+	p.RunID = "123456"
+	p.Targets = []Target{{Name: "0042", Node: "0042", NodeType: `odd: "type" # x`, Handoff: "result-0042"}}
+	out, err := Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(out), "\n---\n") {
+		var m struct {
+			Metadata struct{ Labels map[string]string }
+			Spec     struct {
+				NodeName string
+				Template struct {
+					Metadata struct{ Labels map[string]string }
+				}
+			}
+		}
+		// As the API machinery decodes: YAML to JSON without looking at
+		// the target type (sigs.k8s.io/yaml.Unmarshal would coerce).
+		j, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(j, &m); err != nil {
+			t.Fatalf("a label or node name is not a string: %v\n%s", err, doc)
+		}
+	}
+	if !strings.Contains(string(out), `"--node-type=odd: \"type\" # x"`) {
+		t.Errorf("node type not quoted in the agent's args:\n%s", out)
+	}
+}
+
 func TestAgentIsLeastPrivileged(t *testing.T) {
 	out, err := RenderFile("agent.yaml", params())
 	if err != nil {
@@ -52,7 +89,7 @@ func TestAgentIsLeastPrivileged(t *testing.T) {
 	}
 	s := string(out)
 	for _, want := range []string{`drop: ["ALL"]`, "readOnlyRootFilesystem: true", "hostPID: true", "activeDeadlineSeconds: 660",
-		"backoffLimit: 0", "nodeName: node-a", `--handoff=meshinsight-profile-abc123/result-node-a`, `--node-type=m5.large`, `"--rates=500"`,
+		"backoffLimit: 0", `nodeName: "node-a"`, `"--handoff=meshinsight-profile-abc123/result-node-a"`, `"--node-type=m5.large"`, `"--rates=500"`,
 		`sidecar.istio.io/inject: "false"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("agent manifest lacks %q", want)
