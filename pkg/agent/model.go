@@ -347,8 +347,19 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 			})
 		}
 	}
-	if curve, ok := rateCurve(ms, lowest); ok {
+	if curve, ok := rateCurve(ms, lowest, Measurement.CPUMicrosPerRequest); ok {
 		p.RateFactors = []profile.RateCurve{curve}
+	}
+	// Cells the machine could not keep up with measure queueing, not the
+	// proxies' rate dependence: left out (NaN is skipped).
+	addedP50 := func(m Measurement) float64 {
+		if m.Overloaded() {
+			return math.NaN()
+		}
+		return m.AddedP50Micros().Median
+	}
+	if curve, ok := rateCurve(ms, lowest, addedP50); ok {
+		p.LatencyRateFactors = []profile.RateCurve{curve}
 	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("validating the measured profile: %w", err)
@@ -367,9 +378,10 @@ func allZero(series ...[]profile.Point) bool {
 	return true
 }
 
-// rateCurve computes the rate factors: per rate, the median over variants
-// and sizes of total CPU per request relative to the lowest rate.
-func rateCurve(ms []Measurement, lowest float64) (profile.RateCurve, bool) {
+// rateCurve computes rate factors: per rate, the median over variants and
+// sizes of value (CPU per request, added latency) relative to the lowest
+// rate. Cells whose value is not a positive number are left out.
+func rateCurve(ms []Measurement, lowest float64, value func(Measurement) float64) (profile.RateCurve, bool) {
 	type variant struct {
 		protocol string
 		mtls     bool
@@ -378,16 +390,16 @@ func rateCurve(ms []Measurement, lowest float64) (profile.RateCurve, bool) {
 	base := map[variant]float64{}
 	for _, m := range ms {
 		if m.RatePerSecond == lowest {
-			base[variant{m.Protocol, m.MTLS, m.Bytes}] = m.CPUMicrosPerRequest()
+			base[variant{m.Protocol, m.MTLS, m.Bytes}] = value(m)
 		}
 	}
 	ratios := map[float64][]float64{}
 	for _, m := range ms {
 		b := base[variant{m.Protocol, m.MTLS, m.Bytes}]
-		if b <= 0 {
+		if !(b > 0) {
 			continue
 		}
-		if r := m.CPUMicrosPerRequest() / b; r > 0 && !math.IsInf(r, 0) {
+		if r := value(m) / b; r > 0 && !math.IsInf(r, 0) {
 			ratios[m.RatePerSecond] = append(ratios[m.RatePerSecond], r)
 		}
 	}

@@ -149,7 +149,7 @@ func TestBuildProfile(t *testing.T) {
 	// another: the median of two is .625.
 	ms := []Measurement{
 		cell(0, 500, 10, 6, 32), cell(1024, 500, 12, 7, 38), cell(2048, 500, 14, 8, 44),
-		cell(0, 2000, 5, 3, 0), cell(1024, 2000, 9, 5.25, 0),
+		cell(0, 2000, 5, 3, 16), cell(1024, 2000, 9, 5.25, 19),
 	}
 	created := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	p, err := BuildProfile(ms, "local-test", created, Platform{Proxy: "haproxy"})
@@ -189,6 +189,11 @@ func TestBuildProfile(t *testing.T) {
 	if c.Mode != "sidecar" || len(c.Points) != 2 || c.Points[0] != (profile.RatePoint{RequestsPerSecond: 500, Factor: 1}) ||
 		c.Points[1].RequestsPerSecond != 2000 || !near(c.Points[1].Factor, 0.625) {
 		t.Errorf("rate curve %+v, want 500→1, 2000→0.625", c)
+	}
+	// Added p50 halves from 500 to 2000 req/s at both sizes.
+	if len(p.LatencyRateFactors) != 1 || len(p.LatencyRateFactors[0].Points) != 2 ||
+		!near(p.LatencyRateFactors[0].Points[1].Factor, 0.5) {
+		t.Errorf("latency rate curve %+v, want 500→1, 2000→0.5", p.LatencyRateFactors)
 	}
 	data, err := profile.Marshal(p)
 	if err != nil {

@@ -5,6 +5,10 @@ import (
 	"testing"
 )
 
+// afterTests run once all tests are done (e.g. removing binaries built for
+// the integration suite).
+var afterTests []func()
+
 // TestMain points the profile store at an empty directory, so that no
 // profile stored for the developer's kube context changes the goldens.
 func TestMain(m *testing.M) {
@@ -14,6 +18,9 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("XDG_CONFIG_HOME", dir)
 	code := m.Run()
+	for _, f := range afterTests {
+		f()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

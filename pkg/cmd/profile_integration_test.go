@@ -111,6 +111,7 @@ var agentBinary = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	afterTests = append(afterTests, func() { os.RemoveAll(dir) })
 	out := filepath.Join(dir, "meshinsight-agent")
 	cmd := exec.Command("go", "build", "-o", out, "github.com/meshinsight/kubectl-meshinsight/cmd/meshinsight-agent")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -151,13 +151,14 @@ func (m *model) resolve(want profile.Key, subject string) (profile.Key, bool) {
 }
 
 // add accumulates one traversal direction at a message size into c. cpuScale
-// multiplies CPU (rate factor × tries); latScale multiplies latency (tries).
-func (m *model) add(c *costs, k profile.Key, bytes, latScale, cpuScale float64) {
+// multiplies CPU (rate factor × tries); p99Scale multiplies p99 latency
+// (tries) and p50Scale the p50 (tries × latency rate factor).
+func (m *model) add(c *costs, k profile.Key, bytes, p99Scale, p50Scale, cpuScale float64) {
 	for _, md := range m.idx.Models(k) {
 		i := componentIndex[md.Component]
 		s := m.speedups[i]
-		c.p50[i] += md.LatencyP50Micros.At(bytes) * latScale / s
-		c.p99[i] += md.LatencyP99Micros.At(bytes) * latScale / s
+		c.p50[i] += md.LatencyP50Micros.At(bytes) * p50Scale / s
+		c.p99[i] += md.LatencyP99Micros.At(bytes) * p99Scale / s
 		c.cpu[i] += md.CPUMicrosPerRequest.At(bytes) * cpuScale / s
 		if md.Fit != nil && md.Fit.MaxBytes > 0 && bytes > md.Fit.MaxBytes {
 			m.notes.Add(diag.New(diag.SizeOutsideProfile, k.String(),
@@ -241,7 +242,7 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 				if dir == profile.Response {
 					bytes = e.ResponseBytes
 				}
-				m.add(&pc, k, bytes, tries, cpuMult*pt.rows[t.proxy].factor)
+				m.add(&pc, k, bytes, tries, tries*pt.rows[t.proxy].latency, cpuMult*pt.rows[t.proxy].factor)
 			}
 			if t.l7 && t.side == profile.Inbound {
 				m.addFeatures(&pc, e, tries*pt.rows[t.proxy].factor)

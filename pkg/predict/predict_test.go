@@ -207,6 +207,24 @@ func TestRateFactorScalesCPUNotLatency(t *testing.T) {
 	near(t, "cpu with 2 replicas", sc.Edges[0].CPUMillicores, 200*(2*2*20)/1000.0)
 }
 
+func TestLatencyRateFactorScalesP50Only(t *testing.T) {
+	p := testProfile(t)
+	p.LatencyRateFactors = []profile.RateCurve{{Mode: "sidecar", Points: []profile.RatePoint{{RequestsPerSecond: 100, Factor: 1}, {RequestsPerSecond: 300, Factor: 0.6}}}}
+	e := callgraph.Edge{Protocol: callgraph.HTTP, MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
+	e.RequestsPerSecond = ptr(200.0) // halfway: factor 0.8
+	sc, _ := run(t, twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, e), p)
+	near(t, "p50 at 200 rps", sc.Edges[0].LatencyP50Micros, 2*2*10*0.8)
+	near(t, "p99 at 200 rps", sc.Edges[0].LatencyP99Micros, 2*2*20)
+	near(t, "cpu at 200 rps", sc.Edges[0].CPUMillicores, 200*(2*2*20)/1000.0)
+
+	// The factor follows each proxy's own rate: two server replicas put the
+	// server's sidecar at 100 rps (factor 1), the client's stays at 0.8.
+	g := twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, e)
+	g.Workloads[1].Replicas = ptr(2)
+	sc, _ = run(t, g, p)
+	near(t, "p50 with 2 server replicas", sc.Edges[0].LatencyP50Micros, 2*10*0.8+2*10*1)
+}
+
 func TestProfileFallbackIsReported(t *testing.T) {
 	p := testProfile(t)
 	var kept []profile.Model

@@ -19,6 +19,7 @@ type proxyRow struct {
 	limit    int
 	rps      float64 // total through all replicas, filled by Predict
 	factor   float64
+	latency  float64          // added-p50 rate factor
 	prof     *profile.Profile // the default, or its node type's
 }
 
@@ -167,6 +168,7 @@ func (pt *proxyTable) finishRates(notes *diag.List) {
 	var order []callgraph.Mode
 	for i := range pt.rows {
 		r := &pt.rows[i]
+		r.latency, _ = r.prof.LatencyRateFactor(string(r.mode), pt.perReplica(r))
 		f, in := r.prof.RateFactor(string(r.mode), pt.perReplica(r))
 		if !in && pt.perReplica(r) > 0 {
 			if len(outside[r.mode]) == 0 {

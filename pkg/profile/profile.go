@@ -70,6 +70,11 @@ type Profile struct {
 	Models []Model `json:"models"`
 	// RateFactors scale CPU per request with the request rate through one proxy.
 	RateFactors []RateCurve `json:"rateFactors,omitempty"`
+	// LatencyRateFactors scale the added p50 latency with the request rate
+	// through one proxy (a busy proxy is awake when a request arrives, an
+	// idle one pays the wake-up); the models' latency is at the reference
+	// rate. p99 is not scaled: queueing and noise dominate it.
+	LatencyRateFactors []RateCurve `json:"latencyRateFactors,omitempty"`
 	// Features are costs of optional proxy features (wasm, lua, tracing, ...).
 	Features []Feature `json:"features,omitempty"`
 	// Proxies hold per-proxy fixed costs such as memory.
@@ -262,25 +267,11 @@ func (p *Profile) Validate() error {
 			return err
 		}
 	}
-	for i, c := range p.RateFactors {
-		where := fmt.Sprintf("rateFactors[%d] (%s)", i, c.Mode)
-		if !validMode(c.Mode) {
-			return fmt.Errorf("%s: unknown mode %q", where, c.Mode)
-		}
-		if len(c.Points) == 0 {
-			return fmt.Errorf("%s: at least one point is required", where)
-		}
-		for j, pt := range c.Points {
-			if !(pt.RequestsPerSecond > 0) || !finite(pt.RequestsPerSecond) || !(pt.Factor > 0) || !finite(pt.Factor) {
-				return fmt.Errorf("%s: points[%d]: rate and factor must be positive", where, j)
-			}
-			if j > 0 && pt.RequestsPerSecond <= c.Points[j-1].RequestsPerSecond {
-				return fmt.Errorf("%s: points must be in increasing rate order", where)
-			}
-		}
-		if err := checkSource(where, c.Source); err != nil {
-			return err
-		}
+	if err := validateCurves("rateFactors", p.RateFactors, checkSource); err != nil {
+		return err
+	}
+	if err := validateCurves("latencyRateFactors", p.LatencyRateFactors, checkSource); err != nil {
+		return err
 	}
 	for i, f := range p.Features {
 		where := fmt.Sprintf("features[%d] (%s)", i, f.Name)
@@ -310,7 +301,17 @@ func (p *Profile) Validate() error {
 // proxy instance, and whether the rate lay inside the measured range. A mode
 // without a curve has factor 1.
 func (p *Profile) RateFactor(mode string, requestsPerSecond float64) (factor float64, inRange bool) {
-	for _, c := range p.RateFactors {
+	return curveAt(p.RateFactors, mode, requestsPerSecond)
+}
+
+// LatencyRateFactor is RateFactor for the added p50 latency.
+func (p *Profile) LatencyRateFactor(mode string, requestsPerSecond float64) (factor float64, inRange bool) {
+	return curveAt(p.LatencyRateFactors, mode, requestsPerSecond)
+}
+
+// curveAt interpolates a mode's curve linearly, clamped outside its range.
+func curveAt(curves []RateCurve, mode string, requestsPerSecond float64) (factor float64, inRange bool) {
+	for _, c := range curves {
 		if c.Mode != mode {
 			continue
 		}
@@ -331,6 +332,30 @@ func (p *Profile) RateFactor(mode string, requestsPerSecond float64) (factor flo
 		}
 	}
 	return 1, true
+}
+
+func validateCurves(field string, curves []RateCurve, checkSource func(where, id string) error) error {
+	for i, c := range curves {
+		where := fmt.Sprintf("%s[%d] (%s)", field, i, c.Mode)
+		if !validMode(c.Mode) {
+			return fmt.Errorf("%s: unknown mode %q", where, c.Mode)
+		}
+		if len(c.Points) == 0 {
+			return fmt.Errorf("%s: at least one point is required", where)
+		}
+		for j, pt := range c.Points {
+			if !(pt.RequestsPerSecond > 0) || !finite(pt.RequestsPerSecond) || !(pt.Factor > 0) || !finite(pt.Factor) {
+				return fmt.Errorf("%s: points[%d]: rate and factor must be positive", where, j)
+			}
+			if j > 0 && pt.RequestsPerSecond <= c.Points[j-1].RequestsPerSecond {
+				return fmt.Errorf("%s: points must be in increasing rate order", where)
+			}
+		}
+		if err := checkSource(where, c.Source); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Feature returns the cost of a named feature.
