@@ -122,8 +122,8 @@ func (s ChainSpec) withDefaults() (ChainSpec, error) {
 // filled in. It does no I/O.
 func (s ChainSpec) Validate() error {
 	var errs []error
-	if !prefixRE.MatchString(s.Prefix) {
-		errs = append(errs, fmt.Errorf("prefix %q: want 1-12 characters of [a-z0-9-], starting with a letter or digit", s.Prefix))
+	if err := checkPrefix(s.Prefix); err != nil {
+		errs = append(errs, err)
 	}
 	if !s.Subnet.Addr().Is4() {
 		errs = append(errs, fmt.Errorf("subnet %s: want an IPv4 prefix", s.Subnet))

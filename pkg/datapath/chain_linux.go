@@ -276,28 +276,9 @@ func (c *Chain) Close() error {
 }
 
 func (c *Chain) teardown() error {
-	ctx, cancel := context.WithTimeout(context.Background(), teardownTimeout)
-	defer cancel()
 	c.mu.Lock()
 	c.closed = true
 	procs, netns := c.procs, c.netns
 	c.mu.Unlock()
-
-	var errs []error
-	var wg sync.WaitGroup
-	stopErrs := make([]error, len(procs))
-	for i, proc := range procs {
-		wg.Go(func() { stopErrs[i] = proc.Stop() })
-	}
-	wg.Wait()
-	errs = append(errs, stopErrs...)
-	for _, name := range slices.Backward(netns) {
-		errs = append(errs, removeNetns(ctx, name))
-	}
-	if c.dir != "" {
-		if err := os.RemoveAll(c.dir); err != nil {
-			errs = append(errs, fmt.Errorf("removing %s: %w", c.dir, err))
-		}
-	}
-	return errors.Join(errs...)
+	return teardown(procs, netns, c.dir)
 }

@@ -378,13 +378,19 @@ func (d *Datapath) Close() error {
 }
 
 func (d *Datapath) teardown() error {
-	ctx, cancel := context.WithTimeout(context.Background(), teardownTimeout)
-	defer cancel()
 	d.mu.Lock()
 	d.closed = true
 	procs, netns := d.procs, d.netns
 	d.mu.Unlock()
+	return teardown(procs, netns, d.dir)
+}
 
+// teardown stops procs in parallel, deletes the network namespaces in
+// reverse order of creation and removes dir, gathering every error. Datapaths
+// and chains close through it.
+func teardown(procs []*Process, netns []string, dir string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), teardownTimeout)
+	defer cancel()
 	var errs []error
 	var wg sync.WaitGroup
 	stopErrs := make([]error, len(procs))
@@ -396,9 +402,9 @@ func (d *Datapath) teardown() error {
 	for _, name := range slices.Backward(netns) {
 		errs = append(errs, removeNetns(ctx, name))
 	}
-	if d.dir != "" {
-		if err := os.RemoveAll(d.dir); err != nil {
-			errs = append(errs, fmt.Errorf("removing %s: %w", d.dir, err))
+	if dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", dir, err))
 		}
 	}
 	return errors.Join(errs...)

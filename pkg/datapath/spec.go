@@ -113,6 +113,14 @@ type Spec struct {
 
 var prefixRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,11}$`)
 
+// checkPrefix validates the name prefix of a datapath or chain.
+func checkPrefix(prefix string) error {
+	if !prefixRE.MatchString(prefix) {
+		return fmt.Errorf("prefix %q: want 1-12 characters of [a-z0-9-], starting with a letter or digit", prefix)
+	}
+	return nil
+}
+
 // withDefaults returns s with every zero field filled in.
 func (s Spec) withDefaults() (Spec, error) {
 	if s.Prefix == "" {
@@ -144,8 +152,8 @@ func (s Spec) withDefaults() (Spec, error) {
 // It does no I/O.
 func (s Spec) Validate() error {
 	var errs []error
-	if !prefixRE.MatchString(s.Prefix) {
-		errs = append(errs, fmt.Errorf("prefix %q: want 1-12 characters of [a-z0-9-], starting with a letter or digit", s.Prefix))
+	if err := checkPrefix(s.Prefix); err != nil {
+		errs = append(errs, err)
 	}
 	if !s.Subnet.Addr().Is4() || s.Subnet.Bits() > 30 {
 		errs = append(errs, fmt.Errorf("subnet %s: want an IPv4 prefix of /30 or wider", s.Subnet))
