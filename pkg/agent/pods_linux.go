@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
@@ -39,7 +40,8 @@ func (b *PodTestbed) ProxyPIDs() (outbound, inbound int) { return b.Outbound, b.
 // RunLoad implements Testbed: the helper runs as root (not the proxy's uid
 // 1337, which the redirection exempts) inside the client's namespace.
 func (b *PodTestbed) RunLoad(ctx context.Context, job LoadJob) (*LoadOutcome, error) {
-	return runLoad(ctx, b.Dir, b.Prefix, b.Helper, &b.seq, job, func(argv []string) (*datapath.Process, error) {
+	name := fmt.Sprintf("%s-%d", b.Prefix, b.seq.Add(1))
+	return RunLoadJob(ctx, b.Dir, name, b.Helper, job, func(argv []string) (*datapath.Process, error) {
 		return datapath.StartInNetns(b.ClientNetns, "load", argv, helperUID, helperUID)
 	})
 }

@@ -114,18 +114,20 @@ func (r *Rig) ProxyPIDs() (outbound, inbound int) {
 
 // RunLoad runs a load job in the client pod and returns its outcome.
 func (r *Rig) RunLoad(ctx context.Context, job LoadJob) (*LoadOutcome, error) {
-	return runLoad(ctx, r.cfg.Dir, r.cfg.Prefix, r.cfg.Helper, &r.seq, job, func(argv []string) (*datapath.Process, error) {
+	name := fmt.Sprintf("%s-%d", r.cfg.Prefix, r.seq.Add(1))
+	return RunLoadJob(ctx, r.cfg.Dir, name, r.cfg.Helper, job, func(argv []string) (*datapath.Process, error) {
 		return r.dp.Start(ctx, datapath.Client, argv, helperUID)
 	})
 }
 
-// runLoad writes job to a file, runs the load helper with start (which
-// places it in the client's network namespace) and reads its outcome.
-func runLoad(ctx context.Context, dir, prefix string, helper []string, seq *atomic.Int64, job LoadJob,
+// RunLoadJob writes job to <dir>/<name>-job.json, runs the load helper
+// (helper's LoadArgv) with start, which places it in the client's network
+// namespace, and reads its outcome. name must be unique among concurrent
+// jobs in dir.
+func RunLoadJob(ctx context.Context, dir, name string, helper []string, job LoadJob,
 	start func(argv []string) (*datapath.Process, error)) (*LoadOutcome, error) {
-	n := seq.Add(1)
-	jobPath := filepath.Join(dir, fmt.Sprintf("%s-job-%d.json", prefix, n))
-	outPath := filepath.Join(dir, fmt.Sprintf("%s-out-%d.json", prefix, n))
+	jobPath := filepath.Join(dir, name+"-job.json")
+	outPath := filepath.Join(dir, name+"-out.json")
 	data, err := json.Marshal(job)
 	if err != nil {
 		return nil, fmt.Errorf("encoding load job: %w", err)

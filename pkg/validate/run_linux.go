@@ -338,40 +338,14 @@ func (m *measurer) schedstats() (map[string]uint64, error) {
 // leaves through the entry pod's sidecar like an app's.
 func (m *measurer) load(ctx context.Context, lc workload.LoadConfig) (*workload.Result, error) {
 	m.seq++
-	dir := m.chain.Dir()
-	jobPath := filepath.Join(dir, fmt.Sprintf("load-%d.json", m.seq))
-	outPath := filepath.Join(dir, fmt.Sprintf("load-%d.out.json", m.seq))
-	data, err := json.Marshal(agent.LoadJob{Mesh: lc, Rounds: 1})
-	if err != nil {
-		return nil, fmt.Errorf("encoding the load job: %w", err)
-	}
-	if err := os.WriteFile(jobPath, data, 0o600); err != nil {
-		return nil, fmt.Errorf("writing the load job: %w", err)
-	}
-	defer os.Remove(jobPath)
-	defer os.Remove(outPath)
 	lctx, cancel := context.WithTimeout(ctx, lc.Duration+2*lc.Timeout+30*time.Second)
 	defer cancel()
-	proc, err := m.chain.Start(lctx, m.cfg.Topology.Entry, agent.LoadArgv(m.cfg.Helper, jobPath, outPath), helperUID)
+	out, err := agent.RunLoadJob(lctx, m.chain.Dir(), fmt.Sprintf("load-%d", m.seq), m.cfg.Helper, agent.LoadJob{Mesh: lc, Rounds: 1},
+		func(argv []string) (*datapath.Process, error) {
+			return m.chain.Start(lctx, m.cfg.Topology.Entry, argv, helperUID)
+		})
 	if err != nil {
-		return nil, fmt.Errorf("starting the load generator: %w", err)
-	}
-	select {
-	case <-proc.Done():
-	case <-lctx.Done():
-		_ = proc.Stop()
-		return nil, fmt.Errorf("load generator against %s: %w", lc.Target, lctx.Err())
-	}
-	if err := proc.Err(); err != nil {
-		return nil, fmt.Errorf("load generator against %s: %w (output: %s)", lc.Target, err, strings.TrimSpace(proc.Output()))
-	}
-	data, err = os.ReadFile(outPath)
-	if err != nil {
-		return nil, fmt.Errorf("reading the load outcome: %w", err)
-	}
-	var out agent.LoadOutcome
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("decoding the load outcome: %w", err)
+		return nil, fmt.Errorf("against %s: %w", lc.Target, err)
 	}
 	if len(out.Mesh) != 1 {
 		return nil, fmt.Errorf("load generator returned %d results, want 1", len(out.Mesh))
