@@ -186,9 +186,7 @@ type Relay struct {
 	admin     *http.Server
 	adminL    net.Listener
 
-	mu       sync.Mutex
-	tcpConns map[net.Conn]struct{}
-	closed   bool
+	tcp connSet
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -230,7 +228,7 @@ func ServeRelay(ctx context.Context, cfg RelayConfig) (_ *Relay, err error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = defaultRelayTimeout
 	}
-	r := &Relay{cfg: cfg, tcpConns: map[net.Conn]struct{}{}}
+	r := &Relay{cfg: cfg}
 	defer func() {
 		if err != nil {
 			_ = r.Close()
@@ -357,12 +355,7 @@ func (r *Relay) Close() error {
 				c.close()
 			}
 		}
-		r.mu.Lock()
-		r.closed = true
-		for c := range r.tcpConns {
-			_ = c.Close()
-		}
-		r.mu.Unlock()
+		r.tcp.closeAll()
 		r.wg.Wait()
 		if r.cfg.AdminSocket != "" {
 			_ = os.Remove(r.cfg.AdminSocket)
@@ -457,31 +450,7 @@ func answer(buf []byte, header, n int, start time.Time) []byte {
 }
 
 func (r *Relay) serveTCP(rl *relayListener) {
-	for {
-		c, err := rl.l.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		r.mu.Lock()
-		if r.closed {
-			r.mu.Unlock()
-			_ = c.Close()
-			return
-		}
-		r.tcpConns[c] = struct{}{}
-		r.mu.Unlock()
-		r.wg.Go(func() {
-			r.serveTCPConn(rl, c)
-			r.mu.Lock()
-			delete(r.tcpConns, c)
-			r.mu.Unlock()
-			_ = c.Close()
-		})
-	}
+	r.tcp.serve(rl.l, func(c net.Conn) { r.serveTCPConn(rl, c) })
 }
 
 // serveTCPConn answers the echo tcp protocol on c; a failed downstream call

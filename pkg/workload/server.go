@@ -41,9 +41,7 @@ type Server struct {
 	httpServers []*http.Server
 	grpcServer  *grpc.Server
 
-	tcpMu    sync.Mutex
-	tcpConns map[net.Conn]struct{}
-	closed   bool
+	tcp connSet
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -57,7 +55,7 @@ func Serve(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, tcpConns: map[net.Conn]struct{}{}}
+	s := &Server{cfg: cfg}
 	var lc net.ListenConfig
 	for _, addr := range cfg.Addresses() {
 		l, err := lc.Listen(ctx, "tcp", addr)
@@ -144,12 +142,7 @@ func (s *Server) Close() error {
 				errs = append(errs, err)
 			}
 		}
-		s.tcpMu.Lock()
-		s.closed = true
-		for c := range s.tcpConns {
-			_ = c.Close()
-		}
-		s.tcpMu.Unlock()
+		s.tcp.closeAll()
 		s.wg.Wait()
 	})
 	if err := errors.Join(errs...); err != nil {

@@ -19,34 +19,7 @@ const tcpHeaderBytes = 8
 // big-endian uint32. Without it a zero-byte response could not be waited for.
 const tcpRespHeaderBytes = 4
 
-func (s *Server) serveTCP(l net.Listener) {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Temporary accept failures (e.g. EMFILE): back off instead of spinning.
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		s.tcpMu.Lock()
-		if s.closed {
-			s.tcpMu.Unlock()
-			_ = c.Close()
-			return
-		}
-		s.tcpConns[c] = struct{}{}
-		s.tcpMu.Unlock()
-		s.wg.Go(func() {
-			s.serveTCPConn(c)
-			s.tcpMu.Lock()
-			delete(s.tcpConns, c)
-			s.tcpMu.Unlock()
-			_ = c.Close()
-		})
-	}
-}
+func (s *Server) serveTCP(l net.Listener) { s.tcp.serve(l, s.serveTCPConn) }
 
 // serveTCPConn answers requests on c until the peer closes it or sends a bad frame.
 func (s *Server) serveTCPConn(c net.Conn) {
