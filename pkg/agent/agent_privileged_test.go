@@ -4,108 +4,32 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"flag"
 	"fmt"
 	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/meshinsight/kubectl-meshinsight/internal/privtest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
-// helperArg makes the test binary act as the agent's helper program (the
-// serve and load subcommands of cmd/meshinsight-agent) when the agent
-// re-executes it inside a pod.
-const helperArg = "-agent-helper"
-
-var (
-	// suiteCtx is cancelled on SIGINT/SIGTERM, so that an interrupted run
-	// still tears its datapaths down.
-	suiteCtx  context.Context
-	runPrefix string
-	helper    []string
-)
+// suite is shared by the tests: a context cancelled on SIGINT/SIGTERM, the
+// run's name prefix, and the helper argv (this test binary re-executed as
+// the serve and load subcommands of cmd/meshinsight-agent).
+var suite privtest.Suite
 
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == helperArg {
-		if err := runHelper(os.Args[2:]); err != nil {
-			fmt.Fprintf(os.Stderr, "helper: %v\n", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "the privileged agent suite builds network namespaces and loads eBPF: run it as root")
-		os.Exit(1)
-	}
-	b := make([]byte, 2)
-	if _, err := rand.Read(b); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	runPrefix = "ma" + hex.EncodeToString(b)
-	exe, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	helper = []string{exe, helperArg}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	suiteCtx = ctx
-	code := m.Run()
-	stop()
-	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	if err := Cleanup(cctx, runPrefix); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	cancel()
-	os.Exit(code)
-}
-
-// runHelper implements the serve and load subcommands like
-// cmd/meshinsight-agent does.
-func runHelper(args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("no helper subcommand")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	switch args[0] {
-	case ServeCommand:
-		protocol := fs.String(FlagProtocol, "", "")
-		listen := fs.String(FlagListen, "", "")
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		return Serve(ctx, *protocol, *listen)
-	case LoadCommand:
-		job := fs.String(FlagJob, "", "")
-		out := fs.String(FlagOut, "-", "")
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		return RunLoadFile(ctx, *job, *out, os.Stdout)
-	}
-	return fmt.Errorf("unknown helper subcommand %q", args[0])
-}
-
-type logWriter struct{ tb testing.TB }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	privtest.Main(m, privtest.Config{
+		HelperArg: "-agent-helper", Stem: "ma", Needs: "builds network namespaces and loads eBPF",
+		Helper: RunHelper, Cleanup: Cleanup,
+	}, &suite)
 }
 
 // assertNothingLeft checks that no network namespace or temporary directory
@@ -138,13 +62,13 @@ func assertNothingLeft(tb testing.TB, prefix string, ms []Measurement) {
 // off and on, two sizes, one rate, 1 s runs, 2 rounds (8 cells, about a
 // minute).
 func TestLocalProfile(t *testing.T) {
-	ctx, cancel := context.WithTimeout(suiteCtx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(suite.Ctx, 3*time.Minute)
 	defer cancel()
-	prefix := runPrefix + "t"
+	prefix := suite.Prefix + "t"
 	cfg := Config{
 		Proxy: "haproxy", Protocols: []string{"tcp", "http"}, MTLS: []bool{false, true},
 		Sizes: []int{128, 4096}, Rates: []float64{500}, Duration: time.Second, Rounds: 2,
-		Helper: helper, Prefix: prefix, Progress: logWriter{t},
+		Helper: suite.Helper, Prefix: prefix, Progress: privtest.LogWriter{TB: t},
 	}
 	start := time.Now()
 	res, err := Run(ctx, cfg)
@@ -230,13 +154,13 @@ func TestLocalProfile(t *testing.T) {
 // TestLocalProfileCancelled interrupts a run in its first cell and checks
 // that everything is torn down.
 func TestLocalProfileCancelled(t *testing.T) {
-	ctx, cancel := context.WithCancel(suiteCtx)
+	ctx, cancel := context.WithCancel(suite.Ctx)
 	defer cancel()
-	prefix := runPrefix + "c"
+	prefix := suite.Prefix + "c"
 	cfg := Config{
 		Proxy: "haproxy", Protocols: []string{"http"}, MTLS: []bool{true},
 		Sizes: []int{1024}, Rates: []float64{500}, Duration: 5 * time.Second, Rounds: 3,
-		Helper: helper, Prefix: prefix, Progress: logWriter{t},
+		Helper: suite.Helper, Prefix: prefix, Progress: privtest.LogWriter{TB: t},
 	}
 	time.AfterFunc(4*time.Second, cancel)
 	start := time.Now()
@@ -259,12 +183,12 @@ func TestLocalProfileCancelled(t *testing.T) {
 // on-CPU time with schedstat. Run it with -benchtime 1x.
 func BenchmarkLocalProfile(b *testing.B) {
 	for i := 0; i < b.N; i++ {
-		ctx, cancel := context.WithTimeout(suiteCtx, 15*time.Minute)
-		prefix := fmt.Sprintf("%sb%d", runPrefix, i)
+		ctx, cancel := context.WithTimeout(suite.Ctx, 15*time.Minute)
+		prefix := fmt.Sprintf("%sb%d", suite.Prefix, i)
 		cfg := Config{
 			Proxy: "haproxy", Protocols: DefaultProtocols, MTLS: []bool{false, true},
 			Sizes: DefaultSizes, Rates: DefaultRates, Duration: DefaultDuration, Rounds: DefaultRounds,
-			Helper: helper, Prefix: prefix, Progress: logWriter{b},
+			Helper: suite.Helper, Prefix: prefix, Progress: privtest.LogWriter{TB: b},
 		}
 		start := time.Now()
 		res, err := Run(ctx, cfg)
@@ -321,7 +245,7 @@ func observerEffect(ctx context.Context, b *testing.B, prefix string) (ratio flo
 	if err != nil {
 		return 0, err
 	}
-	rig, err := NewRig(ctx, RigConfig{Prefix: prefix, Proxy: "haproxy", Protocol: workload.HTTP, Helper: helper, Dir: dir})
+	rig, err := NewRig(ctx, RigConfig{Prefix: prefix, Proxy: "haproxy", Protocol: workload.HTTP, Helper: suite.Helper, Dir: dir})
 	if err != nil {
 		os.RemoveAll(dir)
 		return 0, err
@@ -420,8 +344,8 @@ func rounded(v []float64) []int {
 // BenchmarkLocalProfile alone (about a minute).
 func BenchmarkObserverEffect(b *testing.B) {
 	for i := 0; i < b.N; i++ {
-		ctx, cancel := context.WithTimeout(suiteCtx, 5*time.Minute)
-		ratio, err := observerEffect(ctx, b, fmt.Sprintf("%so%d", runPrefix, i))
+		ctx, cancel := context.WithTimeout(suite.Ctx, 5*time.Minute)
+		ratio, err := observerEffect(ctx, b, fmt.Sprintf("%so%d", suite.Prefix, i))
 		cancel()
 		if err != nil {
 			b.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -118,4 +119,32 @@ func RunLoadFile(ctx context.Context, jobPath, outPath string, stdout io.Writer)
 		return errors.Join(runErr, fmt.Errorf("writing load outcome: %w", err))
 	}
 	return runErr
+}
+
+// RunHelper runs the serve or load helper subcommand from argv-style args
+// (flags as ServeArgv and LoadArgv write them), for programs other than
+// cmd/meshinsight-agent that re-execute themselves as the agent's helper,
+// such as test binaries.
+func RunHelper(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("no helper subcommand")
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	switch args[0] {
+	case ServeCommand:
+		protocol := fs.String(FlagProtocol, "", "")
+		listen := fs.String(FlagListen, "", "")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return Serve(ctx, *protocol, *listen)
+	case LoadCommand:
+		job := fs.String(FlagJob, "", "")
+		out := fs.String(FlagOut, "-", "")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return RunLoadFile(ctx, *job, *out, os.Stdout)
+	}
+	return fmt.Errorf("unknown helper subcommand %q", args[0])
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshinsight/kubectl-meshinsight/internal/privtest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
 )
 
@@ -26,14 +27,14 @@ func (p podsOverRig) Close() error { return p.rig.Close() }
 // did not build: load enters the client's network namespace by path
 // (setns) and the proxies are known only by PID.
 func TestPodTestbedProfilesForeignProxies(t *testing.T) {
-	ctx, cancel := context.WithTimeout(suiteCtx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(suite.Ctx, 2*time.Minute)
 	defer cancel()
-	prefix := runPrefix + "p"
+	prefix := suite.Prefix + "p"
 	var beds int
 	cfg := Config{
 		Proxy: "haproxy", Mesh: "test-pods", ProxyVersion: "n/a", Protocols: []string{"http"}, MTLS: []bool{false},
 		Sizes: []int{1024}, Rates: []float64{300}, Duration: 500 * time.Millisecond, Rounds: 1,
-		Helper: helper, Prefix: prefix, Progress: logWriter{t},
+		Helper: suite.Helper, Prefix: prefix, Progress: privtest.LogWriter{TB: t},
 		Testbeds: func(ctx context.Context, v Variant) (Testbed, error) {
 			beds++
 			bed, err := LocalTestbeds(ctx, v)
@@ -76,7 +77,7 @@ func TestPodTestbedProfilesForeignProxies(t *testing.T) {
 	t.Logf("%s: %.1f CPU-µs/req, mesh p50 %.0f µs, bypass %.0f µs", m.Cell, m.CPUMicrosPerRequest(), meshP50, bypassP50)
 
 	// A namespace path that does not exist fails the run with a clear error.
-	bad := &PodTestbed{ClientNetns: "/proc/999999999/ns/net", Helper: helper, Dir: t.TempDir(), Prefix: "x"}
+	bad := &PodTestbed{ClientNetns: "/proc/999999999/ns/net", Helper: suite.Helper, Dir: t.TempDir(), Prefix: "x"}
 	if _, err := bad.RunLoad(ctx, LoadJob{Rounds: 1}); err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("load into a missing netns: %v", err)
 	} else {

@@ -4,112 +4,44 @@ package validate
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
-	"fmt"
 	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/meshinsight/kubectl-meshinsight/internal/privtest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
-// helperArg makes the test binary act as the helper program (the serve,
-// load and relay subcommands of cmd/meshinsight-agent) when it is
-// re-executed inside a pod.
-const helperArg = "-validate-helper"
-
-var (
-	// suiteCtx is cancelled on SIGINT/SIGTERM, so that an interrupted run
-	// still tears its chain down.
-	suiteCtx  context.Context
-	runPrefix string
-	helper    []string
-)
+// suite is shared by the tests: a context cancelled on SIGINT/SIGTERM, the
+// run's name prefix, and the helper argv (this test binary re-executed as
+// the serve, load and relay subcommands of cmd/meshinsight-agent).
+var suite privtest.Suite
 
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == helperArg {
-		if err := runHelper(os.Args[2:]); err != nil {
-			fmt.Fprintf(os.Stderr, "helper: %v\n", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "the privileged validation suite builds network namespaces: run it as root")
-		os.Exit(1)
-	}
-	b := make([]byte, 2)
-	if _, err := rand.Read(b); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	runPrefix = "mw" + hex.EncodeToString(b)
-	exe, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	helper = []string{exe, helperArg}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	suiteCtx = ctx
-	code := m.Run()
-	stop()
-	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	if err := datapath.Cleanup(cctx, runPrefix); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	cancel()
-	os.Exit(code)
+	privtest.Main(m, privtest.Config{
+		HelperArg: "-validate-helper", Stem: "mw", Needs: "builds network namespaces",
+		Helper: runHelper, Cleanup: datapath.Cleanup,
+	}, &suite)
 }
 
 // runHelper implements the helper subcommands like cmd/meshinsight-agent.
-func runHelper(args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("no helper subcommand")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	switch args[0] {
-	case agent.ServeCommand:
-		protocol := fs.String(agent.FlagProtocol, "", "")
-		listen := fs.String(agent.FlagListen, "", "")
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		return agent.Serve(ctx, *protocol, *listen)
-	case agent.LoadCommand:
-		job := fs.String(agent.FlagJob, "", "")
-		out := fs.String(agent.FlagOut, "-", "")
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		return agent.RunLoadFile(ctx, *job, *out, os.Stdout)
-	case RelayCommand:
+func runHelper(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == RelayCommand {
+		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 		config := fs.String(FlagConfig, "", "")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		return ServeRelayFile(ctx, *config)
 	}
-	return fmt.Errorf("unknown helper subcommand %q", args[0])
-}
-
-type logWriter struct{ tb testing.TB }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return agent.RunHelper(ctx, args)
 }
 
 // TestValidateShort runs the whole validation, short: a minimal profile of
@@ -119,14 +51,14 @@ func (w logWriter) Write(p []byte) (int, error) {
 // slower, every proxy worked, every edge is in the table, and nothing is
 // left behind.
 func TestValidateShort(t *testing.T) {
-	ctx, cancel := context.WithTimeout(suiteCtx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(suite.Ctx, 5*time.Minute)
 	defer cancel()
-	prefix := runPrefix + "s"
+	prefix := suite.Prefix + "s"
 	out := t.TempDir()
 	cfg := Config{
 		Rates: []float64{150, 400}, Rounds: 2, Duration: time.Second, Warmup: 300 * time.Millisecond,
 		Profile: ProfileConfig{Rates: []float64{300}, Sizes: []int{512}, Duration: 500 * time.Millisecond, Rounds: 1},
-		Helper:  helper, Prefix: prefix, OutDir: out, Progress: logWriter{t},
+		Helper:  suite.Helper, Prefix: prefix, OutDir: out, Progress: privtest.LogWriter{TB: t},
 	}
 	rep, err := Run(ctx, cfg)
 	assertNothingLeft(t, prefix)
@@ -252,7 +184,7 @@ func assertNothingLeft(tb testing.TB, prefix string) {
 			tb.Errorf("temporary directory left behind: %s", d)
 		}
 	}
-	// Every helper is this test binary re-executed with helperArg; every
+	// Every helper is this test binary re-executed with its helper argument; every
 	// proxy runs as uid 1337 with a config under a directory of the run.
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
@@ -261,7 +193,7 @@ func assertNothingLeft(tb testing.TB, prefix string) {
 			continue
 		}
 		cmdline := strings.ReplaceAll(string(b), "\x00", " ")
-		if strings.Contains(cmdline, helperArg) || strings.Contains(cmdline, prefix) {
+		if strings.Contains(cmdline, suite.Helper[1]) || strings.Contains(cmdline, prefix) {
 			tb.Errorf("process left behind: %s: %s", filepath.Dir(p), cmdline)
 		}
 	}
