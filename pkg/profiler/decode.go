@@ -1,9 +1,6 @@
 package profiler
 
 import (
-	"bufio"
-	"bytes"
-	"io"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -13,10 +10,6 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	sigsyaml "sigs.k8s.io/yaml"
 )
-
-var errEOF = io.EOF
-
-func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
 
 // stripComments drops YAML comment lines, to tell empty documents (only
 // comments) from real ones.

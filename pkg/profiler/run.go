@@ -1,9 +1,12 @@
 package profiler
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -71,11 +74,11 @@ func (p *Plan) Objects() ([]runtime.Object, error) {
 }
 
 func decode(raw []byte) ([]runtime.Object, error) {
-	r := yaml.NewYAMLReader(bufioReader(raw))
+	r := yaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
 	var out []runtime.Object
 	for {
 		doc, err := r.Read()
-		if errors.Is(err, errEOF) {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -234,7 +237,7 @@ func Execute(ctx context.Context, c Clients, p *Plan, o RunOptions) (results []R
 	if err := Apply(rctx, c, shared[1:], false); err != nil {
 		return nil, err
 	}
-	w := &waiter{c: c, kc: kc, ns: ns, plan: p, byTarget: byTarget, opts: o, results: map[string]*profile.Profile{}}
+	w := &waiter{c: c, ns: ns, plan: p, byTarget: byTarget, opts: o, results: map[string]*profile.Profile{}}
 	werr := w.run(rctx)
 	for _, t := range p.Params.Targets {
 		if pr, ok := w.results[t.Name]; ok {
@@ -252,7 +255,6 @@ func Execute(ctx context.Context, c Clients, p *Plan, o RunOptions) (results []R
 
 type waiter struct {
 	c        Clients
-	kc       kubernetes.Interface
 	ns       string
 	plan     *Plan
 	byTarget map[string][]runtime.Object
@@ -319,7 +321,7 @@ var fatalWaiting = map[string]bool{"InvalidImageName": true, "ErrImageNeverPull"
 
 // poll reads the pods, Jobs and hand-off ConfigMaps once and updates state.
 func (w *waiter) poll(ctx context.Context, active map[string]bool, progress map[string][2]int) error {
-	cms, err := w.kc.CoreV1().ConfigMaps(w.ns).List(ctx, metav1.ListOptions{})
+	cms, err := w.c.Kube.CoreV1().ConfigMaps(w.ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("reading the agents' results: %w", err)
 	}
@@ -356,7 +358,7 @@ func (w *waiter) poll(ctx context.Context, active map[string]bool, progress map[
 	if len(active) == 0 {
 		return nil
 	}
-	pods, err := w.kc.CoreV1().Pods(w.ns).List(ctx, metav1.ListOptions{})
+	pods, err := w.c.Kube.CoreV1().Pods(w.ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("watching the pods: %w", err)
 	}
@@ -387,7 +389,7 @@ func (w *waiter) poll(ctx context.Context, active map[string]bool, progress map[
 			}
 		}
 	}
-	jobs, err := w.kc.BatchV1().Jobs(w.ns).List(ctx, metav1.ListOptions{})
+	jobs, err := w.c.Kube.BatchV1().Jobs(w.ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("watching the agent jobs: %w", err)
 	}
