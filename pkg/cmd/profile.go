@@ -15,6 +15,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
@@ -59,8 +60,7 @@ type ProfileOptions struct {
 
 // NewProfileCommand builds `kubectl meshinsight profile`.
 func NewProfileCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ProfileOptions{configFlags: flags, IOStreams: streams, Image: version.AgentImageRef(),
-		Timeout: 20 * time.Minute, Concurrency: 2, IstioNamespace: "", Output: "table"}
+	o := NewProfileOptions(flags, streams)
 	c := &cobra.Command{
 		Use:   "profile [--node NODE | --all-node-types]",
 		Short: "Measure the mesh's proxies on a node and store the profile for predict",
@@ -90,7 +90,18 @@ unless --keep. Use --dry-run to review every object and privilege first.`,
 			return o.Run(c.Context())
 		},
 	}
-	f := c.Flags()
+	o.AddFlags(c.Flags())
+	return c
+}
+
+// NewProfileOptions returns options with defaults.
+func NewProfileOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *ProfileOptions {
+	return &ProfileOptions{configFlags: flags, IOStreams: streams, Image: version.AgentImageRef(),
+		Timeout: 20 * time.Minute, Concurrency: 2, Output: "table"}
+}
+
+// AddFlags binds the command's flags to o.
+func (o *ProfileOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Node, "node", "", "Node to profile (default: the first Ready, schedulable Linux node)")
 	f.StringVar(&o.NodeSelector, "node-selector", "", "Label selector for candidate nodes; one node per node type among them")
 	f.BoolVar(&o.AllNodeTypes, "all-node-types", false, "Profile one node of every node type (instance-type label)")
@@ -109,7 +120,6 @@ unless --keep. Use --dry-run to review every object and privilege first.`,
 	f.Float64SliceVar(&o.Rates, "rates", nil, "Agent: request rates (default 500,2000)")
 	f.DurationVar(&o.Duration, "duration", 0, "Agent: length of each load run (default 1s)")
 	f.IntVar(&o.Rounds, "rounds", 0, "Agent: interleaved mesh/bypass rounds per cell (default 3)")
-	return c
 }
 
 // Validate checks the flags; no I/O.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -195,26 +196,13 @@ func profileCmd(t *testing.T, kubeconfig string, store string, args ...string) (
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 	flags := genericclioptions.NewConfigFlags(true)
 	flags.KubeConfig = &kubeconfig
-	c := NewProfileCommand(flags, streams)
-	if err := c.ParseFlags(args); err != nil {
+	o := NewProfileOptions(flags, streams)
+	o.StoreDir = store
+	fs := pflag.NewFlagSet("profile", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	var o *ProfileOptions
-	// The options live in RunE's closure; re-create them from the flags.
-	o = &ProfileOptions{configFlags: flags, IOStreams: streams, StoreDir: store}
-	fs := c.Flags()
-	o.Node, _ = fs.GetString("node")
-	o.NodeSelector, _ = fs.GetString("node-selector")
-	o.AllNodeTypes, _ = fs.GetBool("all-node-types")
-	o.Image, _ = fs.GetString("image")
-	o.Timeout, _ = fs.GetDuration("timeout")
-	o.Keep, _ = fs.GetBool("keep")
-	o.DryRun, _ = fs.GetBool("dry-run")
-	o.SaveToCluster, _ = fs.GetBool("save-to-cluster")
-	o.IstioNamespace, _ = fs.GetString("istio-namespace")
-	o.Concurrency, _ = fs.GetInt("concurrency")
-	o.CleanLeftovers, _ = fs.GetBool("clean-leftovers")
-	o.Output, _ = fs.GetString("output")
 	return o, out, errOut, func(ctx context.Context) error {
 		if err := o.Validate(); err != nil {
 			return err
