@@ -460,15 +460,8 @@ func (r *Relay) serveTCPConn(rl *relayListener, c net.Conn) {
 	var hdr [tcpHeaderBytes]byte
 	var buf []byte
 	for {
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return
-		}
-		reqLen := binary.BigEndian.Uint32(hdr[0:4])
-		respLen := binary.BigEndian.Uint32(hdr[4:8])
-		if reqLen > MaxMessageBytes || respLen > MaxMessageBytes {
-			return
-		}
-		if _, err := br.Discard(int(reqLen)); err != nil {
+		_, respLen, ok := readTCPRequest(br, &hdr)
+		if !ok {
 			return
 		}
 		start := time.Now()

@@ -21,21 +21,32 @@ const tcpRespHeaderBytes = 4
 
 func (s *Server) serveTCP(l net.Listener) { s.tcp.serve(l, s.serveTCPConn) }
 
+// readTCPRequest reads one request frame (header, then the payload, which
+// is discarded) and returns its size and the response size it asks for;
+// false means the peer closed the connection or sent a bad frame.
+func readTCPRequest(br *bufio.Reader, hdr *[tcpHeaderBytes]byte) (reqLen, respLen uint32, ok bool) {
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		return 0, 0, false
+	}
+	reqLen = binary.BigEndian.Uint32(hdr[0:4])
+	respLen = binary.BigEndian.Uint32(hdr[4:8])
+	if reqLen > MaxMessageBytes || respLen > MaxMessageBytes {
+		return 0, 0, false
+	}
+	if _, err := br.Discard(int(reqLen)); err != nil {
+		return 0, 0, false
+	}
+	return reqLen, respLen, true
+}
+
 // serveTCPConn answers requests on c until the peer closes it or sends a bad frame.
 func (s *Server) serveTCPConn(c net.Conn) {
 	br := bufio.NewReaderSize(c, 64<<10)
 	bw := bufio.NewWriterSize(c, 64<<10)
 	var hdr [tcpHeaderBytes]byte
 	for {
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return
-		}
-		reqLen := binary.BigEndian.Uint32(hdr[0:4])
-		respLen := binary.BigEndian.Uint32(hdr[4:8])
-		if reqLen > MaxMessageBytes || respLen > MaxMessageBytes {
-			return
-		}
-		if _, err := br.Discard(int(reqLen)); err != nil {
+		reqLen, respLen, ok := readTCPRequest(br, &hdr)
+		if !ok {
 			return
 		}
 		s.beforeReply()
