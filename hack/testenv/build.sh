@@ -76,7 +76,7 @@ build_started=${SECONDS}
 
 # Kubernetes: one `go build` for all commands, so shared packages compile once.
 k8s_stamp="$(stamp_of "${K8S_VERSION}" "${k8s_ldflags}" "${TESTENV_ROOT}/k8s/go.sum")"
-k8s_cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+k8s_cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
 k8s_todo=()
 for name in "${k8s_cmds[@]}"; do
 	if up_to_date "${name}" "${k8s_stamp}"; then

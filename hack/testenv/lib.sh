@@ -143,3 +143,208 @@ stop_all() {
 	stop_components kube-apiserver
 	stop_components etcd
 }
+
+# --- Starting a control plane: shared by up.sh (on loopback, with kwok) and
+# node-up.sh (inside the real node's network namespace). ---
+
+# START_WRAP is the command that starts each component, before its binary:
+# empty on the host, nsenter --net=... for the real node's netns.
+START_WRAP=()
+
+# start runs a component in its own session (so that a Ctrl-C in the shell
+# that ran the script does not reach it), logging to logs/<name>.log.
+start() {
+	local name="$1"
+	shift
+	setsid "${START_WRAP[@]}" "${TESTENV_BIN}/${name}" "$@" </dev/null >"${TESTENV_DIR}/logs/${name}.log" 2>&1 &
+	echo "$!" >"${TESTENV_DIR}/${name}.pid"
+}
+
+# fail_with_log dies, showing the end of a component's log.
+fail_with_log() {
+	local name="$1"
+	shift
+	log "last lines of ${TESTENV_DIR}/logs/${name}.log:"
+	tail -n 25 "${TESTENV_DIR}/logs/${name}.log" >&2 || true
+	die "$*"
+}
+
+# wait_until polls a command every 0.2s until it succeeds, failing early if
+# the component it waits for has died.
+wait_until() {
+	local name="$1" timeout="$2" what="$3"
+	shift 3
+	local deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		component_pid "${name}" >/dev/null || fail_with_log "${name}" "${name} exited while waiting for ${what}"
+		((SECONDS < deadline)) || fail_with_log "${name}" "timed out after ${timeout}s waiting for ${what}"
+		sleep 0.2
+	done
+}
+
+openssl_quiet() {
+	openssl "$@" 2>"${TESTENV_DIR}/logs/openssl.log" || { cat "${TESTENV_DIR}/logs/openssl.log" >&2; die "openssl $1 failed"; }
+}
+
+# gen_pki writes the cluster CA, the apiserver's serving certificate for
+# 127.0.0.1, the kubernetes Service names and the extra SANs given (e.g.
+# "IP:10.254.1.2"), and the service-account signing key pair into pki/.
+gen_pki() {
+	local pki="${TESTENV_DIR}/pki" extra="${1:-}"
+	log "generating certificates and keys in ${pki}"
+	openssl_quiet req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=meshinsight-testenv-ca" \
+		-keyout "${pki}/ca.key" -out "${pki}/ca.crt"
+	openssl_quiet req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
+		-keyout "${pki}/apiserver.key" -out "${pki}/apiserver.csr"
+	cat >"${pki}/apiserver.ext" <<EXT
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, IP:10.96.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local${extra:+, ${extra}}
+EXT
+	openssl_quiet x509 -req -in "${pki}/apiserver.csr" -CA "${pki}/ca.crt" -CAkey "${pki}/ca.key" \
+		-CAcreateserial -days 3650 -extfile "${pki}/apiserver.ext" -out "${pki}/apiserver.crt"
+	# Service-account tokens are signed by the apiserver and checked by it.
+	openssl_quiet genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "${pki}/sa.key"
+	openssl_quiet pkey -in "${pki}/sa.key" -pubout -out "${pki}/sa.pub"
+}
+
+# write_kubeconfig FILE SERVER TOKEN CONTEXT writes a token kubeconfig that
+# trusts the cluster CA.
+write_kubeconfig() {
+	local file="$1" server="$2" token="$3" ctx="$4"
+	cat >"${file}" <<EOF2
+apiVersion: v1
+kind: Config
+clusters:
+- name: ${ctx}
+  cluster:
+    server: ${server}
+    certificate-authority-data: $(base64 -w0 "${TESTENV_DIR}/pki/ca.crt")
+users:
+- name: ${ctx}
+  user:
+    token: ${token}
+contexts:
+- name: ${ctx}
+  context:
+    cluster: ${ctx}
+    user: ${ctx}
+current-context: ${ctx}
+EOF2
+}
+
+# start_etcd PORT PEER_PORT starts etcd on loopback and waits for it.
+start_etcd() {
+	local port="$1" peer="$2"
+	log "starting etcd ${ETCD_VERSION} on 127.0.0.1:${port}"
+	# --unsafe-no-fsync: the data is thrown away anyway, and fsync dominates
+	# write latency on CI disks.
+	start etcd \
+		--name=testenv \
+		--data-dir="${TESTENV_DIR}/etcd" \
+		--listen-client-urls="http://127.0.0.1:${port}" \
+		--advertise-client-urls="http://127.0.0.1:${port}" \
+		--listen-peer-urls="http://127.0.0.1:${peer}" \
+		--initial-advertise-peer-urls="http://127.0.0.1:${peer}" \
+		--initial-cluster="testenv=http://127.0.0.1:${peer}" \
+		--unsafe-no-fsync \
+		--log-level=warn
+	wait_until etcd 30 "etcd health" "${START_WRAP[@]}" curl -fsS "http://127.0.0.1:${port}/health"
+}
+
+# start_apiserver ETCD_PORT PORT TOKEN [FLAG...] starts kube-apiserver with
+# the flags both environments share plus the given ones, and waits for
+# /readyz on 127.0.0.1.
+start_apiserver() {
+	local etcd_port="$1" port="$2" token="$3" pki="${TESTENV_DIR}/pki"
+	shift 3
+	log "starting kube-apiserver ${K8S_VERSION} on port ${port}"
+	start kube-apiserver \
+		--etcd-servers="http://127.0.0.1:${etcd_port}" \
+		--secure-port="${port}" \
+		--tls-cert-file="${pki}/apiserver.crt" \
+		--tls-private-key-file="${pki}/apiserver.key" \
+		--client-ca-file="${pki}/ca.crt" \
+		--token-auth-file="${pki}/tokens.csv" \
+		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+		--service-account-key-file="${pki}/sa.pub" \
+		--service-account-signing-key-file="${pki}/sa.key" \
+		--service-cluster-ip-range=10.96.0.0/16 \
+		--profiling=false \
+		"$@"
+	wait_until kube-apiserver 60 "kube-apiserver /readyz" \
+		"${START_WRAP[@]}" curl -fsS --cacert "${pki}/ca.crt" -H "Authorization: Bearer ${token}" \
+		"https://127.0.0.1:${port}/readyz"
+}
+
+# start_controllers KUBECONFIG starts kube-controller-manager and
+# kube-scheduler.
+start_controllers() {
+	local kc="$1" pki="${TESTENV_DIR}/pki"
+	log "starting kube-controller-manager and kube-scheduler"
+	start kube-controller-manager \
+		--kubeconfig="${kc}" \
+		--leader-elect=false \
+		--secure-port=0 \
+		--service-account-private-key-file="${pki}/sa.key" \
+		--root-ca-file="${pki}/ca.crt" \
+		--profiling=false
+	start kube-scheduler \
+		--kubeconfig="${kc}" \
+		--leader-elect=false \
+		--secure-port=0 \
+		--profiling=false
+}
+
+# install_istio_crds KUBECTL... applies Istio's CRDs from the istio.io/api
+# module and waits until they are Established.
+install_istio_crds() {
+	local crds
+	crds="$(module_dir "istio.io/api@${ISTIO_API_VERSION}")/kubernetes/customresourcedefinitions.gen.yaml"
+	[[ -f "${crds}" ]] || die "cannot find ${crds} in istio.io/api@${ISTIO_API_VERSION}"
+	log "installing Istio CRDs from istio.io/api ${ISTIO_API_VERSION}"
+	"$@" apply --server-side --field-manager=meshinsight-testenv -f "${crds}" >"${TESTENV_DIR}/logs/istio-crds.log" ||
+		die "applying ${crds} (see ${TESTENV_DIR}/logs/istio-crds.log)"
+	"$@" wait --for=condition=Established --timeout=60s -f "${crds}" >>"${TESTENV_DIR}/logs/istio-crds.log" ||
+		die "Istio CRDs not Established within 60s (see ${TESTENV_DIR}/logs/istio-crds.log)"
+}
+
+# --- The real node (node-up.sh, node-inner.sh, node-down.sh): kubelet,
+# containerd, runc, CNI bridge and kube-proxy, with their own control plane,
+# all inside one network namespace; containers' mounts in a private mount
+# namespace; their cgroups under one cgroup root. The host reaches the
+# apiserver over a veth pair whose addresses exist on that link only. ---
+
+NODE_DIR="${MESHINSIGHT_NODE_DIR:-/tmp/meshinsight-node}"
+NODE_NETNS="meshinsight-node"
+NODE_NAME="meshinsight-node-0"
+NODE_HOST_VETH="mi-node-host"
+NODE_VETH="mi-node"
+NODE_HOST_IP="10.254.1.1"
+NODE_IP="10.254.1.2"
+NODE_POD_CIDR="10.244.0.0/24"
+NODE_APISERVER_PORT=6443
+NODE_CGROUP_ROOT="meshinsight-node"
+# Paths that kubelet, containerd and the CNI plugins hard-code: empty
+# mountpoints on the host, covered by a tmpfs in the node's mount namespace.
+NODE_HOST_PATHS=(/run/containerd /var/lib/cni /var/lib/kubelet /var/log/containers)
+# The stand-in Istio's images (hack/standin): repository and tag, as
+# istiod's image and its proxyv2 image are named.
+STANDIN_HUB="localhost/meshinsight-standin"
+STANDIN_TAG="1.28.0-standin"
+
+# node_cgroup_dirs prints the node's cgroup root in every hierarchy that
+# has it.
+node_cgroup_dirs() {
+	local h
+	for h in /sys/fs/cgroup/*/; do
+		[[ -d "${h}${NODE_CGROUP_ROOT}" ]] && echo "${h}${NODE_CGROUP_ROOT}"
+	done
+	return 0
+}
+
+# in_node runs a command inside the node's network namespace.
+in_node() {
+	nsenter --net="/run/netns/${NODE_NETNS}" "$@"
+}
