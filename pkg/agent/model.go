@@ -189,6 +189,29 @@ func (m Measurement) CPUMicrosPerRequest() float64 {
 	return float64(ns) / 1e3 / float64(m.MeshRequests)
 }
 
+// ChecksOf summarises the measurements' cross-checks for the profile's
+// provenance (profile.Checks).
+func ChecksOf(ms []Measurement) *profile.Checks {
+	c := &profile.Checks{Cells: len(ms)}
+	var agreement []float64
+	for _, m := range ms {
+		if m.Overloaded() {
+			continue
+		}
+		c.KeptUp++
+		if meshP50, bypassP50, _, _ := m.MedianLatencies(); meshP50 > bypassP50 {
+			c.MeshSlower++
+		}
+		for _, s := range m.Sides {
+			agreement = append(agreement, s.Agreement())
+		}
+	}
+	if len(agreement) > 0 {
+		c.SchedstatAgreementMedian, _, c.SchedstatAgreementWorst = workload.Spread(agreement)
+	}
+	return c
+}
+
 func onOff(b bool) string {
 	if b {
 		return "on"

@@ -230,3 +230,24 @@ func TestSpreads(t *testing.T) {
 		t.Errorf("CPUMicrosPerRequest = %g, want 40", got)
 	}
 }
+
+func TestChecksOf(t *testing.T) {
+	kept := synthetic() // agreement 0.6/30.6 outbound, 0 inbound; mesh slower
+	slowBypass := synthetic()
+	slowBypass.Rounds = []Round{{MeshP50Micros: 100, BypassP50Micros: 200}}
+	slowBypass.Sides[1].SchedstatOnCPUNanos = 12_500_000 // 20% apart
+	late := synthetic()
+	late.MeshLate = 100 // overloaded: judged by nothing
+	late.Sides[0].SchedstatOnCPUNanos = 1
+	c := ChecksOf([]Measurement{kept, slowBypass, late})
+	if c.Cells != 3 || c.KeptUp != 2 || c.MeshSlower != 1 {
+		t.Errorf("cells %d kept up %d mesh slower %d, want 3 2 1", c.Cells, c.KeptUp, c.MeshSlower)
+	}
+	// Agreements of the kept-up cells: 0.6/30.6, 0, 0.6/30.6, 0.2.
+	if !near(c.SchedstatAgreementWorst, 0.2) || !near(c.SchedstatAgreementMedian, 0.6/30.6) {
+		t.Errorf("agreement median %g worst %g, want %g and 0.2", c.SchedstatAgreementMedian, c.SchedstatAgreementWorst, 0.6/30.6)
+	}
+	if c := ChecksOf(nil); c.Cells != 0 || c.SchedstatAgreementWorst != 0 {
+		t.Errorf("no measurements: %+v", c)
+	}
+}

@@ -123,12 +123,17 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 		}
 	}
 	logf("fitting %d measurements", len(ms))
-	name := fmt.Sprintf("local-%s-%s", cfg.Proxy, start.UTC().Format("20060102-150405"))
+	where := "local"
+	if cfg.Mesh != "" {
+		where = cfg.Mesh // a cluster's injected sidecars
+	}
+	name := fmt.Sprintf("%s-%s-%s", where, cfg.Proxy, start.UTC().Format("20060102-150405"))
 	p, err := BuildProfile(ms, name, start, platform)
 	if err != nil {
 		return nil, err
 	}
 	p.Provenance.Method += agreementNote(ms)
+	p.Provenance.Checks = ChecksOf(ms)
 	return &Result{Profile: p, Measurements: ms, Elapsed: time.Since(start)}, nil
 }
 

@@ -5,6 +5,7 @@ package datapath
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -41,12 +42,14 @@ func startIn(nsPath, name string, argv []string, uid, gid int) (*Process, error)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = "/"
 	cmd.WaitDelay = time.Second
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGKILL,
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Changing identity needs CAP_SETUID and CAP_SETGID, which the agent's
+	// pod does not hold: a child that keeps the caller's uid and gid keeps
+	// its credentials as they are.
+	if uid != os.Getuid() || gid != os.Getgid() {
 		// Groups is empty rather than nil: the child drops root's
 		// supplementary groups too.
-		Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}},
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
 	}
 	if err := inNetns(nsPath, cmd.Start); err != nil {
 		if cmd.Process != nil {

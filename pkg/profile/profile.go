@@ -96,6 +96,29 @@ type Provenance struct {
 	Method string `json:"method"`
 	// Sources cites published figures; models and features refer to them by ID.
 	Sources []Source `json:"sources,omitempty"`
+	// Checks are the profiler's cross-checks of its own measurements; nil
+	// for reference profiles.
+	Checks *Checks `json:"checks,omitempty"`
+}
+
+// Checks tell how far a measured profile can be trusted: how many of its
+// cells the machine kept up with, whether the mesh measured slower than the
+// bypass in them, and how well the eBPF on-CPU figure of each proxy agreed
+// with the kernel's own accounting (/proc schedstat).
+type Checks struct {
+	// Cells is the number of measured cells.
+	Cells int `json:"cells"`
+	// KeptUp counts the cells in which the load kept up with its rate and
+	// no mesh request failed; only those are judged below.
+	KeptUp int `json:"keptUp"`
+	// MeshSlower counts the kept-up cells whose mesh p50 exceeded their
+	// bypass p50.
+	MeshSlower int `json:"meshSlower"`
+	// SchedstatAgreementMedian and SchedstatAgreementWorst are
+	// |eBPF − schedstat| ÷ schedstat over every proxy of every kept-up
+	// cell (0 is perfect agreement).
+	SchedstatAgreementMedian float64 `json:"schedstatAgreementMedian"`
+	SchedstatAgreementWorst  float64 `json:"schedstatAgreementWorst"`
 }
 
 // Platform describes the machine and mesh that were measured.
