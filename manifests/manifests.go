@@ -26,6 +26,9 @@ type Params struct {
 	RunID string
 	// Image is the agent image; the benchmark pods run it too.
 	Image string
+	// ImagePullPolicy is the containers' pull policy for Image; empty
+	// leaves the cluster's default.
+	ImagePullPolicy string
 	// Version is the CLI version, recorded as a label.
 	Version string
 	// Ambient enrols the namespace in ambient mode instead of sidecar

@@ -32,19 +32,22 @@ import (
 type ProfileOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 
-	Node           string
-	NodeSelector   string
-	AllNodeTypes   bool
-	Image          string
-	Timeout        time.Duration
-	Keep           bool
-	DryRun         bool
-	SaveToCluster  bool
-	ProfileOut     string
-	IstioNamespace string
-	Concurrency    int
-	CleanLeftovers bool
-	Output         string
+	Node         string
+	NodeSelector string
+	AllNodeTypes bool
+	Image        string
+	// ImagePullPolicy is the pods' pull policy for the agent image; empty
+	// leaves the cluster's default.
+	ImagePullPolicy string
+	Timeout         time.Duration
+	Keep            bool
+	DryRun          bool
+	SaveToCluster   bool
+	ProfileOut      string
+	IstioNamespace  string
+	Concurrency     int
+	CleanLeftovers  bool
+	Output          string
 	// Measurement matrix passed to the agent.
 	Protocols []string
 	Sizes     []int
@@ -106,6 +109,7 @@ func (o *ProfileOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.NodeSelector, "node-selector", "", "Label selector for candidate nodes; one node per node type among them")
 	f.BoolVar(&o.AllNodeTypes, "all-node-types", false, "Profile one node of every node type (instance-type label)")
 	f.StringVar(&o.Image, "image", o.Image, "Agent image")
+	f.StringVar(&o.ImagePullPolicy, "image-pull-policy", "", "Pull policy of the agent image: Always, IfNotPresent or Never (default: the cluster's, IfNotPresent for a tagged image)")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Give up (and clean up) after this long")
 	f.BoolVar(&o.Keep, "keep", false, "Keep the namespace afterwards for debugging")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the manifests instead of creating them")
@@ -140,6 +144,11 @@ func (o *ProfileOptions) Validate() error {
 	}
 	if o.Image == "" {
 		return errors.New("--image must not be empty")
+	}
+	switch o.ImagePullPolicy {
+	case "", "Always", "IfNotPresent", "Never":
+	default:
+		return fmt.Errorf("--image-pull-policy %q: want Always, IfNotPresent or Never", o.ImagePullPolicy)
 	}
 	return nil
 }
@@ -224,7 +233,7 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 	prog.Phase("preflight")
 	plan, err := profiler.NewPlan(ctx, kc, profiler.Config{
 		Node: o.Node, NodeSelector: o.NodeSelector, AllNodeTypes: o.AllNodeTypes, IstioNamespace: o.IstioNamespace,
-		SaveToCluster: o.SaveToCluster, Image: o.Image, Version: version.Version, Timeout: o.Timeout,
+		SaveToCluster: o.SaveToCluster, Image: o.Image, ImagePullPolicy: o.ImagePullPolicy, Version: version.Version, Timeout: o.Timeout,
 		AgentArgs: o.agentArgs(), SkipAccessCheck: o.DryRun,
 	})
 	if err != nil {

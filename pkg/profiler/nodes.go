@@ -15,12 +15,14 @@ import (
 // Node is a candidate node with the facts shown to the user.
 type Node struct {
 	Name, NodeType, Kernel, Arch, OSImage string
-	Ready, Schedulable                    bool
+	// Kubelet is the node's kubelet version.
+	Kubelet            string
+	Ready, Schedulable bool
 }
 
 func nodeOf(n *corev1.Node) Node {
 	out := Node{Name: n.Name, Kernel: n.Status.NodeInfo.KernelVersion, Arch: n.Status.NodeInfo.Architecture,
-		OSImage: n.Status.NodeInfo.OSImage, Schedulable: !n.Spec.Unschedulable}
+		OSImage: n.Status.NodeInfo.OSImage, Kubelet: n.Status.NodeInfo.KubeletVersion, Schedulable: !n.Spec.Unschedulable}
 	out.NodeType = kube.Node{InstanceType: n.Labels[corev1.LabelInstanceTypeStable]}.NodeType()
 	if out.NodeType == "unknown" && n.Labels[corev1.LabelInstanceType] != "" {
 		out.NodeType = n.Labels[corev1.LabelInstanceType]

@@ -31,6 +31,9 @@ type Config struct {
 	SaveToCluster bool
 	// Image is the agent image.
 	Image string
+	// ImagePullPolicy is the pods' pull policy for Image; empty leaves the
+	// cluster's default.
+	ImagePullPolicy string
 	// Version is the CLI version, recorded on the namespace.
 	Version string
 	// Timeout bounds the whole run; the pods' activeDeadlineSeconds is
@@ -91,7 +94,7 @@ func NewPlan(ctx context.Context, kc kubernetes.Interface, cfg Config) (*Plan, e
 		return nil, err
 	}
 	p := &Plan{Istio: istio, Nodes: nodes, Notes: notes, Params: manifests.Params{
-		Namespace: ns, RunID: id, Image: cfg.Image, Version: cfg.Version,
+		Namespace: ns, RunID: id, Image: cfg.Image, ImagePullPolicy: cfg.ImagePullPolicy, Version: cfg.Version,
 		Ambient: istio.Ambient, DeadlineSeconds: int64(cfg.Timeout.Seconds()) + 60,
 	}}
 	if istio.Revision != "default" {

@@ -10,6 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/meshinsight/kubectl-meshinsight/manifests"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
 func node(name, typ string, ready, cordoned bool, taint corev1.TaintEffect) *corev1.Node {
@@ -89,5 +92,15 @@ func TestMissingPermissionsErrorListsAll(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
+	}
+}
+
+func TestStampOverridesTheAgent(t *testing.T) {
+	p := &Plan{Istio: &Istio{Version: "1.28.0"}, Nodes: []Node{{Name: "n1", Kubelet: "v1.36.3"}, {Name: "n2", Kubelet: "v1.35.0"}}}
+	prof := &profile.Profile{Provenance: profile.Provenance{Platform: profile.Platform{NodeType: "forged", Mesh: "x", Proxy: "haproxy"}}}
+	p.stamp(prof, manifests.Target{Node: "n2", NodeType: "m5.large"})
+	want := profile.Platform{NodeType: "m5.large", Kubernetes: "v1.35.0", Mesh: "istio", MeshVersion: "1.28.0", Proxy: "haproxy"}
+	if prof.Provenance.Platform != want {
+		t.Errorf("platform %+v, want %+v", prof.Provenance.Platform, want)
 	}
 }

@@ -317,7 +317,11 @@ func (w *waiter) run(ctx context.Context) error {
 
 // fatalWaiting are container waiting reasons that will not resolve by
 // themselves.
-var fatalWaiting = map[string]bool{"InvalidImageName": true, "ErrImageNeverPull": true, "CreateContainerConfigError": true}
+//
+// ImagePullBackOff follows a failed pull: kubelet would retry, but a run
+// that waits out its timeout on a misspelt image or an unreachable registry
+// helps nobody.
+var fatalWaiting = map[string]bool{"InvalidImageName": true, "ErrImageNeverPull": true, "ImagePullBackOff": true, "CreateContainerConfigError": true}
 
 // poll reads the pods, Jobs and hand-off ConfigMaps once and updates state.
 func (w *waiter) poll(ctx context.Context, active map[string]bool, progress map[string][2]int) error {
@@ -345,6 +349,7 @@ func (w *waiter) poll(ctx context.Context, active map[string]bool, progress map[
 		case handoff.Failed:
 			return fmt.Errorf("the agent on node %s failed: %s", t.Node, st.Message)
 		case handoff.Succeeded:
+			w.plan.stamp(st.Profile, t)
 			w.results[t.Name] = st.Profile
 			delete(active, t.Name)
 			delete(w.stuck, t.Name)
@@ -373,7 +378,7 @@ func (w *waiter) poll(ctx context.Context, active map[string]bool, progress map[
 		for _, cs := range pod.Status.ContainerStatuses {
 			if wt := cs.State.Waiting; wt != nil && wt.Reason != "" && wt.Reason != "ContainerCreating" {
 				if fatalWaiting[wt.Reason] {
-					return fmt.Errorf("pod %s cannot start: %s: %s (check --image)", pod.Name, wt.Reason, wt.Message)
+					return fmt.Errorf("pod %s cannot start: %s: %s (check --image; images loaded on the node need --image-pull-policy IfNotPresent or Never)", pod.Name, wt.Reason, wt.Message)
 				}
 				w.stuck[t] = fmt.Sprintf("pod %s waiting: %s %s", pod.Name, wt.Reason, wt.Message)
 			}
@@ -469,4 +474,21 @@ func Leftovers(ctx context.Context, kc kubernetes.Interface) ([]corev1.Namespace
 		}
 	}
 	return out, nil
+}
+
+// stamp records in a node's profile what the plan knows better than the
+// agent, which cannot read Node objects or istiod: the node type the
+// profile is stored under (never the agent's word for it), the kubelet
+// version and Istio's version.
+func (p *Plan) stamp(prof *profile.Profile, t manifests.Target) {
+	pl := &prof.Provenance.Platform
+	pl.NodeType = t.NodeType
+	for _, n := range p.Nodes {
+		if n.Name == t.Node && n.Kubelet != "" {
+			pl.Kubernetes = n.Kubelet
+		}
+	}
+	if p.Istio != nil {
+		pl.Mesh, pl.MeshVersion = "istio", p.Istio.Version
+	}
 }
