@@ -2,6 +2,7 @@ package symbolize
 
 import (
 	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -277,6 +278,15 @@ func TestDeletedExecutable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	// Start returns once the child is forked, not once it has exec'd the
+	// copy: wait until the copy is mapped (a loaded machine showed only
+	// [vsyscall] otherwise).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		maps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", cmd.Process.Pid))
+		if strings.Contains(string(maps), path) || time.Now().After(deadline) {
+			break
+		}
+	}
 	os.Remove(path)
 
 	p, err := ForProcess(cmd.Process.Pid)
