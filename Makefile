@@ -8,7 +8,7 @@ PKG       := github.com/meshinsight/kubectl-meshinsight
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
+.PHONY: testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -47,6 +47,17 @@ prometheus: ## Start a real Prometheus over generated Istio series; prints the e
 
 prometheus-down: ## Stop that Prometheus and delete its data
 	./hack/prometheus/run.sh stop
+
+testenv-node: ## Build (cached) and start the real test node (kubelet, containerd, kube-proxy, stand-in Istio) in a netns; prints the exports (root)
+	./hack/testenv/build.sh >&2
+	VERSION=$(VERSION) ./hack/testenv/node-up.sh
+
+testenv-node-down: ## Take the real test node down and restore the host
+	./hack/testenv/node-down.sh
+
+test-node: ## profile end to end on a real node through a real kubectl: success, capabilities, failure paths; host unchanged after (root, ~12 min)
+	./hack/testenv/build.sh >&2
+	$(GO) test -tags node -count=1 -p 1 -timeout 45m -v ./internal/nodetest/
 
 INTEGRATION_PKGS := ./internal/testenv/ ./pkg/kube/ ./pkg/mesh/ ./pkg/telemetry/ ./pkg/cmd/
 
