@@ -26,6 +26,9 @@ type Params struct {
 	RunID string
 	// Image is the agent image; the benchmark pods run it too.
 	Image string
+	// LoadToken authorises the agent's load jobs at the client pod's load
+	// server (random per run).
+	LoadToken string
 	// ImagePullPolicy is the containers' pull policy for Image; empty
 	// leaves the cluster's default.
 	ImagePullPolicy string
@@ -75,6 +78,17 @@ const (
 	TCPMeshPort      = 8081
 	TCPBypassPort    = 9091
 	ExcludedPortList = "9090,9091"
+	// LoadPort is the client pod's load server, excluded from inbound
+	// interception: the agent, outside the mesh, sends it load jobs.
+	LoadPort = 9092
+)
+
+// The run's load token: a Secret mounted into the client pod (its load
+// server requires it) and the agent (which presents it).
+const (
+	LoadTokenSecret = "meshinsight-load"
+	LoadTokenDir    = "/var/run/meshinsight"
+	LoadTokenKey    = "token"
 )
 
 // Names of a target's objects; the agent derives them from --target.
@@ -126,7 +140,8 @@ func RenderFile(name string, p Params) ([]byte, error) {
 	var b bytes.Buffer
 	if err := t.Execute(&b, map[string]any{
 		"P": p, "MeshPort": MeshPort, "BypassPort": BypassPort, "TCPMeshPort": TCPMeshPort, "TCPBypassPort": TCPBypassPort,
-		"Excluded": ExcludedPortList,
+		"Excluded": ExcludedPortList, "LoadPort": LoadPort,
+		"LoadTokenSecret": LoadTokenSecret, "LoadTokenDir": LoadTokenDir, "LoadTokenKey": LoadTokenKey,
 		"ManagedByLabel": ManagedByLabel, "ManagedBy": ManagedBy, "RunLabel": RunLabel,
 		"ComponentLabel": ComponentLabel, "TargetLabel": TargetLabel,
 	}); err != nil {

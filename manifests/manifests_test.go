@@ -38,7 +38,7 @@ func TestRenderEveryDocumentParses(t *testing.T) {
 		}
 	}
 	want := map[string]int{"Namespace": 1, "ServiceAccount": 1, "Role": 1, "RoleBinding": 1, "Pod": 4, "Job": 2,
-		"Service": 4, "DestinationRule": 2, "PeerAuthentication": 1}
+		"Service": 4, "DestinationRule": 2, "PeerAuthentication": 1, "Secret": 1}
 	for k, n := range want {
 		if kinds[k] != n {
 			t.Errorf("%d %s, want %d (all: %v)", kinds[k], k, n, kinds)
@@ -96,9 +96,9 @@ func TestAgentIsLeastPrivileged(t *testing.T) {
 		}
 	}
 	// Capabilities the real-node suite showed unnecessary (NET_ADMIN,
-	// SYS_RESOURCE; BPF and PERFMON, which SYS_ADMIN implies), or no
-	// agent needs (the rest of a privileged set).
-	for _, bad := range []string{"privileged: true", "hostNetwork", "NET_ADMIN", "SYS_RESOURCE", "- BPF", "- PERFMON", "DAC_", "SETUID", "imagePullPolicy"} {
+	// SYS_RESOURCE; SYS_ADMIN since the client pod runs the load), or that
+	// no agent needs (the rest of a privileged set).
+	for _, bad := range []string{"privileged: true", "hostNetwork", "NET_ADMIN", "SYS_RESOURCE", "- SYS_ADMIN", "DAC_", "SETUID", "imagePullPolicy"} {
 		if strings.Contains(s, bad) {
 			t.Errorf("agent manifest asks for %q", bad)
 		}
@@ -148,5 +148,22 @@ func TestImagePullPolicy(t *testing.T) {
 	// The agent Job and both benchmark pods' three containers, per target.
 	if got := strings.Count(string(out), "imagePullPolicy: Never"); got != 2*4 {
 		t.Errorf("%d containers with imagePullPolicy Never, want 8", got)
+	}
+}
+
+func TestLoadToken(t *testing.T) {
+	p := params()
+	p.LoadToken = "0123abcd"
+	out, err := Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	// In the Secret only; the client and the agent mount it.
+	if strings.Count(s, "0123abcd") != 1 || strings.Count(s, "secretName: "+LoadTokenSecret) != 2*2 {
+		t.Errorf("the token must be in one Secret mounted by each target's client and agent:\n%s", s)
+	}
+	if !strings.Contains(s, `excludeInboundPorts: "9092"`) {
+		t.Error("the client's load port is intercepted")
 	}
 }

@@ -24,7 +24,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
-	root.AddCommand(newProfileCommand(out, errOut), newCleanupCommand(errOut), newServeCommand(), newLoadCommand(out),
+	root.AddCommand(newProfileCommand(out, errOut), newCleanupCommand(errOut), newServeCommand(), newLoadCommand(out), newLoadServerCommand(),
 		newValidateCommand(out, errOut), newRelayCommand())
 	return root
 }
@@ -213,6 +213,25 @@ func newServeCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&protocol, agent.FlagProtocol, "http", "protocol: tcp|http|h2c|grpc")
 	cmd.Flags().StringVar(&listen, agent.FlagListen, ":8080", "comma-separated listen addresses")
+	return cmd
+}
+
+// newLoadServerCommand is the benchmark client pod's load server: it runs
+// the agent's load jobs as the pod's application.
+func newLoadServerCommand() *cobra.Command {
+	var listen, tokenFile string
+	cmd := &cobra.Command{
+		Use:    "load-server",
+		Short:  "Run the agent's load jobs from this pod (the benchmark client of kubectl meshinsight profile)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return agent.ServeLoad(cmd.Context(), listen, tokenFile)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", ":9092", "listen address")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the bearer token jobs must carry")
+	_ = cmd.MarkFlagRequired("token-file")
 	return cmd
 }
 

@@ -27,6 +27,7 @@ type handoffOptions struct {
 	inCluster       bool
 	targetNamespace string
 	target          string
+	loadTokenFile   string
 }
 
 func (h *handoffOptions) addFlags(f *pflag.FlagSet) {
@@ -36,6 +37,7 @@ func (h *handoffOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&h.inCluster, "in-cluster", false, "measure the injected benchmark pods of --target (deployed by `kubectl meshinsight profile`) instead of a local datapath")
 	f.StringVar(&h.targetNamespace, "target-namespace", "", "namespace of the benchmark pods")
 	f.StringVar(&h.target, "target", "", "benchmark target name (pods bench-server-TARGET, bench-client-TARGET)")
+	f.StringVar(&h.loadTokenFile, "load-token-file", "", "file holding the token of the client pod's load server")
 }
 
 // reporter writes hand-off states; a nil reporter does nothing.

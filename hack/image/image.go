@@ -144,10 +144,11 @@ func buildImage(platform v1.Platform, binary string, s spec) (v1.Image, error) {
 		Entrypoint: []string{entrypoint},
 		WorkingDir: "/",
 		// Root (uid 0), because the agent's work is root's: loading eBPF
-		// programs and attaching kprobes, raw tracepoints and perf sampling
-		// needs CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8), and
-		// reading the proxies' /proc/PID/maps and binaries (owned by other
-		// users) for symbols needs ptrace access to them. A non-root user
+		// programs and attaching tracepoints and perf sampling needs
+		// CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8), reading
+		// kernel symbol addresses CAP_SYSLOG, and reading the proxies'
+		// /proc/PID/maps and binaries (owned by other users) for symbols
+		// needs ptrace access to them. A non-root user
 		// gets none of this without file capabilities, which an image with
 		// no base can't usefully carry; the privileges are granted, and
 		// audited, in the pod's securityContext.

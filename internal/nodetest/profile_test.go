@@ -28,7 +28,7 @@ import (
 
 // agentCapabilities is the capability set of manifests/agent.yaml; each is
 // shown necessary by TestEachCapabilityIsNeeded.
-var agentCapabilities = []string{"SYS_ADMIN", "SYS_PTRACE", "SYSLOG"}
+var agentCapabilities = []string{"BPF", "PERFMON", "SYS_PTRACE", "SYSLOG"}
 
 // profileArgs is a short matrix: 2 protocols × mTLS on/off × 2 sizes × 2
 // rates = 16 cells of 3 rounds. The rates stay low enough for this 2-core

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"strconv"
@@ -32,14 +31,16 @@ const BTFPath = "/sys/kernel/btf/vmlinux"
 // InCluster measures the injected benchmark pods that `kubectl meshinsight
 // profile` deploys for one target (manifests.ServerPod, ClientPod and the
 // mTLS and plaintext Services): the agent runs beside them on their node
-// with the host PID namespace, finds each pod's proxy through its sidecar
-// container's cgroup, and sends the load from inside the client pod's
-// network namespace, so that the client's own redirection rules intercept
-// it as they would the application's traffic.
+// with the host PID namespace and finds each pod's proxy through its
+// sidecar container's cgroup; the client pod's own load server sends the
+// load (RemoteLoad), so that the client's redirection rules intercept it as
+// they do the application's traffic.
 type InCluster struct {
 	Kube      kubernetes.Interface
 	Namespace string
 	Target    string
+	// LoadToken is the bearer token of the client pod's load server.
+	LoadToken string
 	// ProcRoot is the host's /proc; empty means "/proc".
 	ProcRoot string
 	// BTF is the kernel BTF file to check for; empty means BTFPath.
@@ -118,23 +119,15 @@ func (ic *InCluster) testbed(ctx context.Context, pods *benchPods, v Variant, ti
 	bed := &PodTestbed{
 		Mesh:   net.JoinHostPort(pods.serviceIP[v.MTLS], strconv.Itoa(mesh)),
 		Bypass: net.JoinHostPort(pods.server.Status.PodIP, strconv.Itoa(bypass)),
-		Helper: v.Helper, Dir: v.Dir, Prefix: v.Prefix,
+		Load:   RemoteLoad(net.JoinHostPort(pods.client.Status.PodIP, strconv.Itoa(manifests.LoadPort)), ic.LoadToken),
 	}
 	probe := LoadJob{Rounds: 1, Mesh: workload.LoadConfig{Protocol: proto, Target: bed.Mesh, RatePerSecond: 20,
 		RequestBytes: 64, ResponseBytes: 64, Duration: 200 * time.Millisecond, Connections: 1, Timeout: 2 * time.Second}}
 	deadline := time.Now().Add(timeout)
 	for attempt := 1; ; attempt++ {
-		// The proxies are found again on every attempt, and once more
-		// after the path answered: the old process may be gone.
-		err := ic.locate(pods, bed)
+		_, err := bed.RunLoad(ctx, probe)
 		if err == nil {
-			if _, err = bed.RunLoad(ctx, probe); err == nil {
-				break
-			}
-		}
-		if errors.Is(err, fs.ErrPermission) {
-			return nil, fmt.Errorf("sending load from the client pod's network namespace: %w "+
-				"(the agent needs SYS_PTRACE to open another pod's /proc/PID/ns/net and SYS_ADMIN to enter it)", err)
+			break
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			return nil, fmt.Errorf("the mesh path to %s (%s, mTLS %s) does not answer through the sidecars after %d attempts: %w",
@@ -148,21 +141,14 @@ func (ic *InCluster) testbed(ctx context.Context, pods *benchPods, v Variant, ti
 		case <-time.After(time.Second):
 		}
 	}
-	if err := ic.locate(pods, bed); err != nil {
-		return nil, err
-	}
-	return bed, nil
-}
-
-// locate points bed at the pods' current proxies.
-func (ic *InCluster) locate(pods *benchPods, bed *PodTestbed) error {
+	// Found after the path answered: a proxy that restarted on a
+	// configuration change (the stand-in's haproxy) has a new process.
 	out, in, err := ic.proxies(pods)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bed.Outbound, bed.Inbound = out.PID, in.PID
-	bed.ClientNetns = fmt.Sprintf("%s/%d/ns/net", ic.procRoot(), out.PID)
-	return nil
+	return bed, nil
 }
 
 // proxies finds the client's (outbound) and the server's (inbound) proxy.

@@ -25,7 +25,7 @@ func (p podsOverRig) Close() error { return p.rig.Close() }
 
 // TestPodTestbedProfilesForeignProxies runs the agent with a testbed it
 // did not build: load enters the client's network namespace by path
-// (setns) and the proxies are known only by PID.
+// (setns, NetnsLoad) and the proxies are known only by PID.
 func TestPodTestbedProfilesForeignProxies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(suite.Ctx, 2*time.Minute)
 	defer cancel()
@@ -44,8 +44,8 @@ func TestPodTestbedProfilesForeignProxies(t *testing.T) {
 			rig := bed.(*Rig)
 			out, in := rig.ProxyPIDs()
 			return podsOverRig{rig: rig, PodTestbed: &PodTestbed{
-				ClientNetns: rig.dp.NetnsPath(datapath.Client), Outbound: out, Inbound: in,
-				Mesh: rig.MeshTarget(), Bypass: rig.BypassTarget(), Helper: v.Helper, Dir: v.Dir, Prefix: v.Prefix,
+				Outbound: out, Inbound: in, Mesh: rig.MeshTarget(), Bypass: rig.BypassTarget(),
+				Load: NetnsLoad(rig.dp.NetnsPath(datapath.Client), v.Helper, v.Dir, v.Prefix),
 			}}, nil
 		},
 	}
@@ -77,7 +77,7 @@ func TestPodTestbedProfilesForeignProxies(t *testing.T) {
 	t.Logf("%s: %.1f CPU-µs/req, mesh p50 %.0f µs, bypass %.0f µs", m.Cell, m.CPUMicrosPerRequest(), meshP50, bypassP50)
 
 	// A namespace path that does not exist fails the run with a clear error.
-	bad := &PodTestbed{ClientNetns: "/proc/999999999/ns/net", Helper: suite.Helper, Dir: t.TempDir(), Prefix: "x"}
+	bad := &PodTestbed{Load: NetnsLoad("/proc/999999999/ns/net", suite.Helper, t.TempDir(), "x")}
 	if _, err := bad.RunLoad(ctx, LoadJob{Rounds: 1}); err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("load into a missing netns: %v", err)
 	} else {

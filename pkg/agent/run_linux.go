@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -203,6 +204,9 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 		if err != nil {
 			return nil, fmt.Errorf("reading the symbols of proxy %d: %w", pid, err)
 		}
+		if err := readable(s); err != nil {
+			return nil, fmt.Errorf("reading the symbols of proxy %d: %w", pid, err)
+		}
 		syms[pid] = s
 	}
 	sched, err := probe.NewSched()
@@ -251,6 +255,18 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 		}
 	}
 	return ms, nil
+}
+
+// readable fails when a module of the proxy could not be read for want of
+// permission: its stack samples would all fall into proxy-other, a profile
+// that looks measured but is not. (A stripped binary is no error.)
+func readable(p *symbolize.Process) error {
+	for _, m := range p.Modules() {
+		if errors.Is(m.Err, fs.ErrPermission) {
+			return fmt.Errorf("%s: %w (reading another user's executables through /proc/PID/root needs CAP_SYS_PTRACE)", m.Path, m.Err)
+		}
+	}
+	return nil
 }
 
 func closeProbe(what string, f func() error) error {

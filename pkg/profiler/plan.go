@@ -72,6 +72,10 @@ func NewPlan(ctx context.Context, kc kubernetes.Interface, cfg Config) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
+	token, err := randomHex(16)
+	if err != nil {
+		return nil, fmt.Errorf("generating the load token: %w", err)
+	}
 	ns := NamespacePrefix + id
 	// Access first: a user without it gets the full list of what is
 	// missing rather than the first forbidden call.
@@ -94,7 +98,7 @@ func NewPlan(ctx context.Context, kc kubernetes.Interface, cfg Config) (*Plan, e
 		return nil, err
 	}
 	p := &Plan{Istio: istio, Nodes: nodes, Notes: notes, Params: manifests.Params{
-		Namespace: ns, RunID: id, Image: cfg.Image, ImagePullPolicy: cfg.ImagePullPolicy, Version: cfg.Version,
+		Namespace: ns, RunID: id, LoadToken: token, Image: cfg.Image, ImagePullPolicy: cfg.ImagePullPolicy, Version: cfg.Version,
 		Ambient: istio.Ambient, DeadlineSeconds: int64(cfg.Timeout.Seconds()) + 60,
 	}}
 	if istio.Revision != "default" {
@@ -120,9 +124,17 @@ func NewPlan(ctx context.Context, kc kubernetes.Interface, cfg Config) (*Plan, e
 func (p *Plan) Manifests() ([]byte, error) { return manifests.Render(p.Params) }
 
 func randomID() (string, error) {
-	b := make([]byte, 3)
-	if _, err := rand.Read(b); err != nil {
+	id, err := randomHex(3)
+	if err != nil {
 		return "", fmt.Errorf("generating a run id: %w", err)
+	}
+	return id, nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(b), nil
 }

@@ -39,6 +39,7 @@ func Permissions(ns, saveNS string) []Permission {
 		{"create", "", "namespaces", "", "create the ephemeral namespace"},
 		{"delete", "", "namespaces", "", "delete the ephemeral namespace afterwards"},
 		{"create", "", "serviceaccounts", ns, "the agent's identity"},
+		{"create", "", "secrets", ns, "the token of the agent's load jobs"},
 		{"create", "rbac.authorization.k8s.io", "roles", ns, "let the agent write its result"},
 		{"create", "rbac.authorization.k8s.io", "rolebindings", ns, "let the agent write its result"},
 		{"create", "", "pods", ns, "the benchmark server and client"},

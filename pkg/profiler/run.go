@@ -117,6 +117,9 @@ func Apply(ctx context.Context, c Clients, objs []runtime.Object, dryRun bool) e
 		case *corev1.Namespace:
 			what = "namespace " + v.Name
 			_, err = kc.CoreV1().Namespaces().Create(ctx, v, opts)
+		case *corev1.Secret:
+			what = "secret " + v.Name
+			_, err = kc.CoreV1().Secrets(v.Namespace).Create(ctx, v, opts)
 		case *corev1.ServiceAccount:
 			what = "serviceaccount " + v.Name
 			_, err = kc.CoreV1().ServiceAccounts(v.Namespace).Create(ctx, v, opts)
