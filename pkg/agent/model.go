@@ -7,12 +7,13 @@ import (
 	"sort"
 	"time"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
 // Mode is the data-plane mode the local datapath measures.
-const Mode = "sidecar"
+const Mode = dataplane.Sidecar
 
 // ErrNoRequests is returned when a cell completed no request through the mesh,
 // so nothing can be attributed per request.
@@ -292,7 +293,7 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 			return nil, fmt.Errorf("building profile: %w", err)
 		}
 		for _, c := range costs {
-			k := profile.Key{Mode: Mode, Protocol: m.Protocol, MTLS: m.MTLS, Side: c.Side, Direction: c.Direction}
+			k := profile.Key{Mode: Mode, Protocol: dataplane.Protocol(m.Protocol), MTLS: m.MTLS, Side: c.Side, Direction: c.Direction}
 			comps, ok := byKey[k]
 			if !ok {
 				comps = map[profile.Component]*series{}

@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -8,8 +9,8 @@ import (
 // assumption by Resolve.
 const (
 	DefaultNamespace         = "default"
-	DefaultMode              = ModeSidecar
-	DefaultProtocol          = HTTP
+	DefaultMode              = dataplane.Sidecar
+	DefaultProtocol          = dataplane.HTTP
 	DefaultRequestsPerSecond = 100.0
 	DefaultRequestBytes      = 512.0
 	DefaultResponseBytes     = 1024.0
@@ -121,7 +122,7 @@ func Resolve(g *Graph) (*Resolved, error) {
 		switch {
 		case e.RequestsPerSecond != nil:
 			re.RequestsPerSecond = *e.RequestsPerSecond
-		case re.Protocol == TCP && e.BytesPerSecond != nil && re.RequestBytes+re.ResponseBytes > 0:
+		case re.Protocol == dataplane.TCP && e.BytesPerSecond != nil && re.RequestBytes+re.ResponseBytes > 0:
 			re.RequestsPerSecond = *e.BytesPerSecond / (re.RequestBytes + re.ResponseBytes)
 			notes.Add(diag.New(diag.DefaultUsed, subject(),
 				"requestsPerSecond derived from bytesPerSecond / (requestBytes + responseBytes) = %.4g", re.RequestsPerSecond))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // Problem is one thing wrong with a graph, located by its field path
@@ -131,7 +133,7 @@ func Validate(g *Graph) error {
 		}
 		seen[id] = i
 		if w.Mode != "" {
-			if _, err := ParseMode(string(w.Mode)); err != nil {
+			if _, err := dataplane.ParseMode(string(w.Mode)); err != nil {
 				add(p.Field("mode"), "%v", err)
 			}
 		}
@@ -159,7 +161,7 @@ func Validate(g *Graph) error {
 			}
 		}
 		if e.Protocol != "" {
-			if _, err := ParseProtocol(string(e.Protocol)); err != nil {
+			if _, err := dataplane.ParseProtocol(string(e.Protocol)); err != nil {
 				add(p.Field("protocol"), "%v", err)
 			}
 		}
@@ -170,7 +172,7 @@ func Validate(g *Graph) error {
 		checkNumber(add, p, "connectionsPerSecond", e.ConnectionsPerSecond, 0, math.Inf(1))
 		checkNumber(add, p, "mirrorPercent", e.MirrorPercent, 0, 100)
 		checkNumber(add, p, "tracingSamplingPercent", e.TracingSamplingPercent, 0, 100)
-		if e.Protocol != "" && e.Protocol != TCP {
+		if e.Protocol != "" && e.Protocol != dataplane.TCP {
 			if e.BytesPerSecond != nil {
 				add(p.Field("bytesPerSecond"), "only valid for tcp edges; use requestsPerSecond with requestBytes/responseBytes")
 			}

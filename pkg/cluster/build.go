@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/mesh"
@@ -82,7 +83,7 @@ func (b *builder) addWorkload(w kube.Workload) int {
 
 // workload finds a workload by namespace and name, adding a stub for one outside
 // the discovered namespaces.
-func (b *builder) workload(ns, name string, mode callgraph.Mode) int {
+func (b *builder) workload(ns, name string, mode dataplane.Mode) int {
 	if i, ok := b.index[ns+"/"+name]; ok {
 		return i
 	}
@@ -104,23 +105,23 @@ func meshService(s kube.Service) mesh.Service {
 }
 
 // observedProtocol maps Istio's request_protocol label to ours.
-func observedProtocol(p string) (callgraph.Protocol, bool) {
+func observedProtocol(p string) (dataplane.Protocol, bool) {
 	switch p {
 	case "http":
-		return callgraph.HTTP, true
+		return dataplane.HTTP, true
 	case "grpc":
-		return callgraph.GRPC, true
+		return dataplane.GRPC, true
 	case "tcp":
-		return callgraph.TCP, true
+		return dataplane.TCP, true
 	case "http2", "h2", "h2c":
-		return callgraph.HTTP2, true
+		return dataplane.HTTP2, true
 	}
 	return "", false
 }
 
 // port picks the service port an observed edge used: the first whose configured
 // protocol family matches what telemetry saw, else the first port.
-func (b *builder) port(svc mesh.Service, observed callgraph.Protocol) mesh.Port {
+func (b *builder) port(svc mesh.Service, observed dataplane.Protocol) mesh.Port {
 	for _, p := range svc.Ports {
 		proto, _, _ := b.in.Mesh.Protocol(svc, p)
 		if proto.L7() == observed.L7() {
@@ -134,16 +135,16 @@ func (b *builder) port(svc mesh.Service, observed callgraph.Protocol) mesh.Port 
 func (b *builder) addObserved(t telemetry.EdgeTraffic) {
 	observed, known := observedProtocol(t.Protocol)
 	if !known {
-		observed = callgraph.TCP
+		observed = dataplane.TCP
 	}
 	// For workloads outside the topology, the reporter hints at the data plane:
 	// only a sidecar reports as source; a waypoint reports for ambient workloads.
-	clientMode, serverMode := callgraph.ModeNone, callgraph.ModeSidecar
+	clientMode, serverMode := dataplane.None, dataplane.Sidecar
 	switch t.Reporter {
 	case telemetry.ReporterSource:
-		clientMode = callgraph.ModeSidecar
+		clientMode = dataplane.Sidecar
 	case telemetry.ReporterWaypoint:
-		clientMode, serverMode = callgraph.ModeAmbient, callgraph.ModeWaypoint
+		clientMode, serverMode = dataplane.Ambient, dataplane.Waypoint
 	}
 	to := b.workload(t.DestinationNamespace, t.DestinationWorkload, serverMode)
 	if t.SourceWorkload == "" || t.SourceWorkload == "unknown" {
@@ -180,7 +181,7 @@ func (b *builder) addObserved(t telemetry.EdgeTraffic) {
 		mtls := t.ConnectionSecurity == "mutual_tls"
 		e.MTLS = &mtls
 	}
-	if e.Protocol == callgraph.TCP {
+	if e.Protocol == dataplane.TCP {
 		if bps := t.TCPSentBytesPerSecond + t.TCPReceivedBytesPerSecond; bps > 0 {
 			e.BytesPerSecond = &bps
 		}

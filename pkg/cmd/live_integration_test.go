@@ -21,6 +21,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/internal/testenv"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 )
 
@@ -116,7 +117,7 @@ func TestPredictLiveNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	type want struct {
-		proto     string
+		proto     dataplane.Protocol
 		mtls      bool
 		rps       float64
 		req, resp float64

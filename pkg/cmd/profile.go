@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profiler"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
@@ -230,9 +231,9 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("preflight on context %q: %w", kctx, err)
 	}
-	mode := "sidecar"
+	mode := dataplane.Sidecar
 	if plan.Istio.Ambient {
-		mode = "ambient"
+		mode = dataplane.Ambient
 	}
 	logf("  Istio %s (revision %s, %s) in %s; proxy image %s", plan.Istio.Version, plan.Istio.Revision, mode, plan.Istio.Namespace, plan.Istio.ProxyImage)
 	for _, n := range plan.Nodes {

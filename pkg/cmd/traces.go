@@ -218,13 +218,13 @@ func (v traceView) print(buf *bytes.Buffer) {
 	for _, op := range r.Operations {
 		for _, c := range op.Calls {
 			e := c.Edge
-			row := []string{op.Name(), c.From + " -> " + c.To, e.Protocol, onOffText(e.MTLS), trimNumber(c.PerRequest)}
+			row := []string{op.Name(), c.From + " -> " + c.To, string(e.Protocol), onOffText(e.MTLS), trimNumber(c.PerRequest)}
 			switch {
 			case !variant:
 				row = append(row, v.bytes(e.RequestBytes)+"/"+v.bytes(e.ResponseBytes), v.micros(e.LatencyP50Micros), v.micros(e.LatencyP99Micros), orDashText(e.TopComponent))
 			case c.VariantEdge != nil:
 				w := c.VariantEdge
-				row[2], row[3] = changeText(e.Protocol, w.Protocol), changeText(onOffText(e.MTLS), onOffText(w.MTLS))
+				row[2], row[3] = changeText(string(e.Protocol), string(w.Protocol)), changeText(onOffText(e.MTLS), onOffText(w.MTLS))
 				row = append(row, v.micros(e.LatencyP50Micros), v.micros(w.LatencyP50Micros), v.signed(w.LatencyP50Micros-e.LatencyP50Micros))
 			default:
 				row = append(row, v.micros(e.LatencyP50Micros), "-", "-")

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -263,7 +264,7 @@ func (b *builder) addPods(pods []corev1.Pod, rss []appsv1.ReplicaSet) {
 		}
 		running[w.ID()]++
 		w.Pods = append(w.Pods, Pod{Name: p.Name, Namespace: p.Namespace, IP: p.Status.PodIP, Node: p.Spec.NodeName,
-			Ready: podReady(p), Sidecar: dp.Mode == "sidecar"})
+			Ready: podReady(p), Sidecar: dp.Mode == dataplane.Sidecar})
 		if nt, ok := b.nodeTypes[p.Spec.NodeName]; ok && !slices.Contains(w.NodeTypes, nt) {
 			w.NodeTypes = append(w.NodeTypes, nt)
 		}
@@ -372,7 +373,7 @@ func (b *builder) applyServiceWaypoints() {
 		}
 		for _, id := range s.Workloads {
 			w := &b.t.Workloads[idx[id]]
-			if w.DataPlane.Mode == "ambient" {
+			if w.DataPlane.Mode == dataplane.Ambient {
 				b.setWaypoint(w, s.Namespace, s.Waypoint, "service "+s.ID())
 			}
 		}
@@ -384,7 +385,7 @@ func (b *builder) setWaypoint(w *Workload, ns, name, via string) {
 	if _, ok := b.waypoints[id]; !ok {
 		b.notes.Add(diag.New(diag.WaypointMissing, w.ID(), "%s uses waypoint %q but no Gateway of class istio-waypoint has that name", via, id))
 	}
-	w.DataPlane.Mode = "waypoint"
+	w.DataPlane.Mode = dataplane.Waypoint
 	w.DataPlane.Waypoint = id
 	w.DataPlane.Reason = "istio.io/use-waypoint on " + via
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
@@ -28,7 +29,7 @@ func scaled(p *profile.Profile, name string, f float64) *profile.Profile {
 func TestNodeTypeProfilesApplyPerWorkload(t *testing.T) {
 	base := testProfile(t)
 	big := scaled(base, "measured-on-big", 3)
-	g := twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar,
+	g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar,
 		callgraph.Edge{MTLS: ptr(false), Protocol: "http", RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)})
 	g.Workloads[0].NodeType = "big"   // client's sidecar: the big profile
 	g.Workloads[1].NodeType = "other" // server's: no profile for it, default

@@ -14,6 +14,7 @@ import (
 	"sort"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
@@ -78,7 +79,7 @@ func (c *costs) total() (p50, p99, cpu float64) {
 
 // traversal is one crossing of one proxy by one call, both directions.
 type traversal struct {
-	mode  callgraph.Mode
+	mode  dataplane.Mode
 	side  profile.Side
 	proxy int // index into the proxies table
 	l7    bool
@@ -112,11 +113,11 @@ func newModel(p *profile.Profile, speedups map[profile.Component]float64, notes 
 }
 
 // fallbackProtocols is where to look when a profile lacks a protocol.
-var fallbackProtocols = map[string][]string{
-	"grpc":  {"http2", "http", "tcp"},
-	"http2": {"grpc", "http", "tcp"},
-	"http":  {"http2", "grpc", "tcp"},
-	"tcp":   {"http", "http2", "grpc"},
+var fallbackProtocols = map[dataplane.Protocol][]dataplane.Protocol{
+	dataplane.GRPC:  {dataplane.HTTP2, dataplane.HTTP, dataplane.TCP},
+	dataplane.HTTP2: {dataplane.GRPC, dataplane.HTTP, dataplane.TCP},
+	dataplane.HTTP:  {dataplane.HTTP2, dataplane.GRPC, dataplane.TCP},
+	dataplane.TCP:   {dataplane.HTTP, dataplane.HTTP2, dataplane.GRPC},
 }
 
 // resolve finds the key the profile has for want, noting any fallback.
@@ -130,7 +131,7 @@ func (m *model) resolve(want profile.Key, subject string) (profile.Key, bool) {
 	}
 	candidates := []profile.Key{}
 	for _, mtls := range []bool{want.MTLS, !want.MTLS} {
-		for _, proto := range append([]string{want.Protocol}, fallbackProtocols[want.Protocol]...) {
+		for _, proto := range append([]dataplane.Protocol{want.Protocol}, fallbackProtocols[want.Protocol]...) {
 			k := want
 			k.MTLS, k.Protocol = mtls, proto
 			candidates = append(candidates, k)
@@ -222,16 +223,16 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 		for _, t := range trav[i] {
 			m := models[pt.rows[t.proxy].prof]
 			var pc costs
-			proto := string(e.Protocol)
-			if t.mode == callgraph.ModeAmbient {
-				proto = string(callgraph.TCP) // ztunnel is L4 only
+			proto := e.Protocol
+			if t.mode == dataplane.Ambient {
+				proto = dataplane.TCP // ztunnel is L4 only
 			}
 			tries := e.ExpectedTries
 			cpuMult := tries
 			if t.l7 && t.side == profile.Outbound {
 				cpuMult += e.MirrorFraction // mirrored copies leave through the L7 proxy that routes
 			}
-			want := profile.Key{Mode: string(t.mode), Protocol: proto, MTLS: mtlsOn[i], Side: t.side}
+			want := profile.Key{Mode: t.mode, Protocol: proto, MTLS: mtlsOn[i], Side: t.side}
 			for _, dir := range []profile.Direction{profile.Request, profile.Response} {
 				want.Direction = dir
 				k, ok := m.resolve(want, e.Name())
@@ -259,7 +260,7 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 				total.cpu[j] += pc.cpu[j]
 			}
 		}
-		if len(e.Filters) > 0 && server.Mode != callgraph.ModeSidecar && server.Mode != callgraph.ModeWaypoint {
+		if len(e.Filters) > 0 && server.Mode != dataplane.Sidecar && server.Mode != dataplane.Waypoint {
 			notes.Add(diag.New(diag.L7FeatureWithoutProxy, e.Name(), "filters %v need an L7 proxy on the server side (mode %s)", e.Filters, server.Mode))
 		}
 		sc.Edges[i], compBuf = edgeResult(e, client, server, mtlsOn[i], &c, compBuf)
@@ -293,7 +294,7 @@ func (m *model) addFeature(c *costs, e *callgraph.ResolvedEdge, name string, lat
 
 // effectiveMTLS is the edge's mTLS after checking both sides can do it: none
 // without a proxy on both sides, always with ambient on either side (HBONE).
-func effectiveMTLS(e *callgraph.ResolvedEdge, client, server callgraph.Mode, notes *diag.List) bool {
+func effectiveMTLS(e *callgraph.ResolvedEdge, client, server dataplane.Mode, notes *diag.List) bool {
 	if !client.Meshed() || !server.Meshed() {
 		if e.MTLSRequested {
 			side := "server"
@@ -304,7 +305,7 @@ func effectiveMTLS(e *callgraph.ResolvedEdge, client, server callgraph.Mode, not
 		}
 		return false
 	}
-	if client != callgraph.ModeSidecar || server != callgraph.ModeSidecar {
+	if client != dataplane.Sidecar || server != dataplane.Sidecar {
 		if !e.MTLSRequested && e.MTLSExplicit {
 			notes.Add(diag.New(diag.AmbientAlwaysMTLS, e.Name(), "mtls: false ignored: ambient traffic is always mTLS (HBONE)"))
 		}
@@ -315,8 +316,8 @@ func effectiveMTLS(e *callgraph.ResolvedEdge, client, server callgraph.Mode, not
 
 func edgeResult(e *callgraph.ResolvedEdge, client, server callgraph.ResolvedWorkload, mtls bool, c *costs, buf []ComponentCost) (EdgeResult, []ComponentCost) {
 	r := EdgeResult{
-		From: client.ID(), To: server.ID(), Protocol: string(e.Protocol), MTLS: mtls,
-		ClientMode: string(client.Mode), ServerMode: string(server.Mode),
+		From: client.ID(), To: server.ID(), Protocol: e.Protocol, MTLS: mtls,
+		ClientMode: client.Mode, ServerMode: server.Mode,
 		RequestsPerSecond: e.RequestsPerSecond, RequestBytes: e.RequestBytes, ResponseBytes: e.ResponseBytes,
 	}
 	r.LatencyP50Micros, r.LatencyP99Micros, r.CPUMillicores = c.total()

@@ -1,6 +1,7 @@
 package predict
 
 import (
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -45,15 +46,15 @@ type Scenario struct {
 
 // EdgeResult is the overhead the mesh adds to one edge.
 type EdgeResult struct {
-	From              string  `json:"from"`
-	To                string  `json:"to"`
-	Protocol          string  `json:"protocol"`
-	MTLS              bool    `json:"mtls"`
-	ClientMode        string  `json:"clientMode"`
-	ServerMode        string  `json:"serverMode"`
-	RequestsPerSecond float64 `json:"requestsPerSecond"`
-	RequestBytes      float64 `json:"requestBytes"`
-	ResponseBytes     float64 `json:"responseBytes"`
+	From              string             `json:"from"`
+	To                string             `json:"to"`
+	Protocol          dataplane.Protocol `json:"protocol"`
+	MTLS              bool               `json:"mtls"`
+	ClientMode        dataplane.Mode     `json:"clientMode"`
+	ServerMode        dataplane.Mode     `json:"serverMode"`
+	RequestsPerSecond float64            `json:"requestsPerSecond"`
+	RequestBytes      float64            `json:"requestBytes"`
+	ResponseBytes     float64            `json:"responseBytes"`
 	// LatencyP50Micros and LatencyP99Micros are added latency per request in µs.
 	LatencyP50Micros float64 `json:"latencyP50Micros"`
 	LatencyP99Micros float64 `json:"latencyP99Micros"`

@@ -151,9 +151,9 @@ func (v *view) edges(buf *bytes.Buffer) error {
 		}
 		t.header("RPS", "REQ/RESP", "+P50", "+P99", "CPU", "TOP")
 		for _, e := range base {
-			row := []string{v.edgeName(e), e.Protocol, onOff(e.MTLS)}
+			row := []string{v.edgeName(e), string(e.Protocol), onOff(e.MTLS)}
 			if v.wide {
-				row = append(row, e.ClientMode, e.ServerMode)
+				row = append(row, string(e.ClientMode), string(e.ServerMode))
 			}
 			t.row(append(row, rate(e.RequestsPerSecond), byteSize(e.RequestBytes)+"/"+byteSize(e.ResponseBytes),
 				micros(e.LatencyP50Micros), micros(e.LatencyP99Micros), millicores(e.CPUMillicores), orDash(e.TopComponent))...)
@@ -478,11 +478,11 @@ func onOff(b bool) string {
 }
 
 // change renders a value that a what-if may have changed: "http" or "http→grpc".
-func change(base, variant string) string {
+func change[T ~string](base, variant T) string {
 	if base == variant {
-		return base
+		return string(base)
 	}
-	return base + "→" + variant
+	return string(base) + "→" + string(variant)
 }
 
 func present(ok bool, s string) string {

@@ -11,6 +11,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // APIVersion and Kind identify the profile format.
@@ -120,11 +122,11 @@ type Source struct {
 
 // Key selects the traversal a model applies to.
 type Key struct {
-	Mode      string    `json:"mode"`
-	Protocol  string    `json:"protocol"`
-	MTLS      bool      `json:"mtls"`
-	Side      Side      `json:"side"`
-	Direction Direction `json:"direction"`
+	Mode      dataplane.Mode     `json:"mode"`
+	Protocol  dataplane.Protocol `json:"protocol"`
+	MTLS      bool               `json:"mtls"`
+	Side      Side               `json:"side"`
+	Direction Direction          `json:"direction"`
 }
 
 func (k Key) String() string {
@@ -137,7 +139,7 @@ func (k Key) Variant() string {
 	if k.MTLS {
 		m = "mtls"
 	}
-	return k.Mode + "/" + k.Protocol + "/" + m
+	return string(k.Mode) + "/" + string(k.Protocol) + "/" + m
 }
 
 // Linear is y = Intercept + PerKiB × bytes/1024. Units are those of the field that
@@ -183,9 +185,9 @@ type RatePoint struct {
 // RateCurve is a mode's CPU-per-request factor versus rate, interpolated linearly
 // between points and clamped outside them.
 type RateCurve struct {
-	Mode   string      `json:"mode"`
-	Points []RatePoint `json:"points"`
-	Source string      `json:"source,omitempty"`
+	Mode   dataplane.Mode `json:"mode"`
+	Points []RatePoint    `json:"points"`
+	Source string         `json:"source,omitempty"`
 }
 
 // Feature is the cost of an optional proxy feature per request through one L7 proxy.
@@ -199,8 +201,8 @@ type Feature struct {
 
 // ProxyCost is the fixed cost of one proxy instance of a mode.
 type ProxyCost struct {
-	Mode      string  `json:"mode"`
-	MemoryMiB float64 `json:"memoryMiB"`
+	Mode      dataplane.Mode `json:"mode"`
+	MemoryMiB float64        `json:"memoryMiB"`
 	// PerNode is true when one instance serves a whole node (ztunnel), so its
 	// memory is not attributed to workloads.
 	PerNode bool   `json:"perNode,omitempty"`
@@ -300,17 +302,17 @@ func (p *Profile) Validate() error {
 // RateFactor returns the CPU-per-request factor for a mode at a rate through one
 // proxy instance, and whether the rate lay inside the measured range. A mode
 // without a curve has factor 1.
-func (p *Profile) RateFactor(mode string, requestsPerSecond float64) (factor float64, inRange bool) {
+func (p *Profile) RateFactor(mode dataplane.Mode, requestsPerSecond float64) (factor float64, inRange bool) {
 	return curveAt(p.RateFactors, mode, requestsPerSecond)
 }
 
 // LatencyRateFactor is RateFactor for the added p50 latency.
-func (p *Profile) LatencyRateFactor(mode string, requestsPerSecond float64) (factor float64, inRange bool) {
+func (p *Profile) LatencyRateFactor(mode dataplane.Mode, requestsPerSecond float64) (factor float64, inRange bool) {
 	return curveAt(p.LatencyRateFactors, mode, requestsPerSecond)
 }
 
 // curveAt interpolates a mode's curve linearly, clamped outside its range.
-func curveAt(curves []RateCurve, mode string, requestsPerSecond float64) (factor float64, inRange bool) {
+func curveAt(curves []RateCurve, mode dataplane.Mode, requestsPerSecond float64) (factor float64, inRange bool) {
 	for _, c := range curves {
 		if c.Mode != mode {
 			continue
@@ -369,7 +371,7 @@ func (p *Profile) Feature(name string) (Feature, bool) {
 }
 
 // ProxyCost returns the fixed cost of a mode's proxy.
-func (p *Profile) ProxyCost(mode string) (ProxyCost, bool) {
+func (p *Profile) ProxyCost(mode dataplane.Mode) (ProxyCost, bool) {
 	for _, c := range p.Proxies {
 		if c.Mode == mode {
 			return c, true
@@ -380,14 +382,6 @@ func (p *Profile) ProxyCost(mode string) (ProxyCost, bool) {
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// Modes and Protocols are the spellings a profile accepts. The profile package does
-// not import callgraph (profiles stand alone); pkg/predict's tests keep these in
-// step with callgraph's.
-var (
-	Modes     = []string{"sidecar", "ambient", "waypoint"}
-	Protocols = []string{"tcp", "http", "http2", "grpc"}
-)
-
-func validMode(m string) bool         { return slices.Contains(Modes, m) }
-func validProtocol(p string) bool     { return slices.Contains(Protocols, p) }
-func validComponent(c Component) bool { return slices.Contains(Components, c) }
+func validMode(m dataplane.Mode) bool         { return slices.Contains(dataplane.ProxiedModes, m) }
+func validProtocol(p dataplane.Protocol) bool { return slices.Contains(dataplane.Protocols, p) }
+func validComponent(c Component) bool         { return slices.Contains(Components, c) }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
@@ -294,7 +295,7 @@ func BuildGraph(sum *Summary, base *callgraph.Graph, notes *diag.List) (*callgra
 		if e.Protocol == "" {
 			e.Protocol = c.Protocol
 			if e.Protocol == "" {
-				e.Protocol = callgraph.TCP
+				e.Protocol = dataplane.TCP
 				notes.Add(diag.New(diag.DefaultUsed, subject, "no span tag gives the protocol (http.*, rpc.system); assuming tcp"))
 			}
 		}

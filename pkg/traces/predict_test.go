@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
@@ -79,7 +80,7 @@ func TestPredictFromTraces(t *testing.T) {
 	if !near(compSum, op.Baseline.LatencyP50Micros) {
 		t.Errorf("components add up to %v, not %v", compSum, op.Baseline.LatencyP50Micros)
 	}
-	protocols := map[string]string{"frontend->cart": "grpc", "frontend->shipping": "http", "frontend->payment": "http", "payment->postgres": "tcp"}
+	protocols := map[string]dataplane.Protocol{"frontend->cart": "grpc", "frontend->shipping": "http", "frontend->payment": "http", "payment->postgres": "tcp"}
 	for name, proto := range protocols {
 		if got := byCall[name].Edge.Protocol; got != proto {
 			t.Errorf("%s protocol %s, want %s", name, got, proto)
@@ -105,8 +106,8 @@ func TestPredictWithGraphAndWhatIf(t *testing.T) {
 	sum := Summarize(readSet(t, "testdata/otlp-checkout.json"), Filter{})
 	f := false
 	base := &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind, Metadata: callgraph.Metadata{Name: "shop"},
-		Workloads: []callgraph.Workload{{Name: "frontend", Namespace: "shop"}, {Name: "shipping", Namespace: "shop", Mode: callgraph.ModeAmbient}},
-		Edges:     []callgraph.Edge{{From: "frontend", To: "shipping", Protocol: callgraph.GRPC, MTLS: &f}},
+		Workloads: []callgraph.Workload{{Name: "frontend", Namespace: "shop"}, {Name: "shipping", Namespace: "shop", Mode: dataplane.Ambient}},
+		Edges:     []callgraph.Edge{{From: "frontend", To: "shipping", Protocol: dataplane.GRPC, MTLS: &f}},
 	}
 	w, err := predict.ParseWhatIf("mtls=off")
 	if err != nil {

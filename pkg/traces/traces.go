@@ -14,7 +14,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // Kind is a span's role in a call, as instrumentation reports it.
@@ -61,7 +61,7 @@ type Span struct {
 	Duration      time.Duration
 	// Protocol is what the span's tags say about the call's protocol (http.*,
 	// rpc.system=grpc, ...); "" when they say nothing.
-	Protocol callgraph.Protocol
+	Protocol dataplane.Protocol
 	// RequestBytes and ResponseBytes are message sizes from tags, or Unknown.
 	RequestBytes, ResponseBytes float64
 	// Peer names the service called when instrumentation says so (peer.service, a

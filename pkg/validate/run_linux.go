@@ -127,8 +127,8 @@ func obtainProfile(ctx context.Context, cfg Config, prefix string, logf func(str
 	var protocols []string
 	var mtls []bool
 	for _, c := range cfg.Topology.Calls {
-		if !slices.Contains(protocols, c.Protocol) {
-			protocols = append(protocols, c.Protocol)
+		if !slices.Contains(protocols, string(c.Protocol)) {
+			protocols = append(protocols, string(c.Protocol))
 		}
 	}
 	slices.Sort(protocols)

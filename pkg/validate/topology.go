@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
@@ -27,8 +28,8 @@ const Namespace = "validate"
 // that From serves (fan-out calls of one service run in parallel).
 type Call struct {
 	From, To string
-	// Protocol is "http" (HTTP/1.1) or "tcp" (the echo tcp protocol).
-	Protocol string
+	// Protocol is http (HTTP/1.1) or tcp (the echo tcp protocol).
+	Protocol dataplane.Protocol
 	MTLS     bool
 	// RequestBytes and ResponseBytes are the payload sizes of each call.
 	RequestBytes, ResponseBytes int
@@ -72,7 +73,7 @@ func (t Topology) Validate() error {
 	var errs []error
 	calledBy := map[string]string{}
 	for _, c := range t.Calls {
-		if c.Protocol != "http" && c.Protocol != "tcp" {
+		if c.Protocol != dataplane.HTTP && c.Protocol != dataplane.TCP {
 			errs = append(errs, fmt.Errorf("call %s: protocol %q: want http or tcp", c.Name(), c.Protocol))
 		}
 		if c.RequestBytes < 0 || c.ResponseBytes < 0 {
@@ -157,7 +158,7 @@ func (t Topology) ChainSpec(prefix string) datapath.ChainSpec {
 	}
 	for _, c := range t.Calls {
 		mode := datapath.ModeHTTP
-		if c.Protocol == "tcp" {
+		if c.Protocol == dataplane.TCP {
 			mode = datapath.ModeTCP
 		}
 		spec.Edges = append(spec.Edges, datapath.ChainEdge{From: c.From, To: c.To, Mode: mode, MTLS: c.MTLS})
@@ -209,7 +210,7 @@ func (t Topology) Graph(rate float64) *callgraph.Graph {
 	}
 	one := 1
 	for _, p := range t.Pods() {
-		w := callgraph.Workload{Name: p, Namespace: Namespace, Mode: callgraph.ModeSidecar, ProxyConcurrency: &one}
+		w := callgraph.Workload{Name: p, Namespace: Namespace, Mode: dataplane.Sidecar, ProxyConcurrency: &one}
 		if p == t.Entry {
 			w.Entry = true
 			w.RequestsPerSecond = &rate
@@ -222,7 +223,7 @@ func (t Topology) Graph(rate float64) *callgraph.Graph {
 		req, resp := float64(c.RequestBytes), float64(c.ResponseBytes)
 		g.Edges = append(g.Edges, callgraph.Edge{
 			From: Namespace + "/" + c.From, To: Namespace + "/" + c.To,
-			Protocol: callgraph.Protocol(c.Protocol), MTLS: &mtls,
+			Protocol: c.Protocol, MTLS: &mtls,
 			RequestsPerSecond: &rps, RequestBytes: &req, ResponseBytes: &resp,
 		})
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
@@ -51,7 +52,7 @@ func TestDefaultTopology(t *testing.T) {
 }
 
 func TestTopologyValidate(t *testing.T) {
-	c := func(from, to, proto string) Call { return Call{From: from, To: to, Protocol: proto} }
+	c := func(from, to string, proto dataplane.Protocol) Call { return Call{From: from, To: to, Protocol: proto} }
 	tests := map[string]struct {
 		top  Topology
 		want string
