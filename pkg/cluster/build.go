@@ -32,7 +32,7 @@ type Input struct {
 // Build assembles the graph. It never fails: what it cannot place it reports.
 func Build(in Input) (*callgraph.Graph, []diag.Message) {
 	b := &builder{in: in, g: &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind,
-		Metadata: callgraph.Metadata{Name: in.Name}}, index: map[string]int{}, services: map[string]kube.Service{}}
+		Metadata: callgraph.Metadata{Name: in.Name}}, index: map[string]int{}, services: map[string]mesh.Service{}}
 	b.notes.AddAll(in.Topology.Messages)
 	for _, w := range in.Topology.Workloads {
 		if w.Role == "waypoint" {
@@ -41,7 +41,9 @@ func Build(in Input) (*callgraph.Graph, []diag.Message) {
 		b.addWorkload(w)
 	}
 	for _, s := range in.Topology.Services {
-		b.services[s.ID()] = s
+		ms := meshService(s)
+		b.services[s.ID()] = ms
+		b.serviceList = append(b.serviceList, ms)
 	}
 	if in.Traffic != nil {
 		b.notes.AddAll(in.Traffic.Messages)
@@ -49,7 +51,7 @@ func Build(in Input) (*callgraph.Graph, []diag.Message) {
 			b.addObserved(t)
 		}
 		if len(in.Traffic.Edges) == 0 {
-			b.notes.Add(diag.New(diag.TelemetryIncomplete, in.Traffic.Source, "no traffic observed in the window; the graph has no edges"))
+			b.notes.Add(diag.New(diag.TelemetryIncomplete, string(in.Traffic.Source), "no traffic observed in the window; the graph has no edges"))
 		}
 	} else {
 		b.addCandidates()
@@ -58,14 +60,21 @@ func Build(in Input) (*callgraph.Graph, []diag.Message) {
 	return b.g, b.notes.Sorted()
 }
 
+// builder assembles one graph. Workloads and services are converted to the
+// mesh package's types once, as they are added, not once per edge.
 type builder struct {
-	in       Input
-	g        *callgraph.Graph
-	index    map[string]int // workload ID → index in g.Workloads
-	kube     []kube.Workload
-	services map[string]kube.Service
-	external map[int]float64 // requests per second from outside the mesh, per workload
-	notes    diag.List
+	in    Input
+	g     *callgraph.Graph
+	index map[string]int // workload ID → index in g.Workloads
+	// workloads holds each graph workload as the policy model sees it, by
+	// index in g.Workloads.
+	workloads []mesh.Workload
+	// services and serviceList hold the discovered Services, by ID and in
+	// discovery order.
+	services    map[string]mesh.Service
+	serviceList []mesh.Service
+	external    map[int]float64 // requests per second from outside the mesh, per workload
+	notes       diag.List
 }
 
 func (b *builder) addWorkload(w kube.Workload) int {
@@ -76,7 +85,7 @@ func (b *builder) addWorkload(w kube.Workload) int {
 		cw.NodeType = w.NodeTypes[0]
 	}
 	b.g.Workloads = append(b.g.Workloads, cw)
-	b.kube = append(b.kube, w)
+	b.workloads = append(b.workloads, meshWorkload(w))
 	b.index[w.ID()] = len(b.g.Workloads) - 1
 	return len(b.g.Workloads) - 1
 }
@@ -162,9 +171,8 @@ func (b *builder) addObserved(t telemetry.EdgeTraffic) {
 
 	svc, ok := b.services[t.DestinationNamespace+"/"+t.DestinationService]
 	if ok && len(svc.Ports) > 0 {
-		ms := meshService(svc)
-		port := b.port(ms, observed)
-		pol := b.in.Mesh.Edge(meshWorkload(b.kube[from]), meshWorkload(b.kube[to]), ms, port)
+		port := b.port(svc, observed)
+		pol := b.in.Mesh.Edge(b.workloads[from], b.workloads[to], svc, port)
 		b.notes.AddAll(pol.Messages)
 		if pol.ProtocolSource != mesh.ProtocolSniffed && pol.Protocol != "" {
 			e.Protocol = pol.Protocol // configured protocol wins over what was sniffed
@@ -220,15 +228,7 @@ func applyPolicy(e *callgraph.Edge, pol mesh.EdgePolicy) {
 
 // addCandidates derives edges from configuration when no telemetry exists.
 func (b *builder) addCandidates() {
-	var ws []mesh.Workload
-	for _, w := range b.kube {
-		ws = append(ws, meshWorkload(w))
-	}
-	var ss []mesh.Service
-	for _, s := range b.in.Topology.Services {
-		ss = append(ss, meshService(s))
-	}
-	cands := b.in.Mesh.CandidateEdges(ws, ss)
+	cands := b.in.Mesh.CandidateEdges(b.workloads, b.serviceList)
 	b.notes.Add(diag.New(diag.TelemetryIncomplete, "telemetry",
 		"no telemetry used: %d edges derived from AuthorizationPolicy, Sidecar and VirtualService configuration, with default rates and sizes", len(cands)))
 	for _, c := range cands {
@@ -240,8 +240,7 @@ func (b *builder) addCandidates() {
 		}
 		e := callgraph.Edge{From: c.From, To: c.To}
 		if okS && len(svc.Ports) > 0 {
-			ms := meshService(svc)
-			pol := b.in.Mesh.Edge(meshWorkload(b.kube[from]), meshWorkload(b.kube[to]), ms, ms.Ports[0])
+			pol := b.in.Mesh.Edge(b.workloads[from], b.workloads[to], svc, svc.Ports[0])
 			b.notes.AddAll(pol.Messages)
 			e.Protocol = pol.Protocol
 			mtls := pol.MTLS

@@ -92,14 +92,3 @@ func TestBuildWithoutTrafficUsesConfiguration(t *testing.T) {
 		t.Errorf("missing telemetry not reported: %v", msgs)
 	}
 }
-
-func TestParseSource(t *testing.T) {
-	for _, s := range Sources {
-		if got, err := ParseSource(string(s)); err != nil || got != s {
-			t.Errorf("%s: %v %v", s, got, err)
-		}
-	}
-	if _, err := ParseSource("guess"); err == nil {
-		t.Error("unknown source accepted")
-	}
-}

@@ -15,6 +15,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/cluster"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/telemetry"
 )
 
 // liveOptions are the flags of commands that read the live cluster.
@@ -30,7 +31,7 @@ type liveOptions struct {
 }
 
 func newLiveOptions() liveOptions {
-	return liveOptions{Source: string(cluster.SourceAuto), Window: 5 * time.Minute, SampleInterval: 10 * time.Second,
+	return liveOptions{Source: string(telemetry.SourceAuto), Window: 5 * time.Minute, SampleInterval: 10 * time.Second,
 		IstioNamespace: "istio-system", Timeout: 2 * time.Minute}
 }
 
@@ -46,7 +47,7 @@ func (o *liveOptions) addFlags(f *pflag.FlagSet) {
 }
 
 func (o *liveOptions) validate() error {
-	if _, err := cluster.ParseSource(o.Source); err != nil {
+	if _, err := telemetry.ParseSource(o.Source); err != nil {
 		return err
 	}
 	if _, err := parseAt(o.At); err != nil {
@@ -88,7 +89,7 @@ func (o *liveOptions) collect(ctx context.Context, flags *genericclioptions.Conf
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating Istio client: %w", err)
 	}
-	source, _ := cluster.ParseSource(o.Source)
+	source, _ := telemetry.ParseSource(o.Source)
 	at, _ := parseAt(o.At)
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()

@@ -82,12 +82,6 @@ type Port struct {
 	Protocol string
 }
 
-// Namespace is a namespace and its labels.
-type Namespace struct {
-	Name   string
-	Labels map[string]string
-}
-
 // ProtocolSource says how the protocol of a port was decided.
 type ProtocolSource string
 

@@ -39,13 +39,37 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
-// Where traffic came from, as in Traffic.Source.
+// Source names where observed traffic comes from: the source a reader chose
+// (Traffic.Source is SourcePrometheus or SourceSidecars) and the choice a user
+// makes between them (--source).
+type Source string
+
+// Telemetry sources.
 const (
-	// SourcePrometheus marks traffic read from Prometheus.
-	SourcePrometheus = "prometheus"
-	// SourceSidecars marks traffic computed from two scrapes of the sidecars' stats.
-	SourceSidecars = "sidecars"
+	// SourceAuto tries Prometheus, then the sidecars' own stats, then
+	// configuration.
+	SourceAuto Source = "auto"
+	// SourcePrometheus is traffic read from Prometheus.
+	SourcePrometheus Source = "prometheus"
+	// SourceSidecars is traffic computed from two scrapes of the sidecars'
+	// stats through the API server's pod proxy.
+	SourceSidecars Source = "sidecars"
+	// SourceConfig uses no telemetry: edges come from Istio configuration.
+	SourceConfig Source = "config"
 )
+
+// Sources lists the sources a user can choose.
+var Sources = []Source{SourceAuto, SourcePrometheus, SourceSidecars, SourceConfig}
+
+// ParseSource returns the Source spelled s.
+func ParseSource(s string) (Source, error) {
+	for _, v := range Sources {
+		if string(v) == s {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("unknown telemetry source %q (want auto, prometheus, sidecars or config)", s)
+}
 
 // The values of Istio's reporter label.
 const (
@@ -60,7 +84,7 @@ const (
 // Traffic is the traffic observed on every edge over a window.
 type Traffic struct {
 	// Source says where the figures came from: SourcePrometheus or SourceSidecars.
-	Source string `json:"source"`
+	Source Source `json:"source"`
 	// Window is the interval the rates average over.
 	Window time.Duration `json:"window"`
 	// Edges holds one entry per edge with traffic, sorted by source then

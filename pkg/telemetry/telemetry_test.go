@@ -138,3 +138,14 @@ func TestAssembleSecurityMixedPicksDominant(t *testing.T) {
 		t.Errorf("edges = %+v, want 10 rps mostly mutual_tls", edges)
 	}
 }
+
+func TestParseSource(t *testing.T) {
+	for _, s := range Sources {
+		if got, err := ParseSource(string(s)); err != nil || got != s {
+			t.Errorf("%s: %v %v", s, got, err)
+		}
+	}
+	if _, err := ParseSource("guess"); err == nil {
+		t.Error("unknown source accepted")
+	}
+}
