@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
@@ -98,19 +99,6 @@ func latencyOf(h workload.HistogramSummary) Latency {
 	return Latency{Count: h.Count, P50Micros: h.P50Micros, P99Micros: h.P99Micros}
 }
 
-// Figure is one measured quantity over rounds.
-type Figure struct {
-	Median float64 `json:"median"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-	N      int     `json:"n"`
-}
-
-func figure(values []float64) Figure {
-	med, lo, hi := workload.Spread(values)
-	return Figure{Median: med, Min: lo, Max: hi, N: len(values)}
-}
-
 // Row kinds and metrics.
 const (
 	KindEdge  = "edge"
@@ -127,12 +115,12 @@ const (
 // added latency (mesh − bypass) in µs; CPU is millicores at the nominal
 // rate (CPU-µs per entry request × rate ÷ 1000).
 type Row struct {
-	Kind     string  `json:"kind"`
-	Name     string  `json:"name"`
-	Metric   string  `json:"metric"`
-	Unit     string  `json:"unit"`
-	Measured Figure  `json:"measured"`
-	Predict  float64 `json:"predicted"`
+	Kind     string        `json:"kind"`
+	Name     string        `json:"name"`
+	Metric   string        `json:"metric"`
+	Unit     string        `json:"unit"`
+	Measured spread.Figure `json:"measured"`
+	Predict  float64       `json:"predicted"`
 	// AbsError is predicted − measured median; RelError divides it by the
 	// measured median's magnitude (NaN when that is 0).
 	AbsError float64 `json:"absError"`
@@ -167,14 +155,14 @@ type ErrorStats struct {
 }
 
 func newRow(kind, name, metric, unit string, measured []float64, predicted float64, note string) Row {
-	f := figure(measured)
+	f := spread.Of(measured)
 	r := Row{Kind: kind, Name: name, Metric: metric, Unit: unit, Measured: f, Predict: predicted, Note: note}
 	r.AbsError = predicted - f.Median
 	r.RelError = math.NaN()
 	if f.Median != 0 {
 		r.RelError = r.AbsError / math.Abs(f.Median)
 	}
-	r.Inside = f.N > 0 && predicted >= f.Min && predicted <= f.Max
+	r.Inside = f.Inside(predicted)
 	return r
 }
 
@@ -377,7 +365,7 @@ func PrintTable(w io.Writer, r *Report) error {
 	return bw.err
 }
 
-func fmtFigure(f Figure) string {
+func fmtFigure(f spread.Figure) string {
 	if f.N == 0 {
 		return "n/a"
 	}
