@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/traces"
 )
@@ -126,7 +127,7 @@ func describeFilter(service, operation string) string {
 
 // runTraces predicts the overhead along the critical paths and prints it.
 func (o *PredictOptions) runTraces() error {
-	report, g, err := traces.Predict(traces.Input{
+	report, g, err := predict.PredictTraces(predict.TraceInput{
 		Summary: o.traces.summary, Source: o.traces.source, Graph: o.graph,
 		Profile: o.prof, ProfileSource: o.profSrc, WhatIf: o.whatIfs, Speedups: o.speedups,
 	})
@@ -146,7 +147,7 @@ func (o *PredictOptions) runTraces() error {
 
 // printTraceReport writes r as a table (wide adds the component breakdown), JSON
 // or YAML. Nothing is written if it cannot be rendered.
-func printTraceReport(w io.Writer, r *traces.Report, format printers.Format) error {
+func printTraceReport(w io.Writer, r *predict.TraceReport, format printers.Format) error {
 	var buf bytes.Buffer
 	switch format {
 	case printers.Table, printers.Wide, "":
@@ -173,7 +174,7 @@ func printTraceReport(w io.Writer, r *traces.Report, format printers.Format) err
 
 // traceView renders a trace report as kubectl-style tables.
 type traceView struct {
-	r    *traces.Report
+	r    *predict.TraceReport
 	wide bool
 }
 
@@ -293,7 +294,7 @@ func (traceView) table(buf *bytes.Buffer, rows [][]string) {
 }
 
 // top names the components adding the most p50 latency, with their share.
-func (v traceView) top(a traces.Added) string {
+func (v traceView) top(a predict.AddedLatency) string {
 	if len(a.Components) == 0 || a.LatencyP50Micros <= 0 {
 		return "-"
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/traces"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -55,13 +55,13 @@ func TestPredictTracesGolden(t *testing.T) {
 	}
 }
 
-func tracesReport(t *testing.T, args ...string) *traces.Report {
+func tracesReport(t *testing.T, args ...string) *predict.TraceReport {
 	t.Helper()
 	out, errOut, err := execute(t, append(args, "-o", "json")...)
 	if err != nil {
 		t.Fatal(err, errOut)
 	}
-	var r traces.Report
+	var r predict.TraceReport
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestPredictTracesFormatsAgree(t *testing.T) {
 			t.Errorf("%s: operations differ from Jaeger's:\n%+v\n%+v", file, r.Operations, jaeger.Operations)
 		}
 	}
-	if jaeger.Kind != traces.ReportKind || len(jaeger.Operations) != 2 || jaeger.Operations[0].Baseline.LatencyP50Micros <= 0 {
+	if jaeger.Kind != predict.TraceReportKind || len(jaeger.Operations) != 2 || jaeger.Operations[0].Baseline.LatencyP50Micros <= 0 {
 		t.Errorf("report %+v", jaeger)
 	}
 }

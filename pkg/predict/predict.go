@@ -1,7 +1,9 @@
 // Package predict is the overhead model: it combines a profile with a call graph and
 // predicts, per edge and per proxy, the latency and CPU the mesh adds, split by
-// proxy component; end-to-end along paths from entry points; and for what-if
-// variants of the graph. It is pure computation: no I/O, no Kubernetes clients.
+// proxy component; end-to-end along paths from entry points; along the
+// critical paths of distributed traces (PredictTraces, on a graph built from
+// the calls pkg/traces found); and for what-if variants of the graph. It is
+// pure computation: no I/O, no Kubernetes clients.
 //
 // Units are in the names: Micros are microseconds, CPUMicrosPerRequest is CPU time
 // in µs per request, Millicores are thousandths of a core (1 core = 1e6 CPU-µs per

@@ -50,8 +50,6 @@ func testProfile(t testing.TB) *profile.Profile {
 	return p
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func twoWorkloads(clientMode, serverMode dataplane.Mode, e callgraph.Edge) *callgraph.Graph {
 	e.From, e.To = "client", "server"
 	return &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind,

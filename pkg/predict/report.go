@@ -28,6 +28,23 @@ type Report struct {
 	Messages []diag.Message `json:"messages,omitempty"`
 }
 
+// Header returns what the graph report shares with a TraceReport.
+func (r *Report) Header() Header {
+	return Header{Profile: r.Profile, WhatIf: r.WhatIf, Messages: r.Messages}
+}
+
+// Header is what every report says besides its figures: the profile that
+// produced them, the changes its what-if variant applies, and the
+// assumptions and warnings behind them. Report and TraceReport keep these
+// fields where their JSON has always had them; Header gathers them for the
+// parts of a rendering all reports share.
+type Header struct {
+	Profile ProfileInfo
+	// WhatIf lists the variant's changes; nil without a variant.
+	WhatIf   []string
+	Messages []diag.Message
+}
+
 // ProfileInfo says which profile produced the figures.
 type ProfileInfo struct {
 	Name string `json:"name"`

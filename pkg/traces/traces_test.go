@@ -505,3 +505,15 @@ func TestJaegerScannerMatchesEncodingJSON(t *testing.T) {
 		t.Error("scanner read an escaped string")
 	}
 }
+
+func TestWarningMessagesSummarise(t *testing.T) {
+	var ws []Warning
+	for i := range 7 {
+		ws = append(ws, Warning{TraceID: string(rune('a' + i)), SpanID: "s", Problem: ClockSkew, Message: "moved"})
+	}
+	ws = append(ws, Warning{TraceID: "z", Problem: Cycle, Message: "cut"})
+	ms := WarningMessages(ws)
+	if len(ms) != 2 || !strings.Contains(ms[0].Message, "7 times in 7 traces") || ms[1].Subject != "trace z" {
+		t.Errorf("messages %v", ms)
+	}
+}
