@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"encoding/json"
-	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,14 +14,14 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 const (
 	jaegerTraces = "../traces/testdata/jaeger-checkout.json"
 	zipkinTraces = "../traces/testdata/zipkin-checkout.json"
 	otlpTraces   = "../traces/testdata/otlp-checkout.json"
 )
 
+// The command prints what pkg/printers renders for the prediction: its
+// golden files show the tables.
 func TestPredictTracesGolden(t *testing.T) {
 	cases := map[string][]string{
 		"traces.table":        {"predict", "--traces", jaegerTraces},
@@ -35,21 +34,12 @@ func TestPredictTracesGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err, errOut)
 			}
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
+			want, err := os.ReadFile(filepath.Join("..", "printers", "testdata", name+".golden"))
 			if err != nil {
-				t.Fatalf("reading golden file (run go test ./pkg/cmd/ -run TestPredictTracesGolden -update to create it): %v", err)
+				t.Fatal(err)
 			}
 			if out != string(want) {
-				t.Errorf("output differs from %s (rerun with -update if the change is intended)\ngot:\n%s\nwant:\n%s", golden, out, want)
+				t.Errorf("output differs from pkg/printers/testdata/%s.golden\ngot:\n%s\nwant:\n%s", name, out, want)
 			}
 		})
 	}

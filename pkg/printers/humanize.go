@@ -151,6 +151,22 @@ func percentChange(base, variant float64) string {
 	return fmt.Sprintf(" (%+.0f%%)", p)
 }
 
+// percent renders a share (0.05 = 5 %) with two significant figures below
+// 10 %: 0.74%, 5.3%, 29%.
+func percent(share float64) string {
+	p := 100 * share
+	switch {
+	case p < 0.005:
+		return "0%"
+	case p < 1:
+		return fmt.Sprintf("%.2f%%", p)
+	case p < 10:
+		return fmt.Sprintf("%.1f%%", p)
+	default:
+		return fmt.Sprintf("%.0f%%", p)
+	}
+}
+
 func splitSign(v float64) (string, float64) {
 	if v < 0 {
 		return "-", -v

@@ -41,7 +41,7 @@ func printTable(buf *bytes.Buffer, r *predict.Report, wide bool) error {
 			return err
 		}
 	}
-	v.messages(buf)
+	messages(buf, r.Header())
 	return nil
 }
 
@@ -117,10 +117,7 @@ func (v *view) edgeName(e predict.EdgeResult) string {
 
 func (v *view) header(buf *bytes.Buffer) {
 	r := v.r
-	parts := []string{"Profile: " + orDash(r.Profile.Name)}
-	if r.Profile.Source != "" {
-		parts[0] += " (" + r.Profile.Source + ")"
-	}
+	parts := []string{profileLabel(r.Profile)}
 	if r.Graph != "" {
 		parts = append(parts, "Graph: "+r.Graph)
 	}
@@ -132,7 +129,33 @@ func (v *view) header(buf *bytes.Buffer) {
 	}
 	fmt.Fprintln(buf, strings.Join(parts, "   "))
 	if r.Variant != nil {
-		fmt.Fprintln(buf, "What-if: "+orDash(strings.Join(r.WhatIf, "; ")))
+		whatIfLine(buf, r.Header())
+	}
+}
+
+// profileLabel names the profile behind a report's figures, the start of
+// every report's first line.
+func profileLabel(p predict.ProfileInfo) string {
+	label := "Profile: " + orDash(p.Name)
+	if p.Source != "" {
+		label += " (" + p.Source + ")"
+	}
+	return label
+}
+
+// whatIfLine lists the changes of a report's variant.
+func whatIfLine(buf *bytes.Buffer, h predict.Header) {
+	fmt.Fprintln(buf, "What-if: "+orDash(strings.Join(h.WhatIf, "; ")))
+}
+
+// messages ends every report with the assumptions and warnings behind it.
+func messages(buf *bytes.Buffer, h predict.Header) {
+	if len(h.Messages) == 0 {
+		return
+	}
+	fmt.Fprintln(buf, "\nAssumptions and warnings:")
+	for _, m := range h.Messages {
+		fmt.Fprintln(buf, "  "+m.String())
 	}
 }
 
@@ -457,16 +480,6 @@ func signedMebibytes(d float64) string {
 		return "+" + mebibytes(d)
 	default:
 		return "-" + mebibytes(-d)
-	}
-}
-
-func (v *view) messages(buf *bytes.Buffer) {
-	if len(v.r.Messages) == 0 {
-		return
-	}
-	fmt.Fprintln(buf, "\nAssumptions and warnings:")
-	for _, m := range v.r.Messages {
-		fmt.Fprintln(buf, "  "+m.String())
 	}
 }
 
