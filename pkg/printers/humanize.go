@@ -167,6 +167,18 @@ func percent(share float64) string {
 	}
 }
 
+// signedPercent renders a relative error with its sign, whole percent:
+// +40%, -9%; "n/a" for NaN (no measured value to compare with).
+func signedPercent(rel float64) string {
+	if math.IsNaN(rel) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%+.0f%%", 100*rel)
+}
+
+// wholePercent renders a share in whole percent: 0.38 is "38%".
+func wholePercent(share float64) string { return fmt.Sprintf("%.0f%%", 100*share) }
+
 func splitSign(v float64) (string, float64) {
 	if v < 0 {
 		return "-", -v

@@ -1,6 +1,7 @@
 // Package printers renders reports for people (kubectl-style tables), for
-// programs (JSON, YAML) and for Graphviz (dot): graph predictions (Print)
-// and trace predictions (PrintTraces). It is the only package that knows how a report
+// programs (JSON, YAML) and for Graphviz (dot): graph predictions (Print),
+// trace predictions (PrintTraces) and the validation's measured-vs-predicted
+// report (PrintValidation). It is the only package that knows how a report
 // looks on screen: every table goes through one table helper and every
 // figure through one set of humanizers (µs, millicores, bytes, rates,
 // shares).

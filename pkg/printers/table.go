@@ -2,6 +2,7 @@ package printers
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -520,10 +521,12 @@ func plural(n int, noun string) string {
 }
 
 // table collects one kubectl-style table: no borders, upper-case headers,
-// left-aligned columns three spaces apart.
+// left-aligned columns gap spaces apart (three when gap is 0). Every table
+// of every report is rendered through it.
 type table struct {
 	head []string
 	rows [][]string
+	gap  int
 }
 
 func (t *table) header(cols ...string) { t.head = append(t.head, cols...) }
@@ -535,7 +538,7 @@ func (t *table) render(w io.Writer) error {
 	cell := tw.CellConfig{
 		Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
 		Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
-		Padding:    tw.CellPadding{Global: tw.Padding{Right: "   ", Overwrite: true}},
+		Padding:    tw.CellPadding{Global: tw.Padding{Right: strings.Repeat(" ", cmp.Or(t.gap, 3)), Overwrite: true}},
 	}
 	tbl := tablewriter.NewTable(&buf,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
