@@ -6,12 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
@@ -19,17 +15,6 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/mesh"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/telemetry"
 )
-
-// Clients are the API clients Collect reads through.
-type Clients struct {
-	// Config is needed to reach Prometheus through the API server's service proxy.
-	Config  *rest.Config
-	Kube    kubernetes.Interface
-	Dynamic dynamic.Interface
-	Istio   istioclient.Interface
-	// Context names the kube context, for messages.
-	Context string
-}
 
 // Options tune Collect.
 type Options struct {
@@ -51,7 +36,7 @@ type Options struct {
 // Collect reads the cluster and assembles its call graph. Missing Istio or an
 // unreachable telemetry source degrade with a message; a namespace that does not
 // exist or a permission to list workloads that is missing is an error.
-func Collect(ctx context.Context, c Clients, o Options) (*callgraph.Graph, []diag.Message, error) {
+func Collect(ctx context.Context, c *kube.Clients, o Options) (*callgraph.Graph, []diag.Message, error) {
 	if o.IstioNamespace == "" {
 		o.IstioNamespace = mesh.DefaultRootNamespace
 	}
@@ -91,7 +76,7 @@ func Collect(ctx context.Context, c Clients, o Options) (*callgraph.Graph, []dia
 
 // readTraffic returns observed traffic from the chosen source, falling back as
 // the source allows; nil means "use configuration".
-func readTraffic(ctx context.Context, c Clients, o Options, top *kube.Topology, namespaces []string) (*telemetry.Traffic, []diag.Message) {
+func readTraffic(ctx context.Context, c *kube.Clients, o Options, top *kube.Topology, namespaces []string) (*telemetry.Traffic, []diag.Message) {
 	var notes []diag.Message
 	note := func(code diag.Code, format string, args ...any) {
 		notes = append(notes, diag.New(code, "telemetry", format, args...))
@@ -147,7 +132,7 @@ func readTraffic(ctx context.Context, c Clients, o Options, top *kube.Topology, 
 
 // prometheusClient returns the Prometheus to query: --prometheus-url, or a
 // `prometheus` Service in Istio's namespace reached through the API server.
-func prometheusClient(ctx context.Context, c Clients, o Options) (*telemetry.Prometheus, string, error) {
+func prometheusClient(ctx context.Context, c *kube.Clients, o Options) (*telemetry.Prometheus, string, error) {
 	if o.PrometheusURL != "" {
 		p, err := telemetry.NewPrometheusFromURL(o.PrometheusURL, nil)
 		return p, "at " + o.PrometheusURL, err

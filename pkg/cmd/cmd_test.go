@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/spf13/cobra"
 )
 
 func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -135,5 +138,114 @@ func TestGlobalKubectlFlags(t *testing.T) {
 	// kubectl's global flags are accepted even where a command does not need them.
 	if _, _, err := execute(t, "--context", "x", "--kubeconfig", "/nonexistent", "-n", "ns", "predict", "-f", bookinfo); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// kubeconfig writes a kubeconfig whose context "lab" points at a server
+// nothing listens on: enough to build clients, never contacted.
+func kubeconfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(path, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: lab, context: {cluster: c, user: u, namespace: shop}}]
+current-context: lab
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// predictOptions binds args to fresh predict options and completes them.
+func predictOptions(t *testing.T, args ...string) (*PredictOptions, error) {
+	t.Helper()
+	flags := genericclioptions.NewConfigFlags(true)
+	kc := kubeconfig(t)
+	flags.KubeConfig = &kc
+	streams, _, _, _ := genericiooptions.NewTestIOStreams()
+	o := NewPredictOptions(flags, streams)
+	c := &cobra.Command{}
+	o.AddFlags(c.Flags())
+	if err := c.Flags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return o, o.Complete(c)
+}
+
+func TestPredictComplete(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args    []string
+		source  source
+		clients bool
+	}{
+		"live":                {nil, fromCluster, true},
+		"all namespaces":      {[]string{"-A", "--source", "sidecars"}, fromCluster, true},
+		"file":                {[]string{"-f", bookinfo}, fromFile, false},
+		"stdin":               {[]string{"-f", "-"}, fromFile, false},
+		"traces":              {[]string{"--traces", jaegerTraces}, fromTraces, false},
+		"traces with a graph": {[]string{"--traces", jaegerTraces, "-f", bookinfo}, fromTraces, false},
+		"jaeger":              {[]string{"--jaeger-url", "http://j:16686", "--service", "a"}, fromTraces, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o, err := predictOptions(t, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.source != tc.source || (o.clients != nil) != tc.clients || o.kubeContext != "lab" {
+				t.Errorf("source %d, clients %v, context %q", o.source, o.clients != nil, o.kubeContext)
+			}
+			if tc.clients && (o.clients.Context != "lab" || o.clients.Namespace != "shop" || o.clients.Istio == nil) {
+				t.Errorf("clients %+v", o.clients)
+			}
+		})
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"bad output":  {[]string{"-f", bookinfo, "-o", "xml"}, "unknown output format"},
+		"bad fanout":  {[]string{"-f", bookinfo, "--fanout", "random"}, "--fanout"},
+		"bad what-if": {[]string{"-f", bookinfo, "--what-if", "mtls=maybe"}, "want on or off"},
+		"bad source":  {[]string{"--source", "tea-leaves"}, "unknown telemetry source"},
+		"bad time":    {[]string{"--at", "yesterday"}, "--at \"yesterday\""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := predictOptions(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPredictValidateNeitherReadsNorChanges(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		want string // "" for valid
+	}{
+		"file":               {[]string{"-f", "/nonexistent.yaml"}, ""},
+		"-A with -f":         {[]string{"-A", "-f", bookinfo}, "cannot be combined with -f"},
+		"window":             {[]string{"--window", "0s"}, "must be positive"},
+		"traces and -A":      {[]string{"--traces", "/nonexistent", "-A"}, "cannot be combined with --traces"},
+		"traces and dot":     {[]string{"--traces", "/nonexistent", "-o", "dot"}, "-o dot is not available"},
+		"traces fan-out":     {[]string{"--traces", "/nonexistent", "--fanout", "sequential"}, "leave --fanout out"},
+		"service alone":      {[]string{"-f", bookinfo, "--service", "a"}, "give --traces FILE|DIR or --jaeger-url"},
+		"jaeger, no service": {[]string{"--jaeger-url", "http://j:16686"}, "needs --service"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o, err := predictOptions(t, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := *o
+			err = o.Validate()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+			if !reflect.DeepEqual(before, *o) {
+				t.Errorf("Validate changed the options")
+			}
+		})
 	}
 }

@@ -23,10 +23,6 @@ type traceOptions struct {
 	Operation string
 	Lookback  time.Duration
 	Limit     int
-
-	// Set by complete.
-	summary *traces.Summary
-	source  string
 }
 
 // jaegerTimeout bounds one query to the Jaeger query service.
@@ -45,13 +41,13 @@ func (t *traceOptions) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&t.Limit, "limit", t.Limit, "With --jaeger-url: the most traces to read")
 }
 
-// enabled reports whether the prediction runs on traces.
+// enabled reports whether the flags ask for a prediction on traces.
 func (t *traceOptions) enabled() bool { return t.Path != "" || t.JaegerURL != "" }
 
 // validateTraces checks the trace flags against the others, without I/O.
 func (o *PredictOptions) validateTraces() error {
 	t := &o.traces
-	if !t.enabled() {
+	if o.source != fromTraces {
 		if t.Service != "" || t.Operation != "" {
 			return errors.New("--service and --operation select traces: give --traces FILE|DIR or --jaeger-url URL too")
 		}
@@ -64,6 +60,8 @@ func (o *PredictOptions) validateTraces() error {
 		return errors.New("-A reads the live cluster; it cannot be combined with --traces or --jaeger-url (use -f GRAPH for modes and mTLS)")
 	case o.format == printers.Dot:
 		return errors.New("-o dot is not available with traces; use table, wide, json or yaml")
+	case o.fanOutGiven:
+		return errors.New("--fanout combines the calls along a call graph's paths; with traces each request's critical path already says which calls were waited for: leave --fanout out")
 	case t.JaegerURL != "" && t.Service == "":
 		return errors.New("--jaeger-url needs --service: Jaeger searches traces by service")
 	case t.Lookback <= 0 || t.Limit <= 0:
@@ -78,35 +76,34 @@ func (o *PredictOptions) validateTraces() error {
 	return nil
 }
 
-// completeTraces reads the traces and computes their critical paths.
-func (o *PredictOptions) completeTraces(ctx context.Context) error {
-	t := &o.traces
+// readTraces reads the traces and computes their critical paths; source
+// names where they came from.
+func (t *traceOptions) readTraces(ctx context.Context) (sum *traces.Summary, source string, err error) {
 	var set *traces.Set
 	if t.Path != "" {
-		var err error
 		if set, err = traces.ReadPath(t.Path); err != nil {
-			return err
+			return nil, "", err
 		}
-		t.source = t.Path
+		source = t.Path
 	} else {
 		ctx, cancel := context.WithTimeout(ctx, jaegerTimeout)
 		defer cancel()
 		c := &traces.JaegerClient{BaseURL: t.JaegerURL, HTTPClient: &http.Client{}}
 		spans, warns, err := c.Traces(ctx, traces.Query{Service: t.Service, Operation: t.Operation, Lookback: t.Lookback, Limit: t.Limit})
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		set = traces.Assemble(spans, warns)
-		t.source = t.JaegerURL
+		source = t.JaegerURL
 	}
 	if len(set.Traces) == 0 {
-		return fmt.Errorf("no traces in %s", t.source)
+		return nil, "", fmt.Errorf("no traces in %s", source)
 	}
-	t.summary = traces.Summarize(set, traces.Filter{Service: t.Service, Operation: t.Operation})
-	if t.summary.Requests == 0 {
-		return fmt.Errorf("none of the %d traces in %s has a request of %s: check --service and --operation", len(set.Traces), t.source, describeFilter(t.Service, t.Operation))
+	sum = traces.Summarize(set, traces.Filter{Service: t.Service, Operation: t.Operation})
+	if sum.Requests == 0 {
+		return nil, "", fmt.Errorf("none of the %d traces in %s has a request of %s: check --service and --operation", len(set.Traces), source, describeFilter(t.Service, t.Operation))
 	}
-	return nil
+	return sum, source, nil
 }
 
 func describeFilter(service, operation string) string {
@@ -119,20 +116,34 @@ func describeFilter(service, operation string) string {
 	return fmt.Sprintf("operation %q at the root", operation)
 }
 
-// runTraces predicts the overhead along the critical paths and prints it.
-func (o *PredictOptions) runTraces() error {
-	report, g, err := predict.PredictTraces(predict.TraceInput{
-		Summary: o.traces.summary, Source: o.traces.source, Graph: o.graph,
-		Profile: o.prof, ProfileSource: o.profSrc, WhatIf: o.whatIfs, Speedups: o.speedups,
+// runTraces predicts the overhead along the critical paths of the traces
+// and prints it; a graph given with -f supplies the services it names.
+func (o *PredictOptions) runTraces(ctx context.Context) error {
+	g, _, err := o.readGraph(ctx)
+	if err != nil {
+		return err
+	}
+	in, err := o.predictInput(ctx)
+	if err != nil {
+		return err
+	}
+	sum, source, err := o.traces.readTraces(ctx)
+	if err != nil {
+		return err
+	}
+	report, tg, err := predict.PredictTraces(predict.TraceInput{
+		Summary: sum, Source: source, Graph: g,
+		Profile: in.Profile, ProfileSource: in.ProfileSource, NodeProfiles: in.NodeProfiles,
+		WhatIf: in.WhatIf, Speedups: in.Speedups,
 	})
 	if err != nil {
 		return err
 	}
 	if o.ExportGraph != "" {
-		if len(g.Edges) == 0 {
+		if len(tg.Edges) == 0 {
 			return errors.New("--export-graph: the traces hold no calls between services, so there is no graph to write")
 		}
-		if err := writeGraph(o.ExportGraph, g); err != nil {
+		if err := writeGraph(o.ExportGraph, tg); err != nil {
 			return err
 		}
 	}

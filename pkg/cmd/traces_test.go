@@ -7,11 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
 )
 
 const (
@@ -47,7 +51,7 @@ func TestPredictTracesGolden(t *testing.T) {
 
 func tracesReport(t *testing.T, args ...string) *predict.TraceReport {
 	t.Helper()
-	out, errOut, err := execute(t, append(args, "-o", "json")...)
+	out, errOut, err := execute(t, append(slices.Clone(args), "-o", "json")...)
 	if err != nil {
 		t.Fatal(err, errOut)
 	}
@@ -153,5 +157,72 @@ func TestPredictTracesErrors(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// With per-node-type profiles stored for the context, a trace prediction
+// applies each node type's profile to the workloads the graph puts on it,
+// as a graph prediction does (it used the default profile everywhere).
+func TestPredictTracesUsesNodeTypeProfiles(t *testing.T) {
+	xdg := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", xdg)
+	dir, err := profilestore.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	measured := func(nodeType string, slower float64) *profile.Profile {
+		p, err := profile.Reference()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Metadata.Name, p.Metadata.Reference, p.Provenance.Platform.NodeType = "lab-"+nodeType, false, nodeType
+		for i := range p.Models {
+			p.Models[i].LatencyP50Micros.Intercept *= slower
+			p.Models[i].LatencyP50Micros.PerKiB *= slower
+		}
+		return p
+	}
+	if _, err := profilestore.SaveLocal(dir, "lab", profilestore.NewSet("", measured("m5.large", 1), measured("c6g.large", 3))); err != nil {
+		t.Fatal(err)
+	}
+	graph := filepath.Join(t.TempDir(), "shop.yaml")
+	if err := os.WriteFile(graph, []byte(`apiVersion: meshinsight.dev/v1
+kind: CallGraph
+workloads:
+  - {name: frontend, nodeType: m5.large}
+  - {name: payment, nodeType: c6g.large}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	perNodeType := tracesReport(t, "--context", "lab", "predict", "--traces", jaegerTraces, "-f", graph)
+	oneProfile := tracesReport(t, "--context", "lab", "predict", "--traces", jaegerTraces, "-f", graph, "--profile", "../profile/reference.json")
+	if !slices.ContainsFunc(perNodeType.Messages, func(m diag.Message) bool {
+		return m.Code == diag.NodeTypeProfile && m.Subject == "node type c6g.large" && strings.Contains(m.Message, "default/payment")
+	}) {
+		t.Errorf("no MI0031 for payment's node type: %v", perNodeType.Messages)
+	}
+	call := func(r *predict.TraceReport, name string) predict.EdgeResult {
+		for _, c := range r.Operations[0].Calls {
+			if c.Name() == name {
+				return c.Edge
+			}
+		}
+		t.Fatalf("no call %s", name)
+		return predict.EdgeResult{}
+	}
+	// payment's inbound proxy runs on the 3× slower node type.
+	if a, b := call(perNodeType, "frontend->payment").LatencyP50Micros, call(oneProfile, "frontend->payment").LatencyP50Micros; !(a > 1.5*b) {
+		t.Errorf("frontend->payment +p50 %.0fµs with the node-type profiles, %.0fµs without", a, b)
+	}
+}
+
+func TestPredictTracesRejectsFanOut(t *testing.T) {
+	_, _, err := execute(t, "predict", "--traces", jaegerTraces, "--fanout", "parallel")
+	if err == nil || !strings.Contains(err.Error(), "with traces each request's critical path already says which calls were waited for") {
+		t.Errorf("err = %v", err)
+	}
+	// The default is no reason to refuse.
+	if _, _, err := execute(t, "predict", "--traces", jaegerTraces); err != nil {
+		t.Error(err)
 	}
 }

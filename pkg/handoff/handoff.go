@@ -15,7 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/configmap"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
@@ -61,7 +61,7 @@ func Write(ctx context.Context, kc kubernetes.Interface, ns, name string, s Stat
 		}
 		data[KeyProfile] = string(b)
 	}
-	if err := kube.UpsertConfigMap(ctx, kc, ns, name, data); err != nil {
+	if err := configmap.Upsert(ctx, kc, ns, name, data); err != nil {
 		return fmt.Errorf("writing the hand-off ConfigMap %s/%s: %w", ns, name, err)
 	}
 	return nil

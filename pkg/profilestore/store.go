@@ -20,7 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/configmap"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
@@ -177,7 +177,7 @@ func SaveCluster(ctx context.Context, kc kubernetes.Interface, ns string, s *Set
 			return err
 		}
 	}
-	if err := kube.UpsertConfigMap(ctx, kc, ns, ConfigMapName, data); err != nil {
+	if err := configmap.Upsert(ctx, kc, ns, ConfigMapName, data); err != nil {
 		return fmt.Errorf("saving the profile as ConfigMap %s/%s: %w", ns, ConfigMapName, err)
 	}
 	return nil

@@ -1,4 +1,8 @@
-package kube
+// Package configmap keeps a small document in a ConfigMap: the agent's
+// hand-off to the CLI (pkg/handoff) and the cluster-wide profile store
+// (pkg/profilestore) write theirs through one Upsert. It needs only
+// client-go, so the in-cluster agent can use it.
+package configmap
 
 import (
 	"context"
@@ -15,12 +19,12 @@ const (
 	ManagedBy      = "kubectl-meshinsight"
 )
 
-// UpsertConfigMap makes ConfigMap ns/name hold exactly data: it creates the
+// Upsert makes ConfigMap ns/name hold exactly data: it creates the
 // ConfigMap (labelled ManagedByLabel=ManagedBy) or replaces the data of the
 // existing one, keeping its other fields. It needs get, create and update
 // on configmaps in ns. Errors are the API server's, for the caller to say
 // which ConfigMap it was writing and why.
-func UpsertConfigMap(ctx context.Context, kc kubernetes.Interface, ns, name string, data map[string]string) error {
+func Upsert(ctx context.Context, kc kubernetes.Interface, ns, name string, data map[string]string) error {
 	cms := kc.CoreV1().ConfigMaps(ns)
 	cm, err := cms.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

@@ -1,4 +1,4 @@
-package kube
+package configmap
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 )
 
-func TestUpsertConfigMap(t *testing.T) {
+func TestUpsert(t *testing.T) {
 	ctx := context.Background()
 	kc := fake.NewSimpleClientset()
 	get := func() *corev1.ConfigMap {
@@ -26,7 +26,7 @@ func TestUpsertConfigMap(t *testing.T) {
 		}
 		return cm
 	}
-	if err := UpsertConfigMap(ctx, kc, "ns", "cm", map[string]string{"a": "1", "b": "2"}); err != nil {
+	if err := Upsert(ctx, kc, "ns", "cm", map[string]string{"a": "1", "b": "2"}); err != nil {
 		t.Fatal(err)
 	}
 	if cm := get(); cm.Labels[ManagedByLabel] != ManagedBy || !maps.Equal(cm.Data, map[string]string{"a": "1", "b": "2"}) {
@@ -38,7 +38,7 @@ func TestUpsertConfigMap(t *testing.T) {
 	if _, err := kc.CoreV1().ConfigMaps("ns").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := UpsertConfigMap(ctx, kc, "ns", "cm", map[string]string{"b": "3"}); err != nil {
+	if err := Upsert(ctx, kc, "ns", "cm", map[string]string{"b": "3"}); err != nil {
 		t.Fatal(err)
 	}
 	if cm := get(); cm.Annotations["note"] != "kept" || !maps.Equal(cm.Data, map[string]string{"b": "3"}) {
@@ -46,7 +46,7 @@ func TestUpsertConfigMap(t *testing.T) {
 	}
 }
 
-func TestUpsertConfigMapRaces(t *testing.T) {
+func TestUpsertRaces(t *testing.T) {
 	// Another writer creates the ConfigMap between the Get and the Create.
 	ctx := context.Background()
 	existing := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm", Namespace: "ns"}, Data: map[string]string{"old": "x"}}
@@ -67,7 +67,7 @@ func TestUpsertConfigMapRaces(t *testing.T) {
 		updated = a.(k8stesting.UpdateAction).GetObject().(*corev1.ConfigMap)
 		return true, updated, nil
 	})
-	if err := UpsertConfigMap(ctx, kc, "ns", "cm", map[string]string{"new": "y"}); err != nil {
+	if err := Upsert(ctx, kc, "ns", "cm", map[string]string{"new": "y"}); err != nil {
 		t.Fatal(err)
 	}
 	if updated == nil || !maps.Equal(updated.Data, map[string]string{"new": "y"}) || gets != 2 {
@@ -78,7 +78,7 @@ func TestUpsertConfigMapRaces(t *testing.T) {
 	forbidden := apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "cm", errors.New("no"))
 	kc = fake.NewSimpleClientset()
 	kc.PrependReactor("get", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, forbidden })
-	if err := UpsertConfigMap(ctx, kc, "ns", "cm", nil); !apierrors.IsForbidden(err) {
+	if err := Upsert(ctx, kc, "ns", "cm", nil); !apierrors.IsForbidden(err) {
 		t.Errorf("forbidden get: %v", err)
 	}
 }
