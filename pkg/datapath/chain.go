@@ -1,7 +1,6 @@
 package datapath
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -274,66 +273,34 @@ func (s ChainSpec) proxyConfig(name, adminSocket string, certs map[Pod]*TLSFiles
 // upgrades the stream) and TLS settings and forwards to the callee's address
 // on the original port. Anything else passes through as TCP.
 func chainHAProxyConfig(c chainProxyConfig) []byte {
-	var b bytes.Buffer
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w("# meshinsight chain: %s sidecar, inbound %s mTLS %s, %d outbound routes", c.Pod, c.InboundMode, onOff(c.InboundTLS != nil), len(c.Routes))
-	w("global")
-	w("    maxconn %d", c.MaxConn)
-	w("    nbthread %d", c.Threads)
-	if c.AdminSocket != "" {
-		w("    stats socket %s mode 600 level user", c.AdminSocket)
-	}
-	w("")
-	w("defaults")
-	w("    mode tcp")
-	w("    maxconn %d", c.MaxConn)
-	w("    timeout connect 5s")
-	w("    timeout client 60s")
-	w("    timeout server 60s")
-	w("")
-	w("frontend inbound")
-	w("    mode %s", c.InboundMode)
-	if c.InboundTLS != nil {
-		w("    bind 0.0.0.0:%d ssl crt %s ca-file %s verify required", InboundPort, c.InboundTLS.CertKey, c.InboundTLS.CA)
-	} else {
-		w("    bind 0.0.0.0:%d", InboundPort)
-	}
-	w("    default_backend inbound")
-	w("")
-	w("backend inbound")
-	w("    mode %s", c.InboundMode)
-	if c.InboundMode == ModeHTTP {
-		w("    http-response add-header %s %s-inbound", ViaHeader, c.Pod)
-	}
-	w("    # no port: the original destination port (SO_ORIGINAL_DST)")
-	w("    server app 127.0.0.1")
-	w("")
-	w("frontend outbound")
-	w("    mode tcp")
-	w("    bind 0.0.0.0:%d", OutboundPort)
-	w("    tcp-request connection reject if { dst_port %d }", OutboundPort)
+	var b haproxyConfig
+	b.line("# meshinsight chain: %s sidecar, inbound %s mTLS %s, %d outbound routes", c.Pod, c.InboundMode, onOff(c.InboundTLS != nil), len(c.Routes))
+	b.preamble(c.MaxConn, c.Threads, c.AdminSocket, ModeTCP)
+	b.inbound(c.Pod, c.InboundMode, c.InboundTLS, true)
+	b.line("")
+	b.line("frontend outbound")
+	b.line("    mode tcp")
+	b.line("    bind 0.0.0.0:%d", OutboundPort)
+	b.line("    tcp-request connection reject if { dst_port %d }", OutboundPort)
 	for _, r := range c.Routes {
-		w("    use_backend to_%s if { dst %s }", r.To, r.Addr)
+		b.line("    use_backend to_%s if { dst %s }", r.To, r.Addr)
 	}
-	w("    default_backend passthrough")
+	b.line("    default_backend passthrough")
 	for _, r := range c.Routes {
-		w("")
-		w("backend to_%s", r.To)
-		w("    mode %s", r.Mode)
-		if r.Mode == ModeHTTP {
-			w("    http-response add-header %s %s-outbound", ViaHeader, c.Pod)
-		}
-		w("    # no port: the original destination port (SO_ORIGINAL_DST)")
+		b.line("")
+		b.line("backend to_%s", r.To)
+		b.line("    mode %s", r.Mode)
+		b.via(c.Pod+"-outbound", r.Mode)
+		b.line("    # no port: the original destination port (SO_ORIGINAL_DST)")
 		if r.TLS != nil {
-			w("    server %s %s ssl crt %s ca-file %s verify required verifyhost %s sni str(%s)",
-				r.To, r.Addr, r.TLS.CertKey, r.TLS.CA, r.TLS.PeerName, r.TLS.PeerName)
+			b.line("    server %s %s%s", r.To, r.Addr, upstreamTLS(r.TLS))
 		} else {
-			w("    server %s %s", r.To, r.Addr)
+			b.line("    server %s %s", r.To, r.Addr)
 		}
 	}
-	w("")
-	w("backend passthrough")
-	w("    # 0.0.0.0 and no port: the original destination (SO_ORIGINAL_DST)")
-	w("    server dst 0.0.0.0")
+	b.line("")
+	b.line("backend passthrough")
+	b.line("    # 0.0.0.0 and no port: the original destination (SO_ORIGINAL_DST)")
+	b.line("    server dst 0.0.0.0")
 	return b.Bytes()
 }

@@ -103,53 +103,23 @@ func (HAProxy) Config(c ProxyConfig) ([]byte, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
-	w("global")
-	w("    maxconn %d", c.MaxConn)
-	w("    nbthread %d", c.Threads)
-	if c.AdminSocket != "" {
-		w("    stats socket %s mode 600 level user", c.AdminSocket)
-	}
-	w("")
-	w("defaults")
-	w("    mode %s", c.Mode)
-	w("    maxconn %d", c.MaxConn)
-	w("    timeout connect 5s")
-	w("    timeout client 60s")
-	w("    timeout server 60s")
-	w("")
-	w("frontend inbound")
+	var b haproxyConfig
+	b.line("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
+	b.preamble(c.MaxConn, c.Threads, c.AdminSocket, c.Mode)
+	b.inbound(string(c.Pod), c.Mode, c.TLS, false)
+	b.line("")
+	b.line("frontend outbound")
+	b.line("    bind 0.0.0.0:%d", c.OutboundPort)
+	b.line("    tcp-request connection reject if { dst_port %d }", c.OutboundPort)
+	b.line("    default_backend outbound")
+	b.line("")
+	b.line("backend outbound")
+	b.via(string(c.Pod)+"-outbound", c.Mode)
+	b.line("    # 0.0.0.0 and no port: the original destination (SO_ORIGINAL_DST)")
 	if c.TLS != nil {
-		w("    bind 0.0.0.0:%d ssl crt %s ca-file %s verify required", c.InboundPort, c.TLS.CertKey, c.TLS.CA)
+		b.line("    server dst 0.0.0.0%s", upstreamTLS(c.TLS))
 	} else {
-		w("    bind 0.0.0.0:%d", c.InboundPort)
-	}
-	w("    default_backend inbound")
-	w("")
-	w("backend inbound")
-	if c.Mode == ModeHTTP {
-		w("    http-response add-header %s %s-inbound", ViaHeader, c.Pod)
-	}
-	w("    # no port: the original destination port (SO_ORIGINAL_DST)")
-	w("    server app 127.0.0.1")
-	w("")
-	w("frontend outbound")
-	w("    bind 0.0.0.0:%d", c.OutboundPort)
-	w("    tcp-request connection reject if { dst_port %d }", c.OutboundPort)
-	w("    default_backend outbound")
-	w("")
-	w("backend outbound")
-	if c.Mode == ModeHTTP {
-		w("    http-response add-header %s %s-outbound", ViaHeader, c.Pod)
-	}
-	w("    # 0.0.0.0 and no port: the original destination (SO_ORIGINAL_DST)")
-	if c.TLS != nil {
-		w("    server dst 0.0.0.0 ssl crt %s ca-file %s verify required verifyhost %s sni str(%s)",
-			c.TLS.CertKey, c.TLS.CA, c.TLS.PeerName, c.TLS.PeerName)
-	} else {
-		w("    server dst 0.0.0.0")
+		b.line("    server dst 0.0.0.0")
 	}
 	return b.Bytes(), nil
 }
