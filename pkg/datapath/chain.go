@@ -1,8 +1,6 @@
 package datapath
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -92,12 +90,9 @@ var chainPodRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,14}$`)
 
 // withDefaults returns s with every zero field filled in.
 func (s ChainSpec) withDefaults() (ChainSpec, error) {
-	if s.Prefix == "" {
-		b := make([]byte, 3)
-		if _, err := rand.Read(b); err != nil {
-			return s, fmt.Errorf("generating a name prefix: %w", err)
-		}
-		s.Prefix = "mc-" + hex.EncodeToString(b)
+	var err error
+	if s.Prefix, err = namePrefix(s.Prefix, "mc-"); err != nil {
+		return s, err
 	}
 	if !s.Subnet.IsValid() {
 		s.Subnet = DefaultChainSubnet
@@ -108,12 +103,7 @@ func (s ChainSpec) withDefaults() (ChainSpec, error) {
 			s.Edges[i].Mode = ModeHTTP
 		}
 	}
-	if s.MaxConn == 0 {
-		s.MaxConn = 4096
-	}
-	if s.ProxyThreads == 0 {
-		s.ProxyThreads = 1
-	}
+	s.MaxConn, s.ProxyThreads = defaultLimits(s.MaxConn, s.ProxyThreads)
 	return s, nil
 }
 
@@ -180,12 +170,7 @@ func (s ChainSpec) Validate() error {
 			errs = append(errs, fmt.Errorf("excluded port %d is one of the proxy's own ports", p))
 		}
 	}
-	if s.MaxConn < 1 {
-		errs = append(errs, fmt.Errorf("maxconn %d: want at least 1", s.MaxConn))
-	}
-	if s.ProxyThreads < 1 || s.ProxyThreads > 64 {
-		errs = append(errs, fmt.Errorf("proxy threads %d: want 1-64", s.ProxyThreads))
-	}
+	errs = append(errs, limitErrors(s.MaxConn, s.ProxyThreads)...)
 	return errors.Join(errs...)
 }
 
@@ -206,16 +191,9 @@ func (s ChainSpec) addr(i int) netip.Addr {
 // netnsName is the network namespace of pod name (or of the hub).
 func (s ChainSpec) netnsName(name string) string { return s.Prefix + "-" + name }
 
-// rules returns the nat rules of a pod with a sidecar.
-func (s ChainSpec) rules() Rules {
-	return Rules{
-		InboundPort:          InboundPort,
-		OutboundPort:         OutboundPort,
-		ProxyUID:             ProxyUID,
-		ExcludeInboundPorts:  s.ExcludePorts,
-		ExcludeOutboundPorts: s.ExcludePorts,
-	}
-}
+// rules returns the nat rules of a pod with a sidecar: the bypass ports
+// excluded both ways.
+func (s ChainSpec) rules() Rules { return sidecarRules(s.ExcludePorts, s.ExcludePorts) }
 
 // chainRoute is one outbound backend of a chain sidecar: the edge to a pod.
 type chainRoute struct {

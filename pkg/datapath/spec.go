@@ -1,6 +1,7 @@
 package datapath
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -123,12 +124,9 @@ func checkPrefix(prefix string) error {
 
 // withDefaults returns s with every zero field filled in.
 func (s Spec) withDefaults() (Spec, error) {
-	if s.Prefix == "" {
-		b := make([]byte, 3)
-		if _, err := rand.Read(b); err != nil {
-			return s, fmt.Errorf("generating a name prefix: %w", err)
-		}
-		s.Prefix = "mi-" + hex.EncodeToString(b)
+	var err error
+	if s.Prefix, err = namePrefix(s.Prefix, "mi-"); err != nil {
+		return s, err
 	}
 	if !s.Subnet.IsValid() {
 		s.Subnet = DefaultSubnet
@@ -139,13 +137,37 @@ func (s Spec) withDefaults() (Spec, error) {
 	if s.Proxy == nil {
 		s.Proxy = HAProxy{}
 	}
-	if s.MaxConn == 0 {
-		s.MaxConn = 4096
-	}
-	if s.ProxyThreads == 0 {
-		s.ProxyThreads = 1
-	}
+	s.MaxConn, s.ProxyThreads = defaultLimits(s.MaxConn, s.ProxyThreads)
 	return s, nil
+}
+
+// namePrefix is prefix, or when empty kind followed by six random hex
+// digits ("mi-1a2b3c").
+func namePrefix(prefix, kind string) (string, error) {
+	if prefix != "" {
+		return prefix, nil
+	}
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating a name prefix: %w", err)
+	}
+	return kind + hex.EncodeToString(b), nil
+}
+
+// defaultLimits fills in every proxy's connection cap (4096) and worker
+// threads (1).
+func defaultLimits(maxConn, threads int) (int, int) { return cmp.Or(maxConn, 4096), cmp.Or(threads, 1) }
+
+// limitErrors checks every proxy's connection cap and worker threads.
+func limitErrors(maxConn, threads int) []error {
+	var errs []error
+	if maxConn < 1 {
+		errs = append(errs, fmt.Errorf("maxconn %d: want at least 1", maxConn))
+	}
+	if threads < 1 || threads > 64 {
+		errs = append(errs, fmt.Errorf("proxy threads %d: want 1-64", threads))
+	}
+	return errs
 }
 
 // Validate reports what is wrong with a spec whose defaults are filled in.
@@ -178,12 +200,7 @@ func (s Spec) Validate() error {
 	if s.AppPort != 0 && slices.Contains(s.ExcludeInboundPorts, s.AppPort) {
 		errs = append(errs, fmt.Errorf("app port %d is also excluded from inbound interception", s.AppPort))
 	}
-	if s.MaxConn < 1 {
-		errs = append(errs, fmt.Errorf("maxconn %d: want at least 1", s.MaxConn))
-	}
-	if s.ProxyThreads < 1 || s.ProxyThreads > 64 {
-		errs = append(errs, fmt.Errorf("proxy threads %d: want 1-64", s.ProxyThreads))
-	}
+	errs = append(errs, limitErrors(s.MaxConn, s.ProxyThreads)...)
 	return errors.Join(errs...)
 }
 
