@@ -7,7 +7,8 @@ package cluster
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
@@ -255,12 +256,7 @@ func (b *builder) addCandidates() {
 // finishEntries marks workloads that receive traffic from outside as entry
 // points, with that rate.
 func (b *builder) finishEntries() {
-	idx := make([]int, 0, len(b.external))
-	for i := range b.external {
-		idx = append(idx, i)
-	}
-	sort.Ints(idx)
-	for _, i := range idx {
+	for _, i := range slices.Sorted(maps.Keys(b.external)) {
 		r := b.external[i]
 		if r <= 0 {
 			continue

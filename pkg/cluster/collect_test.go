@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -26,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/meshinsight/kubectl-meshinsight/internal/promtest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
@@ -133,35 +131,8 @@ func statsFixture(t *testing.T) func(pod string, n int) ([]byte, error) {
 	}
 }
 
-// prometheus serves Istio's request series of one edge, productpage-v1 →
-// reviews-v1, or no series at all when empty.
-func prometheus(t *testing.T, empty bool) string {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		result := "[]"
-		if q := r.FormValue("query"); !empty && strings.Contains(q, "istio_requests_total") {
-			result = `[{"metric":{"reporter":"source","source_workload":"productpage-v1","source_workload_namespace":"bookinfo",` +
-				`"destination_workload":"reviews-v1","destination_workload_namespace":"bookinfo","destination_service_name":"reviews",` +
-				`"request_protocol":"http","connection_security_policy":"unknown"},"value":[1700000000,"12.5"]}]`
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":%s}}`, result)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-// unreachable is a URL nothing listens on.
-func unreachable(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
-}
+// productpageToReviews is the edge Prometheus holds in these tests.
+var productpageToReviews = promtest.Requests{Namespace: "bookinfo", From: "productpage-v1", To: "reviews-v1", Service: "reviews", Protocol: "http", Rate: 12.5}
 
 func messagesWith(msgs []diag.Message, code diag.Code, text string) bool {
 	for _, m := range msgs {
@@ -186,21 +157,23 @@ func TestCollectFallbackChain(t *testing.T) {
 		wantNotes   []string // MI0016 message parts
 		wantAssumed bool     // edges from configuration
 	}{
-		"prometheus": {opts: func(t *testing.T) Options { return opts(telemetry.SourceAuto, prometheus(t, false)) },
+		"prometheus": {opts: func(t *testing.T) Options { return opts(telemetry.SourceAuto, promtest.Serve(t, productpageToReviews)) },
 			wantEdges: 1},
-		"prometheus down, sidecars": {sidecars: true, opts: func(t *testing.T) Options { return opts(telemetry.SourceAuto, unreachable(t)) },
+		"prometheus down, sidecars": {sidecars: true, opts: func(t *testing.T) Options { return opts(telemetry.SourceAuto, promtest.Unreachable(t)) },
 			wantEdges: 1, wantScrapes: true, wantNotes: []string{"Prometheus unreachable at", "falling back to the sidecars' stats"}},
-		"prometheus empty, sidecars": {sidecars: true, opts: func(t *testing.T) Options { return opts(telemetry.SourceAuto, prometheus(t, true)) },
+		"prometheus empty, sidecars": {sidecars: true, opts: func(t *testing.T) Options { return opts(telemetry.SourceAuto, promtest.Serve(t)) },
 			wantEdges: 1, wantScrapes: true, wantNotes: []string{"has no Istio traffic for these namespaces", "falling back to the sidecars' stats"}},
 		"no prometheus service, sidecars": {sidecars: true, opts: func(t *testing.T) Options { return opts(telemetry.SourceAuto, "") },
 			wantEdges: 1, wantScrapes: true, wantNotes: []string{"service istio-system/prometheus: not found (pass --prometheus-url to use another)"}},
-		"both down, configuration": {opts: func(t *testing.T) Options { return opts(telemetry.SourceAuto, unreachable(t)) },
+		"both down, configuration": {opts: func(t *testing.T) Options { return opts(telemetry.SourceAuto, promtest.Unreachable(t)) },
 			wantScrapes: true, wantNotes: []string{"falling back to the sidecars' stats", "sidecar stats:", "edges come from configuration"}, wantAssumed: true},
-		"prometheus only, down": {sidecars: true, opts: func(t *testing.T) Options { return opts(telemetry.SourcePrometheus, unreachable(t)) },
+		"prometheus only, down": {sidecars: true, opts: func(t *testing.T) Options { return opts(telemetry.SourcePrometheus, promtest.Unreachable(t)) },
 			wantNotes: []string{"Prometheus unreachable at", "no telemetry used"}, wantAssumed: true},
-		"sidecars only": {sidecars: true, opts: func(t *testing.T) Options { return opts(telemetry.SourceSidecars, unreachable(t)) },
+		"sidecars only": {sidecars: true, opts: func(t *testing.T) Options { return opts(telemetry.SourceSidecars, promtest.Unreachable(t)) },
 			wantEdges: 1, wantScrapes: true},
-		"configuration only": {sidecars: true, opts: func(t *testing.T) Options { return opts(telemetry.SourceConfig, prometheus(t, false)) },
+		"configuration only": {sidecars: true, opts: func(t *testing.T) Options {
+			return opts(telemetry.SourceConfig, promtest.Serve(t, productpageToReviews))
+		},
 			wantAssumed: true},
 	} {
 		t.Run(name, func(t *testing.T) {

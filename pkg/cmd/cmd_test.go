@@ -26,6 +26,25 @@ func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
 
 const bookinfo = "../../examples/bookinfo.yaml"
 
+// errorCase is a command line that must fail with an error containing want.
+type errorCase struct {
+	args []string
+	want string
+}
+
+// expectErrors runs every case as a subtest.
+func expectErrors(t *testing.T, cases map[string]errorCase) {
+	t.Helper()
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := execute(t, c.args...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
 func TestPredictTable(t *testing.T) {
 	out, errOut, err := execute(t, "predict", "-f", bookinfo)
 	if err != nil {
@@ -91,10 +110,7 @@ func TestPredictErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("apiVersion: meshinsight.dev/v1\nkind: CallGraph\nworkloads:\n  - name: a\nedges:\n  - from: a\n    to: b\n"), 0o644)
-	cases := map[string]struct {
-		args []string
-		want string
-	}{
+	cases := map[string]errorCase{
 		"no cluster":    {[]string{"--kubeconfig", filepath.Join(dir, "none"), "predict"}, "pass -f FILE to work without a cluster"},
 		"-A with -f":    {[]string{"predict", "-A", "-f", bookinfo}, "cannot be combined with -f"},
 		"bad source":    {[]string{"predict", "--source", "tea-leaves"}, "unknown telemetry source"},
@@ -107,14 +123,7 @@ func TestPredictErrors(t *testing.T) {
 		"extra args":    {[]string{"predict", "-f", bookinfo, "extra"}, "unknown command"},
 		"missing speed": {[]string{"predict", "-f", bookinfo, "--speedup", filepath.Join(dir, "nope")}, "reading speed-up file"},
 	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			_, _, err := execute(t, c.args...)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("err = %v, want %q", err, c.want)
-			}
-		})
-	}
+	expectErrors(t, cases)
 }
 
 func TestVersion(t *testing.T) {

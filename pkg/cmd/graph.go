@@ -39,15 +39,7 @@ format. Edit it and run predict -f on it to explore offline.`,
   # Every namespace, rates from a Prometheus you name, as JSON
   kubectl meshinsight graph -A --prometheus-url http://localhost:9090 -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runE(o),
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "yaml", "Output format: yaml or json")
 	o.live.addFlags(c.Flags())
@@ -55,7 +47,7 @@ format. Edit it and run predict -f on it to explore offline.`,
 }
 
 // Complete parses the live flags and builds the cluster's clients.
-func (o *GraphOptions) Complete() error {
+func (o *GraphOptions) Complete(*cobra.Command) error {
 	if err := o.live.complete(); err != nil {
 		return err
 	}

@@ -2,9 +2,6 @@ package cmd
 
 import (
 	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -20,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
 
+	"github.com/meshinsight/kubectl-meshinsight/internal/promtest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 )
@@ -42,23 +40,6 @@ func graphClients() *kube.Clients {
 	return &kube.Clients{Config: &rest.Config{}, Kube: kc, Dynamic: dyn, Istio: istiofake.NewSimpleClientset(), Context: "lab", Namespace: "shop"}
 }
 
-// webToAPI is a Prometheus whose only series is web calling api at 40 req/s.
-func webToAPI(t *testing.T) string {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		result := "[]"
-		if strings.Contains(r.FormValue("query"), "istio_requests_total") {
-			result = `[{"metric":{"reporter":"source","source_workload":"web","source_workload_namespace":"shop",` +
-				`"destination_workload":"api","destination_workload_namespace":"shop","destination_service_name":"api",` +
-				`"request_protocol":"grpc","connection_security_policy":"unknown"},"value":[1700000000,"40"]}]`
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":%s}}`, result)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 // The graph command writes the live cluster's call graph in the file
 // format, and its messages on stderr.
 func TestGraphCommand(t *testing.T) {
@@ -66,7 +47,7 @@ func TestGraphCommand(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 			o := &GraphOptions{getter: genericclioptions.NewConfigFlags(true), live: newLiveOptions(), Output: format, IOStreams: streams}
-			o.live.PrometheusURL = webToAPI(t)
+			o.live.PrometheusURL = promtest.Serve(t, promtest.Requests{Namespace: "shop", From: "web", To: "api", Service: "api", Protocol: "grpc", Rate: 40})
 			if err := o.live.complete(); err != nil {
 				t.Fatal(err)
 			}

@@ -114,15 +114,7 @@ services it names.`,
   # Render the graph coloured by added latency
   kubectl meshinsight predict -f examples/bookinfo.yaml -o dot | dot -Tsvg > mesh.svg` + predictTracesExamples,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Complete(c); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runE(o),
 	}
 	o.AddFlags(c.Flags())
 	return c

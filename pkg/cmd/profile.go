@@ -82,15 +82,7 @@ unless --keep. Use --dry-run to review every object and privilege first.`,
   # One profile per node type (instance-type label), two at a time
   kubectl meshinsight profile --all-node-types --concurrency 2`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runE(o),
 	}
 	o.AddFlags(c.Flags())
 	return c
@@ -125,7 +117,7 @@ func (o *ProfileOptions) AddFlags(f *pflag.FlagSet) {
 }
 
 // Complete builds the cluster's clients.
-func (o *ProfileOptions) Complete() error {
+func (o *ProfileOptions) Complete(*cobra.Command) error {
 	var err error
 	o.clients, err = kube.NewClients(o.getter, kube.KubeconfigHint)
 	return err

@@ -205,7 +205,7 @@ func profileCmd(t *testing.T, kubeconfig string, args ...string) (*genericcliopt
 		t.Fatal(err)
 	}
 	return flags, out, errOut, func(ctx context.Context) error {
-		if err := o.Complete(); err != nil {
+		if err := o.Complete(nil); err != nil {
 			return err
 		}
 		if err := o.Validate(); err != nil {

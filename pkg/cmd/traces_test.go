@@ -133,10 +133,7 @@ func TestPredictJaegerURL(t *testing.T) {
 
 func TestPredictTracesErrors(t *testing.T) {
 	dir := t.TempDir()
-	cases := map[string]struct {
-		args []string
-		want string
-	}{
+	cases := map[string]errorCase{
 		"both sources":      {[]string{"predict", "--traces", jaegerTraces, "--jaeger-url", "http://x"}, "give one"},
 		"jaeger no service": {[]string{"predict", "--jaeger-url", "http://localhost:16686"}, "--jaeger-url needs --service"},
 		"jaeger bad url":    {[]string{"predict", "--jaeger-url", "localhost:16686", "--service", "a"}, "want e.g. http://localhost:16686"},
@@ -150,14 +147,7 @@ func TestPredictTracesErrors(t *testing.T) {
 		"unknown service":   {[]string{"predict", "--traces", jaegerTraces, "--service", "nobody"}, `has a request of service "nobody"`},
 		"jaeger down":       {[]string{"predict", "--jaeger-url", "http://127.0.0.1:1", "--service", "a"}, "is the query service reachable"},
 	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			_, _, err := execute(t, c.args...)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("err = %v, want %q", err, c.want)
-			}
-		})
-	}
+	expectErrors(t, cases)
 }
 
 // With per-node-type profiles stored for the context, a trace prediction

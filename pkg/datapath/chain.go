@@ -90,12 +90,8 @@ var chainPodRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,14}$`)
 
 // withDefaults returns s with every zero field filled in.
 func (s ChainSpec) withDefaults() (ChainSpec, error) {
-	var err error
-	if s.Prefix, err = namePrefix(s.Prefix, "mc-"); err != nil {
+	if err := defaultNames(&s.Prefix, &s.Subnet, "mc-", DefaultChainSubnet); err != nil {
 		return s, err
-	}
-	if !s.Subnet.IsValid() {
-		s.Subnet = DefaultChainSubnet
 	}
 	s.Edges = slices.Clone(s.Edges)
 	for i := range s.Edges {

@@ -43,15 +43,9 @@ type sidecarFunc func(pod, dir string, certs map[Pod]*TLSFiles) (Proxy, []byte, 
 // error everything already created is torn down. It needs root and the `ip`,
 // `iptables-restore` and `haproxy` tools.
 func BuildChain(ctx context.Context, spec ChainSpec) (*Chain, error) {
-	spec, err := spec.withDefaults()
+	spec, err := prepare(spec, ChainSpec.withDefaults, "chain", "veths, a bridge and iptables rules")
 	if err != nil {
 		return nil, err
-	}
-	if err := spec.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid chain spec: %w", err)
-	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("building a chain needs root: network namespaces, veths, a bridge and iptables rules are created")
 	}
 	return buildChain(ctx, spec, false, spec.haproxySidecar)
 }

@@ -52,15 +52,9 @@ type Datapath struct {
 // iptables, CAP_SETUID to drop to the proxy uid) and the `ip` and
 // `iptables-restore` tools, plus the proxy's binary when sidecars are wanted.
 func Build(ctx context.Context, spec Spec) (*Datapath, error) {
-	spec, err := spec.withDefaults()
+	spec, err := prepare(spec, Spec.withDefaults, "datapath", "veths and iptables rules")
 	if err != nil {
 		return nil, err
-	}
-	if err := spec.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid datapath spec: %w", err)
-	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("building a datapath needs root: network namespaces, veths and iptables rules are created")
 	}
 	d := &Datapath{spec: spec, configs: map[Pod]ProxyConfig{}}
 	cs := ChainSpec{Prefix: spec.Prefix, Subnet: spec.Subnet, MaxConn: spec.MaxConn, ProxyThreads: spec.ProxyThreads,

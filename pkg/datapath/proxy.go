@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -91,11 +92,7 @@ func (HAProxy) Name() string { return "haproxy" }
 // Command implements Proxy: -db keeps haproxy in the foreground as one
 // process, so its PID is the proxy.
 func (h HAProxy) Command(configPath string) []string {
-	bin := h.Binary
-	if bin == "" {
-		bin = "haproxy"
-	}
-	return []string{bin, "-db", "-f", configPath}
+	return []string{cmp.Or(h.Binary, "haproxy"), "-db", "-f", configPath}
 }
 
 // Config implements Proxy.
@@ -144,11 +141,7 @@ func (NGINX) Name() string { return "nginx" }
 // "master_process off", so nginx is one foreground process; -e stderr keeps
 // it from opening the system's error log as an unprivileged user.
 func (n NGINX) Command(configPath string) []string {
-	bin := n.Binary
-	if bin == "" {
-		bin = "nginx"
-	}
-	return []string{bin, "-e", "stderr", "-p", filepath.Dir(configPath), "-c", configPath}
+	return []string{cmp.Or(n.Binary, "nginx"), "-e", "stderr", "-p", filepath.Dir(configPath), "-c", configPath}
 }
 
 // Config implements Proxy.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
 	"slices"
 )
@@ -124,12 +125,8 @@ func checkPrefix(prefix string) error {
 
 // withDefaults returns s with every zero field filled in.
 func (s Spec) withDefaults() (Spec, error) {
-	var err error
-	if s.Prefix, err = namePrefix(s.Prefix, "mi-"); err != nil {
+	if err := defaultNames(&s.Prefix, &s.Subnet, "mi-", DefaultSubnet); err != nil {
 		return s, err
-	}
-	if !s.Subnet.IsValid() {
-		s.Subnet = DefaultSubnet
 	}
 	if s.Mode == "" {
 		s.Mode = ModeHTTP
@@ -141,17 +138,38 @@ func (s Spec) withDefaults() (Spec, error) {
 	return s, nil
 }
 
-// namePrefix is prefix, or when empty kind followed by six random hex
-// digits ("mi-1a2b3c").
-func namePrefix(prefix, kind string) (string, error) {
-	if prefix != "" {
-		return prefix, nil
+// defaultNames fills in an empty name prefix (kind and six random hex
+// digits, "mi-1a2b3c") and an unset subnet.
+func defaultNames(prefix *string, subnet *netip.Prefix, kind string, defaultSubnet netip.Prefix) error {
+	if !subnet.IsValid() {
+		*subnet = defaultSubnet
+	}
+	if *prefix != "" {
+		return nil
 	}
 	b := make([]byte, 3)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generating a name prefix: %w", err)
+		return fmt.Errorf("generating a name prefix: %w", err)
 	}
-	return kind + hex.EncodeToString(b), nil
+	*prefix = kind + hex.EncodeToString(b)
+	return nil
+}
+
+// prepare fills in a spec's defaults, validates it and checks that the
+// caller may build it (root). what names the spec in errors, creates what
+// building it creates.
+func prepare[S interface{ Validate() error }](spec S, withDefaults func(S) (S, error), what, creates string) (S, error) {
+	spec, err := withDefaults(spec)
+	if err != nil {
+		return spec, err
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, fmt.Errorf("invalid %s spec: %w", what, err)
+	}
+	if os.Geteuid() != 0 {
+		return spec, fmt.Errorf("building a %s needs root: network namespaces, %s are created", what, creates)
+	}
+	return spec, nil
 }
 
 // defaultLimits fills in every proxy's connection cap (4096) and worker

@@ -47,19 +47,18 @@ func targetRefsOf(ns string, one *typeapi.PolicyTargetReference, many []*typeapi
 	return out
 }
 
+// mtlsModes maps PeerAuthentication modes; UNSET is mtlsUnset (inherit).
+var mtlsModes = map[secapi.PeerAuthentication_MutualTLS_Mode]mtlsMode{
+	secapi.PeerAuthentication_MutualTLS_DISABLE:    mtlsDisable,
+	secapi.PeerAuthentication_MutualTLS_PERMISSIVE: mtlsPermissive,
+	secapi.PeerAuthentication_MutualTLS_STRICT:     mtlsStrict,
+}
+
 func mtlsOf(m *secapi.PeerAuthentication_MutualTLS) mtlsMode {
 	if m == nil {
 		return mtlsUnset
 	}
-	switch m.GetMode() {
-	case secapi.PeerAuthentication_MutualTLS_DISABLE:
-		return mtlsDisable
-	case secapi.PeerAuthentication_MutualTLS_PERMISSIVE:
-		return mtlsPermissive
-	case secapi.PeerAuthentication_MutualTLS_STRICT:
-		return mtlsStrict
-	}
-	return mtlsUnset
+	return mtlsModes[m.GetMode()]
 }
 
 func convertPeerAuth(m *metav1.ObjectMeta, s *secapi.PeerAuthentication) peerAuth {
@@ -73,19 +72,21 @@ func convertPeerAuth(m *metav1.ObjectMeta, s *secapi.PeerAuthentication) peerAut
 	return p
 }
 
+// tlsModes maps DestinationRule TLS modes other than DISABLE.
+var tlsModes = map[netapi.ClientTLSSettings_TLSmode]tlsMode{
+	netapi.ClientTLSSettings_SIMPLE:       tlsSimple,
+	netapi.ClientTLSSettings_MUTUAL:       tlsMutual,
+	netapi.ClientTLSSettings_ISTIO_MUTUAL: tlsIstioMutual,
+}
+
 // tlsOf converts a DestinationRule TLS block. A block without a mode is
 // DISABLE, the proto default, as in Istio.
 func tlsOf(t *netapi.ClientTLSSettings) tlsMode {
 	if t == nil {
 		return tlsUnset
 	}
-	switch t.GetMode() {
-	case netapi.ClientTLSSettings_SIMPLE:
-		return tlsSimple
-	case netapi.ClientTLSSettings_MUTUAL:
-		return tlsMutual
-	case netapi.ClientTLSSettings_ISTIO_MUTUAL:
-		return tlsIstioMutual
+	if m, ok := tlsModes[t.GetMode()]; ok {
+		return m
 	}
 	return tlsDisable
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,12 +43,10 @@ func Run(ctx context.Context, cfg Config) (_ *experiment.Report, err error) {
 		return nil, err
 	}
 	start := time.Now()
-	progress := cfg.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
 	logf := func(format string, a ...any) {
-		fmt.Fprintf(progress, "meshinsight-agent validate: "+format+"\n", a...)
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "meshinsight-agent validate: "+format+"\n", a...)
+		}
 	}
 	prefix := cfg.Prefix
 	if prefix == "" {
