@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,15 +133,6 @@ func statsFixture(t *testing.T) func(pod string, n int) ([]byte, error) {
 // productpageToReviews is the edge Prometheus holds in these tests.
 var productpageToReviews = promtest.Requests{Namespace: "bookinfo", From: "productpage-v1", To: "reviews-v1", Service: "reviews", Protocol: "http", Rate: 12.5}
 
-func messagesWith(msgs []diag.Message, code diag.Code, text string) bool {
-	for _, m := range msgs {
-		if m.Code == code && strings.Contains(m.Message, text) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestCollectFallbackChain follows Collect's sources: Prometheus, else the
 // sidecars' stats, else configuration, each fallback said in a message.
 func TestCollectFallbackChain(t *testing.T) {
@@ -202,11 +192,11 @@ func TestCollectFallbackChain(t *testing.T) {
 				t.Errorf("%d sidecar scrapes", fc.scrapes)
 			}
 			for _, want := range tc.wantNotes {
-				if !messagesWith(msgs, diag.TelemetryIncomplete, want) {
+				if !diag.Has(msgs, diag.TelemetryIncomplete, want) {
 					t.Errorf("no MI0016 message with %q in %v", want, msgs)
 				}
 			}
-			if messagesWith(msgs, diag.TelemetryIncomplete, "no telemetry used: ") != tc.wantAssumed {
+			if diag.Has(msgs, diag.TelemetryIncomplete, "no telemetry used: ") != tc.wantAssumed {
 				t.Errorf("edges from configuration: %v, want %v (%v)", !tc.wantAssumed, tc.wantAssumed, msgs)
 			}
 		})
@@ -224,7 +214,7 @@ func TestCollectWithoutIstioOrAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !messagesWith(msgs, diag.PartialTopology, `Istio CRDs not found in context "lab": is Istio installed?; continuing with Istio's defaults`) {
+	if !diag.Has(msgs, diag.PartialTopology, `Istio CRDs not found in context "lab": is Istio installed?; continuing with Istio's defaults`) {
 		t.Errorf("messages %v", msgs)
 	}
 

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -259,6 +261,34 @@ func (c *Chain) WaitListening(ctx context.Context, pod string, port int) error {
 		return err
 	}
 	return waitListeningIn(ctx, c.NetnsPath(pod), pod, port, nil)
+}
+
+// Dial connects from inside pod, as the calling process (root, so the
+// connection is intercepted like any application's).
+func (c *Chain) Dial(ctx context.Context, pod, network, address string) (net.Conn, error) {
+	return openInPod(c, pod, "dialling "+address+" from", func() (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, address)
+	})
+}
+
+// Listen listens inside pod, for an in-process server.
+func (c *Chain) Listen(ctx context.Context, pod, network, address string) (net.Listener, error) {
+	return openInPod(c, pod, "listening on "+address+" in", func() (net.Listener, error) {
+		return (&net.ListenConfig{}).Listen(ctx, network, address)
+	})
+}
+
+// openInPod opens a socket in pod; what describes it in errors.
+func openInPod[T io.Closer](c *Chain, pod, what string, open func() (T, error)) (T, error) {
+	var zero T
+	if err := c.checkPod(pod); err != nil {
+		return zero, err
+	}
+	s, err := openIn(c.NetnsPath(pod), open)
+	if err != nil {
+		return zero, fmt.Errorf("%s the %s pod: %w", what, pod, err)
+	}
+	return s, nil
 }
 
 // Prefix is the name prefix of everything the chain created.

@@ -101,7 +101,7 @@ func (d *Datapath) sidecar(pod, dir string, certs map[Pod]*TLSFiles) (Proxy, []b
 // kept in a small buffer (Process.Output). The process is stopped when ctx
 // is done and, at the latest, by Close.
 func (d *Datapath) Start(ctx context.Context, p Pod, argv []string, uid int) (*Process, error) {
-	if err := d.checkPod(p); err != nil {
+	if err := d.chain.checkPod(string(p)); err != nil {
 		return nil, err
 	}
 	return d.chain.startUntil(ctx, string(p), strings.Join(argv, " "), argv, uid)
@@ -110,9 +110,6 @@ func (d *Datapath) Start(ctx context.Context, p Pod, argv []string, uid int) (*P
 // WaitListening waits until a TCP socket listens on port (any address) in
 // pod p, for at most ten seconds, without connecting to it.
 func (d *Datapath) WaitListening(ctx context.Context, p Pod, port int) error {
-	if err := d.checkPod(p); err != nil {
-		return err
-	}
 	return d.chain.WaitListening(ctx, string(p), port)
 }
 
@@ -171,26 +168,12 @@ func listening(nsPath string, port int) (bool, error) {
 // Dial connects from inside pod p, as the calling process (root, so the
 // connection is intercepted like any application's).
 func (d *Datapath) Dial(ctx context.Context, p Pod, network, address string) (net.Conn, error) {
-	if err := d.checkPod(p); err != nil {
-		return nil, err
-	}
-	c, err := dialIn(ctx, d.NetnsPath(p), network, address)
-	if err != nil {
-		return nil, fmt.Errorf("dialling %s from the %s pod: %w", address, p, err)
-	}
-	return c, nil
+	return d.chain.Dial(ctx, string(p), network, address)
 }
 
 // Listen listens inside pod p, for an in-process server.
 func (d *Datapath) Listen(ctx context.Context, p Pod, network, address string) (net.Listener, error) {
-	if err := d.checkPod(p); err != nil {
-		return nil, err
-	}
-	l, err := listenIn(ctx, d.NetnsPath(p), network, address)
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s in the %s pod: %w", address, p, err)
-	}
-	return l, nil
+	return d.chain.Listen(ctx, string(p), network, address)
 }
 
 // Prefix is the name prefix of everything the datapath created.
@@ -227,13 +210,6 @@ func (d *Datapath) ProxyConfig(p Pod) (cfg ProxyConfig, ok bool) {
 	defer d.mu.Unlock()
 	cfg, ok = d.configs[p]
 	return cfg, ok
-}
-
-func (d *Datapath) checkPod(p Pod) error {
-	if p != Client && p != Server {
-		return fmt.Errorf("unknown pod %q: want %q or %q", p, Client, Server)
-	}
-	return nil
 }
 
 // Close stops every process (SIGTERM, then SIGKILL, and waits for each),

@@ -67,12 +67,3 @@ func codes(ms []diag.Message) []diag.Code {
 	}
 	return out
 }
-
-func hasCode(ms []diag.Message, c diag.Code) bool {
-	for _, m := range ms {
-		if m.Code == c {
-			return true
-		}
-	}
-	return false
-}

@@ -318,7 +318,7 @@ spec: ` + spec
 				t.Fatalf("EgressAllowed = %v, want %v (messages %v)", p.EgressAllowed, tt.allowed, p.Messages)
 			}
 			if tt.allowed {
-				if hasCode(p.Messages, diag.OutsideEgressScope) {
+				if diag.Has(p.Messages, diag.OutsideEgressScope, "") {
 					t.Errorf("unexpected %v", p.Messages)
 				}
 				return

@@ -166,7 +166,7 @@ func TestMTLSImpossibleIsReported(t *testing.T) {
 	if sc.Edges[0].MTLS {
 		t.Error("mTLS on with an unmeshed server")
 	}
-	if !hasCode(notes, diag.MTLSImpossible) {
+	if !diag.Has(notes, diag.MTLSImpossible, "") {
 		t.Errorf("no %s in %v", diag.MTLSImpossible, notes)
 	}
 }
@@ -236,7 +236,7 @@ func TestProfileFallbackIsReported(t *testing.T) {
 	g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, callgraph.Edge{Protocol: dataplane.GRPC, MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)})
 	sc, notes := run(t, g, p)
 	near(t, "grpc falls back to http2", sc.Edges[0].LatencyP50Micros, 2*2*protoBase["http2"])
-	if !hasCode(notes, diag.ProfileFallback) {
+	if !diag.Has(notes, diag.ProfileFallback, "") {
 		t.Errorf("no fallback note in %v", notes)
 	}
 }
@@ -248,11 +248,11 @@ func TestFeaturesAtServerProxy(t *testing.T) {
 	sc, notes := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), p)
 	near(t, "p50 with wasm", sc.Edges[0].LatencyP50Micros, 2*2*10+7)
 	near(t, "cpu with wasm", sc.Edges[0].CPUMillicores, 100*(2*2*20+30)/1000.0)
-	if !hasCode(notes, diag.FeatureNotProfiled) {
+	if !diag.Has(notes, diag.FeatureNotProfiled, "") {
 		t.Errorf("lua has no cost but was not reported: %v", notes)
 	}
 	_, notes = run(t, twoWorkloads(dataplane.Sidecar, dataplane.Ambient, e), p)
-	if !hasCode(notes, diag.L7FeatureWithoutProxy) {
+	if !diag.Has(notes, diag.L7FeatureWithoutProxy, "") {
 		t.Errorf("filters on an ambient server without waypoint not reported: %v", notes)
 	}
 }
@@ -272,15 +272,6 @@ func TestSpeedupsDivideComponents(t *testing.T) {
 	if _, err := Predict(r, p, Options{Speedups: map[profile.Component]float64{profile.Parsing: 0}}, &notes); err == nil {
 		t.Error("zero speed-up accepted")
 	}
-}
-
-func hasCode(ms []diag.Message, c diag.Code) bool {
-	for _, m := range ms {
-		if m.Code == c {
-			return true
-		}
-	}
-	return false
 }
 
 func TestReferenceProfileReproducesPublishedFigures(t *testing.T) {
@@ -365,7 +356,7 @@ func TestCycleIsCutAndReported(t *testing.T) {
 			{From: "b", To: "a", MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
 		}}
 	sc, notes := run(t, g, testProfile(t))
-	if !hasCode(notes, diag.CycleInGraph) {
+	if !diag.Has(notes, diag.CycleInGraph, "") {
 		t.Errorf("cycle not reported: %v", notes)
 	}
 	near(t, "p50", sc.Paths[0].LatencyP50Micros, 2*40)
@@ -375,12 +366,12 @@ func TestAmbientIsAlwaysMTLS(t *testing.T) {
 	e := callgraph.Edge{MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
 	for _, modes := range [][2]dataplane.Mode{{dataplane.Ambient, dataplane.Ambient}, {dataplane.Sidecar, dataplane.Waypoint}} {
 		sc, notes := run(t, twoWorkloads(modes[0], modes[1], e), testProfile(t))
-		if !sc.Edges[0].MTLS || !hasCode(notes, diag.AmbientAlwaysMTLS) {
+		if !sc.Edges[0].MTLS || !diag.Has(notes, diag.AmbientAlwaysMTLS, "") {
 			t.Errorf("%v: mtls %v, notes %v", modes, sc.Edges[0].MTLS, notes)
 		}
 	}
 	sc, notes := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), testProfile(t))
-	if sc.Edges[0].MTLS || hasCode(notes, diag.AmbientAlwaysMTLS) {
+	if sc.Edges[0].MTLS || diag.Has(notes, diag.AmbientAlwaysMTLS, "") {
 		t.Errorf("sidecar pair with mtls: false: %v %v", sc.Edges[0].MTLS, notes)
 	}
 }

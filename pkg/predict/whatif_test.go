@@ -92,7 +92,7 @@ func TestApplyWhatIf(t *testing.T) {
 		t.Errorf("unexpected notes: %v", notes.Sorted())
 	}
 	Apply(g, []WhatIf{mustWhatIf(t, "mtls=off,edge=a->nobody")}, &notes)
-	if !hasCode(notes.Sorted(), diag.WhatIfNoMatch) {
+	if !diag.Has(notes.Sorted(), diag.WhatIfNoMatch, "") {
 		t.Error("a selector matching nothing was not reported")
 	}
 }
