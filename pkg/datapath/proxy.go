@@ -176,32 +176,26 @@ func (n NGINX) Config(c ProxyConfig) ([]byte, error) {
 	if c.TLS != nil {
 		sslListen = " ssl"
 	}
-	inboundTLS := func(indent string) {
-		if c.TLS == nil {
-			return
-		}
-		w("%sssl_certificate %s;", indent, c.TLS.Cert)
-		w("%sssl_certificate_key %s;", indent, c.TLS.Key)
-		w("%sssl_client_certificate %s;", indent, c.TLS.CA)
-		w("%sssl_verify_client on;", indent)
+	// The sidecar's mTLS directives: terminating inbound, originating outbound.
+	var inboundTLS, outboundTLS [][2]string
+	if c.TLS != nil {
+		inboundTLS = [][2]string{{"ssl_certificate", c.TLS.Cert}, {"ssl_certificate_key", c.TLS.Key},
+			{"ssl_client_certificate", c.TLS.CA}, {"ssl_verify_client", "on"}}
+		outboundTLS = [][2]string{{"proxy_ssl_certificate", c.TLS.Cert}, {"proxy_ssl_certificate_key", c.TLS.Key},
+			{"proxy_ssl_trusted_certificate", c.TLS.CA}, {"proxy_ssl_verify", "on"},
+			{"proxy_ssl_name", c.TLS.PeerName}, {"proxy_ssl_server_name", "on"}}
 	}
-	outboundTLS := func(indent string) {
-		if c.TLS == nil {
-			return
+	directives := func(indent string, ds [][2]string) {
+		for _, d := range ds {
+			w("%s%s %s;", indent, d[0], d[1])
 		}
-		w("%sproxy_ssl_certificate %s;", indent, c.TLS.Cert)
-		w("%sproxy_ssl_certificate_key %s;", indent, c.TLS.Key)
-		w("%sproxy_ssl_trusted_certificate %s;", indent, c.TLS.CA)
-		w("%sproxy_ssl_verify on;", indent)
-		w("%sproxy_ssl_name %s;", indent, c.TLS.PeerName)
-		w("%sproxy_ssl_server_name on;", indent)
 	}
 	switch c.Mode {
 	case ModeTCP:
 		w("stream {")
 		w("    server {")
 		w("        listen %d%s;", c.InboundPort, sslListen)
-		inboundTLS("        ")
+		directives("        ", inboundTLS)
 		w("        proxy_pass 127.0.0.1:%d;", c.AppPort)
 		w("    }")
 		w("    server {")
@@ -209,7 +203,7 @@ func (n NGINX) Config(c ProxyConfig) ([]byte, error) {
 		if c.TLS != nil {
 			w("        proxy_ssl on;")
 		}
-		outboundTLS("        ")
+		directives("        ", outboundTLS)
 		w("        proxy_pass %s;", c.Upstream)
 		w("    }")
 		w("}")
@@ -229,7 +223,7 @@ func (n NGINX) Config(c ProxyConfig) ([]byte, error) {
 		w("    }")
 		w("    server {")
 		w("        listen %d%s;", c.InboundPort, sslListen)
-		inboundTLS("        ")
+		directives("        ", inboundTLS)
 		w("        location / {")
 		w("            proxy_pass http://inbound_app;")
 		w("            proxy_http_version 1.1;")
@@ -248,7 +242,7 @@ func (n NGINX) Config(c ProxyConfig) ([]byte, error) {
 		w("            proxy_http_version 1.1;")
 		w("            proxy_set_header Connection \"\";")
 		w("            proxy_set_header Host $host;")
-		outboundTLS("            ")
+		directives("            ", outboundTLS)
 		w("            add_header %s %s-outbound always;", ViaHeader, c.Pod)
 		w("        }")
 		w("    }")

@@ -47,12 +47,20 @@ func targetRefsOf(ns string, one *typeapi.PolicyTargetReference, many []*typeapi
 	return out
 }
 
-// mtlsModes maps PeerAuthentication modes; UNSET is mtlsUnset (inherit).
-var mtlsModes = map[secapi.PeerAuthentication_MutualTLS_Mode]mtlsMode{
-	secapi.PeerAuthentication_MutualTLS_DISABLE:    mtlsDisable,
-	secapi.PeerAuthentication_MutualTLS_PERMISSIVE: mtlsPermissive,
-	secapi.PeerAuthentication_MutualTLS_STRICT:     mtlsStrict,
-}
+// Istio's TLS settings in the model's terms: PeerAuthentication modes (UNSET
+// is mtlsUnset: inherit) and DestinationRule modes other than DISABLE.
+var (
+	mtlsModes = map[secapi.PeerAuthentication_MutualTLS_Mode]mtlsMode{
+		secapi.PeerAuthentication_MutualTLS_DISABLE:    mtlsDisable,
+		secapi.PeerAuthentication_MutualTLS_PERMISSIVE: mtlsPermissive,
+		secapi.PeerAuthentication_MutualTLS_STRICT:     mtlsStrict,
+	}
+	tlsModes = map[netapi.ClientTLSSettings_TLSmode]tlsMode{
+		netapi.ClientTLSSettings_SIMPLE:       tlsSimple,
+		netapi.ClientTLSSettings_MUTUAL:       tlsMutual,
+		netapi.ClientTLSSettings_ISTIO_MUTUAL: tlsIstioMutual,
+	}
+)
 
 func mtlsOf(m *secapi.PeerAuthentication_MutualTLS) mtlsMode {
 	if m == nil {
@@ -70,13 +78,6 @@ func convertPeerAuth(m *metav1.ObjectMeta, s *secapi.PeerAuthentication) peerAut
 		p.ports[port] = mtlsOf(mt)
 	}
 	return p
-}
-
-// tlsModes maps DestinationRule TLS modes other than DISABLE.
-var tlsModes = map[netapi.ClientTLSSettings_TLSmode]tlsMode{
-	netapi.ClientTLSSettings_SIMPLE:       tlsSimple,
-	netapi.ClientTLSSettings_MUTUAL:       tlsMutual,
-	netapi.ClientTLSSettings_ISTIO_MUTUAL: tlsIstioMutual,
 }
 
 // tlsOf converts a DestinationRule TLS block. A block without a mode is
