@@ -1,7 +1,6 @@
 package datapath
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -155,98 +154,22 @@ func (n NGINX) Config(c ProxyConfig) ([]byte, error) {
 	if c.AppPort == 0 || !c.Upstream.IsValid() {
 		return nil, errors.New("nginx sidecar: needs AppPort and Upstream (it cannot read original destinations)")
 	}
-	var b bytes.Buffer
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
+	b := newNGINXConfig(c)
+	b.line("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
 	if c.Mode == ModeTCP {
-		mod := n.StreamModule
-		if mod == "" {
-			mod = "/usr/lib/nginx/modules/ngx_stream_module.so"
-		}
-		w("load_module %s;", mod)
+		b.line("load_module %s;", cmp.Or(n.StreamModule, "/usr/lib/nginx/modules/ngx_stream_module.so"))
 	}
-	w("daemon off;")
-	w("master_process off;")
-	w("pid %s;", filepath.Join(c.Dir, "nginx.pid"))
-	w("error_log stderr warn;")
-	w("events {")
-	w("    worker_connections %d;", c.MaxConn)
-	w("}")
-	sslListen := ""
-	if c.TLS != nil {
-		sslListen = " ssl"
-	}
-	// The sidecar's mTLS directives: terminating inbound, originating outbound.
-	var inboundTLS, outboundTLS [][2]string
-	if c.TLS != nil {
-		inboundTLS = [][2]string{{"ssl_certificate", c.TLS.Cert}, {"ssl_certificate_key", c.TLS.Key},
-			{"ssl_client_certificate", c.TLS.CA}, {"ssl_verify_client", "on"}}
-		outboundTLS = [][2]string{{"proxy_ssl_certificate", c.TLS.Cert}, {"proxy_ssl_certificate_key", c.TLS.Key},
-			{"proxy_ssl_trusted_certificate", c.TLS.CA}, {"proxy_ssl_verify", "on"},
-			{"proxy_ssl_name", c.TLS.PeerName}, {"proxy_ssl_server_name", "on"}}
-	}
-	directives := func(indent string, ds [][2]string) {
-		for _, d := range ds {
-			w("%s%s %s;", indent, d[0], d[1])
-		}
-	}
-	switch c.Mode {
-	case ModeTCP:
-		w("stream {")
-		w("    server {")
-		w("        listen %d%s;", c.InboundPort, sslListen)
-		directives("        ", inboundTLS)
-		w("        proxy_pass 127.0.0.1:%d;", c.AppPort)
-		w("    }")
-		w("    server {")
-		w("        listen %d;", c.OutboundPort)
-		if c.TLS != nil {
-			w("        proxy_ssl on;")
-		}
-		directives("        ", outboundTLS)
-		w("        proxy_pass %s;", c.Upstream)
-		w("    }")
-		w("}")
-	case ModeHTTP:
-		w("http {")
-		w("    access_log off;")
-		for _, t := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
-			w("    %s_temp_path %s;", t, filepath.Join(c.Dir, t))
-		}
-		w("    upstream inbound_app {")
-		w("        server 127.0.0.1:%d;", c.AppPort)
-		w("        keepalive 64;")
-		w("    }")
-		w("    upstream outbound_dst {")
-		w("        server %s;", c.Upstream)
-		w("        keepalive 64;")
-		w("    }")
-		w("    server {")
-		w("        listen %d%s;", c.InboundPort, sslListen)
-		directives("        ", inboundTLS)
-		w("        location / {")
-		w("            proxy_pass http://inbound_app;")
-		w("            proxy_http_version 1.1;")
-		w("            proxy_set_header Connection \"\";")
-		w("            add_header %s %s-inbound always;", ViaHeader, c.Pod)
-		w("        }")
-		w("    }")
-		w("    server {")
-		w("        listen %d;", c.OutboundPort)
-		w("        location / {")
-		scheme := "http"
-		if c.TLS != nil {
-			scheme = "https"
-		}
-		w("            proxy_pass %s://outbound_dst;", scheme)
-		w("            proxy_http_version 1.1;")
-		w("            proxy_set_header Connection \"\";")
-		w("            proxy_set_header Host $host;")
-		directives("            ", outboundTLS)
-		w("            add_header %s %s-outbound always;", ViaHeader, c.Pod)
-		w("        }")
-		w("    }")
-		w("}")
+	b.line("daemon off;")
+	b.line("master_process off;")
+	b.line("pid %s;", filepath.Join(c.Dir, "nginx.pid"))
+	b.line("error_log stderr warn;")
+	b.line("events {")
+	b.line("    worker_connections %d;", c.MaxConn)
+	b.line("}")
+	if c.Mode == ModeTCP {
+		b.stream()
+	} else {
+		b.http()
 	}
 	return b.Bytes(), nil
 }

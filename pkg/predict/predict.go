@@ -192,24 +192,7 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 			}
 		}
 	}
-	trav := make([][]traversal, len(g.Edges))
-	travBuf := make([]traversal, 0, 4*len(g.Edges))
-	mtlsOn := make([]bool, len(g.Edges))
-	for i := range g.Edges {
-		e := &g.Edges[i]
-		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
-		mtlsOn[i] = effectiveMTLS(e, client.Mode, server.Mode, notes)
-		start := len(travBuf)
-		travBuf = pt.traversals(travBuf, e, client, server)
-		trav[i] = travBuf[start:len(travBuf):len(travBuf)]
-		for _, t := range trav[i] {
-			r := e.RequestsPerSecond * e.ExpectedTries
-			if t.l7 && t.side == profile.Outbound {
-				r += e.RequestsPerSecond * e.MirrorFraction
-			}
-			pt.rows[t.proxy].rps += r
-		}
-	}
+	trav, mtlsOn := pt.route(g, notes)
 	pt.finishRates(notes)
 
 	sc := &Scenario{Edges: make([]EdgeResult, len(g.Edges))}
@@ -223,38 +206,8 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
 		var c costs
 		for _, t := range trav[i] {
-			m := models[pt.rows[t.proxy].prof]
-			var pc costs
-			proto := e.Protocol
-			if t.mode == dataplane.Ambient {
-				proto = dataplane.TCP // ztunnel is L4 only
-			}
-			tries := e.ExpectedTries
-			cpuMult := tries
-			if t.l7 && t.side == profile.Outbound {
-				cpuMult += e.MirrorFraction // mirrored copies leave through the L7 proxy that routes
-			}
-			want := profile.Key{Mode: t.mode, Protocol: proto, MTLS: mtlsOn[i], Side: t.side}
-			for _, dir := range []profile.Direction{profile.Request, profile.Response} {
-				want.Direction = dir
-				k, ok := m.resolve(want, e.Name())
-				if !ok {
-					continue
-				}
-				bytes := e.RequestBytes
-				if dir == profile.Response {
-					bytes = e.ResponseBytes
-				}
-				m.add(&pc, k, bytes, tries, tries*pt.rows[t.proxy].latency, cpuMult*pt.rows[t.proxy].factor)
-			}
-			if t.l7 && t.side == profile.Inbound {
-				m.addFeatures(&pc, e, tries*pt.rows[t.proxy].factor)
-			}
-			if t.l7 && e.TracingFraction > 0 {
-				m.addFeature(&pc, e, "tracing", e.TracingFraction*tries, e.TracingFraction*tries*pt.rows[t.proxy].factor)
-			}
+			pc := traversalCosts(models[pt.rows[t.proxy].prof], e, t, mtlsOn[i], pt.rows[t.proxy])
 			for j := range nComponents {
-				pc.cpu[j] = MillicoresFromRate(e.RequestsPerSecond, pc.cpu[j])
 				c.p50[j] += pc.p50[j]
 				c.p99[j] += pc.p99[j]
 				c.cpu[j] += pc.cpu[j]
@@ -272,6 +225,68 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 	sc.Paths = paths(g, sc.Edges, opts.FanOut, notes)
 	sc.Totals = totals(g, sc, &total)
 	return sc, nil
+}
+
+// route assigns every edge's traversals to proxy rows and adds the edge's
+// rate to each, and decides whether mTLS is in effect on each edge.
+func (pt *proxyTable) route(g *callgraph.Resolved, notes *diag.List) (trav [][]traversal, mtlsOn []bool) {
+	trav = make([][]traversal, len(g.Edges))
+	travBuf := make([]traversal, 0, 4*len(g.Edges))
+	mtlsOn = make([]bool, len(g.Edges))
+	for i := range g.Edges {
+		e := &g.Edges[i]
+		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
+		mtlsOn[i] = effectiveMTLS(e, client.Mode, server.Mode, notes)
+		start := len(travBuf)
+		travBuf = pt.traversals(travBuf, e, client, server)
+		trav[i] = travBuf[start:len(travBuf):len(travBuf)]
+		for _, t := range trav[i] {
+			r := e.RequestsPerSecond * e.ExpectedTries
+			if t.l7 && t.side == profile.Outbound {
+				r += e.RequestsPerSecond * e.MirrorFraction
+			}
+			pt.rows[t.proxy].rps += r
+		}
+	}
+	return trav, mtlsOn
+}
+
+// traversalCosts is what one crossing of proxy row by edge e costs, both
+// directions: latency per request, CPU in millicores at the edge's rate.
+func traversalCosts(m *model, e *callgraph.ResolvedEdge, t traversal, mtls bool, row proxyRow) costs {
+	var pc costs
+	proto := e.Protocol
+	if t.mode == dataplane.Ambient {
+		proto = dataplane.TCP // ztunnel is L4 only
+	}
+	tries := e.ExpectedTries
+	cpuMult := tries
+	if t.l7 && t.side == profile.Outbound {
+		cpuMult += e.MirrorFraction // mirrored copies leave through the L7 proxy that routes
+	}
+	want := profile.Key{Mode: t.mode, Protocol: proto, MTLS: mtls, Side: t.side}
+	for _, dir := range []profile.Direction{profile.Request, profile.Response} {
+		want.Direction = dir
+		k, ok := m.resolve(want, e.Name())
+		if !ok {
+			continue
+		}
+		bytes := e.RequestBytes
+		if dir == profile.Response {
+			bytes = e.ResponseBytes
+		}
+		m.add(&pc, k, bytes, tries, tries*row.latency, cpuMult*row.factor)
+	}
+	if t.l7 && t.side == profile.Inbound {
+		m.addFeatures(&pc, e, tries*row.factor)
+	}
+	if t.l7 && e.TracingFraction > 0 {
+		m.addFeature(&pc, e, "tracing", e.TracingFraction*tries, e.TracingFraction*tries*row.factor)
+	}
+	for j := range nComponents {
+		pc.cpu[j] = MillicoresFromRate(e.RequestsPerSecond, pc.cpu[j])
+	}
+	return pc
 }
 
 // addFeatures adds the costs of an edge's filters at the server's L7 proxy.

@@ -230,42 +230,9 @@ func (p *Profile) Validate() error {
 		}
 		return nil
 	}
-	type modelKey struct {
-		Key
-		Component
-	}
 	seen := make(map[modelKey]int, len(p.Models))
 	for i, m := range p.Models {
-		where := fmt.Sprintf("models[%d] (%s/%s)", i, m.Key, m.Component)
-		if !validMode(m.Mode) {
-			return fmt.Errorf("%s: unknown mode %q", where, m.Mode)
-		}
-		if !validProtocol(m.Protocol) {
-			return fmt.Errorf("%s: unknown protocol %q", where, m.Protocol)
-		}
-		if m.Side != Inbound && m.Side != Outbound {
-			return fmt.Errorf("%s: side %q: want inbound or outbound", where, m.Side)
-		}
-		if m.Direction != Request && m.Direction != Response {
-			return fmt.Errorf("%s: direction %q: want request or response", where, m.Direction)
-		}
-		if !validComponent(m.Component) {
-			return fmt.Errorf("%s: unknown component %q", where, m.Component)
-		}
-		k := modelKey{m.Key, m.Component}
-		if j, dup := seen[k]; dup {
-			return fmt.Errorf("%s: duplicates models[%d]", where, j)
-		}
-		seen[k] = i
-		for _, l := range []struct {
-			name string
-			v    Linear
-		}{{"latencyP50Micros", m.LatencyP50Micros}, {"latencyP99Micros", m.LatencyP99Micros}, {"cpuMicrosPerRequest", m.CPUMicrosPerRequest}} {
-			if !finite(l.v.Intercept) || !finite(l.v.PerKiB) {
-				return fmt.Errorf("%s: %s is not finite", where, l.name)
-			}
-		}
-		if err := checkSource(where, m.Source); err != nil {
+		if err := validateModel(i, m, seen, checkSource); err != nil {
 			return err
 		}
 	}
@@ -297,6 +264,47 @@ func (p *Profile) Validate() error {
 		}
 	}
 	return nil
+}
+
+// modelKey identifies a model: its traversal and component.
+type modelKey struct {
+	Key
+	Component
+}
+
+// validateModel checks models[i]; seen maps the keys before it to their
+// index, for duplicates.
+func validateModel(i int, m Model, seen map[modelKey]int, checkSource func(where, id string) error) error {
+	where := fmt.Sprintf("models[%d] (%s/%s)", i, m.Key, m.Component)
+	if !validMode(m.Mode) {
+		return fmt.Errorf("%s: unknown mode %q", where, m.Mode)
+	}
+	if !validProtocol(m.Protocol) {
+		return fmt.Errorf("%s: unknown protocol %q", where, m.Protocol)
+	}
+	if m.Side != Inbound && m.Side != Outbound {
+		return fmt.Errorf("%s: side %q: want inbound or outbound", where, m.Side)
+	}
+	if m.Direction != Request && m.Direction != Response {
+		return fmt.Errorf("%s: direction %q: want request or response", where, m.Direction)
+	}
+	if !validComponent(m.Component) {
+		return fmt.Errorf("%s: unknown component %q", where, m.Component)
+	}
+	k := modelKey{m.Key, m.Component}
+	if j, dup := seen[k]; dup {
+		return fmt.Errorf("%s: duplicates models[%d]", where, j)
+	}
+	seen[k] = i
+	for _, l := range []struct {
+		name string
+		v    Linear
+	}{{"latencyP50Micros", m.LatencyP50Micros}, {"latencyP99Micros", m.LatencyP99Micros}, {"cpuMicrosPerRequest", m.CPUMicrosPerRequest}} {
+		if !finite(l.v.Intercept) || !finite(l.v.PerKiB) {
+			return fmt.Errorf("%s: %s is not finite", where, l.name)
+		}
+	}
+	return checkSource(where, m.Source)
 }
 
 // RateFactor returns the CPU-per-request factor for a mode at a rate through one

@@ -286,6 +286,45 @@ func (r *reported) dominantSecurity() string {
 	return best
 }
 
+// edgeTraffic is the traffic of one edge as the chosen reporter saw it;
+// its connection security comes from the destination reporter when the
+// chosen one (a client's proxy) does not know it.
+func edgeTraffic(key edgeKey, reporter string, chosen, destination *reported) EdgeTraffic {
+	e := EdgeTraffic{
+		SourceWorkload:       key.srcWorkload,
+		SourceNamespace:      key.srcNamespace,
+		DestinationWorkload:  key.dstWorkload,
+		DestinationNamespace: key.dstNamespace,
+		DestinationService:   key.dstService,
+		Protocol:             key.protocol,
+		Reporter:             reporter,
+
+		RequestsPerSecond:             chosen.perSec[requests],
+		RequestMessagesPerSecond:      chosen.perSec[requestMessages],
+		ResponseMessagesPerSecond:     chosen.perSec[responseMessages],
+		TCPSentBytesPerSecond:         chosen.perSec[tcpSentBytes],
+		TCPReceivedBytesPerSecond:     chosen.perSec[tcpReceivedBytes],
+		TCPConnectionsOpenedPerSecond: chosen.perSec[tcpConnectionsOpened],
+	}
+	reqKnown, respKnown := false, false
+	if n := chosen.perSec[requestBytesCount]; n > 0 {
+		e.MeanRequestBytes, reqKnown = chosen.perSec[requestBytesSum]/n, true
+	}
+	if n := chosen.perSec[responseBytesCount]; n > 0 {
+		e.MeanResponseBytes, respKnown = chosen.perSec[responseBytesSum]/n, true
+	}
+	e.HasSizes = reqKnown && respKnown
+
+	e.ConnectionSecurity = chosen.dominantSecurity()
+	if e.ConnectionSecurity == "" && destination != nil {
+		e.ConnectionSecurity = destination.dominantSecurity()
+	}
+	if e.ConnectionSecurity == "" {
+		e.ConnectionSecurity = "unknown"
+	}
+	return e
+}
+
 // assemble merges samples into edges, choosing one reporter per edge, and
 // reports the fallbacks it made. Samples with unknown reporters or
 // impossible values are dropped with a message.
@@ -337,41 +376,7 @@ func assemble(samples []sample) ([]EdgeTraffic, []diag.Message) {
 		if chosen == nil {
 			continue // only sizes or idle series: no traffic on this edge
 		}
-		e := EdgeTraffic{
-			SourceWorkload:       key.srcWorkload,
-			SourceNamespace:      key.srcNamespace,
-			DestinationWorkload:  key.dstWorkload,
-			DestinationNamespace: key.dstNamespace,
-			DestinationService:   key.dstService,
-			Protocol:             key.protocol,
-			Reporter:             reporter,
-
-			RequestsPerSecond:             chosen.perSec[requests],
-			RequestMessagesPerSecond:      chosen.perSec[requestMessages],
-			ResponseMessagesPerSecond:     chosen.perSec[responseMessages],
-			TCPSentBytesPerSecond:         chosen.perSec[tcpSentBytes],
-			TCPReceivedBytesPerSecond:     chosen.perSec[tcpReceivedBytes],
-			TCPConnectionsOpenedPerSecond: chosen.perSec[tcpConnectionsOpened],
-		}
-		reqKnown, respKnown := false, false
-		if n := chosen.perSec[requestBytesCount]; n > 0 {
-			e.MeanRequestBytes, reqKnown = chosen.perSec[requestBytesSum]/n, true
-		}
-		if n := chosen.perSec[responseBytesCount]; n > 0 {
-			e.MeanResponseBytes, respKnown = chosen.perSec[responseBytesSum]/n, true
-		}
-		e.HasSizes = reqKnown && respKnown
-
-		e.ConnectionSecurity = chosen.dominantSecurity()
-		if e.ConnectionSecurity == "" {
-			if dst := reporters[ReporterDestination]; dst != nil {
-				e.ConnectionSecurity = dst.dominantSecurity()
-			}
-		}
-		if e.ConnectionSecurity == "" {
-			e.ConnectionSecurity = "unknown"
-		}
-
+		e := edgeTraffic(key, reporter, chosen, reporters[ReporterDestination])
 		if reporter != ReporterSource {
 			msgs.Add(diag.New(diag.ReporterFallback, edgeName(key),
 				"no client-side proxy reported this edge; its traffic comes from reporter=%q", reporter))

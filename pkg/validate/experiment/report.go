@@ -3,6 +3,7 @@ package experiment
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,96 +158,128 @@ func NewRow(kind, name, metric, unit string, measured []float64, predicted float
 // Compare turns one rate's rounds and the predictor's scenario into rows:
 // per edge p50 and p99, end to end p50 and p99, per proxy and in total CPU.
 func Compare(t Topology, rate float64, rounds []Round, sc *predict.Scenario) []Row {
-	edges := map[string]predict.EdgeResult{}
-	for _, e := range sc.Edges {
-		edges[e.Name()] = e
+	c := comparison{t: t, rate: rate, rounds: rounds, sc: sc}
+	return slices.Concat(c.edgeRows(), c.pathRows(), c.proxyRows())
+}
+
+// comparison compares one rate's rounds with the scenario predicted for it.
+type comparison struct {
+	t      Topology
+	rate   float64
+	rounds []Round
+	sc     *predict.Scenario
+}
+
+// perRound is f of every round, leaving out rounds where it is NaN.
+func (c comparison) perRound(f func(r Round) float64) []float64 {
+	out := make([]float64, 0, len(c.rounds))
+	for _, r := range c.rounds {
+		if v := f(r); !math.IsNaN(v) {
+			out = append(out, v)
+		}
 	}
-	proxies := map[string]predict.ProxyResult{}
-	for _, p := range sc.Proxies {
-		proxies[p.Workload] = p
+	return out
+}
+
+// percentiles select a p50 or a p99 from the measurements.
+var percentiles = []struct {
+	metric  string
+	latency func(Latency) float64
+	run     func(LoadRun) float64
+	edge    func(predict.EdgeResult) float64
+	path    func(predict.PathResult) float64
+}{
+	{MetricP50, func(l Latency) float64 { return l.P50Micros }, func(r LoadRun) float64 { return r.P50Micros },
+		func(e predict.EdgeResult) float64 { return e.LatencyP50Micros }, func(p predict.PathResult) float64 { return p.LatencyP50Micros }},
+	{MetricP99, func(l Latency) float64 { return l.P99Micros }, func(r LoadRun) float64 { return r.P99Micros },
+		func(e predict.EdgeResult) float64 { return e.LatencyP99Micros }, func(p predict.PathResult) float64 { return p.LatencyP99Micros }},
+}
+
+// edgeRows compare each call's added latency. The load generator reports no
+// per-call handler times, so the entry edge is end-to-end minus the callee's
+// handler time, percentile by percentile (an approximation); the other edges
+// are the caller's round trip minus the callee's handler time, per call.
+func (c comparison) edgeRows() []Row {
+	predicted := map[string]predict.EdgeResult{}
+	for _, e := range c.sc.Edges {
+		predicted[e.Name()] = e
 	}
+	var rows []Row
+	for _, call := range c.t.Calls {
+		pred := predicted[Namespace+"/"+call.From+"->"+Namespace+"/"+call.To]
+		label := fmt.Sprintf("%s (%s%s)", call.Name(), call.Protocol, map[bool]string{true: ", mTLS"}[call.MTLS])
+		entry := call.From == c.t.Entry
+		note := "caller's round trip − callee's handler time, per call"
+		if entry {
+			note = "derived: end-to-end − " + call.To + "'s handler time, per percentile"
+		}
+		for _, pc := range percentiles {
+			added := c.perRound(func(r Round) float64 {
+				if entry {
+					return (pc.run(r.Mesh) - pc.latency(r.Mesh.Handlers[call.To])) - (pc.run(r.Bypass) - pc.latency(r.Bypass.Handlers[call.To]))
+				}
+				m, b := r.Mesh.Edges[call.Name()], r.Bypass.Edges[call.Name()]
+				if m.Count == 0 || b.Count == 0 {
+					return math.NaN()
+				}
+				return pc.latency(m) - pc.latency(b)
+			})
+			rows = append(rows, NewRow(KindEdge, label, pc.metric, "µs", added, pc.edge(pred), note))
+		}
+	}
+	return rows
+}
+
+// pathRows compare the end-to-end added latency from the entry.
+func (c comparison) pathRows() []Row {
 	var path predict.PathResult
-	for _, p := range sc.Paths {
-		if p.Entry == Namespace+"/"+t.Entry {
+	for _, p := range c.sc.Paths {
+		if p.Entry == Namespace+"/"+c.t.Entry {
 			path = p
 		}
 	}
-	perRound := func(f func(r Round) float64) []float64 {
-		out := make([]float64, 0, len(rounds))
-		for _, r := range rounds {
-			if v := f(r); !math.IsNaN(v) {
-				out = append(out, v)
-			}
-		}
-		return out
-	}
+	critical := strings.ReplaceAll(strings.Join(path.CriticalPath, " → "), Namespace+"/", "")
 	var rows []Row
-	for _, c := range t.Calls {
-		pred := edges[Namespace+"/"+c.From+"->"+Namespace+"/"+c.To]
-		label := fmt.Sprintf("%s (%s%s)", c.Name(), c.Protocol, map[bool]string{true: ", mTLS"}[c.MTLS])
-		var p50, p99 []float64
-		note := "caller's round trip − callee's handler time, per call"
-		if c.From == t.Entry {
-			// The load generator reports no per-call handler times: the
-			// entry edge is end-to-end minus the callee's handler time,
-			// percentile by percentile (an approximation).
-			note = "derived: end-to-end − " + c.To + "'s handler time, per percentile"
-			p50 = perRound(func(r Round) float64 {
-				return (r.Mesh.P50Micros - r.Mesh.Handlers[c.To].P50Micros) - (r.Bypass.P50Micros - r.Bypass.Handlers[c.To].P50Micros)
-			})
-			p99 = perRound(func(r Round) float64 {
-				return (r.Mesh.P99Micros - r.Mesh.Handlers[c.To].P99Micros) - (r.Bypass.P99Micros - r.Bypass.Handlers[c.To].P99Micros)
-			})
-		} else {
-			p50 = perRound(func(r Round) float64 {
-				m, b := r.Mesh.Edges[c.Name()], r.Bypass.Edges[c.Name()]
-				if m.Count == 0 || b.Count == 0 {
-					return math.NaN()
-				}
-				return m.P50Micros - b.P50Micros
-			})
-			p99 = perRound(func(r Round) float64 {
-				m, b := r.Mesh.Edges[c.Name()], r.Bypass.Edges[c.Name()]
-				if m.Count == 0 || b.Count == 0 {
-					return math.NaN()
-				}
-				return m.P99Micros - b.P99Micros
-			})
+	for i, pc := range percentiles {
+		note := ""
+		if i == 0 {
+			note = "predicted critical path " + critical
 		}
-		rows = append(rows,
-			NewRow(KindEdge, label, MetricP50, "µs", p50, pred.LatencyP50Micros, note),
-			NewRow(KindEdge, label, MetricP99, "µs", p99, pred.LatencyP99Micros, note))
+		added := c.perRound(func(r Round) float64 { return pc.run(r.Mesh) - pc.run(r.Bypass) })
+		rows = append(rows, NewRow(KindPath, "from "+c.t.Entry, pc.metric, "µs", added, pc.path(path), note))
 	}
-	critical := strings.Join(path.CriticalPath, " → ")
-	critical = strings.ReplaceAll(critical, Namespace+"/", "")
-	rows = append(rows,
-		NewRow(KindPath, "from "+t.Entry, MetricP50, "µs",
-			perRound(func(r Round) float64 { return r.Mesh.P50Micros - r.Bypass.P50Micros }), path.LatencyP50Micros,
-			"predicted critical path "+critical),
-		NewRow(KindPath, "from "+t.Entry, MetricP99, "µs",
-			perRound(func(r Round) float64 { return r.Mesh.P99Micros - r.Bypass.P99Micros }), path.LatencyP99Micros, ""))
+	return rows
+}
+
+// proxyRows compare each proxy's CPU, and their sum, in millicores at the
+// nominal rate.
+func (c comparison) proxyRows() []Row {
+	predicted := map[string]predict.ProxyResult{}
+	for _, p := range c.sc.Proxies {
+		predicted[p.Workload] = p
+	}
 	millicores := func(r LoadRun, pod string) float64 {
 		if r.Requests == 0 {
 			return math.NaN()
 		}
-		return float64(r.ProxyCPUNanos[pod]) / 1e3 / float64(r.Requests) * rate / 1e3
+		return float64(r.ProxyCPUNanos[pod]) / 1e3 / float64(r.Requests) * c.rate / 1e3
 	}
+	var rows []Row
 	var totalPred float64
-	for _, pod := range t.Pods() {
-		pred := proxies[Namespace+"/"+pod]
+	for _, pod := range c.t.Pods() {
+		pred := predicted[Namespace+"/"+pod]
 		totalPred += pred.CPUMillicores
 		rows = append(rows, NewRow(KindProxy, pod, MetricCPU, "mcores",
-			perRound(func(r Round) float64 { return millicores(r.Mesh, pod) }), pred.CPUMillicores,
+			c.perRound(func(r Round) float64 { return millicores(r.Mesh, pod) }), pred.CPUMillicores,
 			fmt.Sprintf("%.0f req/s through it, rate factor %.2f", pred.RequestsPerSecondPerReplica, pred.RateFactor)))
 	}
-	rows = append(rows, NewRow(KindTotal, "sum", MetricCPU, "mcores", perRound(func(r Round) float64 {
+	return append(rows, NewRow(KindTotal, "sum", MetricCPU, "mcores", c.perRound(func(r Round) float64 {
 		var sum float64
-		for _, pod := range t.Pods() {
+		for _, pod := range c.t.Pods() {
 			sum += millicores(r.Mesh, pod)
 		}
 		return sum
 	}), totalPred, ""))
-	return rows
 }
 
 // Summarize computes the error statistics over every rate's rows: latency
