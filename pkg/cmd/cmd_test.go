@@ -26,6 +26,16 @@ func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
 
 const bookinfo = "../../examples/bookinfo.yaml"
 
+// writeFile writes data to name in dir and returns its path.
+func writeFile(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // errorCase is a command line that must fail with an error containing want.
 type errorCase struct {
 	args []string
@@ -98,8 +108,7 @@ func TestPredictStdinAndProfileFile(t *testing.T) {
 	if !strings.Contains(out.String(), "source: ../profile/reference.json") {
 		t.Errorf("yaml output does not name the profile file:\n%.400s", out.String())
 	}
-	speed := filepath.Join(dir, "s.yaml")
-	os.WriteFile(speed, []byte("parsing: 2\n"), 0o644)
+	speed := writeFile(t, dir, "s.yaml", "parsing: 2\n")
 	out2, _, err := execute(t, "predict", "-f", bookinfo, "--speedup", speed)
 	if err != nil || !strings.Contains(out2, "speedup parsing=2") {
 		t.Errorf("speed-up run: %v\n%s", err, out2)
@@ -108,8 +117,7 @@ func TestPredictStdinAndProfileFile(t *testing.T) {
 
 func TestPredictErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("apiVersion: meshinsight.dev/v1\nkind: CallGraph\nworkloads:\n  - name: a\nedges:\n  - from: a\n    to: b\n"), 0o644)
+	bad := writeFile(t, dir, "bad.yaml", "apiVersion: meshinsight.dev/v1\nkind: CallGraph\nworkloads:\n  - name: a\nedges:\n  - from: a\n    to: b\n")
 	cases := map[string]errorCase{
 		"no cluster":    {[]string{"--kubeconfig", filepath.Join(dir, "none"), "predict"}, "pass -f FILE to work without a cluster"},
 		"-A with -f":    {[]string{"predict", "-A", "-f", bookinfo}, "cannot be combined with -f"},
@@ -154,17 +162,13 @@ func TestGlobalKubectlFlags(t *testing.T) {
 // nothing listens on: enough to build clients, never contacted.
 func kubeconfig(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "config")
-	if err := os.WriteFile(path, []byte(`apiVersion: v1
+	return writeFile(t, t.TempDir(), "config", `apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
 users: [{name: u, user: {token: x}}]
 contexts: [{name: lab, context: {cluster: c, user: u, namespace: shop}}]
 current-context: lab
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+`)
 }
 
 // predictOptions binds args to fresh predict options and completes them.

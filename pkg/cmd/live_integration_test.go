@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -154,8 +153,7 @@ func TestPredictLiveNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("graph output does not parse: %v\n%s", err, yamlOut)
 	}
-	path := filepath.Join(t.TempDir(), "graph.yaml")
-	os.WriteFile(path, []byte(yamlOut), 0o644)
+	path := writeFile(t, t.TempDir(), "graph.yaml", yamlOut)
 	out2, _, err := execute(t, "predict", "-f", path, "-o", "json")
 	if err != nil {
 		t.Fatal(err)

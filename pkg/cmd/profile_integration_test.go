@@ -516,17 +516,14 @@ func TestProfileAllNodeTypes(t *testing.T) {
 	assertNoRunNamespace(t, cs)
 
 	// predict applies each node type's profile to the workloads on it.
-	graph := filepath.Join(t.TempDir(), "g.yaml")
-	if err := os.WriteFile(graph, []byte(`apiVersion: meshinsight.dev/v1
+	graph := writeFile(t, t.TempDir(), "g.yaml", `apiVersion: meshinsight.dev/v1
 kind: CallGraph
 workloads:
 - {name: web, nodeType: mi.small}
 - {name: api, nodeType: mi.large}
 edges:
 - {from: web, to: api, protocol: tcp, requestsPerSecond: 100}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	pout, perr, err := execute(t, "--kubeconfig", kubeconfig, "predict", "-f", graph, "-o", "json")
 	if err != nil {
 		t.Fatal(err, perr)

@@ -82,10 +82,9 @@ func TestPredictTracesDirServiceAndGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "a.json"), data, 0o644)
-	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not traces"), 0o644)
-	graph := filepath.Join(dir, "shop.yaml")
-	os.WriteFile(graph, []byte(`apiVersion: meshinsight.dev/v1
+	writeFile(t, dir, "a.json", string(data))
+	writeFile(t, dir, "notes.txt", "not traces")
+	graph := writeFile(t, dir, "shop.yaml", `apiVersion: meshinsight.dev/v1
 kind: CallGraph
 metadata: {name: shop}
 workloads:
@@ -93,7 +92,7 @@ workloads:
   - {name: postgres, namespace: shop, mode: none}
 edges:
   - {from: payment, to: postgres, protocol: tcp}
-`), 0o644)
+`)
 	export := filepath.Join(dir, "derived.yaml")
 	r := tracesReport(t, "predict", "--traces", dir, "--service", "payment", "-f", graph, "--export-graph", export)
 	if len(r.Operations) != 1 || r.Operations[0].Name() != "payment POST /charge" || r.Operations[0].Traces != 2 {
@@ -175,15 +174,12 @@ func TestPredictTracesUsesNodeTypeProfiles(t *testing.T) {
 	if _, err := profilestore.SaveLocal(dir, "lab", profilestore.NewSet("", measured("m5.large", 1), measured("c6g.large", 3))); err != nil {
 		t.Fatal(err)
 	}
-	graph := filepath.Join(t.TempDir(), "shop.yaml")
-	if err := os.WriteFile(graph, []byte(`apiVersion: meshinsight.dev/v1
+	graph := writeFile(t, t.TempDir(), "shop.yaml", `apiVersion: meshinsight.dev/v1
 kind: CallGraph
 workloads:
   - {name: frontend, nodeType: m5.large}
   - {name: payment, nodeType: c6g.large}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	perNodeType := tracesReport(t, "--context", "lab", "predict", "--traces", jaegerTraces, "-f", graph)
 	oneProfile := tracesReport(t, "--context", "lab", "predict", "--traces", jaegerTraces, "-f", graph, "--profile", "../profile/reference.json")
 	if !slices.ContainsFunc(perNodeType.Messages, func(m diag.Message) bool {
