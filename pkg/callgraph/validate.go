@@ -17,6 +17,7 @@ type Problem struct {
 	Message      string
 }
 
+// String renders the problem after its line and column (when known) and field path.
 func (p Problem) String() string {
 	loc := ""
 	if p.Line > 0 {
@@ -38,6 +39,7 @@ type ValidationError struct {
 	Problems []Problem
 }
 
+// Error lists every problem, one per line.
 func (e *ValidationError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {

@@ -129,6 +129,7 @@ type Key struct {
 	Direction Direction          `json:"direction"`
 }
 
+// String renders the key as mode/protocol/mtls/side/direction.
 func (k Key) String() string {
 	return k.Variant() + "/" + string(k.Side) + "/" + string(k.Direction)
 }
