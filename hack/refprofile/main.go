@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
@@ -99,15 +100,15 @@ var ztunnelShares = []share{
 
 // sharesFor adapts A1 to a protocol and mTLS setting: TCP has no parsing and keeps
 // 3 of the 10 filter points (stats only); plaintext has no TLS.
-func sharesFor(base []share, protocol string, mtls bool) []share {
+func sharesFor(base []share, protocol dataplane.Protocol, mtls bool) []share {
 	var out []share
 	for _, s := range base {
 		switch {
 		case s.c == profile.TLS && !mtls:
 			continue
-		case s.c == profile.Parsing && protocol == "tcp":
+		case s.c == profile.Parsing && protocol == dataplane.TCP:
 			continue
-		case s.c == profile.Filters && protocol == "tcp":
+		case s.c == profile.Filters && protocol == dataplane.TCP:
 			s.frac = 0.03
 		}
 		out = append(out, s)
@@ -117,12 +118,12 @@ func sharesFor(base []share, protocol string, mtls bool) []share {
 
 // proxyCost is one proxy's published whole cost per request (both directions).
 type proxyCost struct {
-	mode                string
+	mode                dataplane.Mode
 	latencyP50Micros    float64 // both sides' share of this proxy: see traversals
 	latencyP99Micros    float64
 	cpuMicrosPerRequest float64
 	sides               []profile.Side
-	protocols           []string
+	protocols           []dataplane.Protocol
 	shares              []share
 	latencySrc, cpuSrc  string
 	mtlsModes           []bool
@@ -145,21 +146,21 @@ func build() *profile.Profile {
 			},
 		},
 	}
-	all := []string{"tcp", "http", "http2", "grpc"}
+	all := dataplane.Protocols
 	both := []profile.Side{profile.Outbound, profile.Inbound}
 	costs := []proxyCost{
 		{ // One sidecar is half of the published pair.
-			mode: "sidecar", latencyP50Micros: sidecarPairP90Micros / 2, latencyP99Micros: sidecarPairP99Micros / 2,
+			mode: dataplane.Sidecar, latencyP50Micros: sidecarPairP90Micros / 2, latencyP99Micros: sidecarPairP99Micros / 2,
 			cpuMicrosPerRequest: sidecarCPUMicrosPerRequest, sides: both, protocols: all, shares: sidecarShares,
 			latencySrc: srcIstio120, cpuSrc: srcIstio124, mtlsModes: []bool{true, false},
 		},
 		{ // ztunnel is L4: only tcp models; predict maps every protocol to tcp for it.
-			mode: "ambient", latencyP50Micros: ztunnelPairP90Micros / 2, latencyP99Micros: ztunnelPairP99Micros / 2,
-			cpuMicrosPerRequest: ztunnelCPUMicrosPerRequest, sides: both, protocols: []string{"tcp"}, shares: ztunnelShares,
+			mode: dataplane.Ambient, latencyP50Micros: ztunnelPairP90Micros / 2, latencyP99Micros: ztunnelPairP99Micros / 2,
+			cpuMicrosPerRequest: ztunnelCPUMicrosPerRequest, sides: both, protocols: []dataplane.Protocol{dataplane.TCP}, shares: ztunnelShares,
 			latencySrc: srcIstio122, cpuSrc: srcIstio124, mtlsModes: []bool{true, false},
 		},
 		{ // A waypoint is one Envoy with an inbound and an outbound leg (A5).
-			mode: "waypoint", latencyP50Micros: sidecarPairP90Micros / 2, latencyP99Micros: sidecarPairP99Micros / 2,
+			mode: dataplane.Waypoint, latencyP50Micros: sidecarPairP90Micros / 2, latencyP99Micros: sidecarPairP99Micros / 2,
 			cpuMicrosPerRequest: waypointCPUMicrosPerRequest, sides: both, protocols: all, shares: sidecarShares,
 			latencySrc: srcIstio120, cpuSrc: srcIstio124, mtlsModes: []bool{true},
 		},
@@ -182,24 +183,24 @@ func build() *profile.Profile {
 		pts = append(pts, profile.RatePoint{RequestsPerSecond: r.rps, Factor: round((r.vcpu / r.rps) / (base.vcpu / base.rps))})
 	}
 	p.RateFactors = []profile.RateCurve{
-		{Mode: "sidecar", Points: pts, Source: srcIssue15335},
-		{Mode: "waypoint", Points: pts, Source: srcIssue15335},
+		{Mode: dataplane.Sidecar, Points: pts, Source: srcIssue15335},
+		{Mode: dataplane.Waypoint, Points: pts, Source: srcIssue15335},
 	}
 	p.Proxies = []profile.ProxyCost{
-		{Mode: "sidecar", MemoryMiB: sidecarMemoryMiB, Source: srcIstio124},
-		{Mode: "ambient", MemoryMiB: ztunnelMemoryMiB, PerNode: true, Source: srcIstio124},
+		{Mode: dataplane.Sidecar, MemoryMiB: sidecarMemoryMiB, Source: srcIstio124},
+		{Mode: dataplane.Ambient, MemoryMiB: ztunnelMemoryMiB, PerNode: true, Source: srcIstio124},
 	}
 	return p
 }
 
 // traversalModels splits one proxy's cost into the models of one side and direction.
-func traversalModels(pc proxyCost, proto string, mtls bool, side profile.Side, dir profile.Direction) []profile.Model {
+func traversalModels(pc proxyCost, proto dataplane.Protocol, mtls bool, side profile.Side, dir profile.Direction) []profile.Model {
 	// A2: latency over 2 sides × 2 directions of the pair's proxies means each
 	// proxy's half is split again over its own 2 directions; CPU per proxy is split
 	// over directions and, since one proxy plays one side per call, not over sides
 	// — except the waypoint, whose one proxy plays both sides.
 	latDiv, cpuDiv := 2.0, 2.0
-	if pc.mode == "waypoint" {
+	if pc.mode == dataplane.Waypoint {
 		latDiv, cpuDiv = 4, 4
 	}
 	var out []profile.Model

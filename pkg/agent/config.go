@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // Defaults of a full local profile (the CLI's flag defaults and the
@@ -14,7 +16,7 @@ import (
 // measured 3 min 20 s on this 2-core VM (make bench-agent). 2 s runs
 // halve the p99 noise but take 6–7 minutes.
 var (
-	DefaultProtocols = []string{"tcp", "http"}
+	DefaultProtocols = []string{string(dataplane.TCP), string(dataplane.HTTP)}
 	DefaultSizes     = []int{128, 1024, 4096, 16384}
 	DefaultRates     = []float64{500, 2000}
 )
@@ -89,7 +91,8 @@ type Config struct {
 // the scheduler probe alone measured 1.01.
 const DefaultSamplePeriod = time.Second / 99
 
-var supportedProtocols = []string{"tcp", "http"}
+// supportedProtocols are the protocols the local datapath carries.
+var supportedProtocols = []string{string(dataplane.TCP), string(dataplane.HTTP)}
 
 // Validate checks c without doing any I/O.
 func (c Config) Validate() error {

@@ -7,12 +7,13 @@ import (
 	"sort"
 	"time"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
 )
 
 // Mode is the data-plane mode the local datapath measures.
-const Mode = "sidecar"
+const Mode = dataplane.Sidecar
 
 // ErrNoRequests is returned when a cell completed no request through the mesh,
 // so nothing can be attributed per request.
@@ -131,34 +132,22 @@ func (m Measurement) Overloaded() bool {
 	return m.MeshLate*20 > m.MeshRequests || m.BypassLate*20 > m.MeshRequests || m.MeshErrors > 0
 }
 
-// Spread is a median with the minimum and maximum it came from.
-type Spread struct {
-	Median float64 `json:"median"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-}
-
-func spreadOf(v []float64) Spread {
-	m, lo, hi := workload.Spread(v)
-	return Spread{Median: m, Min: lo, Max: hi}
-}
-
 // AddedP50Micros is mesh − bypass p50 per round: median and spread.
-func (m Measurement) AddedP50Micros() Spread {
+func (m Measurement) AddedP50Micros() spread.Figure {
 	v := make([]float64, len(m.Rounds))
 	for i, r := range m.Rounds {
 		v[i] = r.MeshP50Micros - r.BypassP50Micros
 	}
-	return spreadOf(v)
+	return spread.Of(v)
 }
 
 // AddedP99Micros is mesh − bypass p99 per round: median and spread.
-func (m Measurement) AddedP99Micros() Spread {
+func (m Measurement) AddedP99Micros() spread.Figure {
 	v := make([]float64, len(m.Rounds))
 	for i, r := range m.Rounds {
 		v[i] = r.MeshP99Micros - r.BypassP99Micros
 	}
-	return spreadOf(v)
+	return spread.Of(v)
 }
 
 // MedianLatencies returns the median over rounds of the mesh and bypass p50
@@ -169,8 +158,7 @@ func (m Measurement) MedianLatencies() (meshP50, bypassP50, meshP99, bypassP99 f
 		for i, r := range m.Rounds {
 			v[i] = g(r)
 		}
-		med, _, _ := workload.Spread(v)
-		return med
+		return spread.Of(v).Median
 	}
 	return f(func(r Round) float64 { return r.MeshP50Micros }), f(func(r Round) float64 { return r.BypassP50Micros }),
 		f(func(r Round) float64 { return r.MeshP99Micros }), f(func(r Round) float64 { return r.BypassP99Micros })
@@ -315,7 +303,7 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 			return nil, fmt.Errorf("building profile: %w", err)
 		}
 		for _, c := range costs {
-			k := profile.Key{Mode: Mode, Protocol: m.Protocol, MTLS: m.MTLS, Side: c.Side, Direction: c.Direction}
+			k := profile.Key{Mode: Mode, Protocol: dataplane.Protocol(m.Protocol), MTLS: m.MTLS, Side: c.Side, Direction: c.Direction}
 			comps, ok := byKey[k]
 			if !ok {
 				comps = map[profile.Component]*series{}
@@ -431,8 +419,7 @@ func rateCurve(ms []Measurement, lowest float64, value func(Measurement) float64
 	}
 	curve := profile.RateCurve{Mode: Mode}
 	for rate, rs := range ratios {
-		f, _, _ := workload.Spread(rs)
-		curve.Points = append(curve.Points, profile.RatePoint{RequestsPerSecond: rate, Factor: f})
+		curve.Points = append(curve.Points, profile.RatePoint{RequestsPerSecond: rate, Factor: spread.Of(rs).Median})
 	}
 	sort.Slice(curve.Points, func(i, j int) bool {
 		return curve.Points[i].RequestsPerSecond < curve.Points[j].RequestsPerSecond

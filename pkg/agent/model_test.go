@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9*math.Max(1, math.Abs(b)) }
@@ -220,10 +221,10 @@ func TestBuildProfileErrors(t *testing.T) {
 
 func TestSpreads(t *testing.T) {
 	m := synthetic()
-	if s := m.AddedP50Micros(); s != (Spread{Median: 100, Min: 60, Max: 140}) {
+	if s := m.AddedP50Micros(); s != (spread.Figure{Median: 100, Min: 60, Max: 140, N: 3}) {
 		t.Errorf("AddedP50Micros = %+v", s)
 	}
-	if s := m.AddedP99Micros(); s != (Spread{Median: 400, Min: 400, Max: 600}) {
+	if s := m.AddedP99Micros(); s != (spread.Figure{Median: 400, Min: 400, Max: 600, N: 3}) {
 		t.Errorf("AddedP99Micros = %+v", s)
 	}
 	if got := m.CPUMicrosPerRequest(); !near(got, 40) {

@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -8,8 +9,8 @@ import (
 // assumption by Resolve.
 const (
 	DefaultNamespace         = "default"
-	DefaultMode              = ModeSidecar
-	DefaultProtocol          = HTTP
+	DefaultMode              = dataplane.Sidecar
+	DefaultProtocol          = dataplane.HTTP
 	DefaultRequestsPerSecond = 100.0
 	DefaultRequestBytes      = 512.0
 	DefaultResponseBytes     = 1024.0
@@ -99,50 +100,8 @@ func Resolve(g *Graph) (*Resolved, error) {
 	refs := newRefIndex(g.Workloads)
 	incoming := make([]bool, len(g.Workloads))
 	for i, e := range g.Edges {
-		from, _ := refs.lookup(e.From)
-		to, _ := refs.lookup(e.To)
-		re := ResolvedEdge{Edge: e, FromIndex: from, ToIndex: to, ExpectedTries: 1, TracingFraction: -1}
-		subject := e.Name
-		if re.Protocol == "" {
-			re.Protocol = DefaultProtocol
-			defaulted(subject, "protocol", DefaultProtocol)
-		}
-		bothMeshed := r.Workloads[from].Mode.Meshed() && r.Workloads[to].Mode.Meshed()
-		if e.MTLS != nil {
-			re.MTLSRequested, re.MTLSExplicit = *e.MTLS, true
-		} else {
-			re.MTLSRequested = bothMeshed
-			if bothMeshed {
-				defaulted(subject, "mtls", "true (auto mTLS between meshed workloads)")
-			}
-		}
-		re.RequestBytes = valueOr(e.RequestBytes, DefaultRequestBytes, subject, "requestBytes", defaulted)
-		re.ResponseBytes = valueOr(e.ResponseBytes, DefaultResponseBytes, subject, "responseBytes", defaulted)
-		switch {
-		case e.RequestsPerSecond != nil:
-			re.RequestsPerSecond = *e.RequestsPerSecond
-		case re.Protocol == TCP && e.BytesPerSecond != nil && re.RequestBytes+re.ResponseBytes > 0:
-			re.RequestsPerSecond = *e.BytesPerSecond / (re.RequestBytes + re.ResponseBytes)
-			notes.Add(diag.New(diag.DefaultUsed, subject(),
-				"requestsPerSecond derived from bytesPerSecond / (requestBytes + responseBytes) = %.4g", re.RequestsPerSecond))
-		default:
-			re.RequestsPerSecond = DefaultRequestsPerSecond
-			defaulted(subject, "requestsPerSecond", DefaultRequestsPerSecond)
-		}
-		if e.Retries != nil {
-			re.ExpectedTries = e.Retries.ExpectedTries()
-			if e.Retries.FailureRate == nil && e.Retries.Attempts > 0 {
-				defaulted(subject, "retries.failureRate", "0 (retries never trigger)")
-			}
-		}
-		if e.MirrorPercent != nil {
-			re.MirrorFraction = *e.MirrorPercent / 100
-		}
-		if e.TracingSamplingPercent != nil {
-			re.TracingFraction = *e.TracingSamplingPercent / 100
-		}
-		incoming[to] = true
-		r.Edges[i] = re
+		r.Edges[i] = resolveEdge(e, refs, r.Workloads, defaulted, &notes)
+		incoming[r.Edges[i].ToIndex] = true
 	}
 	outgoing := make([]bool, len(g.Workloads))
 	for _, e := range r.Edges {
@@ -156,6 +115,57 @@ func Resolve(g *Graph) (*Resolved, error) {
 	}
 	r.Assumptions = notes.Sorted()
 	return r, nil
+}
+
+// defaultedFunc notes that field of subject was not set and value is used.
+type defaultedFunc func(subject func() string, field string, value any)
+
+// resolveEdge applies an edge's defaults; its ends are looked up in refs
+// among the resolved workloads.
+func resolveEdge(e Edge, refs refIndex, workloads []ResolvedWorkload, defaulted defaultedFunc, notes *diag.List) ResolvedEdge {
+	from, _ := refs.lookup(e.From)
+	to, _ := refs.lookup(e.To)
+	re := ResolvedEdge{Edge: e, FromIndex: from, ToIndex: to, ExpectedTries: 1, TracingFraction: -1}
+	subject := e.Name
+	if re.Protocol == "" {
+		re.Protocol = DefaultProtocol
+		defaulted(subject, "protocol", DefaultProtocol)
+	}
+	bothMeshed := workloads[from].Mode.Meshed() && workloads[to].Mode.Meshed()
+	if e.MTLS != nil {
+		re.MTLSRequested, re.MTLSExplicit = *e.MTLS, true
+	} else {
+		re.MTLSRequested = bothMeshed
+		if bothMeshed {
+			defaulted(subject, "mtls", "true (auto mTLS between meshed workloads)")
+		}
+	}
+	re.RequestBytes = valueOr(e.RequestBytes, DefaultRequestBytes, subject, "requestBytes", defaulted)
+	re.ResponseBytes = valueOr(e.ResponseBytes, DefaultResponseBytes, subject, "responseBytes", defaulted)
+	switch {
+	case e.RequestsPerSecond != nil:
+		re.RequestsPerSecond = *e.RequestsPerSecond
+	case re.Protocol == dataplane.TCP && e.BytesPerSecond != nil && re.RequestBytes+re.ResponseBytes > 0:
+		re.RequestsPerSecond = *e.BytesPerSecond / (re.RequestBytes + re.ResponseBytes)
+		notes.Add(diag.New(diag.DefaultUsed, subject(),
+			"requestsPerSecond derived from bytesPerSecond / (requestBytes + responseBytes) = %.4g", re.RequestsPerSecond))
+	default:
+		re.RequestsPerSecond = DefaultRequestsPerSecond
+		defaulted(subject, "requestsPerSecond", DefaultRequestsPerSecond)
+	}
+	if e.Retries != nil {
+		re.ExpectedTries = e.Retries.ExpectedTries()
+		if e.Retries.FailureRate == nil && e.Retries.Attempts > 0 {
+			defaulted(subject, "retries.failureRate", "0 (retries never trigger)")
+		}
+	}
+	if e.MirrorPercent != nil {
+		re.MirrorFraction = *e.MirrorPercent / 100
+	}
+	if e.TracingSamplingPercent != nil {
+		re.TracingFraction = *e.TracingSamplingPercent / 100
+	}
+	return re
 }
 
 func valueOr(v *float64, def float64, subject func() string, field string, defaulted func(func() string, string, any)) float64 {

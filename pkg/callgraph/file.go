@@ -229,7 +229,7 @@ func friendlyType(goType string) string {
 		return "an integer"
 	case "bool":
 		return "true or false"
-	case "string", "callgraph.Mode", "callgraph.Protocol":
+	case "string", "dataplane.Mode", "dataplane.Protocol":
 		return "a string"
 	case "[]string":
 		return "a list of strings"

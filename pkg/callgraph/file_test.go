@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 func TestParseExamples(t *testing.T) {
@@ -114,7 +116,7 @@ func TestResolveDefaultsAreReported(t *testing.T) {
 		e.ResponseBytes != DefaultResponseBytes || !e.MTLSRequested || e.MTLSExplicit || e.ExpectedTries != 1 {
 		t.Errorf("defaults not applied: %+v", e)
 	}
-	if r.Workloads[e.ToIndex].ID() != "ns/c" || r.Workloads[0].Mode != ModeSidecar {
+	if r.Workloads[e.ToIndex].ID() != "ns/c" || r.Workloads[0].Mode != dataplane.Sidecar {
 		t.Errorf("workloads = %+v", r.Workloads)
 	}
 	if got := r.Edges[1].RequestsPerSecond; got != 10 { // 3000 B/s over 300 B per exchange

@@ -6,8 +6,7 @@
 package callgraph
 
 import (
-	"fmt"
-	"strings"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // APIVersion and Kind identify the call-graph file format.
@@ -15,44 +14,6 @@ const (
 	APIVersion = "meshinsight.dev/v1"
 	Kind       = "CallGraph"
 )
-
-// Mode is the data plane a workload's traffic goes through.
-type Mode string
-
-// Data-plane modes.
-const (
-	// ModeSidecar is an Istio sidecar proxy (Envoy) in every pod.
-	ModeSidecar Mode = "sidecar"
-	// ModeAmbient is Istio ambient mode: the node's ztunnel (L4 only).
-	ModeAmbient Mode = "ambient"
-	// ModeWaypoint is ambient mode with a waypoint proxy (L7) in front of the workload.
-	ModeWaypoint Mode = "waypoint"
-	// ModeNone means the workload is not in the mesh.
-	ModeNone Mode = "none"
-)
-
-// Modes lists the valid modes.
-var Modes = []Mode{ModeSidecar, ModeAmbient, ModeWaypoint, ModeNone}
-
-// Meshed reports whether traffic of a workload in this mode passes a proxy.
-func (m Mode) Meshed() bool { return m != ModeNone }
-
-// Protocol is the application protocol of an edge as the proxy sees it.
-type Protocol string
-
-// Protocols.
-const (
-	TCP   Protocol = "tcp"
-	HTTP  Protocol = "http"
-	HTTP2 Protocol = "http2"
-	GRPC  Protocol = "grpc"
-)
-
-// Protocols lists the valid protocols.
-var Protocols = []Protocol{TCP, HTTP, HTTP2, GRPC}
-
-// L7 reports whether the proxy parses the protocol (everything but raw TCP).
-func (p Protocol) L7() bool { return p != TCP }
 
 // Graph is a call graph: workloads and the calls between them.
 type Graph struct {
@@ -76,7 +37,7 @@ type Workload struct {
 	// Namespace defaults to "default".
 	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
 	// Mode defaults to sidecar.
-	Mode Mode `json:"mode,omitempty" yaml:"mode,omitempty"`
+	Mode dataplane.Mode `json:"mode,omitempty" yaml:"mode,omitempty"`
 	// Replicas is the number of pods; rates per proxy are divided by it. Default 1.
 	Replicas *int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
 	// Entry marks an entry point for end-to-end paths, in addition to the workloads
@@ -126,7 +87,7 @@ type Edge struct {
 	From string `json:"from" yaml:"from"`
 	To   string `json:"to" yaml:"to"`
 	// Protocol defaults to http.
-	Protocol Protocol `json:"protocol,omitempty" yaml:"protocol,omitempty"`
+	Protocol dataplane.Protocol `json:"protocol,omitempty" yaml:"protocol,omitempty"`
 	// MTLS defaults to true when both sides are meshed (Istio's auto mTLS).
 	MTLS *bool `json:"mtls,omitempty" yaml:"mtls,omitempty"`
 	// RequestsPerSecond is the call rate (for tcp: messages, i.e. request/response
@@ -153,31 +114,3 @@ type Edge struct {
 
 // Name renders the edge as "from->to".
 func (e Edge) Name() string { return e.From + "->" + e.To }
-
-// ParseMode returns the Mode spelled s.
-func ParseMode(s string) (Mode, error) {
-	for _, m := range Modes {
-		if string(m) == s {
-			return m, nil
-		}
-	}
-	return "", fmt.Errorf("unknown data-plane mode %q (want %s)", s, join(Modes))
-}
-
-// ParseProtocol returns the Protocol spelled s.
-func ParseProtocol(s string) (Protocol, error) {
-	for _, p := range Protocols {
-		if string(p) == s {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("unknown protocol %q (want %s)", s, join(Protocols))
-}
-
-func join[T ~string](vs []T) string {
-	s := make([]string, len(vs))
-	for i, v := range vs {
-		s[i] = string(v)
-	}
-	return strings.Join(s, ", ")
-}

@@ -3,6 +3,8 @@ package callgraph
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // Synthetic returns a deterministic layered call graph for benchmarks: workloads
@@ -13,7 +15,7 @@ func Synthetic(workloads, edges int, seed uint64) *Graph {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	g := &Graph{APIVersion: APIVersion, Kind: Kind, Metadata: Metadata{Name: fmt.Sprintf("synthetic-%dw-%de", workloads, edges)}}
 	g.Workloads = make([]Workload, workloads)
-	modes := []Mode{ModeSidecar, ModeSidecar, ModeSidecar, ModeAmbient, ModeWaypoint, ModeNone}
+	modes := []dataplane.Mode{dataplane.Sidecar, dataplane.Sidecar, dataplane.Sidecar, dataplane.Ambient, dataplane.Waypoint, dataplane.None}
 	const layers = 10
 	for i := range g.Workloads {
 		replicas := 1 + rng.IntN(4)
@@ -25,7 +27,7 @@ func Synthetic(workloads, edges int, seed uint64) *Graph {
 			Entry:     i%layers == 0 && i < workloads/layers,
 		}
 	}
-	protocols := []Protocol{HTTP, HTTP, GRPC, HTTP2, TCP}
+	protocols := []dataplane.Protocol{dataplane.HTTP, dataplane.HTTP, dataplane.GRPC, dataplane.HTTP2, dataplane.TCP}
 	g.Edges = make([]Edge, edges)
 	for i := range g.Edges {
 		from := rng.IntN(workloads)

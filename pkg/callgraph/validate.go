@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // Problem is one thing wrong with a graph, located by its field path
@@ -15,6 +17,7 @@ type Problem struct {
 	Message      string
 }
 
+// String renders the problem after its line and column (when known) and field path.
 func (p Problem) String() string {
 	loc := ""
 	if p.Line > 0 {
@@ -36,6 +39,7 @@ type ValidationError struct {
 	Problems []Problem
 }
 
+// Error lists every problem, one per line.
 func (e *ValidationError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
@@ -111,89 +115,106 @@ func Validate(g *Graph) error {
 	}
 	seen := make(map[string]int, len(g.Workloads))
 	for i, w := range g.Workloads {
-		p := item{"workloads", i}
-		switch {
-		case w.Name == "":
-			add(p.Field("name"), "required")
-		case strings.ContainsAny(w.Name, "/ \t"):
-			add(p.Field("name"), "%q must not contain '/' or spaces", w.Name)
-		}
-		if strings.ContainsAny(w.Namespace, "/ \t") {
-			add(p.Field("namespace"), "%q must not contain '/' or spaces", w.Namespace)
-		}
-		id := w.Namespace
-		if id == "" {
-			id = DefaultNamespace
-		}
-		id += "/" + w.Name
-		if j, dup := seen[id]; dup && w.Name != "" {
-			add(p.Field("name"), "duplicate workload %q (also workloads[%d])", id, j)
-		}
-		seen[id] = i
-		if w.Mode != "" {
-			if _, err := ParseMode(string(w.Mode)); err != nil {
-				add(p.Field("mode"), "%v", err)
-			}
-		}
-		if w.Replicas != nil && *w.Replicas < 1 {
-			add(p.Field("replicas"), "must be at least 1, got %d", *w.Replicas)
-		}
-		checkNumber(add, p, "requestsPerSecond", w.RequestsPerSecond, 0, math.Inf(1))
-		if w.ProxyConcurrency != nil && *w.ProxyConcurrency < 0 {
-			add(p.Field("proxyConcurrency"), "must not be negative, got %d", *w.ProxyConcurrency)
-		}
-		if w.ProxyCPULimitMillicores != nil && *w.ProxyCPULimitMillicores <= 0 {
-			add(p.Field("proxyCPULimitMillicores"), "must be positive, got %d", *w.ProxyCPULimitMillicores)
-		}
+		validateWorkload(add, item{"workloads", i}, w, seen)
 	}
 	refs := newRefIndex(g.Workloads)
 	for i, e := range g.Edges {
-		p := item{"edges", i}
-		for _, end := range []struct{ field, ref string }{{"from", e.From}, {"to", e.To}} {
-			if end.ref == "" {
-				add(p.Field(end.field), "required")
-				continue
-			}
-			if _, why := refs.lookup(end.ref); why != "" {
-				add(p.Field(end.field), "%s", why)
-			}
-		}
-		if e.Protocol != "" {
-			if _, err := ParseProtocol(string(e.Protocol)); err != nil {
-				add(p.Field("protocol"), "%v", err)
-			}
-		}
-		checkNumber(add, p, "requestsPerSecond", e.RequestsPerSecond, 0, math.Inf(1))
-		checkNumber(add, p, "requestBytes", e.RequestBytes, 0, math.Inf(1))
-		checkNumber(add, p, "responseBytes", e.ResponseBytes, 0, math.Inf(1))
-		checkNumber(add, p, "bytesPerSecond", e.BytesPerSecond, 0, math.Inf(1))
-		checkNumber(add, p, "connectionsPerSecond", e.ConnectionsPerSecond, 0, math.Inf(1))
-		checkNumber(add, p, "mirrorPercent", e.MirrorPercent, 0, 100)
-		checkNumber(add, p, "tracingSamplingPercent", e.TracingSamplingPercent, 0, 100)
-		if e.Protocol != "" && e.Protocol != TCP {
-			if e.BytesPerSecond != nil {
-				add(p.Field("bytesPerSecond"), "only valid for tcp edges; use requestsPerSecond with requestBytes/responseBytes")
-			}
-			if e.ConnectionsPerSecond != nil {
-				add(p.Field("connectionsPerSecond"), "only valid for tcp edges")
-			}
-		}
-		if e.Retries != nil {
-			if e.Retries.Attempts < 0 || e.Retries.Attempts > 100 {
-				add(p.Field("retries.attempts"), "must be between 0 and 100, got %d", e.Retries.Attempts)
-			}
-			checkNumber(add, p, "retries.failureRate", e.Retries.FailureRate, 0, 1)
-		}
-		for j, f := range e.Filters {
-			if strings.TrimSpace(f) == "" {
-				add(fmt.Sprintf("%s.filters[%d]", p, j), "must not be empty")
-			}
-		}
+		validateEdge(add, item{"edges", i}, e, refs)
 	}
 	if len(ps) == 0 {
 		return nil
 	}
 	return &ValidationError{Problems: ps}
+}
+
+// problemFunc records one problem at a field path.
+type problemFunc func(path, format string, args ...any)
+
+// validateWorkload checks workloads[i]; seen maps the IDs before it to
+// their index, for duplicates.
+func validateWorkload(add problemFunc, p item, w Workload, seen map[string]int) {
+	switch {
+	case w.Name == "":
+		add(p.Field("name"), "required")
+	case strings.ContainsAny(w.Name, "/ \t"):
+		add(p.Field("name"), "%q must not contain '/' or spaces", w.Name)
+	}
+	if strings.ContainsAny(w.Namespace, "/ \t") {
+		add(p.Field("namespace"), "%q must not contain '/' or spaces", w.Namespace)
+	}
+	id := w.Namespace
+	if id == "" {
+		id = DefaultNamespace
+	}
+	id += "/" + w.Name
+	if j, dup := seen[id]; dup && w.Name != "" {
+		add(p.Field("name"), "duplicate workload %q (also workloads[%d])", id, j)
+	}
+	seen[id] = p.index
+	if w.Mode != "" {
+		if _, err := dataplane.ParseMode(string(w.Mode)); err != nil {
+			add(p.Field("mode"), "%v", err)
+		}
+	}
+	if w.Replicas != nil && *w.Replicas < 1 {
+		add(p.Field("replicas"), "must be at least 1, got %d", *w.Replicas)
+	}
+	checkNumber(add, p, "requestsPerSecond", w.RequestsPerSecond, 0, math.Inf(1))
+	if w.ProxyConcurrency != nil && *w.ProxyConcurrency < 0 {
+		add(p.Field("proxyConcurrency"), "must not be negative, got %d", *w.ProxyConcurrency)
+	}
+	if w.ProxyCPULimitMillicores != nil && *w.ProxyCPULimitMillicores <= 0 {
+		add(p.Field("proxyCPULimitMillicores"), "must be positive, got %d", *w.ProxyCPULimitMillicores)
+	}
+}
+
+// validateEdge checks edges[i], its ends looked up in refs.
+func validateEdge(add problemFunc, p item, e Edge, refs refIndex) {
+	for _, end := range []struct{ field, ref string }{{"from", e.From}, {"to", e.To}} {
+		if end.ref == "" {
+			add(p.Field(end.field), "required")
+			continue
+		}
+		if _, why := refs.lookup(end.ref); why != "" {
+			add(p.Field(end.field), "%s", why)
+		}
+	}
+	if e.Protocol != "" {
+		if _, err := dataplane.ParseProtocol(string(e.Protocol)); err != nil {
+			add(p.Field("protocol"), "%v", err)
+		}
+	}
+	for _, n := range []struct {
+		field    string
+		v        *float64
+		min, max float64
+	}{
+		{"requestsPerSecond", e.RequestsPerSecond, 0, math.Inf(1)}, {"requestBytes", e.RequestBytes, 0, math.Inf(1)},
+		{"responseBytes", e.ResponseBytes, 0, math.Inf(1)}, {"bytesPerSecond", e.BytesPerSecond, 0, math.Inf(1)},
+		{"connectionsPerSecond", e.ConnectionsPerSecond, 0, math.Inf(1)},
+		{"mirrorPercent", e.MirrorPercent, 0, 100}, {"tracingSamplingPercent", e.TracingSamplingPercent, 0, 100},
+	} {
+		checkNumber(add, p, n.field, n.v, n.min, n.max)
+	}
+	if e.Protocol != "" && e.Protocol != dataplane.TCP {
+		if e.BytesPerSecond != nil {
+			add(p.Field("bytesPerSecond"), "only valid for tcp edges; use requestsPerSecond with requestBytes/responseBytes")
+		}
+		if e.ConnectionsPerSecond != nil {
+			add(p.Field("connectionsPerSecond"), "only valid for tcp edges")
+		}
+	}
+	if e.Retries != nil {
+		if e.Retries.Attempts < 0 || e.Retries.Attempts > 100 {
+			add(p.Field("retries.attempts"), "must be between 0 and 100, got %d", e.Retries.Attempts)
+		}
+		checkNumber(add, p, "retries.failureRate", e.Retries.FailureRate, 0, 1)
+	}
+	for j, f := range e.Filters {
+		if strings.TrimSpace(f) == "" {
+			add(fmt.Sprintf("%s.filters[%d]", p, j), "must not be empty")
+		}
+	}
 }
 
 // item locates a list element; its field paths are only formatted when a problem

@@ -7,9 +7,11 @@ package cluster
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/mesh"
@@ -31,7 +33,7 @@ type Input struct {
 // Build assembles the graph. It never fails: what it cannot place it reports.
 func Build(in Input) (*callgraph.Graph, []diag.Message) {
 	b := &builder{in: in, g: &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind,
-		Metadata: callgraph.Metadata{Name: in.Name}}, index: map[string]int{}, services: map[string]kube.Service{}}
+		Metadata: callgraph.Metadata{Name: in.Name}}, index: map[string]int{}, services: map[string]mesh.Service{}}
 	b.notes.AddAll(in.Topology.Messages)
 	for _, w := range in.Topology.Workloads {
 		if w.Role == "waypoint" {
@@ -40,7 +42,9 @@ func Build(in Input) (*callgraph.Graph, []diag.Message) {
 		b.addWorkload(w)
 	}
 	for _, s := range in.Topology.Services {
-		b.services[s.ID()] = s
+		ms := meshService(s)
+		b.services[s.ID()] = ms
+		b.serviceList = append(b.serviceList, ms)
 	}
 	if in.Traffic != nil {
 		b.notes.AddAll(in.Traffic.Messages)
@@ -48,7 +52,7 @@ func Build(in Input) (*callgraph.Graph, []diag.Message) {
 			b.addObserved(t)
 		}
 		if len(in.Traffic.Edges) == 0 {
-			b.notes.Add(diag.New(diag.TelemetryIncomplete, in.Traffic.Source, "no traffic observed in the window; the graph has no edges"))
+			b.notes.Add(diag.New(diag.TelemetryIncomplete, string(in.Traffic.Source), "no traffic observed in the window; the graph has no edges"))
 		}
 	} else {
 		b.addCandidates()
@@ -57,14 +61,21 @@ func Build(in Input) (*callgraph.Graph, []diag.Message) {
 	return b.g, b.notes.Sorted()
 }
 
+// builder assembles one graph. Workloads and services are converted to the
+// mesh package's types once, as they are added, not once per edge.
 type builder struct {
-	in       Input
-	g        *callgraph.Graph
-	index    map[string]int // workload ID → index in g.Workloads
-	kube     []kube.Workload
-	services map[string]kube.Service
-	external map[int]float64 // requests per second from outside the mesh, per workload
-	notes    diag.List
+	in    Input
+	g     *callgraph.Graph
+	index map[string]int // workload ID → index in g.Workloads
+	// workloads holds each graph workload as the policy model sees it, by
+	// index in g.Workloads.
+	workloads []mesh.Workload
+	// services and serviceList hold the discovered Services, by ID and in
+	// discovery order.
+	services    map[string]mesh.Service
+	serviceList []mesh.Service
+	external    map[int]float64 // requests per second from outside the mesh, per workload
+	notes       diag.List
 }
 
 func (b *builder) addWorkload(w kube.Workload) int {
@@ -75,14 +86,14 @@ func (b *builder) addWorkload(w kube.Workload) int {
 		cw.NodeType = w.NodeTypes[0]
 	}
 	b.g.Workloads = append(b.g.Workloads, cw)
-	b.kube = append(b.kube, w)
+	b.workloads = append(b.workloads, meshWorkload(w))
 	b.index[w.ID()] = len(b.g.Workloads) - 1
 	return len(b.g.Workloads) - 1
 }
 
 // workload finds a workload by namespace and name, adding a stub for one outside
 // the discovered namespaces.
-func (b *builder) workload(ns, name string, mode callgraph.Mode) int {
+func (b *builder) workload(ns, name string, mode dataplane.Mode) int {
 	if i, ok := b.index[ns+"/"+name]; ok {
 		return i
 	}
@@ -104,23 +115,23 @@ func meshService(s kube.Service) mesh.Service {
 }
 
 // observedProtocol maps Istio's request_protocol label to ours.
-func observedProtocol(p string) (callgraph.Protocol, bool) {
+func observedProtocol(p string) (dataplane.Protocol, bool) {
 	switch p {
 	case "http":
-		return callgraph.HTTP, true
+		return dataplane.HTTP, true
 	case "grpc":
-		return callgraph.GRPC, true
+		return dataplane.GRPC, true
 	case "tcp":
-		return callgraph.TCP, true
+		return dataplane.TCP, true
 	case "http2", "h2", "h2c":
-		return callgraph.HTTP2, true
+		return dataplane.HTTP2, true
 	}
 	return "", false
 }
 
 // port picks the service port an observed edge used: the first whose configured
 // protocol family matches what telemetry saw, else the first port.
-func (b *builder) port(svc mesh.Service, observed callgraph.Protocol) mesh.Port {
+func (b *builder) port(svc mesh.Service, observed dataplane.Protocol) mesh.Port {
 	for _, p := range svc.Ports {
 		proto, _, _ := b.in.Mesh.Protocol(svc, p)
 		if proto.L7() == observed.L7() {
@@ -134,16 +145,16 @@ func (b *builder) port(svc mesh.Service, observed callgraph.Protocol) mesh.Port 
 func (b *builder) addObserved(t telemetry.EdgeTraffic) {
 	observed, known := observedProtocol(t.Protocol)
 	if !known {
-		observed = callgraph.TCP
+		observed = dataplane.TCP
 	}
 	// For workloads outside the topology, the reporter hints at the data plane:
 	// only a sidecar reports as source; a waypoint reports for ambient workloads.
-	clientMode, serverMode := callgraph.ModeNone, callgraph.ModeSidecar
+	clientMode, serverMode := dataplane.None, dataplane.Sidecar
 	switch t.Reporter {
 	case telemetry.ReporterSource:
-		clientMode = callgraph.ModeSidecar
+		clientMode = dataplane.Sidecar
 	case telemetry.ReporterWaypoint:
-		clientMode, serverMode = callgraph.ModeAmbient, callgraph.ModeWaypoint
+		clientMode, serverMode = dataplane.Ambient, dataplane.Waypoint
 	}
 	to := b.workload(t.DestinationNamespace, t.DestinationWorkload, serverMode)
 	if t.SourceWorkload == "" || t.SourceWorkload == "unknown" {
@@ -161,9 +172,8 @@ func (b *builder) addObserved(t telemetry.EdgeTraffic) {
 
 	svc, ok := b.services[t.DestinationNamespace+"/"+t.DestinationService]
 	if ok && len(svc.Ports) > 0 {
-		ms := meshService(svc)
-		port := b.port(ms, observed)
-		pol := b.in.Mesh.Edge(meshWorkload(b.kube[from]), meshWorkload(b.kube[to]), ms, port)
+		port := b.port(svc, observed)
+		pol := b.in.Mesh.Edge(b.workloads[from], b.workloads[to], svc, port)
 		b.notes.AddAll(pol.Messages)
 		if pol.ProtocolSource != mesh.ProtocolSniffed && pol.Protocol != "" {
 			e.Protocol = pol.Protocol // configured protocol wins over what was sniffed
@@ -180,7 +190,7 @@ func (b *builder) addObserved(t telemetry.EdgeTraffic) {
 		mtls := t.ConnectionSecurity == "mutual_tls"
 		e.MTLS = &mtls
 	}
-	if e.Protocol == callgraph.TCP {
+	if e.Protocol == dataplane.TCP {
 		if bps := t.TCPSentBytesPerSecond + t.TCPReceivedBytesPerSecond; bps > 0 {
 			e.BytesPerSecond = &bps
 		}
@@ -219,15 +229,7 @@ func applyPolicy(e *callgraph.Edge, pol mesh.EdgePolicy) {
 
 // addCandidates derives edges from configuration when no telemetry exists.
 func (b *builder) addCandidates() {
-	var ws []mesh.Workload
-	for _, w := range b.kube {
-		ws = append(ws, meshWorkload(w))
-	}
-	var ss []mesh.Service
-	for _, s := range b.in.Topology.Services {
-		ss = append(ss, meshService(s))
-	}
-	cands := b.in.Mesh.CandidateEdges(ws, ss)
+	cands := b.in.Mesh.CandidateEdges(b.workloads, b.serviceList)
 	b.notes.Add(diag.New(diag.TelemetryIncomplete, "telemetry",
 		"no telemetry used: %d edges derived from AuthorizationPolicy, Sidecar and VirtualService configuration, with default rates and sizes", len(cands)))
 	for _, c := range cands {
@@ -239,8 +241,7 @@ func (b *builder) addCandidates() {
 		}
 		e := callgraph.Edge{From: c.From, To: c.To}
 		if okS && len(svc.Ports) > 0 {
-			ms := meshService(svc)
-			pol := b.in.Mesh.Edge(meshWorkload(b.kube[from]), meshWorkload(b.kube[to]), ms, ms.Ports[0])
+			pol := b.in.Mesh.Edge(b.workloads[from], b.workloads[to], svc, svc.Ports[0])
 			b.notes.AddAll(pol.Messages)
 			e.Protocol = pol.Protocol
 			mtls := pol.MTLS
@@ -255,12 +256,7 @@ func (b *builder) addCandidates() {
 // finishEntries marks workloads that receive traffic from outside as entry
 // points, with that rate.
 func (b *builder) finishEntries() {
-	idx := make([]int, 0, len(b.external))
-	for i := range b.external {
-		idx = append(idx, i)
-	}
-	sort.Ints(idx)
-	for _, i := range idx {
+	for _, i := range slices.Sorted(maps.Keys(b.external)) {
 		r := b.external[i]
 		if r <= 0 {
 			continue

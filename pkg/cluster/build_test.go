@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/telemetry"
 )
 
 func topology() *kube.Topology {
-	w := func(name string, mode callgraph.Mode, replicas int) kube.Workload {
+	w := func(name string, mode dataplane.Mode, replicas int) kube.Workload {
 		return kube.Workload{Kind: "Deployment", Name: name, Namespace: "bookinfo", Labels: map[string]string{"app": name},
 			Replicas: replicas, DataPlane: kube.DataPlane{Mode: mode}, NodeTypes: []string{"m5.large"}}
 	}
@@ -20,7 +21,7 @@ func topology() *kube.Topology {
 			Workloads: []string{"bookinfo/" + name}}
 	}
 	return &kube.Topology{
-		Workloads: []kube.Workload{w("productpage", callgraph.ModeSidecar, 2), w("reviews", callgraph.ModeSidecar, 1), w("ratings", callgraph.ModeNone, 1),
+		Workloads: []kube.Workload{w("productpage", dataplane.Sidecar, 2), w("reviews", dataplane.Sidecar, 1), w("ratings", dataplane.None, 1),
 			{Kind: "Deployment", Name: "waypoint", Namespace: "bookinfo", Role: "waypoint"}},
 		Services: []kube.Service{
 			svc("reviews", kube.ServicePort{Name: "http", Port: 9080}),
@@ -57,14 +58,14 @@ func TestBuildFromTraffic(t *testing.T) {
 		t.Fatalf("edges = %+v", g.Edges)
 	}
 	e := g.Edges[0]
-	if e.Protocol != callgraph.HTTP || !*e.MTLS || *e.RequestsPerSecond != 10 || *e.RequestBytes != 300 || *e.ResponseBytes != 1200 {
+	if e.Protocol != dataplane.HTTP || !*e.MTLS || *e.RequestsPerSecond != 10 || *e.RequestBytes != 300 || *e.ResponseBytes != 1200 {
 		t.Errorf("productpage->reviews = %+v", e)
 	}
 	if e.Retries == nil || e.Retries.Attempts != 2 {
 		t.Errorf("Istio's default retries not applied: %+v", e.Retries)
 	}
 	db := g.Edges[1]
-	if db.Protocol != callgraph.TCP || *db.MTLS || *db.BytesPerSecond != 5000 || *db.ConnectionsPerSecond != 0.5 || db.RequestsPerSecond != nil {
+	if db.Protocol != dataplane.TCP || *db.MTLS || *db.BytesPerSecond != 5000 || *db.ConnectionsPerSecond != 0.5 || db.RequestsPerSecond != nil {
 		t.Errorf("reviews->ratings = %+v", db)
 	}
 	text := ""
@@ -89,16 +90,5 @@ func TestBuildWithoutTrafficUsesConfiguration(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("missing telemetry not reported: %v", msgs)
-	}
-}
-
-func TestParseSource(t *testing.T) {
-	for _, s := range Sources {
-		if got, err := ParseSource(string(s)); err != nil || got != s {
-			t.Errorf("%s: %v %v", s, got, err)
-		}
-	}
-	if _, err := ParseSource("guess"); err == nil {
-		t.Error("unknown source accepted")
 	}
 }

@@ -6,12 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
@@ -20,45 +16,6 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/telemetry"
 )
 
-// Source chooses where observed traffic comes from.
-type Source string
-
-// Telemetry sources.
-const (
-	// SourceAuto tries Prometheus, then the sidecars' own stats, then configuration.
-	SourceAuto Source = "auto"
-	// SourcePrometheus queries Prometheus only.
-	SourcePrometheus Source = "prometheus"
-	// SourceSidecars scrapes each sidecar through the API server's pod proxy.
-	SourceSidecars Source = "sidecars"
-	// SourceConfig uses no telemetry: edges come from Istio configuration.
-	SourceConfig Source = "config"
-)
-
-// Sources lists the valid sources.
-var Sources = []Source{SourceAuto, SourcePrometheus, SourceSidecars, SourceConfig}
-
-// ParseSource returns the Source spelled s.
-func ParseSource(s string) (Source, error) {
-	for _, v := range Sources {
-		if string(v) == s {
-			return v, nil
-		}
-	}
-	return "", fmt.Errorf("unknown telemetry source %q (want auto, prometheus, sidecars or config)", s)
-}
-
-// Clients are the API clients Collect reads through.
-type Clients struct {
-	// Config is needed to reach Prometheus through the API server's service proxy.
-	Config  *rest.Config
-	Kube    kubernetes.Interface
-	Dynamic dynamic.Interface
-	Istio   istioclient.Interface
-	// Context names the kube context, for messages.
-	Context string
-}
-
 // Options tune Collect.
 type Options struct {
 	Namespace     string
@@ -66,7 +23,7 @@ type Options struct {
 	// IstioNamespace is Istio's root namespace, where a `prometheus` Service is
 	// looked for. Default istio-system.
 	IstioNamespace string
-	Source         Source
+	Source         telemetry.Source
 	// PrometheusURL, when set, is used instead of discovering Prometheus.
 	PrometheusURL string
 	// At evaluates Prometheus queries at this time instead of now.
@@ -79,12 +36,12 @@ type Options struct {
 // Collect reads the cluster and assembles its call graph. Missing Istio or an
 // unreachable telemetry source degrade with a message; a namespace that does not
 // exist or a permission to list workloads that is missing is an error.
-func Collect(ctx context.Context, c Clients, o Options) (*callgraph.Graph, []diag.Message, error) {
+func Collect(ctx context.Context, c *kube.Clients, o Options) (*callgraph.Graph, []diag.Message, error) {
 	if o.IstioNamespace == "" {
 		o.IstioNamespace = mesh.DefaultRootNamespace
 	}
 	if o.Source == "" {
-		o.Source = SourceAuto
+		o.Source = telemetry.SourceAuto
 	}
 	top, err := kube.Discover(ctx, c.Kube, c.Dynamic, kube.Options{Namespace: o.Namespace, AllNamespaces: o.AllNamespaces})
 	if err != nil {
@@ -119,15 +76,15 @@ func Collect(ctx context.Context, c Clients, o Options) (*callgraph.Graph, []dia
 
 // readTraffic returns observed traffic from the chosen source, falling back as
 // the source allows; nil means "use configuration".
-func readTraffic(ctx context.Context, c Clients, o Options, top *kube.Topology, namespaces []string) (*telemetry.Traffic, []diag.Message) {
+func readTraffic(ctx context.Context, c *kube.Clients, o Options, top *kube.Topology, namespaces []string) (*telemetry.Traffic, []diag.Message) {
 	var notes []diag.Message
 	note := func(code diag.Code, format string, args ...any) {
 		notes = append(notes, diag.New(code, "telemetry", format, args...))
 	}
-	if o.Source == SourceConfig {
+	if o.Source == telemetry.SourceConfig {
 		return nil, notes
 	}
-	if o.Source == SourceAuto || o.Source == SourcePrometheus {
+	if o.Source == telemetry.SourceAuto || o.Source == telemetry.SourcePrometheus {
 		prom, where, err := prometheusClient(ctx, c, o)
 		if err != nil {
 			err = fmt.Errorf("Prometheus %s: %w", where, err)
@@ -137,14 +94,14 @@ func readTraffic(ctx context.Context, c Clients, o Options, top *kube.Topology, 
 			switch {
 			case terr != nil:
 				err = terr // names the URL already
-			case len(t.Edges) > 0 || o.Source == SourcePrometheus:
+			case len(t.Edges) > 0 || o.Source == telemetry.SourcePrometheus:
 				return t, notes
 			default:
 				notes = append(notes, t.Messages...)
 				err = fmt.Errorf("Prometheus at %s has no Istio traffic for these namespaces in the last %v", prom.URL(), o.Window)
 			}
 		}
-		if o.Source == SourcePrometheus {
+		if o.Source == telemetry.SourcePrometheus {
 			note(diag.TelemetryIncomplete, "%v; no telemetry used", err)
 			return nil, notes
 		}
@@ -175,7 +132,7 @@ func readTraffic(ctx context.Context, c Clients, o Options, top *kube.Topology, 
 
 // prometheusClient returns the Prometheus to query: --prometheus-url, or a
 // `prometheus` Service in Istio's namespace reached through the API server.
-func prometheusClient(ctx context.Context, c Clients, o Options) (*telemetry.Prometheus, string, error) {
+func prometheusClient(ctx context.Context, c *kube.Clients, o Options) (*telemetry.Prometheus, string, error) {
 	if o.PrometheusURL != "" {
 		p, err := telemetry.NewPrometheusFromURL(o.PrometheusURL, nil)
 		return p, "at " + o.PrometheusURL, err

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/spf13/cobra"
 )
 
 func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -22,6 +25,35 @@ func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
 }
 
 const bookinfo = "../../examples/bookinfo.yaml"
+
+// writeFile writes data to name in dir and returns its path.
+func writeFile(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// errorCase is a command line that must fail with an error containing want.
+type errorCase struct {
+	args []string
+	want string
+}
+
+// expectErrors runs every case as a subtest.
+func expectErrors(t *testing.T, cases map[string]errorCase) {
+	t.Helper()
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := execute(t, c.args...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}
 
 func TestPredictTable(t *testing.T) {
 	out, errOut, err := execute(t, "predict", "-f", bookinfo)
@@ -76,8 +108,7 @@ func TestPredictStdinAndProfileFile(t *testing.T) {
 	if !strings.Contains(out.String(), "source: ../profile/reference.json") {
 		t.Errorf("yaml output does not name the profile file:\n%.400s", out.String())
 	}
-	speed := filepath.Join(dir, "s.yaml")
-	os.WriteFile(speed, []byte("parsing: 2\n"), 0o644)
+	speed := writeFile(t, dir, "s.yaml", "parsing: 2\n")
 	out2, _, err := execute(t, "predict", "-f", bookinfo, "--speedup", speed)
 	if err != nil || !strings.Contains(out2, "speedup parsing=2") {
 		t.Errorf("speed-up run: %v\n%s", err, out2)
@@ -86,12 +117,8 @@ func TestPredictStdinAndProfileFile(t *testing.T) {
 
 func TestPredictErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("apiVersion: meshinsight.dev/v1\nkind: CallGraph\nworkloads:\n  - name: a\nedges:\n  - from: a\n    to: b\n"), 0o644)
-	cases := map[string]struct {
-		args []string
-		want string
-	}{
+	bad := writeFile(t, dir, "bad.yaml", "apiVersion: meshinsight.dev/v1\nkind: CallGraph\nworkloads:\n  - name: a\nedges:\n  - from: a\n    to: b\n")
+	cases := map[string]errorCase{
 		"no cluster":    {[]string{"--kubeconfig", filepath.Join(dir, "none"), "predict"}, "pass -f FILE to work without a cluster"},
 		"-A with -f":    {[]string{"predict", "-A", "-f", bookinfo}, "cannot be combined with -f"},
 		"bad source":    {[]string{"predict", "--source", "tea-leaves"}, "unknown telemetry source"},
@@ -104,14 +131,7 @@ func TestPredictErrors(t *testing.T) {
 		"extra args":    {[]string{"predict", "-f", bookinfo, "extra"}, "unknown command"},
 		"missing speed": {[]string{"predict", "-f", bookinfo, "--speedup", filepath.Join(dir, "nope")}, "reading speed-up file"},
 	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			_, _, err := execute(t, c.args...)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("err = %v, want %q", err, c.want)
-			}
-		})
-	}
+	expectErrors(t, cases)
 }
 
 func TestVersion(t *testing.T) {
@@ -135,5 +155,110 @@ func TestGlobalKubectlFlags(t *testing.T) {
 	// kubectl's global flags are accepted even where a command does not need them.
 	if _, _, err := execute(t, "--context", "x", "--kubeconfig", "/nonexistent", "-n", "ns", "predict", "-f", bookinfo); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// kubeconfig writes a kubeconfig whose context "lab" points at a server
+// nothing listens on: enough to build clients, never contacted.
+func kubeconfig(t *testing.T) string {
+	t.Helper()
+	return writeFile(t, t.TempDir(), "config", `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: lab, context: {cluster: c, user: u, namespace: shop}}]
+current-context: lab
+`)
+}
+
+// predictOptions binds args to fresh predict options and completes them.
+func predictOptions(t *testing.T, args ...string) (*PredictOptions, error) {
+	t.Helper()
+	flags := genericclioptions.NewConfigFlags(true)
+	kc := kubeconfig(t)
+	flags.KubeConfig = &kc
+	streams, _, _, _ := genericiooptions.NewTestIOStreams()
+	o := NewPredictOptions(flags, streams)
+	c := &cobra.Command{}
+	o.AddFlags(c.Flags())
+	if err := c.Flags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return o, o.Complete(c)
+}
+
+func TestPredictComplete(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args    []string
+		source  source
+		clients bool
+	}{
+		"live":                {nil, fromCluster, true},
+		"all namespaces":      {[]string{"-A", "--source", "sidecars"}, fromCluster, true},
+		"file":                {[]string{"-f", bookinfo}, fromFile, false},
+		"stdin":               {[]string{"-f", "-"}, fromFile, false},
+		"traces":              {[]string{"--traces", jaegerTraces}, fromTraces, false},
+		"traces with a graph": {[]string{"--traces", jaegerTraces, "-f", bookinfo}, fromTraces, false},
+		"jaeger":              {[]string{"--jaeger-url", "http://j:16686", "--service", "a"}, fromTraces, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o, err := predictOptions(t, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.source != tc.source || (o.clients != nil) != tc.clients || o.kubeContext != "lab" {
+				t.Errorf("source %d, clients %v, context %q", o.source, o.clients != nil, o.kubeContext)
+			}
+			if tc.clients && (o.clients.Context != "lab" || o.clients.Namespace != "shop" || o.clients.Istio == nil) {
+				t.Errorf("clients %+v", o.clients)
+			}
+		})
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"bad output":  {[]string{"-f", bookinfo, "-o", "xml"}, "unknown output format"},
+		"bad fanout":  {[]string{"-f", bookinfo, "--fanout", "random"}, "--fanout"},
+		"bad what-if": {[]string{"-f", bookinfo, "--what-if", "mtls=maybe"}, "want on or off"},
+		"bad source":  {[]string{"--source", "tea-leaves"}, "unknown telemetry source"},
+		"bad time":    {[]string{"--at", "yesterday"}, "--at \"yesterday\""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := predictOptions(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPredictValidateNeitherReadsNorChanges(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		want string // "" for valid
+	}{
+		"file":               {[]string{"-f", "/nonexistent.yaml"}, ""},
+		"-A with -f":         {[]string{"-A", "-f", bookinfo}, "cannot be combined with -f"},
+		"window":             {[]string{"--window", "0s"}, "must be positive"},
+		"traces and -A":      {[]string{"--traces", "/nonexistent", "-A"}, "cannot be combined with --traces"},
+		"traces and dot":     {[]string{"--traces", "/nonexistent", "-o", "dot"}, "-o dot is not available"},
+		"traces fan-out":     {[]string{"--traces", "/nonexistent", "--fanout", "sequential"}, "leave --fanout out"},
+		"service alone":      {[]string{"-f", bookinfo, "--service", "a"}, "give --traces FILE|DIR or --jaeger-url"},
+		"jaeger, no service": {[]string{"--jaeger-url", "http://j:16686"}, "needs --service"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o, err := predictOptions(t, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := *o
+			err = o.Validate()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+			if !reflect.DeepEqual(before, *o) {
+				t.Errorf("Validate changed the options")
+			}
+		})
 	}
 }

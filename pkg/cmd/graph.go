@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -8,19 +9,24 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 )
 
 // GraphOptions are the options of `kubectl meshinsight graph`.
 type GraphOptions struct {
-	configFlags *genericclioptions.ConfigFlags
-	live        liveOptions
-	Output      string
+	getter genericclioptions.RESTClientGetter
+	live   liveOptions
+	Output string
+
+	// Set by Complete.
+	clients *kube.Clients
+
 	genericiooptions.IOStreams
 }
 
 // NewGraphCommand builds `kubectl meshinsight graph`.
-func NewGraphCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &GraphOptions{configFlags: flags, live: newLiveOptions(), IOStreams: streams}
+func NewGraphCommand(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &GraphOptions{getter: getter, live: newLiveOptions(), IOStreams: streams}
 	c := &cobra.Command{
 		Use:   "graph",
 		Short: "Write the live cluster's call graph in the call-graph file format",
@@ -33,16 +39,21 @@ format. Edit it and run predict -f on it to explore offline.`,
   # Every namespace, rates from a Prometheus you name, as JSON
   kubectl meshinsight graph -A --prometheus-url http://localhost:9090 -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c)
-		},
+		RunE: runE(o),
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "yaml", "Output format: yaml or json")
 	o.live.addFlags(c.Flags())
 	return c
+}
+
+// Complete parses the live flags and builds the cluster's clients.
+func (o *GraphOptions) Complete(*cobra.Command) error {
+	if err := o.live.complete(); err != nil {
+		return err
+	}
+	var err error
+	o.clients, err = kube.NewClients(o.getter, kube.KubeconfigHint)
+	return err
 }
 
 // Validate checks flags without I/O.
@@ -54,8 +65,8 @@ func (o *GraphOptions) Validate() error {
 }
 
 // Run reads the cluster and writes the graph; messages go to stderr.
-func (o *GraphOptions) Run(c *cobra.Command) error {
-	g, msgs, err := o.live.collect(c.Context(), o.configFlags)
+func (o *GraphOptions) Run(ctx context.Context) error {
+	g, msgs, err := o.live.collect(ctx, o.clients)
 	if err != nil {
 		return err
 	}

@@ -7,14 +7,12 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/cluster"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/telemetry"
 )
 
 // liveOptions are the flags of commands that read the live cluster.
@@ -27,10 +25,14 @@ type liveOptions struct {
 	IstioNamespace string
 	Timeout        time.Duration
 	At             string
+
+	// Set by complete.
+	source telemetry.Source
+	at     time.Time
 }
 
 func newLiveOptions() liveOptions {
-	return liveOptions{Source: string(cluster.SourceAuto), Window: 5 * time.Minute, SampleInterval: 10 * time.Second,
+	return liveOptions{Source: string(telemetry.SourceAuto), Window: 5 * time.Minute, SampleInterval: 10 * time.Second,
 		IstioNamespace: "istio-system", Timeout: 2 * time.Minute}
 }
 
@@ -45,58 +47,33 @@ func (o *liveOptions) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.Timeout, "collect-timeout", o.Timeout, "Give up reading the cluster after this long")
 }
 
+// complete parses --source and --at.
+func (o *liveOptions) complete() error {
+	var err error
+	if o.source, err = telemetry.ParseSource(o.Source); err != nil {
+		return err
+	}
+	o.at, err = parseAt(o.At)
+	return err
+}
+
+// validate checks the durations; no I/O.
 func (o *liveOptions) validate() error {
-	if _, err := cluster.ParseSource(o.Source); err != nil {
-		return err
-	}
-	if _, err := parseAt(o.At); err != nil {
-		return err
-	}
 	if o.Window <= 0 || o.SampleInterval <= 0 || o.Timeout <= 0 {
 		return fmt.Errorf("--window, --sample-interval and --collect-timeout must be positive")
 	}
 	return nil
 }
 
-// collect reads the cluster of the current kube context into a call graph.
-func (o *liveOptions) collect(ctx context.Context, flags *genericclioptions.ConfigFlags) (*callgraph.Graph, []diag.Message, error) {
-	cfg, err := flags.ToRESTConfig()
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading kubeconfig: %w (use --kubeconfig or --context, or pass -f FILE to work without a cluster)", err)
-	}
-	ns, _, err := flags.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		return nil, nil, fmt.Errorf("resolving the namespace: %w", err)
-	}
-	raw, err := flags.ToRawKubeConfigLoader().RawConfig()
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading kubeconfig: %w", err)
-	}
-	contextName := raw.CurrentContext
-	if flags.Context != nil && *flags.Context != "" {
-		contextName = *flags.Context
-	}
-	kc, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating Kubernetes client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating dynamic client: %w", err)
-	}
-	ic, err := istioclient.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating Istio client: %w", err)
-	}
-	source, _ := cluster.ParseSource(o.Source)
-	at, _ := parseAt(o.At)
+// collect reads the cluster of c's kube context into a call graph.
+func (o *liveOptions) collect(ctx context.Context, c *kube.Clients) (*callgraph.Graph, []diag.Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	g, msgs, err := cluster.Collect(ctx, cluster.Clients{Config: cfg, Kube: kc, Dynamic: dyn, Istio: ic, Context: contextName},
-		cluster.Options{Namespace: ns, AllNamespaces: o.AllNamespaces, IstioNamespace: o.IstioNamespace, Source: source,
-			PrometheusURL: o.PrometheusURL, At: at, Window: o.Window, SampleInterval: o.SampleInterval})
+	g, msgs, err := cluster.Collect(ctx, c, cluster.Options{Namespace: c.Namespace, AllNamespaces: o.AllNamespaces,
+		IstioNamespace: o.IstioNamespace, Source: o.source, PrometheusURL: o.PrometheusURL, At: o.at,
+		Window: o.Window, SampleInterval: o.SampleInterval})
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading context %q: %w", contextName, err)
+		return nil, nil, fmt.Errorf("reading context %q: %w", c.Context, err)
 	}
 	return g, msgs, nil
 }

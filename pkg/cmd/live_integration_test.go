@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/internal/testenv"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 )
 
@@ -116,7 +116,7 @@ func TestPredictLiveNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	type want struct {
-		proto     string
+		proto     dataplane.Protocol
 		mtls      bool
 		rps       float64
 		req, resp float64
@@ -153,8 +153,7 @@ func TestPredictLiveNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("graph output does not parse: %v\n%s", err, yamlOut)
 	}
-	path := filepath.Join(t.TempDir(), "graph.yaml")
-	os.WriteFile(path, []byte(yamlOut), 0o644)
+	path := writeFile(t, t.TempDir(), "graph.yaml", yamlOut)
 	out2, _, err := execute(t, "predict", "-f", path, "-o", "json")
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,19 +10,33 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+)
+
+// source is where a prediction's calls come from; Complete decides it once.
+type source int
+
+const (
+	// fromCluster reads the live cluster of the kube context (no -f, no traces).
+	fromCluster source = iota
+	// fromFile reads a call-graph file (-f).
+	fromFile
+	// fromTraces reads distributed traces (--traces, --jaeger-url); -f then
+	// only supplies workloads and edges for the services it names.
+	fromTraces
 )
 
 // PredictOptions are the options of `kubectl meshinsight predict`.
 type PredictOptions struct {
-	configFlags *genericclioptions.ConfigFlags
+	getter genericclioptions.RESTClientGetter
 
 	Filename    string
 	ExportGraph string
@@ -32,32 +47,28 @@ type PredictOptions struct {
 	WhatIf      []string
 	SpeedupPath string
 	FanOut      string
-	// StoreDir overrides the local profile store (tests).
-	StoreDir string
 
 	// Set by Complete.
-	format   printers.Format
-	whatIfs  []predict.WhatIf
-	fanOut   predict.FanOut
-	graph    *callgraph.Graph
-	prof     *profile.Profile
-	profSrc  string
-	speedups map[profile.Component]float64
-	graphMsg []diag.Message
-	// nodeProfiles are per-node-type profiles from the store.
-	nodeProfiles map[string]*profile.Profile
+	source      source
+	fanOutGiven bool
+	format      printers.Format
+	whatIfs     []predict.WhatIf
+	fanOut      predict.FanOut
+	kubeContext string
+	// clients are the live cluster's, for fromCluster only.
+	clients *kube.Clients
 
 	genericiooptions.IOStreams
 }
 
 // NewPredictOptions returns options with defaults.
-func NewPredictOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *PredictOptions {
-	return &PredictOptions{configFlags: flags, IOStreams: streams, FanOut: string(predict.Sequential), live: newLiveOptions(), traces: newTraceOptions()}
+func NewPredictOptions(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *PredictOptions {
+	return &PredictOptions{getter: getter, IOStreams: streams, FanOut: string(predict.Sequential), live: newLiveOptions(), traces: newTraceOptions()}
 }
 
 // NewPredictCommand builds `kubectl meshinsight predict`.
-func NewPredictCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewPredictOptions(flags, streams)
+func NewPredictCommand(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewPredictOptions(getter, streams)
 	c := &cobra.Command{
 		Use:   "predict [-n NAMESPACE | -A | -f GRAPH | --traces FILE|DIR | --jaeger-url URL --service S]",
 		Short: "Predict the latency and CPU the mesh adds to each call",
@@ -103,17 +114,14 @@ services it names.`,
   # Render the graph coloured by added latency
   kubectl meshinsight predict -f examples/bookinfo.yaml -o dot | dot -Tsvg > mesh.svg` + predictTracesExamples,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if err := o.Complete(c.Context()); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o),
 	}
-	f := c.Flags()
+	o.AddFlags(c.Flags())
+	return c
+}
+
+// AddFlags binds the command's flags to o.
+func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.Filename, "filename", "f", "", "Call-graph file (YAML or JSON; - for stdin); without it the live cluster is read")
 	f.StringVar(&o.ExportGraph, "export-graph", "", "Also write the call graph used (e.g. the one derived from the cluster) to this file")
 	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
@@ -123,29 +131,32 @@ services it names.`,
 	f.StringVar(&o.FanOut, "fanout", o.FanOut, "How a request's downstream calls combine on a path: sequential (sum) or parallel (slowest)")
 	o.live.addFlags(f)
 	o.traces.addFlags(f)
-	return c
 }
 
-// Validate checks flags without doing I/O.
-func (o *PredictOptions) Validate() error {
-	if o.Filename != "" && o.live.AllNamespaces {
-		return errors.New("-A reads the live cluster; it cannot be combined with -f")
+// Complete decides where the calls come from, parses the flags into their
+// types and, for the live cluster, builds its clients. It reads the
+// kubeconfig, nothing else.
+func (o *PredictOptions) Complete(c *cobra.Command) error {
+	switch {
+	case o.traces.enabled():
+		o.source = fromTraces
+	case o.Filename != "":
+		o.source = fromFile
+	default:
+		o.source = fromCluster
 	}
-	if err := o.live.validate(); err != nil {
+	o.fanOutGiven = c.Flags().Changed("fanout")
+	var err error
+	if o.format, err = printers.ParseFormat(o.Output); err != nil {
 		return err
 	}
-	format, err := printers.ParseFormat(o.Output)
-	if err != nil {
-		return err
-	}
-	o.format = format
 	switch predict.FanOut(o.FanOut) {
 	case predict.Sequential, predict.Parallel:
 		o.fanOut = predict.FanOut(o.FanOut)
 	default:
 		return fmt.Errorf("--fanout %q: want sequential or parallel", o.FanOut)
 	}
-	o.whatIfs = o.whatIfs[:0]
+	o.whatIfs = nil
 	for _, s := range o.WhatIf {
 		w, err := predict.ParseWhatIf(s)
 		if err != nil {
@@ -153,80 +164,96 @@ func (o *PredictOptions) Validate() error {
 		}
 		o.whatIfs = append(o.whatIfs, w)
 	}
-	return o.validateTraces()
-}
-
-// Complete reads the graph (from the file or the cluster), the profile and the
-// speed-ups.
-func (o *PredictOptions) Complete(ctx context.Context) error {
-	var err error
-	switch o.Filename {
-	case "":
-		if o.traces.enabled() {
-			break // the calls come from the traces
-		}
-		if o.graph, o.graphMsg, err = o.live.collect(ctx, o.configFlags); err != nil {
-			return err
-		}
-	case "-":
-		data, rerr := io.ReadAll(o.In)
-		if rerr != nil {
-			return fmt.Errorf("reading call graph from stdin: %w", rerr)
-		}
-		if o.graph, err = callgraph.Parse("<stdin>", data); err != nil {
-			return err
-		}
-	default:
-		if o.graph, err = callgraph.ReadFile(o.Filename); err != nil {
-			return err
-		}
-	}
-	if o.ExportGraph != "" && !o.traces.enabled() {
-		if err := writeGraph(o.ExportGraph, o.graph); err != nil {
-			return err
-		}
-	}
-	if err := o.loadProfile(ctx); err != nil {
+	if err := o.live.complete(); err != nil {
 		return err
 	}
-	if o.SpeedupPath != "" {
-		data, rerr := os.ReadFile(o.SpeedupPath)
-		if rerr != nil {
-			return fmt.Errorf("reading speed-up file: %w", rerr)
-		}
-		if o.speedups, err = predict.ParseSpeedups(o.SpeedupPath, data); err != nil {
+	o.kubeContext = kube.ContextName(o.getter)
+	if o.source == fromCluster {
+		if o.clients, err = kube.NewClients(o.getter, kube.KubeconfigHint+", or pass -f FILE to work without a cluster"); err != nil {
 			return err
 		}
-	}
-	if o.traces.enabled() {
-		return o.completeTraces(ctx)
 	}
 	return nil
 }
 
-// Run predicts and prints.
-func (o *PredictOptions) Run() error {
-	if o.traces.enabled() {
-		return o.runTraces()
+// Validate checks the flags against each other; no I/O, no changes.
+func (o *PredictOptions) Validate() error {
+	if o.source == fromFile && o.live.AllNamespaces {
+		return errors.New("-A reads the live cluster; it cannot be combined with -f")
 	}
-	resolved, err := callgraph.Resolve(o.graph)
+	if err := o.live.validate(); err != nil {
+		return err
+	}
+	return o.validateTraces()
+}
+
+// Run reads the calls, the profile and the speed-ups, predicts and prints.
+func (o *PredictOptions) Run(ctx context.Context) error {
+	if o.source == fromTraces {
+		return o.runTraces(ctx)
+	}
+	g, msgs, err := o.readGraph(ctx)
 	if err != nil {
 		return err
 	}
-	name := o.graph.Metadata.Name
-	if name == "" {
-		name = o.Filename
+	if o.ExportGraph != "" {
+		if err := writeGraph(o.ExportGraph, g); err != nil {
+			return err
+		}
 	}
-	report, err := predict.Run(predict.Input{
-		Graph: resolved, GraphName: name,
-		Profile: o.prof, ProfileSource: o.profSrc,
-		FanOut: o.fanOut, WhatIf: o.whatIfs, Speedups: o.speedups, Messages: o.graphMsg,
-		NodeProfiles: o.nodeProfiles,
-	})
+	in, err := o.predictInput(ctx)
+	if err != nil {
+		return err
+	}
+	if in.Graph, err = callgraph.Resolve(g); err != nil {
+		return err
+	}
+	in.GraphName, in.Messages = cmp.Or(g.Metadata.Name, o.Filename), msgs
+	report, err := predict.Run(in)
 	if err != nil {
 		return fmt.Errorf("predicting: %w", err)
 	}
 	return printers.Print(o.Out, report, o.format)
+}
+
+// readGraph reads the call graph from the live cluster or from -f (a file,
+// or - for stdin); nil without either.
+func (o *PredictOptions) readGraph(ctx context.Context) (*callgraph.Graph, []diag.Message, error) {
+	switch {
+	case o.source == fromCluster:
+		return o.live.collect(ctx, o.clients)
+	case o.Filename == "":
+		return nil, nil, nil
+	case o.Filename == "-":
+		data, err := io.ReadAll(o.In)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading call graph from stdin: %w", err)
+		}
+		g, err := callgraph.Parse("<stdin>", data)
+		return g, nil, err
+	}
+	g, err := callgraph.ReadFile(o.Filename)
+	return g, nil, err
+}
+
+// predictInput is what every prediction shares: the profiles (see
+// loadProfile), the fan-out and the variant's what-ifs and speed-ups.
+func (o *PredictOptions) predictInput(ctx context.Context) (predict.Input, error) {
+	in := predict.Input{FanOut: o.fanOut, WhatIf: o.whatIfs}
+	var err error
+	if in.Profile, in.ProfileSource, in.NodeProfiles, err = o.loadProfile(ctx); err != nil {
+		return in, err
+	}
+	if o.SpeedupPath != "" {
+		data, err := os.ReadFile(o.SpeedupPath)
+		if err != nil {
+			return in, fmt.Errorf("reading speed-up file: %w", err)
+		}
+		if in.Speedups, err = predict.ParseSpeedups(o.SpeedupPath, data); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
 }
 
 // writeGraph writes g to path, as JSON when the name ends in .json, else YAML.

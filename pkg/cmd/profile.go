@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -18,10 +16,11 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profiler"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
@@ -30,7 +29,7 @@ import (
 
 // ProfileOptions are the options of `kubectl meshinsight profile`.
 type ProfileOptions struct {
-	configFlags *genericclioptions.ConfigFlags
+	getter genericclioptions.RESTClientGetter
 
 	Node         string
 	NodeSelector string
@@ -55,15 +54,15 @@ type ProfileOptions struct {
 	Duration  time.Duration
 	Rounds    int
 
-	// StoreDir overrides the local profile directory (tests).
-	StoreDir string
+	// Set by Complete.
+	clients *kube.Clients
 
 	genericiooptions.IOStreams
 }
 
 // NewProfileCommand builds `kubectl meshinsight profile`.
-func NewProfileCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewProfileOptions(flags, streams)
+func NewProfileCommand(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewProfileOptions(getter, streams)
 	c := &cobra.Command{
 		Use:   "profile [--node NODE | --all-node-types]",
 		Short: "Measure the mesh's proxies on a node and store the profile for predict",
@@ -86,20 +85,15 @@ unless --keep. Use --dry-run to review every object and privilege first.`,
   # One profile per node type (instance-type label), two at a time
   kubectl meshinsight profile --all-node-types --concurrency 2`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(c.Context())
-		},
+		RunE: runE(o),
 	}
 	o.AddFlags(c.Flags())
 	return c
 }
 
 // NewProfileOptions returns options with defaults.
-func NewProfileOptions(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *ProfileOptions {
-	return &ProfileOptions{configFlags: flags, IOStreams: streams, Image: version.AgentImageRef(),
+func NewProfileOptions(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *ProfileOptions {
+	return &ProfileOptions{getter: getter, IOStreams: streams, Image: version.AgentImageRef(),
 		Timeout: 20 * time.Minute, Concurrency: 2, Output: "table"}
 }
 
@@ -124,6 +118,13 @@ func (o *ProfileOptions) AddFlags(f *pflag.FlagSet) {
 	f.Float64SliceVar(&o.Rates, "rates", nil, "Agent: request rates (default 500,2000)")
 	f.DurationVar(&o.Duration, "duration", 0, "Agent: length of each load run (default 1s)")
 	f.IntVar(&o.Rounds, "rounds", 0, "Agent: interleaved mesh/bypass rounds per cell (default 3)")
+}
+
+// Complete builds the cluster's clients.
+func (o *ProfileOptions) Complete(*cobra.Command) error {
+	var err error
+	o.clients, err = kube.NewClients(o.getter, kube.KubeconfigHint)
+	return err
 }
 
 // Validate checks the flags; no I/O.
@@ -195,25 +196,10 @@ type storedProfile struct {
 	Stored   []string `json:"stored"`
 }
 
-// Run does the profiling; Ctrl-C and SIGTERM cancel it and clean up.
+// Run does the profiling; cancelling ctx (Ctrl-C and SIGTERM, through
+// main's signal context) stops it and cleans up.
 func (o *ProfileOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	kc, kctx, err := kubeClient(o.configFlags)
-	if err != nil {
-		return err
-	}
-	rc, err := o.configFlags.ToRESTConfig()
-	if err != nil {
-		return fmt.Errorf("loading kubeconfig: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return fmt.Errorf("creating dynamic client: %w", err)
-	}
+	kc, kctx := o.clients.Kube, o.clients.Context
 	quiet := o.Output != "table"
 	prog := newProgress(o.ErrOut, quiet)
 	logf := func(format string, args ...any) {
@@ -239,9 +225,9 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("preflight on context %q: %w", kctx, err)
 	}
-	mode := "sidecar"
+	mode := dataplane.Sidecar
 	if plan.Istio.Ambient {
-		mode = "ambient"
+		mode = dataplane.Ambient
 	}
 	logf("  Istio %s (revision %s, %s) in %s; proxy image %s", plan.Istio.Version, plan.Istio.Revision, mode, plan.Istio.Namespace, plan.Istio.ProxyImage)
 	for _, n := range plan.Nodes {
@@ -259,7 +245,7 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 		return err
 	}
 
-	results, err := profiler.Execute(ctx, profiler.Clients{Kube: kc, Dynamic: dyn}, plan, profiler.RunOptions{
+	results, err := profiler.Execute(ctx, profiler.Clients{Kube: kc, Dynamic: o.clients.Dynamic}, plan, profiler.RunOptions{
 		Timeout: o.Timeout, Keep: o.Keep, Concurrency: o.Concurrency, Progress: prog,
 	})
 	if o.Keep {
@@ -296,12 +282,9 @@ func (o *ProfileOptions) store(ctx context.Context, kc kubernetes.Interface, kct
 			stored[p.Provenance.Platform.NodeType] = append(stored[p.Provenance.Platform.NodeType], path)
 		}
 	} else {
-		dir := o.StoreDir
-		if dir == "" {
-			var err error
-			if dir, err = profilestore.Dir(); err != nil {
-				return err
-			}
+		dir, err := profilestore.Dir()
+		if err != nil {
+			return err
 		}
 		paths, err := profilestore.SaveLocal(dir, kctx, set)
 		if err != nil {

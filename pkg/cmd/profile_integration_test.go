@@ -29,7 +29,6 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/internal/testenv"
 	"github.com/meshinsight/kubectl-meshinsight/manifests"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profiler"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
 )
@@ -191,24 +190,41 @@ func standInAgents(ctx context.Context, t *testing.T, cs kubernetes.Interface, k
 	}
 }
 
-func profileCmd(t *testing.T, kubeconfig string, store string, args ...string) (*ProfileOptions, *bytes.Buffer, *bytes.Buffer, func(context.Context) error) {
+// profileCmd binds args to the profile command's options as the command
+// line would; run does Complete, Validate and Run. Its kube flags point at
+// kubeconfig; tests may change them (e.g. Impersonate) before run.
+func profileCmd(t *testing.T, kubeconfig string, args ...string) (*genericclioptions.ConfigFlags, *bytes.Buffer, *bytes.Buffer, func(context.Context) error) {
 	t.Helper()
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 	flags := genericclioptions.NewConfigFlags(true)
 	flags.KubeConfig = &kubeconfig
 	o := NewProfileOptions(flags, streams)
-	o.StoreDir = store
 	fs := pflag.NewFlagSet("profile", pflag.ContinueOnError)
 	o.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	return o, out, errOut, func(ctx context.Context) error {
+	return flags, out, errOut, func(ctx context.Context) error {
+		if err := o.Complete(nil); err != nil {
+			return err
+		}
 		if err := o.Validate(); err != nil {
 			return err
 		}
 		return o.Run(ctx)
 	}
+}
+
+// useStore points the local profile store at an empty directory for this
+// test (through XDG_CONFIG_HOME, as a user would) and returns it.
+func useStore(t *testing.T) string {
+	t.Helper()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	dir, err := profilestore.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func runNamespaces(t *testing.T, cs kubernetes.Interface) []string {
@@ -237,13 +253,13 @@ func TestProfileNodeEndToEnd(t *testing.T) {
 	kubeconfig := testenv.Kubeconfig(t)
 	cs := testenv.Client(t)
 	istioNS := installIstiod(t, cs)
-	store := t.TempDir()
+	store := useStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	sctx, stop := context.WithCancel(ctx)
 	wait := standInAgents(sctx, t, cs, kubeconfig)
 
-	_, out, errOut, run := profileCmd(t, kubeconfig, store, "--node", testenv.FakeNodeName, "--istio-namespace", istioNS,
+	_, out, errOut, run := profileCmd(t, kubeconfig, "--node", testenv.FakeNodeName, "--istio-namespace", istioNS,
 		"--save-to-cluster", "--timeout", "3m", "--image", "example.invalid/meshinsight-agent:test")
 	err := run(ctx)
 	stop()
@@ -275,25 +291,26 @@ func TestProfileNodeEndToEnd(t *testing.T) {
 	// reads the cluster, the context's file for a graph file, and --profile
 	// over both.
 	for _, tc := range []struct {
-		name, file, profileFlag, wantSource string
+		name       string
+		args       []string
+		wantSource string
 	}{
-		{"live", "", "", "ConfigMap " + istioNS + "/meshinsight-profile"},
-		{"file", "../../examples/bookinfo.yaml", "", filepath.Join(store, "meshinsight-testenv.json")},
-		{"flag", "../../examples/bookinfo.yaml", "../profile/reference.json", "../profile/reference.json"},
+		{"live", []string{"--istio-namespace", istioNS, "-n", istioNS, "--source", "config"}, "ConfigMap " + istioNS + "/meshinsight-profile"},
+		{"file", []string{"-f", "../../examples/bookinfo.yaml"}, filepath.Join(store, "meshinsight-testenv.json")},
+		{"flag", []string{"-f", "../../examples/bookinfo.yaml", "--profile", "../profile/reference.json"}, "../profile/reference.json"},
 	} {
-		streams, _, _, errOut := genericiooptions.NewTestIOStreams()
-		flags := genericclioptions.NewConfigFlags(true)
-		flags.KubeConfig = &kubeconfig
-		o := NewPredictOptions(flags, streams)
-		o.Filename, o.ProfilePath, o.StoreDir = tc.file, tc.profileFlag, store
-		o.live.IstioNamespace = istioNS
-		if err := o.loadProfile(ctx); err != nil {
+		out, errOut, err := execute(t, append([]string{"--kubeconfig", kubeconfig, "predict", "-o", "json"}, tc.args...)...)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tc.name, err, errOut)
+		}
+		var r struct{ Profile struct{ Source string } }
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if o.profSrc != tc.wantSource {
-			t.Errorf("%s: profile from %q, want %q (stderr %q)", tc.name, o.profSrc, tc.wantSource, errOut)
+		if r.Profile.Source != tc.wantSource {
+			t.Errorf("%s: profile from %q, want %q (stderr %q)", tc.name, r.Profile.Source, tc.wantSource, errOut)
 		}
-		if tc.profileFlag == "" && !strings.Contains(errOut.String(), "Using the measured profile") {
+		if tc.name != "flag" && !strings.Contains(errOut, "Using the measured profile") {
 			t.Errorf("%s: predict does not say which profile it used: %q", tc.name, errOut)
 		}
 	}
@@ -303,7 +320,7 @@ func TestProfileDryRunPassesServerSideDryRun(t *testing.T) {
 	kubeconfig := testenv.Kubeconfig(t)
 	cs := testenv.Client(t)
 	istioNS := installIstiod(t, cs)
-	_, out, _, run := profileCmd(t, kubeconfig, t.TempDir(), "--dry-run", "--istio-namespace", istioNS)
+	_, out, _, run := profileCmd(t, kubeconfig, "--dry-run", "--istio-namespace", istioNS)
 	if err := run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -340,8 +357,8 @@ func TestProfileRBACDenied(t *testing.T) {
 	cs := testenv.Client(t)
 	istioNS := installIstiod(t, cs)
 	user := "meshinsight-nobody"
-	o, _, _, run := profileCmd(t, kubeconfig, t.TempDir(), "--istio-namespace", istioNS, "--node", testenv.FakeNodeName)
-	o.configFlags.Impersonate = &user // kubectl's --as
+	flags, _, _, run := profileCmd(t, kubeconfig, "--istio-namespace", istioNS, "--node", testenv.FakeNodeName)
+	flags.Impersonate = &user // kubectl's --as
 	err := run(context.Background())
 	if err == nil {
 		t.Fatal("profile as a user without RBAC succeeded")
@@ -378,7 +395,7 @@ func TestProfileImageNeverStartsTimesOutAndCleansUp(t *testing.T) {
 	istioNS := installIstiod(t, cs)
 	node := "mi-dead-" + randSuffix(t)
 	fakeNode(t, cs, node, nil, false)
-	_, _, _, run := profileCmd(t, kubeconfig, t.TempDir(), "--node", node, "--istio-namespace", istioNS, "--timeout", "6s")
+	_, _, _, run := profileCmd(t, kubeconfig, "--node", node, "--istio-namespace", istioNS, "--timeout", "6s")
 	start := time.Now()
 	err := run(context.Background())
 	if err == nil {
@@ -397,7 +414,7 @@ func TestProfileCancelledCleansUp(t *testing.T) {
 	istioNS := installIstiod(t, cs)
 	node := "mi-dead-" + randSuffix(t)
 	fakeNode(t, cs, node, nil, false)
-	_, _, _, run := profileCmd(t, kubeconfig, t.TempDir(), "--node", node, "--istio-namespace", istioNS, "--timeout", "2m")
+	_, _, _, run := profileCmd(t, kubeconfig, "--node", node, "--istio-namespace", istioNS, "--timeout", "2m")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { // Ctrl-C once the namespace exists
 		for ctx.Err() == nil {
@@ -421,7 +438,7 @@ func TestProfileIstioMissing(t *testing.T) {
 	kubeconfig := testenv.Kubeconfig(t)
 	cs := testenv.Client(t)
 	empty := testenv.NewNamespace(t, cs)
-	_, _, _, run := profileCmd(t, kubeconfig, t.TempDir(), "--istio-namespace", empty)
+	_, _, _, run := profileCmd(t, kubeconfig, "--istio-namespace", empty)
 	err := run(context.Background())
 	if err == nil || !errors.Is(err, profiler.ErrIstioNotFound) || !strings.Contains(err.Error(), "install Istio") {
 		t.Errorf("err = %v, want istiod not found with advice", err)
@@ -439,7 +456,7 @@ func TestProfileLeftoverIsCleaned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, errOut, run := profileCmd(t, kubeconfig, t.TempDir(), "--istio-namespace", empty, "--clean-leftovers")
+	_, _, errOut, run := profileCmd(t, kubeconfig, "--istio-namespace", empty, "--clean-leftovers")
 	_ = run(context.Background()) // fails later: no istiod; the leftover goes first
 	if !strings.Contains(errOut.String(), "deleting leftover namespace "+left) {
 		t.Errorf("stderr does not mention the leftover:\n%s", errOut)
@@ -462,12 +479,12 @@ func TestProfileAllNodeTypes(t *testing.T) {
 		}
 		fakeNode(t, cs, n.name, labels, true)
 	}
-	store := t.TempDir()
+	store := useStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sctx, stop := context.WithCancel(ctx)
 	wait := standInAgents(sctx, t, cs, kubeconfig)
-	_, out, errOut, runCmd := profileCmd(t, kubeconfig, store, "--all-node-types", "--node-selector", "meshinsight.dev/test-pool="+run,
+	_, out, errOut, runCmd := profileCmd(t, kubeconfig, "--all-node-types", "--node-selector", "meshinsight.dev/test-pool="+run,
 		"--istio-namespace", istioNS, "--timeout", "4m", "--concurrency", "2", "-o", "json")
 	err := runCmd(ctx)
 	stop()
@@ -499,35 +516,22 @@ func TestProfileAllNodeTypes(t *testing.T) {
 	assertNoRunNamespace(t, cs)
 
 	// predict applies each node type's profile to the workloads on it.
-	graph := filepath.Join(t.TempDir(), "g.yaml")
-	if err := os.WriteFile(graph, []byte(`apiVersion: meshinsight.dev/v1
+	graph := writeFile(t, t.TempDir(), "g.yaml", `apiVersion: meshinsight.dev/v1
 kind: CallGraph
 workloads:
 - {name: web, nodeType: mi.small}
 - {name: api, nodeType: mi.large}
 edges:
 - {from: web, to: api, protocol: tcp, requestsPerSecond: 100}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	streams, _, pout, perr := genericiooptions.NewTestIOStreams()
-	flags := genericclioptions.NewConfigFlags(true)
-	flags.KubeConfig = &kubeconfig
-	o := NewPredictOptions(flags, streams)
-	o.Filename, o.StoreDir, o.Output = graph, store, "json"
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Complete(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Run(); err != nil {
-		t.Fatal(err)
+`)
+	pout, perr, err := execute(t, "--kubeconfig", kubeconfig, "predict", "-f", graph, "-o", "json")
+	if err != nil {
+		t.Fatal(err, perr)
 	}
 	var rep struct {
 		Messages []struct{ Code, Subject, Message string }
 	}
-	if err := json.Unmarshal(pout.Bytes(), &rep); err != nil {
+	if err := json.Unmarshal([]byte(pout), &rep); err != nil {
 		t.Fatal(err)
 	}
 	used := map[string]string{}
@@ -539,5 +543,4 @@ edges:
 	if !strings.Contains(used["node type mi.small"], "default/web") || !strings.Contains(used["node type mi.large"], "default/api") {
 		t.Errorf("predict did not apply each node type's profile: %v (stderr %s)", used, perr)
 	}
-	_ = profile.Parse
 }

@@ -4,6 +4,8 @@
 package cmd
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -40,4 +42,25 @@ part of the proxy is responsible, from a call graph and a measured proxy profile
 		NewVersionCommand(streams),
 	)
 	return root
+}
+
+// options are a command's options: Complete resolves the flags (and builds
+// clients), Validate checks them without I/O, Run does the work.
+type options interface {
+	Complete(*cobra.Command) error
+	Validate() error
+	Run(context.Context) error
+}
+
+// runE runs a command as kubectl's do: Complete, Validate, Run.
+func runE(o options) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, _ []string) error {
+		if err := o.Complete(c); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(c.Context())
+	}
 }

@@ -2,20 +2,21 @@ package cmd
 
 import (
 	"encoding/json"
-	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/traces"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
 	jaegerTraces = "../traces/testdata/jaeger-checkout.json"
@@ -23,6 +24,8 @@ const (
 	otlpTraces   = "../traces/testdata/otlp-checkout.json"
 )
 
+// The command prints what pkg/printers renders for the prediction: its
+// golden files show the tables.
 func TestPredictTracesGolden(t *testing.T) {
 	cases := map[string][]string{
 		"traces.table":        {"predict", "--traces", jaegerTraces},
@@ -35,33 +38,24 @@ func TestPredictTracesGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err, errOut)
 			}
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
+			want, err := os.ReadFile(filepath.Join("..", "printers", "testdata", name+".golden"))
 			if err != nil {
-				t.Fatalf("reading golden file (run go test ./pkg/cmd/ -run TestPredictTracesGolden -update to create it): %v", err)
+				t.Fatal(err)
 			}
 			if out != string(want) {
-				t.Errorf("output differs from %s (rerun with -update if the change is intended)\ngot:\n%s\nwant:\n%s", golden, out, want)
+				t.Errorf("output differs from pkg/printers/testdata/%s.golden\ngot:\n%s\nwant:\n%s", name, out, want)
 			}
 		})
 	}
 }
 
-func tracesReport(t *testing.T, args ...string) *traces.Report {
+func tracesReport(t *testing.T, args ...string) *predict.TraceReport {
 	t.Helper()
-	out, errOut, err := execute(t, append(args, "-o", "json")...)
+	out, errOut, err := execute(t, append(slices.Clone(args), "-o", "json")...)
 	if err != nil {
 		t.Fatal(err, errOut)
 	}
-	var r traces.Report
+	var r predict.TraceReport
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +71,7 @@ func TestPredictTracesFormatsAgree(t *testing.T) {
 			t.Errorf("%s: operations differ from Jaeger's:\n%+v\n%+v", file, r.Operations, jaeger.Operations)
 		}
 	}
-	if jaeger.Kind != traces.ReportKind || len(jaeger.Operations) != 2 || jaeger.Operations[0].Baseline.LatencyP50Micros <= 0 {
+	if jaeger.Kind != predict.TraceReportKind || len(jaeger.Operations) != 2 || jaeger.Operations[0].Baseline.LatencyP50Micros <= 0 {
 		t.Errorf("report %+v", jaeger)
 	}
 }
@@ -88,10 +82,9 @@ func TestPredictTracesDirServiceAndGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "a.json"), data, 0o644)
-	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not traces"), 0o644)
-	graph := filepath.Join(dir, "shop.yaml")
-	os.WriteFile(graph, []byte(`apiVersion: meshinsight.dev/v1
+	writeFile(t, dir, "a.json", string(data))
+	writeFile(t, dir, "notes.txt", "not traces")
+	graph := writeFile(t, dir, "shop.yaml", `apiVersion: meshinsight.dev/v1
 kind: CallGraph
 metadata: {name: shop}
 workloads:
@@ -99,7 +92,7 @@ workloads:
   - {name: postgres, namespace: shop, mode: none}
 edges:
   - {from: payment, to: postgres, protocol: tcp}
-`), 0o644)
+`)
 	export := filepath.Join(dir, "derived.yaml")
 	r := tracesReport(t, "predict", "--traces", dir, "--service", "payment", "-f", graph, "--export-graph", export)
 	if len(r.Operations) != 1 || r.Operations[0].Name() != "payment POST /charge" || r.Operations[0].Traces != 2 {
@@ -139,10 +132,7 @@ func TestPredictJaegerURL(t *testing.T) {
 
 func TestPredictTracesErrors(t *testing.T) {
 	dir := t.TempDir()
-	cases := map[string]struct {
-		args []string
-		want string
-	}{
+	cases := map[string]errorCase{
 		"both sources":      {[]string{"predict", "--traces", jaegerTraces, "--jaeger-url", "http://x"}, "give one"},
 		"jaeger no service": {[]string{"predict", "--jaeger-url", "http://localhost:16686"}, "--jaeger-url needs --service"},
 		"jaeger bad url":    {[]string{"predict", "--jaeger-url", "localhost:16686", "--service", "a"}, "want e.g. http://localhost:16686"},
@@ -156,12 +146,69 @@ func TestPredictTracesErrors(t *testing.T) {
 		"unknown service":   {[]string{"predict", "--traces", jaegerTraces, "--service", "nobody"}, `has a request of service "nobody"`},
 		"jaeger down":       {[]string{"predict", "--jaeger-url", "http://127.0.0.1:1", "--service", "a"}, "is the query service reachable"},
 	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			_, _, err := execute(t, c.args...)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("err = %v, want %q", err, c.want)
+	expectErrors(t, cases)
+}
+
+// With per-node-type profiles stored for the context, a trace prediction
+// applies each node type's profile to the workloads the graph puts on it,
+// as a graph prediction does (it used the default profile everywhere).
+func TestPredictTracesUsesNodeTypeProfiles(t *testing.T) {
+	xdg := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", xdg)
+	dir, err := profilestore.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	measured := func(nodeType string, slower float64) *profile.Profile {
+		p, err := profile.Reference()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Metadata.Name, p.Metadata.Reference, p.Provenance.Platform.NodeType = "lab-"+nodeType, false, nodeType
+		for i := range p.Models {
+			p.Models[i].LatencyP50Micros.Intercept *= slower
+			p.Models[i].LatencyP50Micros.PerKiB *= slower
+		}
+		return p
+	}
+	if _, err := profilestore.SaveLocal(dir, "lab", profilestore.NewSet("", measured("m5.large", 1), measured("c6g.large", 3))); err != nil {
+		t.Fatal(err)
+	}
+	graph := writeFile(t, t.TempDir(), "shop.yaml", `apiVersion: meshinsight.dev/v1
+kind: CallGraph
+workloads:
+  - {name: frontend, nodeType: m5.large}
+  - {name: payment, nodeType: c6g.large}
+`)
+	perNodeType := tracesReport(t, "--context", "lab", "predict", "--traces", jaegerTraces, "-f", graph)
+	oneProfile := tracesReport(t, "--context", "lab", "predict", "--traces", jaegerTraces, "-f", graph, "--profile", "../profile/reference.json")
+	if !slices.ContainsFunc(perNodeType.Messages, func(m diag.Message) bool {
+		return m.Code == diag.NodeTypeProfile && m.Subject == "node type c6g.large" && strings.Contains(m.Message, "default/payment")
+	}) {
+		t.Errorf("no MI0031 for payment's node type: %v", perNodeType.Messages)
+	}
+	call := func(r *predict.TraceReport, name string) predict.EdgeResult {
+		for _, c := range r.Operations[0].Calls {
+			if c.Name() == name {
+				return c.Edge
 			}
-		})
+		}
+		t.Fatalf("no call %s", name)
+		return predict.EdgeResult{}
+	}
+	// payment's inbound proxy runs on the 3× slower node type.
+	if a, b := call(perNodeType, "frontend->payment").LatencyP50Micros, call(oneProfile, "frontend->payment").LatencyP50Micros; !(a > 1.5*b) {
+		t.Errorf("frontend->payment +p50 %.0fµs with the node-type profiles, %.0fµs without", a, b)
+	}
+}
+
+func TestPredictTracesRejectsFanOut(t *testing.T) {
+	_, _, err := execute(t, "predict", "--traces", jaegerTraces, "--fanout", "parallel")
+	if err == nil || !strings.Contains(err.Error(), "with traces each request's critical path already says which calls were waited for") {
+		t.Errorf("err = %v", err)
+	}
+	// The default is no reason to refuse.
+	if _, _, err := execute(t, "predict", "--traces", jaegerTraces); err != nil {
+		t.Error(err)
 	}
 }

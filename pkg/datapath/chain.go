@@ -1,9 +1,6 @@
 package datapath
 
 import (
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -93,15 +90,8 @@ var chainPodRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,14}$`)
 
 // withDefaults returns s with every zero field filled in.
 func (s ChainSpec) withDefaults() (ChainSpec, error) {
-	if s.Prefix == "" {
-		b := make([]byte, 3)
-		if _, err := rand.Read(b); err != nil {
-			return s, fmt.Errorf("generating a name prefix: %w", err)
-		}
-		s.Prefix = "mc-" + hex.EncodeToString(b)
-	}
-	if !s.Subnet.IsValid() {
-		s.Subnet = DefaultChainSubnet
+	if err := defaultNames(&s.Prefix, &s.Subnet, "mc-", DefaultChainSubnet); err != nil {
+		return s, err
 	}
 	s.Edges = slices.Clone(s.Edges)
 	for i := range s.Edges {
@@ -109,12 +99,7 @@ func (s ChainSpec) withDefaults() (ChainSpec, error) {
 			s.Edges[i].Mode = ModeHTTP
 		}
 	}
-	if s.MaxConn == 0 {
-		s.MaxConn = 4096
-	}
-	if s.ProxyThreads == 0 {
-		s.ProxyThreads = 1
-	}
+	s.MaxConn, s.ProxyThreads = defaultLimits(s.MaxConn, s.ProxyThreads)
 	return s, nil
 }
 
@@ -181,12 +166,7 @@ func (s ChainSpec) Validate() error {
 			errs = append(errs, fmt.Errorf("excluded port %d is one of the proxy's own ports", p))
 		}
 	}
-	if s.MaxConn < 1 {
-		errs = append(errs, fmt.Errorf("maxconn %d: want at least 1", s.MaxConn))
-	}
-	if s.ProxyThreads < 1 || s.ProxyThreads > 64 {
-		errs = append(errs, fmt.Errorf("proxy threads %d: want 1-64", s.ProxyThreads))
-	}
+	errs = append(errs, limitErrors(s.MaxConn, s.ProxyThreads)...)
 	return errors.Join(errs...)
 }
 
@@ -207,16 +187,9 @@ func (s ChainSpec) addr(i int) netip.Addr {
 // netnsName is the network namespace of pod name (or of the hub).
 func (s ChainSpec) netnsName(name string) string { return s.Prefix + "-" + name }
 
-// rules returns the nat rules of a pod with a sidecar.
-func (s ChainSpec) rules() Rules {
-	return Rules{
-		InboundPort:          InboundPort,
-		OutboundPort:         OutboundPort,
-		ProxyUID:             ProxyUID,
-		ExcludeInboundPorts:  s.ExcludePorts,
-		ExcludeOutboundPorts: s.ExcludePorts,
-	}
-}
+// rules returns the nat rules of a pod with a sidecar: the bypass ports
+// excluded both ways.
+func (s ChainSpec) rules() Rules { return sidecarRules(s.ExcludePorts, s.ExcludePorts) }
 
 // chainRoute is one outbound backend of a chain sidecar: the edge to a pod.
 type chainRoute struct {
@@ -274,66 +247,34 @@ func (s ChainSpec) proxyConfig(name, adminSocket string, certs map[Pod]*TLSFiles
 // upgrades the stream) and TLS settings and forwards to the callee's address
 // on the original port. Anything else passes through as TCP.
 func chainHAProxyConfig(c chainProxyConfig) []byte {
-	var b bytes.Buffer
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w("# meshinsight chain: %s sidecar, inbound %s mTLS %s, %d outbound routes", c.Pod, c.InboundMode, onOff(c.InboundTLS != nil), len(c.Routes))
-	w("global")
-	w("    maxconn %d", c.MaxConn)
-	w("    nbthread %d", c.Threads)
-	if c.AdminSocket != "" {
-		w("    stats socket %s mode 600 level user", c.AdminSocket)
-	}
-	w("")
-	w("defaults")
-	w("    mode tcp")
-	w("    maxconn %d", c.MaxConn)
-	w("    timeout connect 5s")
-	w("    timeout client 60s")
-	w("    timeout server 60s")
-	w("")
-	w("frontend inbound")
-	w("    mode %s", c.InboundMode)
-	if c.InboundTLS != nil {
-		w("    bind 0.0.0.0:%d ssl crt %s ca-file %s verify required", InboundPort, c.InboundTLS.CertKey, c.InboundTLS.CA)
-	} else {
-		w("    bind 0.0.0.0:%d", InboundPort)
-	}
-	w("    default_backend inbound")
-	w("")
-	w("backend inbound")
-	w("    mode %s", c.InboundMode)
-	if c.InboundMode == ModeHTTP {
-		w("    http-response add-header %s %s-inbound", ViaHeader, c.Pod)
-	}
-	w("    # no port: the original destination port (SO_ORIGINAL_DST)")
-	w("    server app 127.0.0.1")
-	w("")
-	w("frontend outbound")
-	w("    mode tcp")
-	w("    bind 0.0.0.0:%d", OutboundPort)
-	w("    tcp-request connection reject if { dst_port %d }", OutboundPort)
+	var b haproxyConfig
+	b.line("# meshinsight chain: %s sidecar, inbound %s mTLS %s, %d outbound routes", c.Pod, c.InboundMode, onOff(c.InboundTLS != nil), len(c.Routes))
+	b.preamble(c.MaxConn, c.Threads, c.AdminSocket, ModeTCP)
+	b.inbound(c.Pod, c.InboundMode, c.InboundTLS, true)
+	b.line("")
+	b.line("frontend outbound")
+	b.line("    mode tcp")
+	b.line("    bind 0.0.0.0:%d", OutboundPort)
+	b.line("    tcp-request connection reject if { dst_port %d }", OutboundPort)
 	for _, r := range c.Routes {
-		w("    use_backend to_%s if { dst %s }", r.To, r.Addr)
+		b.line("    use_backend to_%s if { dst %s }", r.To, r.Addr)
 	}
-	w("    default_backend passthrough")
+	b.line("    default_backend passthrough")
 	for _, r := range c.Routes {
-		w("")
-		w("backend to_%s", r.To)
-		w("    mode %s", r.Mode)
-		if r.Mode == ModeHTTP {
-			w("    http-response add-header %s %s-outbound", ViaHeader, c.Pod)
-		}
-		w("    # no port: the original destination port (SO_ORIGINAL_DST)")
+		b.line("")
+		b.line("backend to_%s", r.To)
+		b.line("    mode %s", r.Mode)
+		b.via(c.Pod+"-outbound", r.Mode)
+		b.line("    # no port: the original destination port (SO_ORIGINAL_DST)")
 		if r.TLS != nil {
-			w("    server %s %s ssl crt %s ca-file %s verify required verifyhost %s sni str(%s)",
-				r.To, r.Addr, r.TLS.CertKey, r.TLS.CA, r.TLS.PeerName, r.TLS.PeerName)
+			b.line("    server %s %s%s", r.To, r.Addr, upstreamTLS(r.TLS))
 		} else {
-			w("    server %s %s", r.To, r.Addr)
+			b.line("    server %s %s", r.To, r.Addr)
 		}
 	}
-	w("")
-	w("backend passthrough")
-	w("    # 0.0.0.0 and no port: the original destination (SO_ORIGINAL_DST)")
-	w("    server dst 0.0.0.0")
+	b.line("")
+	b.line("backend passthrough")
+	b.line("    # 0.0.0.0 and no port: the original destination (SO_ORIGINAL_DST)")
+	b.line("    server dst 0.0.0.0")
 	return b.Bytes()
 }

@@ -59,7 +59,7 @@ func TestChainRoutesPerEdge(t *testing.T) {
 		}
 	}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return dialIn(ctx, c.NetnsPath("a"), network, addr)
+		return c.Dial(ctx, "a", network, addr)
 	}
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial}}
 	get := func(port int) (via []string, body string) {
@@ -88,7 +88,7 @@ func TestChainRoutesPerEdge(t *testing.T) {
 	// routed over a's mTLS edge).
 	fromC := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return dialIn(ctx, c.NetnsPath("c"), network, addr)
+			return c.Dial(ctx, "c", network, addr)
 		},
 	}}
 	if resp, err := fromC.Get("http://" + net.JoinHostPort(c.Addr("b").String(), strconv.Itoa(InboundPort)) + "/"); err == nil {

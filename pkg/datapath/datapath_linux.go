@@ -32,22 +32,17 @@ const (
 	teardownTimeout = 30 * time.Second
 )
 
-// Datapath is a built two-pod datapath. Its methods are safe for concurrent
-// use. Close it, also when the caller is interrupted: it owns network
-// namespaces, a veth pair, processes and files.
+// Datapath is a built two-pod datapath: a Chain of a client and a server
+// pod joined by one veth pair, each sidecar configured by the Spec's Proxy
+// (HAProxy or NGINX). Its methods are safe for concurrent use. Close it,
+// also when the caller is interrupted: it owns network namespaces, a veth
+// pair, processes and files.
 type Datapath struct {
-	spec    Spec
-	dir     string
-	configs map[Pod]ProxyConfig
+	chain *Chain
+	spec  Spec
 
 	mu      sync.Mutex
-	closed  bool
-	netns   []string // created namespaces, in creation order
-	procs   []*Process
-	proxies map[Pod]*Process
-
-	closeOnce sync.Once
-	closeErr  error
+	configs map[Pod]ProxyConfig
 }
 
 // Build creates the pods, the veth pair, the nat rules and the proxies that
@@ -56,92 +51,26 @@ type Datapath struct {
 // It needs root (CAP_SYS_ADMIN for namespaces, CAP_NET_ADMIN for links and
 // iptables, CAP_SETUID to drop to the proxy uid) and the `ip` and
 // `iptables-restore` tools, plus the proxy's binary when sidecars are wanted.
-func Build(ctx context.Context, spec Spec) (_ *Datapath, err error) {
-	spec, err = spec.withDefaults()
+func Build(ctx context.Context, spec Spec) (*Datapath, error) {
+	spec, err := prepare(spec, Spec.withDefaults, "datapath", "veths and iptables rules")
 	if err != nil {
 		return nil, err
 	}
-	if err := spec.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid datapath spec: %w", err)
-	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("building a datapath needs root: network namespaces, veths and iptables rules are created")
-	}
-	d := &Datapath{spec: spec, configs: map[Pod]ProxyConfig{}, proxies: map[Pod]*Process{}}
-	defer func() {
-		if err != nil {
-			if cerr := d.Close(); cerr != nil {
-				err = errors.Join(err, fmt.Errorf("cleaning up after the failed build: %w", cerr))
-			}
-		}
-	}()
-
-	if d.dir, err = os.MkdirTemp("", tempPrefix+spec.Prefix+"-"); err != nil {
-		return nil, fmt.Errorf("creating the datapath directory: %w", err)
-	}
-	// Traversable, not listable, by the proxy uid, which owns its own
-	// subdirectory and files.
-	if err := os.Chmod(d.dir, 0o711); err != nil {
-		return nil, fmt.Errorf("opening %s to the proxy uid: %w", d.dir, err)
-	}
+	d := &Datapath{spec: spec, configs: map[Pod]ProxyConfig{}}
+	cs := ChainSpec{Prefix: spec.Prefix, Subnet: spec.Subnet, MaxConn: spec.MaxConn, ProxyThreads: spec.ProxyThreads,
+		Edges: []ChainEdge{{From: string(Client), To: string(Server), Mode: spec.Mode, MTLS: spec.MTLS}}}
 	for _, p := range Pods {
-		name := spec.netnsName(p)
-		if err := run(ctx, nil, "ip", "netns", "add", name); err != nil {
-			return nil, err
-		}
-		d.mu.Lock()
-		d.netns = append(d.netns, name)
-		d.mu.Unlock()
-		if err := run(ctx, nil, "ip", "-n", name, "link", "set", "lo", "up"); err != nil {
-			return nil, err
-		}
+		cs.Pods = append(cs.Pods, ChainPod{Name: string(p), Sidecar: spec.Sidecars.Has(p)})
 	}
-	// Both ends are created inside the pods, so the host never sees them.
-	if err := run(ctx, nil, "ip", "link", "add", "eth0", "netns", spec.netnsName(Client),
-		"type", "veth", "peer", "name", "eth0", "netns", spec.netnsName(Server)); err != nil {
+	if d.chain, err = buildChain(ctx, cs, true, d.sidecar); err != nil {
 		return nil, err
-	}
-	for _, p := range Pods {
-		name := spec.netnsName(p)
-		cidr := netip.PrefixFrom(spec.addr(p), spec.Subnet.Bits()).String()
-		if err := run(ctx, nil, "ip", "-n", name, "addr", "add", cidr, "dev", "eth0"); err != nil {
-			return nil, err
-		}
-		if err := run(ctx, nil, "ip", "-n", name, "link", "set", "eth0", "up"); err != nil {
-			return nil, err
-		}
-	}
-	if spec.Sidecars == SidecarNone {
-		return d, nil
-	}
-
-	var certs map[Pod]*TLSFiles
-	if spec.MTLS {
-		if certs, err = writeMeshCerts(d.dir, Pods, ProxyUID); err != nil {
-			return nil, err
-		}
-	}
-	for _, p := range Pods {
-		if !spec.Sidecars.Has(p) {
-			continue
-		}
-		if err := d.startSidecar(ctx, p, certs[p]); err != nil {
-			return nil, err
-		}
 	}
 	return d, nil
 }
 
-// startSidecar installs pod p's nat rules and starts its proxy.
-func (d *Datapath) startSidecar(ctx context.Context, p Pod, tls *TLSFiles) error {
-	s := d.spec
-	podDir := filepath.Join(d.dir, string(p))
-	if err := os.Mkdir(podDir, 0o700); err != nil {
-		return fmt.Errorf("creating the %s proxy directory: %w", p, err)
-	}
-	if err := os.Chown(podDir, ProxyUID, ProxyUID); err != nil {
-		return fmt.Errorf("handing the %s proxy directory to uid %d: %w", p, ProxyUID, err)
-	}
+// sidecar configures pod's proxy from the Spec (sidecarFunc).
+func (d *Datapath) sidecar(pod, dir string, certs map[Pod]*TLSFiles) (Proxy, []byte, Rules, error) {
+	s, p := d.spec, Pod(pod)
 	cfg := ProxyConfig{
 		Pod:          p,
 		Mode:         s.Mode,
@@ -150,42 +79,21 @@ func (d *Datapath) startSidecar(ctx context.Context, p Pod, tls *TLSFiles) error
 		AppPort:      s.AppPort,
 		MaxConn:      s.MaxConn,
 		Threads:      s.ProxyThreads,
-		Dir:          podDir,
-		AdminSocket:  filepath.Join(podDir, "admin.sock"),
-		TLS:          tls,
+		Dir:          dir,
+		AdminSocket:  filepath.Join(dir, "admin.sock"),
+		TLS:          certs[p],
 	}
 	if s.AppPort != 0 {
 		cfg.Upstream = netip.AddrPortFrom(s.addr(Server), uint16(s.AppPort))
 	}
 	conf, err := s.Proxy.Config(cfg)
 	if err != nil {
-		return fmt.Errorf("configuring the %s %s sidecar: %w", p, s.Proxy.Name(), err)
-	}
-	confPath := filepath.Join(podDir, s.Proxy.Name()+".conf")
-	if err := writeOwned(confPath, conf, ProxyUID); err != nil {
-		return err
+		return nil, nil, Rules{}, fmt.Errorf("configuring the %s %s sidecar: %w", p, s.Proxy.Name(), err)
 	}
 	d.mu.Lock()
 	d.configs[p] = cfg
 	d.mu.Unlock()
-
-	ns := s.netnsName(p)
-	if err := run(ctx, s.rules().RestoreInput(), "ip", "netns", "exec", ns, "iptables-restore"); err != nil {
-		return fmt.Errorf("installing the %s pod's nat rules: %w", p, err)
-	}
-	proc, err := d.start(p, s.Proxy.Name()+" "+string(p)+" sidecar", s.Proxy.Command(confPath), ProxyUID)
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.proxies[p] = proc
-	d.mu.Unlock()
-	for _, port := range []int{InboundPort, OutboundPort} {
-		if err := d.waitListening(ctx, p, port, proc); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.Proxy, conf, s.rules(), nil
 }
 
 // Start runs argv inside pod p as uid (and the gid of the same number, e.g.
@@ -193,55 +101,16 @@ func (d *Datapath) startSidecar(ctx context.Context, p Pod, tls *TLSFiles) error
 // kept in a small buffer (Process.Output). The process is stopped when ctx
 // is done and, at the latest, by Close.
 func (d *Datapath) Start(ctx context.Context, p Pod, argv []string, uid int) (*Process, error) {
-	if err := d.checkPod(p); err != nil {
+	if err := d.chain.checkPod(string(p)); err != nil {
 		return nil, err
 	}
-	if uid < 0 {
-		return nil, fmt.Errorf("starting %v: uid %d is negative", argv, uid)
-	}
-	proc, err := d.start(p, strings.Join(argv, " "), argv, uid)
-	if err != nil {
-		return nil, err
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = proc.Stop()
-		case <-proc.Done():
-		}
-	}()
-	return proc, nil
-}
-
-// start starts a tracked process in pod p.
-func (d *Datapath) start(p Pod, name string, argv []string, uid int) (*Process, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil, ErrClosed
-	}
-	proc, err := startIn(d.NetnsPath(p), name, argv, uid, uid)
-	if err != nil {
-		return nil, err
-	}
-	d.procs = append(d.procs, proc)
-	return proc, nil
+	return d.chain.startUntil(ctx, string(p), strings.Join(argv, " "), argv, uid)
 }
 
 // WaitListening waits until a TCP socket listens on port (any address) in
-// pod p, for at most ten seconds. It reads the pod's /proc/net/tcp rather
-// than connecting, so probing a proxy cannot create a connection.
+// pod p, for at most ten seconds, without connecting to it.
 func (d *Datapath) WaitListening(ctx context.Context, p Pod, port int) error {
-	if err := d.checkPod(p); err != nil {
-		return err
-	}
-	return d.waitListening(ctx, p, port, nil)
-}
-
-// waitListening polls pod p's listening sockets; it gives up early, with the
-// process's output, if proc exits.
-func (d *Datapath) waitListening(ctx context.Context, p Pod, port int, proc *Process) error {
-	return waitListeningIn(ctx, d.NetnsPath(p), string(p), port, proc)
+	return d.chain.WaitListening(ctx, string(p), port)
 }
 
 // waitListeningIn polls the listening sockets of the network namespace at
@@ -299,26 +168,12 @@ func listening(nsPath string, port int) (bool, error) {
 // Dial connects from inside pod p, as the calling process (root, so the
 // connection is intercepted like any application's).
 func (d *Datapath) Dial(ctx context.Context, p Pod, network, address string) (net.Conn, error) {
-	if err := d.checkPod(p); err != nil {
-		return nil, err
-	}
-	c, err := dialIn(ctx, d.NetnsPath(p), network, address)
-	if err != nil {
-		return nil, fmt.Errorf("dialling %s from the %s pod: %w", address, p, err)
-	}
-	return c, nil
+	return d.chain.Dial(ctx, string(p), network, address)
 }
 
 // Listen listens inside pod p, for an in-process server.
 func (d *Datapath) Listen(ctx context.Context, p Pod, network, address string) (net.Listener, error) {
-	if err := d.checkPod(p); err != nil {
-		return nil, err
-	}
-	l, err := listenIn(ctx, d.NetnsPath(p), network, address)
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s in the %s pod: %w", address, p, err)
-	}
-	return l, nil
+	return d.chain.Listen(ctx, string(p), network, address)
 }
 
 // Prefix is the name prefix of everything the datapath created.
@@ -328,9 +183,7 @@ func (d *Datapath) Prefix() string { return d.spec.Prefix }
 func (d *Datapath) Spec() Spec { return d.spec }
 
 // NetnsPath is the bind-mounted network namespace of pod p.
-func (d *Datapath) NetnsPath(p Pod) string {
-	return filepath.Join("/run/netns", d.spec.netnsName(p))
-}
+func (d *Datapath) NetnsPath(p Pod) string { return d.chain.NetnsPath(string(p)) }
 
 // Addr is pod p's address on the veth.
 func (d *Datapath) Addr(p Pod) netip.Addr { return d.spec.addr(p) }
@@ -343,11 +196,9 @@ func (d *Datapath) ServerAddr(port int) netip.AddrPort {
 
 // ProxyPIDs maps each pod with a sidecar to its proxy's PID.
 func (d *Datapath) ProxyPIDs() map[Pod]int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	m := make(map[Pod]int, len(d.proxies))
-	for p, proc := range d.proxies {
-		m[p] = proc.PID()
+	m := map[Pod]int{}
+	for p, pid := range d.chain.ProxyPIDs() {
+		m[Pod(p)] = pid
 	}
 	return m
 }
@@ -361,29 +212,11 @@ func (d *Datapath) ProxyConfig(p Pod) (cfg ProxyConfig, ok bool) {
 	return cfg, ok
 }
 
-func (d *Datapath) checkPod(p Pod) error {
-	if p != Client && p != Server {
-		return fmt.Errorf("unknown pod %q: want %q or %q", p, Client, Server)
-	}
-	return nil
-}
-
 // Close stops every process (SIGTERM, then SIGKILL, and waits for each),
 // kills whatever else still runs in the pods, deletes the network namespaces
 // (which takes the veth pair and the nat rules with them) and removes the
 // temporary directory. It is idempotent and returns the same error each time.
-func (d *Datapath) Close() error {
-	d.closeOnce.Do(func() { d.closeErr = d.teardown() })
-	return d.closeErr
-}
-
-func (d *Datapath) teardown() error {
-	d.mu.Lock()
-	d.closed = true
-	procs, netns := d.procs, d.netns
-	d.mu.Unlock()
-	return teardown(procs, netns, d.dir)
-}
+func (d *Datapath) Close() error { return d.chain.Close() }
 
 // teardown stops procs in parallel, deletes the network namespaces in
 // reverse order of creation and removes dir, gathering every error. Datapaths

@@ -247,7 +247,7 @@ func TestCloseLeavesNothing(t *testing.T) {
 	app := startApp(t, ctx, d, "http", meshedPort)
 	_ = get(t, httpClient(d), d, meshedPort)
 	pids := append(slices.Collect(maps.Values(d.ProxyPIDs())), app.PID())
-	dir := d.dir
+	dir := d.chain.Dir()
 	if err := d.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -306,7 +306,7 @@ func TestCleanupAfterKilledRun(t *testing.T) {
 	}
 	app := startApp(t, ctx, d, "tcp", meshedPort)
 	pids := append(slices.Collect(maps.Values(d.ProxyPIDs())), app.PID())
-	dir := d.dir
+	dir := d.chain.Dir()
 	// As if the run had been killed: nobody calls Close.
 	if err := Cleanup(ctx, spec.Prefix); err != nil {
 		t.Fatalf("Cleanup: %v", err)

@@ -1,9 +1,13 @@
 // Package datapath builds a sidecar-style datapath on one Linux host and
-// tears it down again: two "pods" (network namespaces) joined by a veth pair,
-// istio-init-style nat rules in every pod that has a sidecar, and a real
-// proxy running as uid 1337 beside the application. The profiling agent uses
-// it in node-local mode to measure a real proxy on a real kernel datapath,
-// with the A/B bypass (a port excluded from interception) on the same pods.
+// tears it down again: "pods" (network namespaces), istio-init-style nat
+// rules in every pod that has a sidecar, and a real proxy running as uid
+// 1337 beside the application. A Chain is N pods on a bridge with a sidecar
+// routing per edge (the validation's application); a Datapath is a
+// two-pod Chain joined by one veth pair, with an HAProxy or NGINX sidecar,
+// which the profiling agent uses in node-local mode to measure a real proxy
+// on a real kernel datapath, with the A/B bypass (a port excluded from
+// interception) on the same pods. Both are built, run processes and are
+// torn down by the same code.
 //
 // Kernel plumbing is done by shelling out to iproute2 (`ip netns`, `ip link`,
 // `ip addr`) and `iptables-restore` with exec.CommandContext rather than with

@@ -3,10 +3,9 @@
 package datapath
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"os"
 	"runtime"
 
@@ -52,36 +51,23 @@ func inNetns(nsPath string, fn func() error) error {
 	return <-errc
 }
 
-// dialIn dials address from inside the network namespace at nsPath.
-func dialIn(ctx context.Context, nsPath, network, address string) (net.Conn, error) {
-	var c net.Conn
+// openIn opens a socket (a connection or a listener) with open on a thread
+// in the network namespace at nsPath, so that it lives there.
+func openIn[T io.Closer](nsPath string, open func() (T, error)) (T, error) {
+	var s T
+	opened := false
 	err := inNetns(nsPath, func() error {
 		var err error
-		c, err = (&net.Dialer{}).DialContext(ctx, network, address)
+		s, err = open()
+		opened = err == nil
 		return err
 	})
 	if err != nil {
-		if c != nil {
-			c.Close()
+		if opened { // opened, but the thread could not return
+			s.Close()
 		}
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return c, nil
-}
-
-// listenIn listens on address inside the network namespace at nsPath.
-func listenIn(ctx context.Context, nsPath, network, address string) (net.Listener, error) {
-	var l net.Listener
-	err := inNetns(nsPath, func() error {
-		var err error
-		l, err = (&net.ListenConfig{}).Listen(ctx, network, address)
-		return err
-	})
-	if err != nil {
-		if l != nil {
-			l.Close()
-		}
-		return nil, err
-	}
-	return l, nil
+	return s, nil
 }

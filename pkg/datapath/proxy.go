@@ -1,7 +1,7 @@
 package datapath
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -91,11 +91,7 @@ func (HAProxy) Name() string { return "haproxy" }
 // Command implements Proxy: -db keeps haproxy in the foreground as one
 // process, so its PID is the proxy.
 func (h HAProxy) Command(configPath string) []string {
-	bin := h.Binary
-	if bin == "" {
-		bin = "haproxy"
-	}
-	return []string{bin, "-db", "-f", configPath}
+	return []string{cmp.Or(h.Binary, "haproxy"), "-db", "-f", configPath}
 }
 
 // Config implements Proxy.
@@ -103,53 +99,23 @@ func (HAProxy) Config(c ProxyConfig) ([]byte, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
-	w("global")
-	w("    maxconn %d", c.MaxConn)
-	w("    nbthread %d", c.Threads)
-	if c.AdminSocket != "" {
-		w("    stats socket %s mode 600 level user", c.AdminSocket)
-	}
-	w("")
-	w("defaults")
-	w("    mode %s", c.Mode)
-	w("    maxconn %d", c.MaxConn)
-	w("    timeout connect 5s")
-	w("    timeout client 60s")
-	w("    timeout server 60s")
-	w("")
-	w("frontend inbound")
+	var b haproxyConfig
+	b.line("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
+	b.preamble(c.MaxConn, c.Threads, c.AdminSocket, c.Mode)
+	b.inbound(string(c.Pod), c.Mode, c.TLS, false)
+	b.line("")
+	b.line("frontend outbound")
+	b.line("    bind 0.0.0.0:%d", c.OutboundPort)
+	b.line("    tcp-request connection reject if { dst_port %d }", c.OutboundPort)
+	b.line("    default_backend outbound")
+	b.line("")
+	b.line("backend outbound")
+	b.via(string(c.Pod)+"-outbound", c.Mode)
+	b.line("    # 0.0.0.0 and no port: the original destination (SO_ORIGINAL_DST)")
 	if c.TLS != nil {
-		w("    bind 0.0.0.0:%d ssl crt %s ca-file %s verify required", c.InboundPort, c.TLS.CertKey, c.TLS.CA)
+		b.line("    server dst 0.0.0.0%s", upstreamTLS(c.TLS))
 	} else {
-		w("    bind 0.0.0.0:%d", c.InboundPort)
-	}
-	w("    default_backend inbound")
-	w("")
-	w("backend inbound")
-	if c.Mode == ModeHTTP {
-		w("    http-response add-header %s %s-inbound", ViaHeader, c.Pod)
-	}
-	w("    # no port: the original destination port (SO_ORIGINAL_DST)")
-	w("    server app 127.0.0.1")
-	w("")
-	w("frontend outbound")
-	w("    bind 0.0.0.0:%d", c.OutboundPort)
-	w("    tcp-request connection reject if { dst_port %d }", c.OutboundPort)
-	w("    default_backend outbound")
-	w("")
-	w("backend outbound")
-	if c.Mode == ModeHTTP {
-		w("    http-response add-header %s %s-outbound", ViaHeader, c.Pod)
-	}
-	w("    # 0.0.0.0 and no port: the original destination (SO_ORIGINAL_DST)")
-	if c.TLS != nil {
-		w("    server dst 0.0.0.0 ssl crt %s ca-file %s verify required verifyhost %s sni str(%s)",
-			c.TLS.CertKey, c.TLS.CA, c.TLS.PeerName, c.TLS.PeerName)
-	} else {
-		w("    server dst 0.0.0.0")
+		b.line("    server dst 0.0.0.0")
 	}
 	return b.Bytes(), nil
 }
@@ -174,11 +140,7 @@ func (NGINX) Name() string { return "nginx" }
 // "master_process off", so nginx is one foreground process; -e stderr keeps
 // it from opening the system's error log as an unprivileged user.
 func (n NGINX) Command(configPath string) []string {
-	bin := n.Binary
-	if bin == "" {
-		bin = "nginx"
-	}
-	return []string{bin, "-e", "stderr", "-p", filepath.Dir(configPath), "-c", configPath}
+	return []string{cmp.Or(n.Binary, "nginx"), "-e", "stderr", "-p", filepath.Dir(configPath), "-c", configPath}
 }
 
 // Config implements Proxy.
@@ -192,104 +154,22 @@ func (n NGINX) Config(c ProxyConfig) ([]byte, error) {
 	if c.AppPort == 0 || !c.Upstream.IsValid() {
 		return nil, errors.New("nginx sidecar: needs AppPort and Upstream (it cannot read original destinations)")
 	}
-	var b bytes.Buffer
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
-	w("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
+	b := newNGINXConfig(c)
+	b.line("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
 	if c.Mode == ModeTCP {
-		mod := n.StreamModule
-		if mod == "" {
-			mod = "/usr/lib/nginx/modules/ngx_stream_module.so"
-		}
-		w("load_module %s;", mod)
+		b.line("load_module %s;", cmp.Or(n.StreamModule, "/usr/lib/nginx/modules/ngx_stream_module.so"))
 	}
-	w("daemon off;")
-	w("master_process off;")
-	w("pid %s;", filepath.Join(c.Dir, "nginx.pid"))
-	w("error_log stderr warn;")
-	w("events {")
-	w("    worker_connections %d;", c.MaxConn)
-	w("}")
-	sslListen := ""
-	if c.TLS != nil {
-		sslListen = " ssl"
-	}
-	inboundTLS := func(indent string) {
-		if c.TLS == nil {
-			return
-		}
-		w("%sssl_certificate %s;", indent, c.TLS.Cert)
-		w("%sssl_certificate_key %s;", indent, c.TLS.Key)
-		w("%sssl_client_certificate %s;", indent, c.TLS.CA)
-		w("%sssl_verify_client on;", indent)
-	}
-	outboundTLS := func(indent string) {
-		if c.TLS == nil {
-			return
-		}
-		w("%sproxy_ssl_certificate %s;", indent, c.TLS.Cert)
-		w("%sproxy_ssl_certificate_key %s;", indent, c.TLS.Key)
-		w("%sproxy_ssl_trusted_certificate %s;", indent, c.TLS.CA)
-		w("%sproxy_ssl_verify on;", indent)
-		w("%sproxy_ssl_name %s;", indent, c.TLS.PeerName)
-		w("%sproxy_ssl_server_name on;", indent)
-	}
-	switch c.Mode {
-	case ModeTCP:
-		w("stream {")
-		w("    server {")
-		w("        listen %d%s;", c.InboundPort, sslListen)
-		inboundTLS("        ")
-		w("        proxy_pass 127.0.0.1:%d;", c.AppPort)
-		w("    }")
-		w("    server {")
-		w("        listen %d;", c.OutboundPort)
-		if c.TLS != nil {
-			w("        proxy_ssl on;")
-		}
-		outboundTLS("        ")
-		w("        proxy_pass %s;", c.Upstream)
-		w("    }")
-		w("}")
-	case ModeHTTP:
-		w("http {")
-		w("    access_log off;")
-		for _, t := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
-			w("    %s_temp_path %s;", t, filepath.Join(c.Dir, t))
-		}
-		w("    upstream inbound_app {")
-		w("        server 127.0.0.1:%d;", c.AppPort)
-		w("        keepalive 64;")
-		w("    }")
-		w("    upstream outbound_dst {")
-		w("        server %s;", c.Upstream)
-		w("        keepalive 64;")
-		w("    }")
-		w("    server {")
-		w("        listen %d%s;", c.InboundPort, sslListen)
-		inboundTLS("        ")
-		w("        location / {")
-		w("            proxy_pass http://inbound_app;")
-		w("            proxy_http_version 1.1;")
-		w("            proxy_set_header Connection \"\";")
-		w("            add_header %s %s-inbound always;", ViaHeader, c.Pod)
-		w("        }")
-		w("    }")
-		w("    server {")
-		w("        listen %d;", c.OutboundPort)
-		w("        location / {")
-		scheme := "http"
-		if c.TLS != nil {
-			scheme = "https"
-		}
-		w("            proxy_pass %s://outbound_dst;", scheme)
-		w("            proxy_http_version 1.1;")
-		w("            proxy_set_header Connection \"\";")
-		w("            proxy_set_header Host $host;")
-		outboundTLS("            ")
-		w("            add_header %s %s-outbound always;", ViaHeader, c.Pod)
-		w("        }")
-		w("    }")
-		w("}")
+	b.line("daemon off;")
+	b.line("master_process off;")
+	b.line("pid %s;", filepath.Join(c.Dir, "nginx.pid"))
+	b.line("error_log stderr warn;")
+	b.line("events {")
+	b.line("    worker_connections %d;", c.MaxConn)
+	b.line("}")
+	if c.Mode == ModeTCP {
+		b.stream()
+	} else {
+		b.http()
 	}
 	return b.Bytes(), nil
 }

@@ -71,12 +71,16 @@ func (r Rules) RestoreInput() []byte {
 }
 
 // rules returns the nat rules of a pod with a sidecar built from spec s.
-func (s Spec) rules() Rules {
+func (s Spec) rules() Rules { return sidecarRules(s.ExcludeInboundPorts, s.ExcludeOutboundPorts) }
+
+// sidecarRules are the nat rules of a pod with a sidecar on Istio's ports,
+// leaving the excluded destination ports alone.
+func sidecarRules(excludeInbound, excludeOutbound []int) Rules {
 	return Rules{
 		InboundPort:          InboundPort,
 		OutboundPort:         OutboundPort,
 		ProxyUID:             ProxyUID,
-		ExcludeInboundPorts:  s.ExcludeInboundPorts,
-		ExcludeOutboundPorts: s.ExcludeOutboundPorts,
+		ExcludeInboundPorts:  excludeInbound,
+		ExcludeOutboundPorts: excludeOutbound,
 	}
 }

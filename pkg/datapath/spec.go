@@ -1,11 +1,13 @@
 package datapath
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
 	"slices"
 )
@@ -123,15 +125,8 @@ func checkPrefix(prefix string) error {
 
 // withDefaults returns s with every zero field filled in.
 func (s Spec) withDefaults() (Spec, error) {
-	if s.Prefix == "" {
-		b := make([]byte, 3)
-		if _, err := rand.Read(b); err != nil {
-			return s, fmt.Errorf("generating a name prefix: %w", err)
-		}
-		s.Prefix = "mi-" + hex.EncodeToString(b)
-	}
-	if !s.Subnet.IsValid() {
-		s.Subnet = DefaultSubnet
+	if err := defaultNames(&s.Prefix, &s.Subnet, "mi-", DefaultSubnet); err != nil {
+		return s, err
 	}
 	if s.Mode == "" {
 		s.Mode = ModeHTTP
@@ -139,13 +134,58 @@ func (s Spec) withDefaults() (Spec, error) {
 	if s.Proxy == nil {
 		s.Proxy = HAProxy{}
 	}
-	if s.MaxConn == 0 {
-		s.MaxConn = 4096
-	}
-	if s.ProxyThreads == 0 {
-		s.ProxyThreads = 1
-	}
+	s.MaxConn, s.ProxyThreads = defaultLimits(s.MaxConn, s.ProxyThreads)
 	return s, nil
+}
+
+// defaultNames fills in an empty name prefix (kind and six random hex
+// digits, "mi-1a2b3c") and an unset subnet.
+func defaultNames(prefix *string, subnet *netip.Prefix, kind string, defaultSubnet netip.Prefix) error {
+	if !subnet.IsValid() {
+		*subnet = defaultSubnet
+	}
+	if *prefix != "" {
+		return nil
+	}
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		return fmt.Errorf("generating a name prefix: %w", err)
+	}
+	*prefix = kind + hex.EncodeToString(b)
+	return nil
+}
+
+// prepare fills in a spec's defaults, validates it and checks that the
+// caller may build it (root). what names the spec in errors, creates what
+// building it creates.
+func prepare[S interface{ Validate() error }](spec S, withDefaults func(S) (S, error), what, creates string) (S, error) {
+	spec, err := withDefaults(spec)
+	if err != nil {
+		return spec, err
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, fmt.Errorf("invalid %s spec: %w", what, err)
+	}
+	if os.Geteuid() != 0 {
+		return spec, fmt.Errorf("building a %s needs root: network namespaces, %s are created", what, creates)
+	}
+	return spec, nil
+}
+
+// defaultLimits fills in every proxy's connection cap (4096) and worker
+// threads (1).
+func defaultLimits(maxConn, threads int) (int, int) { return cmp.Or(maxConn, 4096), cmp.Or(threads, 1) }
+
+// limitErrors checks every proxy's connection cap and worker threads.
+func limitErrors(maxConn, threads int) []error {
+	var errs []error
+	if maxConn < 1 {
+		errs = append(errs, fmt.Errorf("maxconn %d: want at least 1", maxConn))
+	}
+	if threads < 1 || threads > 64 {
+		errs = append(errs, fmt.Errorf("proxy threads %d: want 1-64", threads))
+	}
+	return errs
 }
 
 // Validate reports what is wrong with a spec whose defaults are filled in.
@@ -178,12 +218,7 @@ func (s Spec) Validate() error {
 	if s.AppPort != 0 && slices.Contains(s.ExcludeInboundPorts, s.AppPort) {
 		errs = append(errs, fmt.Errorf("app port %d is also excluded from inbound interception", s.AppPort))
 	}
-	if s.MaxConn < 1 {
-		errs = append(errs, fmt.Errorf("maxconn %d: want at least 1", s.MaxConn))
-	}
-	if s.ProxyThreads < 1 || s.ProxyThreads > 64 {
-		errs = append(errs, fmt.Errorf("proxy threads %d: want 1-64", s.ProxyThreads))
-	}
+	errs = append(errs, limitErrors(s.MaxConn, s.ProxyThreads)...)
 	return errors.Join(errs...)
 }
 

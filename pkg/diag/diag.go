@@ -7,6 +7,7 @@ package diag
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Severity says how much a message should worry the reader.
@@ -208,3 +209,15 @@ func (l *List) Sorted() []Message {
 
 // Len reports how many messages the list holds.
 func (l *List) Len() int { return len(l.items) }
+
+// Has reports whether msgs hold a message of code whose rendering (subject
+// and text, as String gives them) contains text; "" matches any message of
+// that code.
+func Has(msgs []Message, code Code, text string) bool {
+	for _, m := range msgs {
+		if m.Code == code && strings.Contains(m.String(), text) {
+			return true
+		}
+	}
+	return false
+}

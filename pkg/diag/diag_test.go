@@ -48,3 +48,15 @@ func TestREADMEListsEveryCode(t *testing.T) {
 		}
 	}
 }
+
+func TestHas(t *testing.T) {
+	msgs := []Message{New(DefaultUsed, "shop/web->shop/api", "protocol not set; using http")}
+	for text, want := range map[string]bool{"": true, "shop/web": true, "using http": true, "grpc": false} {
+		if got := Has(msgs, DefaultUsed, text); got != want {
+			t.Errorf("Has(%q) = %v", text, got)
+		}
+	}
+	if Has(msgs, CycleInGraph, "") {
+		t.Error("Has matched another code")
+	}
+}

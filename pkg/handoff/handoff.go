@@ -13,10 +13,9 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/configmap"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
@@ -62,20 +61,7 @@ func Write(ctx context.Context, kc kubernetes.Interface, ns, name string, s Stat
 		}
 		data[KeyProfile] = string(b)
 	}
-	cms := kc.CoreV1().ConfigMaps(ns)
-	cm, err := cms.Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		_, err = cms.Create(ctx, &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns,
-				Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-meshinsight"}},
-			Data: data,
-		}, metav1.CreateOptions{})
-	case err == nil:
-		cm.Data = data
-		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
-	}
-	if err != nil {
+	if err := configmap.Upsert(ctx, kc, ns, name, data); err != nil {
 		return fmt.Errorf("writing the hand-off ConfigMap %s/%s: %w", ns, name, err)
 	}
 	return nil

@@ -7,7 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -31,7 +31,7 @@ const (
 func (b *builder) dataPlane(ns string, p *corev1.Pod, fromTemplate bool) DataPlane {
 	nsl := b.nsLabels[ns]
 	if c, native := proxyOf(p); c != nil {
-		dp := DataPlane{Mode: callgraph.ModeSidecar, Native: native, ProxyImage: c.Image, Revision: p.Labels[labelRevision], Reason: "istio-proxy container"}
+		dp := DataPlane{Mode: dataplane.Sidecar, Native: native, ProxyImage: c.Image, Revision: p.Labels[labelRevision], Reason: "istio-proxy container"}
 		if native {
 			dp.Reason = "istio-proxy native sidecar"
 		}
@@ -43,12 +43,12 @@ func (b *builder) dataPlane(ns string, p *corev1.Pod, fromTemplate bool) DataPla
 		return dp
 	}
 	if fromTemplate && injects(p, nsl) {
-		dp := DataPlane{Mode: callgraph.ModeSidecar, Revision: firstNonEmpty(p.Labels[labelRevision], nsl[labelRevision]), Reason: "sidecar injection enabled (no pod yet)"}
+		dp := DataPlane{Mode: dataplane.Sidecar, Revision: firstNonEmpty(p.Labels[labelRevision], nsl[labelRevision]), Reason: "sidecar injection enabled (no pod yet)"}
 		b.proxySettings(p, &dp)
 		return dp
 	}
 	if ambient, reason := ambientEnrolled(p, nsl); ambient {
-		dp := DataPlane{Mode: callgraph.ModeAmbient, Reason: reason}
+		dp := DataPlane{Mode: dataplane.Ambient, Reason: reason}
 		if wp := firstNonEmpty(p.Labels[labelUseWaypoint], nsl[labelUseWaypoint]); wp != "" && wp != "none" {
 			how := "namespace " + ns
 			if p.Labels[labelUseWaypoint] != "" {
@@ -60,7 +60,7 @@ func (b *builder) dataPlane(ns string, p *corev1.Pod, fromTemplate bool) DataPla
 		}
 		return dp
 	}
-	return DataPlane{Mode: callgraph.ModeNone, Reason: "no sidecar and not enrolled in ambient"}
+	return DataPlane{Mode: dataplane.None, Reason: "no sidecar and not enrolled in ambient"}
 }
 
 // proxyOf finds the istio-proxy container: a regular container, or an init container

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -52,32 +53,10 @@ func Discover(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interfac
 	t := &Topology{}
 	var notes diag.List
 
-	// Namespaces: their labels carry injection and ambient enrolment.
-	if ns == "" {
-		list, err := cs.CoreV1().Namespaces().List(ctx, listOptions)
-		if err != nil {
-			return nil, listError("namespaces", where, err)
-		}
-		for _, n := range list.Items {
-			t.Namespaces = append(t.Namespaces, Namespace{Name: n.Name, Labels: n.Labels})
-		}
-	} else {
-		n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			return nil, fmt.Errorf("%w: %q does not exist (list them with `kubectl get namespaces`)", ErrNamespaceNotFound, ns)
-		case apierrors.IsForbidden(err):
-			// Reading the namespace object is a cluster-scoped permission that
-			// namespace-bound users often lack: carry on without its labels.
-			notes.Add(diag.New(diag.PartialTopology, ns, "cannot read namespace %q (forbidden); its injection and ambient labels are unknown", ns))
-			t.Namespaces = append(t.Namespaces, Namespace{Name: ns})
-		case err != nil:
-			return nil, fmt.Errorf("getting namespace %q: %w", ns, err)
-		default:
-			t.Namespaces = append(t.Namespaces, Namespace{Name: n.Name, Labels: n.Labels})
-		}
+	var err error
+	if t.Namespaces, err = readNamespaces(ctx, cs, ns, where, &notes); err != nil {
+		return nil, err
 	}
-
 	pods, err := cs.CoreV1().Pods(ns).List(ctx, listOptions)
 	if err != nil {
 		return nil, listError("pods", where, err)
@@ -106,38 +85,14 @@ func Discover(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interfac
 	if err != nil {
 		return nil, listError("services", where, err)
 	}
-	nodes, err := cs.CoreV1().Nodes().List(ctx, listOptions)
-	switch {
-	case apierrors.IsForbidden(err):
-		notes.Add(diag.New(diag.PartialTopology, "nodes", "cannot list nodes (forbidden); node types are unknown and the default profile applies to every workload"))
-	case err != nil:
-		return nil, listError("nodes", "the cluster", err)
-	default:
-		for _, n := range nodes.Items {
-			t.Nodes = append(t.Nodes, Node{Name: n.Name, InstanceType: n.Labels[corev1.LabelInstanceTypeStable],
-				KernelVersion: n.Status.NodeInfo.KernelVersion, OS: n.Status.NodeInfo.OperatingSystem, Arch: n.Status.NodeInfo.Architecture})
-		}
+	if t.Nodes, err = readNodes(ctx, cs, &notes); err != nil {
+		return nil, err
 	}
 	if dyn != nil {
-		gws, err := dyn.Resource(GatewayResource).Namespace(ns).List(ctx, listOptions)
-		switch {
-		case apierrors.IsNotFound(err):
-			// No Gateway API CRDs: no waypoints can exist.
-		case apierrors.IsForbidden(err):
-			notes.Add(diag.New(diag.PartialTopology, "gateways", "cannot list Gateways (forbidden); waypoints are unknown"))
-		case err != nil:
-			return nil, listError("gateways", where, err)
-		default:
-			for _, g := range gws.Items {
-				class, _, _ := unstructured.NestedString(g.Object, "spec", "gatewayClassName")
-				if class != "istio-waypoint" {
-					continue
-				}
-				t.Waypoints = append(t.Waypoints, Waypoint{Name: g.GetName(), Namespace: g.GetNamespace(), For: g.GetLabels()["istio.io/waypoint-for"]})
-			}
+		if t.Waypoints, err = readWaypoints(ctx, dyn, ns, where, &notes); err != nil {
+			return nil, err
 		}
 	}
-
 	b := newBuilder(t, &notes)
 	b.addControllers(deps.Items, sts.Items, dss.Items, jobs.Items)
 	b.addPods(pods.Items, rss.Items)
@@ -145,6 +100,77 @@ func Discover(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interfac
 	b.addServices(svcs.Items)
 	t.Messages = notes.Sorted()
 	return t, nil
+}
+
+// readNamespaces reads namespace ns (all with ""), whose labels carry
+// injection and ambient enrolment. A namespace the user may not read is
+// kept without labels, with a note.
+func readNamespaces(ctx context.Context, cs kubernetes.Interface, ns, where string, notes *diag.List) ([]Namespace, error) {
+	if ns == "" {
+		list, err := cs.CoreV1().Namespaces().List(ctx, listOptions)
+		if err != nil {
+			return nil, listError("namespaces", where, err)
+		}
+		var out []Namespace
+		for _, n := range list.Items {
+			out = append(out, Namespace{Name: n.Name, Labels: n.Labels})
+		}
+		return out, nil
+	}
+	n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("%w: %q does not exist (list them with `kubectl get namespaces`)", ErrNamespaceNotFound, ns)
+	case apierrors.IsForbidden(err):
+		// Reading the namespace object is a cluster-scoped permission that
+		// namespace-bound users often lack: carry on without its labels.
+		notes.Add(diag.New(diag.PartialTopology, ns, "cannot read namespace %q (forbidden); its injection and ambient labels are unknown", ns))
+		return []Namespace{{Name: ns}}, nil
+	case err != nil:
+		return nil, fmt.Errorf("getting namespace %q: %w", ns, err)
+	}
+	return []Namespace{{Name: n.Name, Labels: n.Labels}}, nil
+}
+
+// readNodes reads the nodes' facts; without permission the node types are
+// unknown, with a note.
+func readNodes(ctx context.Context, cs kubernetes.Interface, notes *diag.List) ([]Node, error) {
+	nodes, err := cs.CoreV1().Nodes().List(ctx, listOptions)
+	switch {
+	case apierrors.IsForbidden(err):
+		notes.Add(diag.New(diag.PartialTopology, "nodes", "cannot list nodes (forbidden); node types are unknown and the default profile applies to every workload"))
+		return nil, nil
+	case err != nil:
+		return nil, listError("nodes", "the cluster", err)
+	}
+	var out []Node
+	for _, n := range nodes.Items {
+		out = append(out, Node{Name: n.Name, InstanceType: n.Labels[corev1.LabelInstanceTypeStable],
+			KernelVersion: n.Status.NodeInfo.KernelVersion, OS: n.Status.NodeInfo.OperatingSystem, Arch: n.Status.NodeInfo.Architecture})
+	}
+	return out, nil
+}
+
+// readWaypoints reads the Gateways of class istio-waypoint; without the
+// Gateway API there are none, without permission they are unknown.
+func readWaypoints(ctx context.Context, dyn dynamic.Interface, ns, where string, notes *diag.List) ([]Waypoint, error) {
+	gws, err := dyn.Resource(GatewayResource).Namespace(ns).List(ctx, listOptions)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil // no Gateway API CRDs: no waypoints can exist
+	case apierrors.IsForbidden(err):
+		notes.Add(diag.New(diag.PartialTopology, "gateways", "cannot list Gateways (forbidden); waypoints are unknown"))
+		return nil, nil
+	case err != nil:
+		return nil, listError("gateways", where, err)
+	}
+	var out []Waypoint
+	for _, g := range gws.Items {
+		if class, _, _ := unstructured.NestedString(g.Object, "spec", "gatewayClassName"); class == "istio-waypoint" {
+			out = append(out, Waypoint{Name: g.GetName(), Namespace: g.GetNamespace(), For: g.GetLabels()["istio.io/waypoint-for"]})
+		}
+	}
+	return out, nil
 }
 
 // listError explains a failed LIST, with what to do about a permission error.
@@ -263,7 +289,7 @@ func (b *builder) addPods(pods []corev1.Pod, rss []appsv1.ReplicaSet) {
 		}
 		running[w.ID()]++
 		w.Pods = append(w.Pods, Pod{Name: p.Name, Namespace: p.Namespace, IP: p.Status.PodIP, Node: p.Spec.NodeName,
-			Ready: podReady(p), Sidecar: dp.Mode == "sidecar"})
+			Ready: podReady(p), Sidecar: dp.Mode == dataplane.Sidecar})
 		if nt, ok := b.nodeTypes[p.Spec.NodeName]; ok && !slices.Contains(w.NodeTypes, nt) {
 			w.NodeTypes = append(w.NodeTypes, nt)
 		}
@@ -372,7 +398,7 @@ func (b *builder) applyServiceWaypoints() {
 		}
 		for _, id := range s.Workloads {
 			w := &b.t.Workloads[idx[id]]
-			if w.DataPlane.Mode == "ambient" {
+			if w.DataPlane.Mode == dataplane.Ambient {
 				b.setWaypoint(w, s.Namespace, s.Waypoint, "service "+s.ID())
 			}
 		}
@@ -384,7 +410,7 @@ func (b *builder) setWaypoint(w *Workload, ns, name, via string) {
 	if _, ok := b.waypoints[id]; !ok {
 		b.notes.Add(diag.New(diag.WaypointMissing, w.ID(), "%s uses waypoint %q but no Gateway of class istio-waypoint has that name", via, id))
 	}
-	w.DataPlane.Mode = "waypoint"
+	w.DataPlane.Mode = dataplane.Waypoint
 	w.DataPlane.Waypoint = id
 	w.DataPlane.Reason = "istio.io/use-waypoint on " + via
 }

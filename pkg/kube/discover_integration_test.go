@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/meshinsight/kubectl-meshinsight/internal/testenv"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // countingConfig returns a copy of cfg whose requests are counted in n.
@@ -101,7 +101,7 @@ func TestDiscoverRealControlPlane(t *testing.T) {
 		t.Fatalf("workloads = %+v", top.Workloads)
 	}
 	w := top.Workloads[0]
-	if w.Kind != "Deployment" || w.Name != "reviews" || w.Replicas != 2 || len(w.Pods) != 2 || w.DataPlane.Mode != callgraph.ModeSidecar {
+	if w.Kind != "Deployment" || w.Name != "reviews" || w.Replicas != 2 || len(w.Pods) != 2 || w.DataPlane.Mode != dataplane.Sidecar {
 		t.Errorf("workload = %+v", w)
 	}
 	for _, p := range w.Pods {

@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -185,24 +185,24 @@ func TestDiscoverAllNamespaces(t *testing.T) {
 	}
 
 	pp := byID(t, top, "bookinfo/productpage-v1")
-	if pp.DataPlane.Mode != callgraph.ModeSidecar || pp.Replicas != 2 || len(pp.Pods) != 2 ||
+	if pp.DataPlane.Mode != dataplane.Sidecar || pp.Replicas != 2 || len(pp.Pods) != 2 ||
 		*pp.DataPlane.ProxyCPULimitMillicores != 500 || *pp.DataPlane.ProxyConcurrency != 2 ||
 		strings.Join(pp.NodeTypes, ",") != "c6i.xlarge,m5.large" || pp.ServiceAccount != "productpage-v1" {
 		t.Errorf("productpage = %+v", pp)
 	}
-	if r := byID(t, top, "bookinfo/reviews-v1"); r.DataPlane.Mode != callgraph.ModeSidecar || !r.DataPlane.Native {
+	if r := byID(t, top, "bookinfo/reviews-v1"); r.DataPlane.Mode != dataplane.Sidecar || !r.DataPlane.Native {
 		t.Errorf("native sidecar = %+v", r.DataPlane)
 	}
-	if r := byID(t, top, "bookinfo/reviews-v2"); r.DataPlane.Mode != callgraph.ModeSidecar || r.Replicas != 0 || len(r.Pods) != 0 {
+	if r := byID(t, top, "bookinfo/reviews-v2"); r.DataPlane.Mode != dataplane.Sidecar || r.Replicas != 0 || len(r.Pods) != 0 {
 		t.Errorf("scaled to zero = %+v", r)
 	}
-	if r := byID(t, top, "bookinfo/ratings"); r.DataPlane.Mode != callgraph.ModeNone {
+	if r := byID(t, top, "bookinfo/ratings"); r.DataPlane.Mode != dataplane.None {
 		t.Errorf("ratings without sidecar = %+v", r.DataPlane)
 	}
-	if c := byID(t, top, "shop/cart"); c.DataPlane.Mode != callgraph.ModeWaypoint || c.DataPlane.Waypoint != "shop/shop-waypoint" {
+	if c := byID(t, top, "shop/cart"); c.DataPlane.Mode != dataplane.Waypoint || c.DataPlane.Waypoint != "shop/shop-waypoint" {
 		t.Errorf("cart = %+v", c.DataPlane)
 	}
-	if l := byID(t, top, "shop/legacy"); l.DataPlane.Mode != callgraph.ModeNone {
+	if l := byID(t, top, "shop/legacy"); l.DataPlane.Mode != dataplane.None {
 		t.Errorf("opted-out pod = %+v", l.DataPlane)
 	}
 

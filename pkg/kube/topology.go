@@ -7,7 +7,7 @@
 package kube
 
 import (
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -53,7 +53,7 @@ func (w Workload) ID() string { return w.Namespace + "/" + w.Name }
 
 // DataPlane is how a workload's traffic is proxied.
 type DataPlane struct {
-	Mode callgraph.Mode
+	Mode dataplane.Mode
 	// Waypoint is "namespace/name" of the waypoint serving it (mode waypoint).
 	Waypoint string
 	// Native is true for a sidecar run as a native sidecar (init container with

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // CandidateEdges suggests the calls between workloads that the configuration
@@ -183,7 +183,7 @@ func (c *Config) authzCandidates(cs *candidates) {
 
 func (c *Config) sidecarCandidates(cs *candidates) {
 	for _, client := range cs.workloads {
-		if client.mode() != callgraph.ModeSidecar {
+		if client.mode() != dataplane.Sidecar {
 			continue
 		}
 		sc := c.sidecarFor(client)

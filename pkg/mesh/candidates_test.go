@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 func TestCandidateEdges(t *testing.T) {
 	bookinfo := func(name, app, version, sa string) Workload {
 		return Workload{Namespace: "bookinfo", Name: name, Labels: map[string]string{"app": app, "version": version},
-			Mode: callgraph.ModeSidecar, ServiceAccount: sa}
+			Mode: dataplane.Sidecar, ServiceAccount: sa}
 	}
 	productpage := bookinfo("productpage-v1", "productpage", "v1", "bookinfo-productpage")
 	reviews1 := bookinfo("reviews-v1", "reviews", "v1", "bookinfo-reviews")

@@ -47,19 +47,26 @@ func targetRefsOf(ns string, one *typeapi.PolicyTargetReference, many []*typeapi
 	return out
 }
 
+// Istio's TLS settings in the model's terms: PeerAuthentication modes (UNSET
+// is mtlsUnset: inherit) and DestinationRule modes other than DISABLE.
+var (
+	mtlsModes = map[secapi.PeerAuthentication_MutualTLS_Mode]mtlsMode{
+		secapi.PeerAuthentication_MutualTLS_DISABLE:    mtlsDisable,
+		secapi.PeerAuthentication_MutualTLS_PERMISSIVE: mtlsPermissive,
+		secapi.PeerAuthentication_MutualTLS_STRICT:     mtlsStrict,
+	}
+	tlsModes = map[netapi.ClientTLSSettings_TLSmode]tlsMode{
+		netapi.ClientTLSSettings_SIMPLE:       tlsSimple,
+		netapi.ClientTLSSettings_MUTUAL:       tlsMutual,
+		netapi.ClientTLSSettings_ISTIO_MUTUAL: tlsIstioMutual,
+	}
+)
+
 func mtlsOf(m *secapi.PeerAuthentication_MutualTLS) mtlsMode {
 	if m == nil {
 		return mtlsUnset
 	}
-	switch m.GetMode() {
-	case secapi.PeerAuthentication_MutualTLS_DISABLE:
-		return mtlsDisable
-	case secapi.PeerAuthentication_MutualTLS_PERMISSIVE:
-		return mtlsPermissive
-	case secapi.PeerAuthentication_MutualTLS_STRICT:
-		return mtlsStrict
-	}
-	return mtlsUnset
+	return mtlsModes[m.GetMode()]
 }
 
 func convertPeerAuth(m *metav1.ObjectMeta, s *secapi.PeerAuthentication) peerAuth {
@@ -79,13 +86,8 @@ func tlsOf(t *netapi.ClientTLSSettings) tlsMode {
 	if t == nil {
 		return tlsUnset
 	}
-	switch t.GetMode() {
-	case netapi.ClientTLSSettings_SIMPLE:
-		return tlsSimple
-	case netapi.ClientTLSSettings_MUTUAL:
-		return tlsMutual
-	case netapi.ClientTLSSettings_ISTIO_MUTUAL:
-		return tlsIstioMutual
+	if m, ok := tlsModes[t.GetMode()]; ok {
+		return m
 	}
 	return tlsDisable
 }
@@ -133,29 +135,12 @@ func convertVirtualService(m *metav1.ObjectMeta, s *netapi.VirtualService) virtu
 			v.hosts = append(v.hosts, h)
 		}
 	}
-	dest := func(d *netapi.Destination) (routeDest, bool) {
-		if d.GetHost() == "" {
-			return routeDest{}, false
-		}
-		return routeDest{host: resolveHost(d.GetHost(), ns), subset: d.GetSubset()}, true
-	}
 	for _, r := range s.GetHttp() {
 		if r == nil {
 			continue
 		}
-		hr := httpRoute{name: r.GetName(), timeout: r.GetTimeout().AsDuration()}
-		for _, mr := range r.GetMatch() {
-			if mr == nil {
-				continue
-			}
-			hr.matches = append(hr.matches, routeMatch{port: mr.GetPort(), sourceLabels: labelsOf(mr.GetSourceLabels()),
-				sourceNamespace: mr.GetSourceNamespace(), gateways: mr.GetGateways()})
-		}
-		for _, rd := range r.GetRoute() {
-			if d, ok := dest(rd.GetDestination()); ok {
-				hr.dests = append(hr.dests, d)
-			}
-		}
+		hr := httpRoute{name: r.GetName(), timeout: r.GetTimeout().AsDuration(),
+			matches: matchesOf(r.GetMatch()), dests: destsOf(r.GetRoute(), ns)}
 		if r.GetRetries() != nil {
 			attempts := r.GetRetries().GetAttempts()
 			hr.retries = &attempts
@@ -194,36 +179,46 @@ func convertVirtualService(m *metav1.ObjectMeta, s *netapi.VirtualService) virtu
 		v.http = append(v.http, hr)
 	}
 	for _, r := range s.GetTcp() {
-		var lr l4Route
-		for _, mr := range r.GetMatch() {
-			if mr != nil {
-				lr.matches = append(lr.matches, routeMatch{port: mr.GetPort(), sourceLabels: labelsOf(mr.GetSourceLabels()),
-					sourceNamespace: mr.GetSourceNamespace(), gateways: mr.GetGateways()})
-			}
-		}
-		for _, rd := range r.GetRoute() {
-			if d, ok := dest(rd.GetDestination()); ok {
-				lr.dests = append(lr.dests, d)
-			}
-		}
-		v.l4 = append(v.l4, lr)
+		v.l4 = append(v.l4, l4Route{matches: matchesOf(r.GetMatch()), dests: destsOf(r.GetRoute(), ns)})
 	}
 	for _, r := range s.GetTls() {
-		var lr l4Route
-		for _, mr := range r.GetMatch() {
-			if mr != nil {
-				lr.matches = append(lr.matches, routeMatch{port: mr.GetPort(), sourceLabels: labelsOf(mr.GetSourceLabels()),
-					sourceNamespace: mr.GetSourceNamespace(), gateways: mr.GetGateways()})
-			}
-		}
-		for _, rd := range r.GetRoute() {
-			if d, ok := dest(rd.GetDestination()); ok {
-				lr.dests = append(lr.dests, d)
-			}
-		}
-		v.l4 = append(v.l4, lr)
+		v.l4 = append(v.l4, l4Route{matches: matchesOf(r.GetMatch()), dests: destsOf(r.GetRoute(), ns)})
 	}
 	return v
+}
+
+// routeMatcher is what HTTP, TCP and TLS route matches share.
+type routeMatcher interface {
+	comparable
+	GetPort() uint32
+	GetSourceLabels() map[string]string
+	GetSourceNamespace() string
+	GetGateways() []string
+}
+
+// matchesOf converts a route's matches, leaving out nil ones.
+func matchesOf[M routeMatcher](ms []M) []routeMatch {
+	var none M
+	var out []routeMatch
+	for _, m := range ms {
+		if m != none {
+			out = append(out, routeMatch{port: m.GetPort(), sourceLabels: labelsOf(m.GetSourceLabels()),
+				sourceNamespace: m.GetSourceNamespace(), gateways: m.GetGateways()})
+		}
+	}
+	return out
+}
+
+// destsOf converts a route's destinations (hosts resolved in namespace ns),
+// leaving out those without a host.
+func destsOf[D interface{ GetDestination() *netapi.Destination }](ds []D, ns string) []routeDest {
+	var out []routeDest
+	for _, rd := range ds {
+		if d := rd.GetDestination(); d.GetHost() != "" {
+			out = append(out, routeDest{host: resolveHost(d.GetHost(), ns), subset: d.GetSubset()})
+		}
+	}
+	return out
 }
 
 func convertSidecar(m *metav1.ObjectMeta, s *netapi.Sidecar) sidecarScope {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -48,7 +49,7 @@ func (c *Config) Edge(client, server Workload, svc Service, port Port) EdgePolic
 		return p
 	}
 	e.mtls(&p)
-	if client.mode() == callgraph.ModeSidecar {
+	if client.mode() == dataplane.Sidecar {
 		e.egress(&p)
 	}
 	if router := e.router(); router != "" && proto.L7() {
@@ -64,9 +65,9 @@ func (c *Config) Edge(client, server Workload, svc Service, port Port) EdgePolic
 // client's sidecar, or else the server's waypoint.
 func (e *edge) router() string {
 	switch {
-	case e.client.mode() == callgraph.ModeSidecar:
+	case e.client.mode() == dataplane.Sidecar:
 		return "client sidecar"
-	case e.client.mode().Meshed() && e.server.mode() == callgraph.ModeWaypoint:
+	case e.client.mode().Meshed() && e.server.mode() == dataplane.Waypoint:
 		return "waypoint"
 	}
 	return ""
@@ -76,16 +77,16 @@ func (e *edge) router() string {
 // for the server.
 func (e *edge) serverL7() bool {
 	switch e.server.mode() {
-	case callgraph.ModeSidecar:
+	case dataplane.Sidecar:
 		return true
-	case callgraph.ModeWaypoint:
+	case dataplane.Waypoint:
 		return e.client.mode().Meshed()
 	}
 	return false
 }
 
-func isAmbient(m callgraph.Mode) bool {
-	return m == callgraph.ModeAmbient || m == callgraph.ModeWaypoint
+func isAmbient(m dataplane.Mode) bool {
+	return m == dataplane.Ambient || m == dataplane.Waypoint
 }
 
 // mtls decides whether the call is mutual TLS, from the client's DestinationRule
@@ -105,7 +106,7 @@ func (e *edge) mtls(p *EdgePolicy) {
 		return
 	case !sm.Meshed():
 		p.MTLS, p.MTLSReason = false, "server not meshed"
-		if cm != callgraph.ModeSidecar {
+		if cm != dataplane.Sidecar {
 			return
 		}
 		switch _, mode, src := e.c.clientTLS(e.client, e.svc, e.port); mode {
@@ -458,7 +459,7 @@ func (e *edge) egress(p *EdgePolicy) {
 // targets reports whether a policy (Telemetry, WasmPlugin, EnvoyFilter) attached
 // by targetRefs applies to the server's waypoint or service.
 func (e *edge) targets(refs []targetRef) bool {
-	if e.server.mode() != callgraph.ModeWaypoint {
+	if e.server.mode() != dataplane.Waypoint {
 		return false
 	}
 	for _, r := range refs {
@@ -496,7 +497,7 @@ func (e *edge) telemetry(p *EdgePolicy) {
 			if nsWide == nil {
 				nsWide = t
 			}
-		case t.selector != nil && t.namespace == e.server.Namespace && e.server.mode() != callgraph.ModeWaypoint &&
+		case t.selector != nil && t.namespace == e.server.Namespace && e.server.mode() != dataplane.Waypoint &&
 			labelsMatch(t.selector, e.server.Labels):
 			if workload == nil {
 				workload = t
@@ -540,12 +541,12 @@ func (e *edge) filters(p *EdgePolicy) {
 		inScope := x.namespace == e.server.Namespace || x.namespace == root
 		applies := false
 		switch {
-		case sm == callgraph.ModeSidecar:
+		case sm == dataplane.Sidecar:
 			applies = x.sidecarInbound && len(x.targetRefs) == 0 && inScope &&
 				(x.selector == nil || labelsMatch(x.selector, e.server.Labels))
-		case sm == callgraph.ModeWaypoint && len(x.targetRefs) > 0:
+		case sm == dataplane.Waypoint && len(x.targetRefs) > 0:
 			applies = x.waypoint && e.targets(x.targetRefs)
-		case sm == callgraph.ModeWaypoint:
+		case sm == dataplane.Waypoint:
 			applies = x.waypoint && inScope && x.selector == nil
 		}
 		if applies && !slices.Contains(p.Filters, x.filterName()) {

@@ -9,7 +9,7 @@ import (
 	"istio.io/client-go/pkg/clientset/versioned/scheme"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -48,14 +48,14 @@ func load(t *testing.T, manifests string) *Config {
 // shop, everything with sidecars unless a test changes it.
 var (
 	frontend = Workload{Namespace: "shop", Name: "frontend", Labels: map[string]string{"app": "frontend"},
-		Mode: callgraph.ModeSidecar, ServiceAccount: "frontend"}
+		Mode: dataplane.Sidecar, ServiceAccount: "frontend"}
 	cart = Workload{Namespace: "shop", Name: "cart", Labels: map[string]string{"app": "cart", "version": "v1"},
-		Mode: callgraph.ModeSidecar, ServiceAccount: "cart"}
+		Mode: dataplane.Sidecar, ServiceAccount: "cart"}
 	cartHTTP = Port{Name: "http", Port: 80, TargetPort: "8080"}
 	cartSvc  = Service{Namespace: "shop", Name: "cart", Ports: []Port{cartHTTP}, Selector: map[string]string{"app": "cart"}}
 )
 
-func withMode(w Workload, m callgraph.Mode) Workload {
+func withMode(w Workload, m dataplane.Mode) Workload {
 	w.Mode = m
 	return w
 }
@@ -66,13 +66,4 @@ func codes(ms []diag.Message) []diag.Code {
 		out = append(out, m.Code)
 	}
 	return out
-}
-
-func hasCode(ms []diag.Message, c diag.Code) bool {
-	for _, m := range ms {
-		if m.Code == c {
-			return true
-		}
-	}
-	return false
 }

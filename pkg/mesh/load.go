@@ -5,9 +5,21 @@ import (
 	"errors"
 	"fmt"
 
+	netapi "istio.io/api/networking/v1alpha3"
+	secapi "istio.io/api/security/v1beta1"
+	telapi "istio.io/api/telemetry/v1alpha1"
+	extv1alpha1 "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+	netv1 "istio.io/client-go/pkg/apis/networking/v1"
+	netv1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
+	secv1 "istio.io/client-go/pkg/apis/security/v1"
+	secv1beta1 "istio.io/client-go/pkg/apis/security/v1beta1"
+	telv1 "istio.io/client-go/pkg/apis/telemetry/v1"
+	telv1alpha1 "istio.io/client-go/pkg/apis/telemetry/v1alpha1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
@@ -80,7 +92,34 @@ func (c *Config) orEmpty() *Config {
 type kind struct {
 	plural   string // for messages: "PeerAuthentications"
 	resource string // "peerauthentications.security.istio.io"
-	versions []func(ctx context.Context, ns string) error
+	versions []lister
+}
+
+// lister lists one kind, in one API version, in a namespace (all namespaces
+// for metav1.NamespaceAll) into the Config.
+type lister func(ctx context.Context, ns string) error
+
+// listed makes the lister of one API version of a kind: client is the
+// typed client's namespaced getter (ic.SecurityV1().PeerAuthentications),
+// and add stores one listed object into the Config.
+func listed[L runtime.Object, C interface {
+	List(context.Context, metav1.ListOptions) (L, error)
+}, O any, P interface {
+	*O
+	runtime.Object
+}](client func(ns string) C, add func(P)) lister {
+	return func(ctx context.Context, ns string) error {
+		l, err := client(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		return meta.EachListItem(l, func(obj runtime.Object) error {
+			if o, ok := obj.(P); ok && o != nil {
+				add(o)
+			}
+			return nil
+		})
+	}
 }
 
 // Load reads the Istio resources that shape per-edge overhead: PeerAuthentication,
@@ -173,191 +212,56 @@ func (c *Config) loadKind(ctx context.Context, k kind, nss []string, notes *diag
 // kinds lists the resources Load reads, each with the versions istio.io/client-go
 // v1.32 offers and the CRDs serve, newest first.
 func (c *Config) kinds(ic istioclient.Interface) []kind {
-	opts := metav1.ListOptions{}
+	peerAuth := func(m *metav1.ObjectMeta, s *secapi.PeerAuthentication) {
+		c.peerAuths = append(c.peerAuths, convertPeerAuth(m, s))
+	}
+	destRule := func(m *metav1.ObjectMeta, s *netapi.DestinationRule) {
+		c.destRules = append(c.destRules, convertDestRule(m, s))
+	}
+	virtualService := func(m *metav1.ObjectMeta, s *netapi.VirtualService) {
+		c.virtualServices = append(c.virtualServices, convertVirtualService(m, s))
+	}
+	sidecar := func(m *metav1.ObjectMeta, s *netapi.Sidecar) { c.sidecars = append(c.sidecars, convertSidecar(m, s)) }
+	telemetry := func(m *metav1.ObjectMeta, s *telapi.Telemetry) {
+		c.telemetries = append(c.telemetries, convertTelemetry(m, s))
+	}
+	authz := func(m *metav1.ObjectMeta, s *secapi.AuthorizationPolicy) {
+		c.authzPolicies = append(c.authzPolicies, convertAuthorizationPolicy(m, s))
+	}
 	return []kind{
-		{"PeerAuthentications", "peerauthentications.security.istio.io", []func(context.Context, string) error{
-			func(ctx context.Context, ns string) error {
-				l, err := ic.SecurityV1().PeerAuthentications(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.peerAuths = append(c.peerAuths, convertPeerAuth(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
-			func(ctx context.Context, ns string) error {
-				l, err := ic.SecurityV1beta1().PeerAuthentications(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.peerAuths = append(c.peerAuths, convertPeerAuth(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
+		{"PeerAuthentications", "peerauthentications.security.istio.io", []lister{
+			listed(ic.SecurityV1().PeerAuthentications, func(o *secv1.PeerAuthentication) { peerAuth(&o.ObjectMeta, &o.Spec) }),
+			listed(ic.SecurityV1beta1().PeerAuthentications, func(o *secv1beta1.PeerAuthentication) { peerAuth(&o.ObjectMeta, &o.Spec) }),
 		}},
-		{"DestinationRules", "destinationrules.networking.istio.io", []func(context.Context, string) error{
-			func(ctx context.Context, ns string) error {
-				l, err := ic.NetworkingV1().DestinationRules(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.destRules = append(c.destRules, convertDestRule(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
-			func(ctx context.Context, ns string) error {
-				l, err := ic.NetworkingV1alpha3().DestinationRules(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.destRules = append(c.destRules, convertDestRule(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
+		{"DestinationRules", "destinationrules.networking.istio.io", []lister{
+			listed(ic.NetworkingV1().DestinationRules, func(o *netv1.DestinationRule) { destRule(&o.ObjectMeta, &o.Spec) }),
+			listed(ic.NetworkingV1alpha3().DestinationRules, func(o *netv1alpha3.DestinationRule) { destRule(&o.ObjectMeta, &o.Spec) }),
 		}},
-		{"VirtualServices", "virtualservices.networking.istio.io", []func(context.Context, string) error{
-			func(ctx context.Context, ns string) error {
-				l, err := ic.NetworkingV1().VirtualServices(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.virtualServices = append(c.virtualServices, convertVirtualService(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
-			func(ctx context.Context, ns string) error {
-				l, err := ic.NetworkingV1alpha3().VirtualServices(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.virtualServices = append(c.virtualServices, convertVirtualService(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
+		{"VirtualServices", "virtualservices.networking.istio.io", []lister{
+			listed(ic.NetworkingV1().VirtualServices, func(o *netv1.VirtualService) { virtualService(&o.ObjectMeta, &o.Spec) }),
+			listed(ic.NetworkingV1alpha3().VirtualServices, func(o *netv1alpha3.VirtualService) { virtualService(&o.ObjectMeta, &o.Spec) }),
 		}},
-		{"Sidecars", "sidecars.networking.istio.io", []func(context.Context, string) error{
-			func(ctx context.Context, ns string) error {
-				l, err := ic.NetworkingV1().Sidecars(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.sidecars = append(c.sidecars, convertSidecar(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
-			func(ctx context.Context, ns string) error {
-				l, err := ic.NetworkingV1alpha3().Sidecars(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.sidecars = append(c.sidecars, convertSidecar(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
+		{"Sidecars", "sidecars.networking.istio.io", []lister{
+			listed(ic.NetworkingV1().Sidecars, func(o *netv1.Sidecar) { sidecar(&o.ObjectMeta, &o.Spec) }),
+			listed(ic.NetworkingV1alpha3().Sidecars, func(o *netv1alpha3.Sidecar) { sidecar(&o.ObjectMeta, &o.Spec) }),
 		}},
-		{"Telemetries", "telemetries.telemetry.istio.io", []func(context.Context, string) error{
-			func(ctx context.Context, ns string) error {
-				l, err := ic.TelemetryV1().Telemetries(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.telemetries = append(c.telemetries, convertTelemetry(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
-			func(ctx context.Context, ns string) error {
-				l, err := ic.TelemetryV1alpha1().Telemetries(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.telemetries = append(c.telemetries, convertTelemetry(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
+		{"Telemetries", "telemetries.telemetry.istio.io", []lister{
+			listed(ic.TelemetryV1().Telemetries, func(o *telv1.Telemetry) { telemetry(&o.ObjectMeta, &o.Spec) }),
+			listed(ic.TelemetryV1alpha1().Telemetries, func(o *telv1alpha1.Telemetry) { telemetry(&o.ObjectMeta, &o.Spec) }),
 		}},
-		{"EnvoyFilters", "envoyfilters.networking.istio.io", []func(context.Context, string) error{
-			func(ctx context.Context, ns string) error {
-				l, err := ic.NetworkingV1alpha3().EnvoyFilters(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.extensions = append(c.extensions, convertEnvoyFilter(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
+		{"EnvoyFilters", "envoyfilters.networking.istio.io", []lister{
+			listed(ic.NetworkingV1alpha3().EnvoyFilters, func(o *netv1alpha3.EnvoyFilter) {
+				c.extensions = append(c.extensions, convertEnvoyFilter(&o.ObjectMeta, &o.Spec))
+			}),
 		}},
-		{"WasmPlugins", "wasmplugins.extensions.istio.io", []func(context.Context, string) error{
-			func(ctx context.Context, ns string) error {
-				l, err := ic.ExtensionsV1alpha1().WasmPlugins(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.extensions = append(c.extensions, convertWasmPlugin(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
+		{"WasmPlugins", "wasmplugins.extensions.istio.io", []lister{
+			listed(ic.ExtensionsV1alpha1().WasmPlugins, func(o *extv1alpha1.WasmPlugin) {
+				c.extensions = append(c.extensions, convertWasmPlugin(&o.ObjectMeta, &o.Spec))
+			}),
 		}},
-		{"AuthorizationPolicies", "authorizationpolicies.security.istio.io", []func(context.Context, string) error{
-			func(ctx context.Context, ns string) error {
-				l, err := ic.SecurityV1().AuthorizationPolicies(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.authzPolicies = append(c.authzPolicies, convertAuthorizationPolicy(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
-			func(ctx context.Context, ns string) error {
-				l, err := ic.SecurityV1beta1().AuthorizationPolicies(ns).List(ctx, opts)
-				if err != nil {
-					return err
-				}
-				for _, o := range l.Items {
-					if o != nil {
-						c.authzPolicies = append(c.authzPolicies, convertAuthorizationPolicy(&o.ObjectMeta, &o.Spec))
-					}
-				}
-				return nil
-			},
+		{"AuthorizationPolicies", "authorizationpolicies.security.istio.io", []lister{
+			listed(ic.SecurityV1().AuthorizationPolicies, func(o *secv1.AuthorizationPolicy) { authz(&o.ObjectMeta, &o.Spec) }),
+			listed(ic.SecurityV1beta1().AuthorizationPolicies, func(o *secv1beta1.AuthorizationPolicy) { authz(&o.ObjectMeta, &o.Spec) }),
 		}},
 	}
 }

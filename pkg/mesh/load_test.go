@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -177,7 +177,7 @@ func TestOddResources(t *testing.T) {
 	docs = append(docs, vs("shop", "holes", t0, `{hosts: [""], http: [{}, {match: [{}], route: [{}], mirrors: [{}], fault: {}, retries: {}}], tcp: [{}], tls: [{}]}`),
 		dr("shop", "holes", `{trafficPolicy: {portLevelSettings: [{}, {port: {}}]}, subsets: [{}]}`))
 	c := load(t, strings.Join(docs, "\n---\n"))
-	for _, m := range []callgraph.Mode{callgraph.ModeSidecar, callgraph.ModeAmbient, callgraph.ModeWaypoint, callgraph.ModeNone} {
+	for _, m := range []dataplane.Mode{dataplane.Sidecar, dataplane.Ambient, dataplane.Waypoint, dataplane.None} {
 		_ = c.Edge(withMode(frontend, m), withMode(cart, m), cartSvc, cartHTTP)
 		_ = c.Edge(Workload{}, Workload{Mode: m}, Service{}, Port{})
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/internal/testenv"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/mesh"
 )
@@ -146,15 +147,15 @@ func TestLoadBookinfoFromAPIServer(t *testing.T) {
 		t.Fatalf("Load messages: %v", msgs)
 	}
 
-	wl := func(name, app, version, sa string, mode callgraph.Mode) mesh.Workload {
+	wl := func(name, app, version, sa string, mode dataplane.Mode) mesh.Workload {
 		return mesh.Workload{Namespace: ns, Name: name, Labels: map[string]string{"app": app, "version": version},
 			Mode: mode, ServiceAccount: sa}
 	}
-	productpage := wl("productpage-v1", "productpage", "v1", "bookinfo-productpage", callgraph.ModeSidecar)
-	details := wl("details-v1", "details", "v1", "bookinfo-details", callgraph.ModeSidecar)
-	reviews := wl("reviews-v1", "reviews", "v1", "bookinfo-reviews", callgraph.ModeSidecar)
-	ratings := wl("ratings-v1", "ratings", "v1", "bookinfo-ratings", callgraph.ModeSidecar)
-	loadgen := wl("loadgen", "loadgen", "v1", "default", callgraph.ModeNone)
+	productpage := wl("productpage-v1", "productpage", "v1", "bookinfo-productpage", dataplane.Sidecar)
+	details := wl("details-v1", "details", "v1", "bookinfo-details", dataplane.Sidecar)
+	reviews := wl("reviews-v1", "reviews", "v1", "bookinfo-reviews", dataplane.Sidecar)
+	ratings := wl("ratings-v1", "ratings", "v1", "bookinfo-ratings", dataplane.Sidecar)
+	loadgen := wl("loadgen", "loadgen", "v1", "default", dataplane.None)
 	svc := func(name string, port mesh.Port) mesh.Service {
 		return mesh.Service{Namespace: ns, Name: name, Ports: []mesh.Port{port}, Selector: map[string]string{"app": name}}
 	}
@@ -172,27 +173,27 @@ func TestLoadBookinfoFromAPIServer(t *testing.T) {
 		want           mesh.EdgePolicy
 	}{
 		{"STRICT namespace, default retries", productpage, details, detailsSvc, http, mesh.EdgePolicy{
-			Protocol: callgraph.HTTP, ProtocolSource: mesh.ProtocolFromPortName,
+			Protocol: dataplane.HTTP, ProtocolSource: mesh.ProtocolFromPortName,
 			MTLS: true, MTLSReason: "PeerAuthentication " + ns + "/default STRICT",
 			Retries: defaultRetries, RetriesReason: "Istio default retry policy",
 			TracingSamplingPercent: &ten, MetricsEnabled: true, EgressAllowed: true,
 		}},
 		{"VirtualService retries and mirror", productpage, reviews, reviewsSvc, http, mesh.EdgePolicy{
-			Protocol: callgraph.HTTP, ProtocolSource: mesh.ProtocolFromPortName,
+			Protocol: dataplane.HTTP, ProtocolSource: mesh.ProtocolFromPortName,
 			MTLS: true, MTLSReason: "PeerAuthentication " + ns + "/default STRICT",
 			Retries: &callgraph.Retries{Attempts: 3}, RetriesReason: "VirtualService " + ns + "/reviews",
 			MirrorPercent: 25, Timeout: 10 * time.Second,
 			TracingSamplingPercent: &ten, MetricsEnabled: true, EgressAllowed: true,
 		}},
 		{"DestinationRule DISABLE to a PERMISSIVE workload", reviews, ratings, ratingsSvc, legacy, mesh.EdgePolicy{
-			Protocol: callgraph.HTTP, ProtocolSource: mesh.ProtocolFromAppProtocol,
+			Protocol: dataplane.HTTP, ProtocolSource: mesh.ProtocolFromAppProtocol,
 			MTLS: false, MTLSReason: "DestinationRule " + ns + "/ratings DISABLE",
 			Retries: defaultRetries, RetriesReason: "Istio default retry policy",
 			TracingSamplingPercent: &ten, MetricsEnabled: true, EgressAllowed: true,
 			Filters: []string{"wasm:ratings-authz"},
 		}},
 		{"unmeshed client to STRICT server", loadgen, details, detailsSvc, http, mesh.EdgePolicy{
-			Protocol: callgraph.HTTP, ProtocolSource: mesh.ProtocolFromPortName,
+			Protocol: dataplane.HTTP, ProtocolSource: mesh.ProtocolFromPortName,
 			MTLS: false, MTLSReason: "client not meshed",
 			TracingSamplingPercent: &ten, MetricsEnabled: true, EgressAllowed: true,
 			Messages: []diag.Message{diag.New(diag.MTLSImpossible, loadgen.ID()+"->"+details.ID(),

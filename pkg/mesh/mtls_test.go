@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -198,19 +198,19 @@ func TestMTLSByDataPlane(t *testing.T) {
 	tests := []struct {
 		name           string
 		c              *Config
-		client, server callgraph.Mode
+		client, server dataplane.Mode
 		wantMTLS       bool
 		reason         string
 		code           diag.Code
 	}{
-		{"unmeshed client to STRICT server is rejected", strict, callgraph.ModeNone, callgraph.ModeSidecar, false, "client not meshed", diag.MTLSImpossible},
-		{"unmeshed client to STRICT ambient server is rejected", strict, callgraph.ModeNone, callgraph.ModeAmbient, false, "client not meshed", diag.MTLSImpossible},
-		{"unmeshed client to PERMISSIVE server", nil, callgraph.ModeNone, callgraph.ModeSidecar, false, "client not meshed", ""},
-		{"sidecar to unmeshed server", strict, callgraph.ModeSidecar, callgraph.ModeNone, false, "server not meshed", ""},
-		{"ISTIO_MUTUAL to unmeshed server fails", mutual, callgraph.ModeSidecar, callgraph.ModeNone, false, "DestinationRule shop/cart ISTIO_MUTUAL", diag.MTLSConflict},
-		{"ambient both sides", nil, callgraph.ModeAmbient, callgraph.ModeAmbient, true, "ambient (HBONE)", ""},
-		{"sidecar to waypoint", strict, callgraph.ModeSidecar, callgraph.ModeWaypoint, true, "ambient (HBONE)", ""},
-		{"ambient to sidecar", nil, callgraph.ModeAmbient, callgraph.ModeSidecar, true, "ambient (HBONE)", ""},
+		{"unmeshed client to STRICT server is rejected", strict, dataplane.None, dataplane.Sidecar, false, "client not meshed", diag.MTLSImpossible},
+		{"unmeshed client to STRICT ambient server is rejected", strict, dataplane.None, dataplane.Ambient, false, "client not meshed", diag.MTLSImpossible},
+		{"unmeshed client to PERMISSIVE server", nil, dataplane.None, dataplane.Sidecar, false, "client not meshed", ""},
+		{"sidecar to unmeshed server", strict, dataplane.Sidecar, dataplane.None, false, "server not meshed", ""},
+		{"ISTIO_MUTUAL to unmeshed server fails", mutual, dataplane.Sidecar, dataplane.None, false, "DestinationRule shop/cart ISTIO_MUTUAL", diag.MTLSConflict},
+		{"ambient both sides", nil, dataplane.Ambient, dataplane.Ambient, true, "ambient (HBONE)", ""},
+		{"sidecar to waypoint", strict, dataplane.Sidecar, dataplane.Waypoint, true, "ambient (HBONE)", ""},
+		{"ambient to sidecar", nil, dataplane.Ambient, dataplane.Sidecar, true, "ambient (HBONE)", ""},
 		{"empty mode means sidecar", strict, "", "", true, "PeerAuthentication shop/default STRICT", ""},
 	}
 	for _, tt := range tests {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -19,11 +19,11 @@ var wellKnownPorts = map[int32]bool{25: true, 53: true, 3306: true, 27017: true}
 // which the model counts as http with a warning. Protocols the model has no class
 // for map to the nearest: https, tls, mongo, mysql and redis are opaque TCP to the
 // proxy, grpc-web is HTTP. Unknown names never fail.
-func (c *Config) Protocol(svc Service, port Port) (callgraph.Protocol, ProtocolSource, []diag.Message) {
+func (c *Config) Protocol(svc Service, port Port) (dataplane.Protocol, ProtocolSource, []diag.Message) {
 	subject := fmt.Sprintf("%s:%d", svc.ID(), port.Port)
 	switch transport := strings.ToUpper(port.Protocol); transport {
 	case "UDP", "SCTP":
-		return callgraph.TCP, ProtocolNotProxied, []diag.Message{diag.New(diag.NotProxied, subject,
+		return dataplane.TCP, ProtocolNotProxied, []diag.Message{diag.New(diag.NotProxied, subject,
 			"port %d is %s, which Istio's proxies do not intercept; the edge has no mesh overhead", port.Port, transport)}
 	}
 	if port.AppProtocol != "" {
@@ -32,46 +32,46 @@ func (c *Config) Protocol(svc Service, port Port) (callgraph.Protocol, ProtocolS
 		}
 		if p, ok := parsePortProtocol(port.AppProtocol); ok {
 			if p == "" {
-				return callgraph.TCP, ProtocolNotProxied, []diag.Message{diag.New(diag.NotProxied, subject,
+				return dataplane.TCP, ProtocolNotProxied, []diag.Message{diag.New(diag.NotProxied, subject,
 					"appProtocol %q declares UDP, which Istio's proxies do not intercept; the edge has no mesh overhead", port.AppProtocol)}
 			}
 			return p, ProtocolFromAppProtocol, nil
 		}
 		if wellKnownPorts[port.Port] {
-			return callgraph.TCP, ProtocolFromWellKnownPort, nil
+			return dataplane.TCP, ProtocolFromWellKnownPort, nil
 		}
-		return callgraph.HTTP, ProtocolSniffed, []diag.Message{diag.New(diag.ProtocolSniffed, subject,
+		return dataplane.HTTP, ProtocolSniffed, []diag.Message{diag.New(diag.ProtocolSniffed, subject,
 			"appProtocol %q is not a protocol Istio knows, and Istio then ignores the port name: the proxy sniffs HTTP/1.1, HTTP/2 or else TCP from the first bytes; assumed http. Set appProtocol to http, http2, grpc or tcp",
 			port.AppProtocol)}
 	}
 	if p, ok := parsePortProtocol(port.Name); ok {
 		if p == "" {
-			return callgraph.TCP, ProtocolNotProxied, []diag.Message{diag.New(diag.NotProxied, subject,
+			return dataplane.TCP, ProtocolNotProxied, []diag.Message{diag.New(diag.NotProxied, subject,
 				"port name %q declares UDP, which Istio's proxies do not intercept; the edge has no mesh overhead", port.Name)}
 		}
 		return p, ProtocolFromPortName, nil
 	}
 	if wellKnownPorts[port.Port] {
-		return callgraph.TCP, ProtocolFromWellKnownPort, nil
+		return dataplane.TCP, ProtocolFromWellKnownPort, nil
 	}
 	name := "is unnamed"
 	if port.Name != "" {
 		name = fmt.Sprintf("name %q has no protocol prefix", port.Name)
 	}
-	return callgraph.HTTP, ProtocolSniffed, []diag.Message{diag.New(diag.ProtocolSniffed, subject,
+	return dataplane.HTTP, ProtocolSniffed, []diag.Message{diag.New(diag.ProtocolSniffed, subject,
 		"port %d has no appProtocol and its %s: the proxy sniffs HTTP/1.1, HTTP/2 or else TCP from the first bytes; assumed http. Set appProtocol or name the port <protocol>[-suffix] (http, http2, grpc, tcp)",
 		port.Port, name)}
 }
 
 // parseAppProtocol handles the appProtocol values Kubernetes standardises.
-func parseAppProtocol(s string) (callgraph.Protocol, bool) {
+func parseAppProtocol(s string) (dataplane.Protocol, bool) {
 	switch strings.ToLower(s) {
 	case "kubernetes.io/h2c":
-		return callgraph.HTTP2, true
+		return dataplane.HTTP2, true
 	case "kubernetes.io/ws":
-		return callgraph.HTTP, true
+		return dataplane.HTTP, true
 	case "kubernetes.io/wss":
-		return callgraph.TCP, true // HTTPS: TLS the proxy does not terminate
+		return dataplane.TCP, true // HTTPS: TLS the proxy does not terminate
 	}
 	return "", false
 }
@@ -79,23 +79,23 @@ func parseAppProtocol(s string) (callgraph.Protocol, bool) {
 // parsePortProtocol reads Istio's <protocol>[-suffix] convention (case
 // insensitive). ok is false when s names no protocol Istio knows; an empty
 // protocol with ok means UDP.
-func parsePortProtocol(s string) (p callgraph.Protocol, ok bool) {
+func parsePortProtocol(s string) (p dataplane.Protocol, ok bool) {
 	s = strings.ToLower(s)
 	if strings.HasPrefix(s, "grpc-web") {
-		return callgraph.HTTP, true
+		return dataplane.HTTP, true
 	}
 	if i := strings.IndexByte(s, '-'); i >= 0 {
 		s = s[:i]
 	}
 	switch s {
 	case "http", "http_proxy":
-		return callgraph.HTTP, true
+		return dataplane.HTTP, true
 	case "http2":
-		return callgraph.HTTP2, true
+		return dataplane.HTTP2, true
 	case "grpc":
-		return callgraph.GRPC, true
+		return dataplane.GRPC, true
 	case "tcp", "https", "tls", "mongo", "mysql", "redis":
-		return callgraph.TCP, true
+		return dataplane.TCP, true
 	case "udp":
 		return "", true
 	}

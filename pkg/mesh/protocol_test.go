@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -13,38 +13,38 @@ func TestProtocol(t *testing.T) {
 	tests := []struct {
 		name     string
 		port     Port
-		want     callgraph.Protocol
+		want     dataplane.Protocol
 		source   ProtocolSource
 		code     diag.Code // expected message, if any
 		contains string
 	}{
-		{"appProtocol wins over the name", Port{Name: "tcp-legacy", Port: 80, AppProtocol: "http2"}, callgraph.HTTP2, ProtocolFromAppProtocol, "", ""},
-		{"appProtocol grpc", Port{Name: "x", Port: 80, AppProtocol: "grpc"}, callgraph.GRPC, ProtocolFromAppProtocol, "", ""},
-		{"appProtocol h2c", Port{Port: 80, AppProtocol: "kubernetes.io/h2c"}, callgraph.HTTP2, ProtocolFromAppProtocol, "", ""},
-		{"appProtocol ws", Port{Port: 80, AppProtocol: "kubernetes.io/ws"}, callgraph.HTTP, ProtocolFromAppProtocol, "", ""},
-		{"appProtocol wss is opaque", Port{Port: 443, AppProtocol: "kubernetes.io/wss"}, callgraph.TCP, ProtocolFromAppProtocol, "", ""},
-		{"appProtocol with suffix", Port{Port: 80, AppProtocol: "HTTP-api"}, callgraph.HTTP, ProtocolFromAppProtocol, "", ""},
-		{"unknown appProtocol hides the name", Port{Name: "http", Port: 80, AppProtocol: "example.com/thrift"}, callgraph.HTTP, ProtocolSniffed, diag.ProtocolSniffed, "Istio then ignores the port name"},
-		{"http-foo", Port{Name: "http-foo", Port: 80}, callgraph.HTTP, ProtocolFromPortName, "", ""},
-		{"upper-case name", Port{Name: "HTTP2", Port: 80}, callgraph.HTTP2, ProtocolFromPortName, "", ""},
-		{"grpc with suffix", Port{Name: "grpc-orders", Port: 9000}, callgraph.GRPC, ProtocolFromPortName, "", ""},
-		{"grpc", Port{Name: "grpc", Port: 9000}, callgraph.GRPC, ProtocolFromPortName, "", ""},
-		{"grpc-web", Port{Name: "grpc-web", Port: 9000}, callgraph.HTTP, ProtocolFromPortName, "", ""},
-		{"grpc-web with suffix", Port{Name: "grpc-web-ui", Port: 9000}, callgraph.HTTP, ProtocolFromPortName, "", ""},
-		{"grpc-webhooks reads as grpc-web, as in Istio", Port{Name: "grpc-webhooks", Port: 9000}, callgraph.HTTP, ProtocolFromPortName, "", ""},
-		{"tcp", Port{Name: "tcp", Port: 9000}, callgraph.TCP, ProtocolFromPortName, "", ""},
-		{"https is tcp", Port{Name: "https", Port: 443}, callgraph.TCP, ProtocolFromPortName, "", ""},
-		{"tls is tcp", Port{Name: "tls-passthrough", Port: 443}, callgraph.TCP, ProtocolFromPortName, "", ""},
-		{"mongo is tcp", Port{Name: "mongo", Port: 27018}, callgraph.TCP, ProtocolFromPortName, "", ""},
-		{"mysql is tcp", Port{Name: "mysql-primary", Port: 3307}, callgraph.TCP, ProtocolFromPortName, "", ""},
-		{"redis is tcp", Port{Name: "redis", Port: 6379}, callgraph.TCP, ProtocolFromPortName, "", ""},
-		{"unnamed is sniffed", Port{Port: 8080}, callgraph.HTTP, ProtocolSniffed, diag.ProtocolSniffed, "HTTP/1.1, HTTP/2 or else TCP"},
-		{"unknown name is sniffed", Port{Name: "web", Port: 8080}, callgraph.HTTP, ProtocolSniffed, diag.ProtocolSniffed, `name "web" has no protocol prefix`},
-		{"prefix needs a dash", Port{Name: "httpfoo", Port: 8080}, callgraph.HTTP, ProtocolSniffed, diag.ProtocolSniffed, ""},
-		{"unnamed well-known port", Port{Port: 3306}, callgraph.TCP, ProtocolFromWellKnownPort, "", ""},
-		{"udp transport", Port{Name: "dns", Port: 53, Protocol: "UDP"}, callgraph.TCP, ProtocolNotProxied, diag.NotProxied, "UDP"},
-		{"udp name", Port{Name: "udp-syslog", Port: 514}, callgraph.TCP, ProtocolNotProxied, diag.NotProxied, "declares UDP"},
-		{"sctp transport", Port{Name: "http", Port: 80, Protocol: "SCTP"}, callgraph.TCP, ProtocolNotProxied, diag.NotProxied, "SCTP"},
+		{"appProtocol wins over the name", Port{Name: "tcp-legacy", Port: 80, AppProtocol: "http2"}, dataplane.HTTP2, ProtocolFromAppProtocol, "", ""},
+		{"appProtocol grpc", Port{Name: "x", Port: 80, AppProtocol: "grpc"}, dataplane.GRPC, ProtocolFromAppProtocol, "", ""},
+		{"appProtocol h2c", Port{Port: 80, AppProtocol: "kubernetes.io/h2c"}, dataplane.HTTP2, ProtocolFromAppProtocol, "", ""},
+		{"appProtocol ws", Port{Port: 80, AppProtocol: "kubernetes.io/ws"}, dataplane.HTTP, ProtocolFromAppProtocol, "", ""},
+		{"appProtocol wss is opaque", Port{Port: 443, AppProtocol: "kubernetes.io/wss"}, dataplane.TCP, ProtocolFromAppProtocol, "", ""},
+		{"appProtocol with suffix", Port{Port: 80, AppProtocol: "HTTP-api"}, dataplane.HTTP, ProtocolFromAppProtocol, "", ""},
+		{"unknown appProtocol hides the name", Port{Name: "http", Port: 80, AppProtocol: "example.com/thrift"}, dataplane.HTTP, ProtocolSniffed, diag.ProtocolSniffed, "Istio then ignores the port name"},
+		{"http-foo", Port{Name: "http-foo", Port: 80}, dataplane.HTTP, ProtocolFromPortName, "", ""},
+		{"upper-case name", Port{Name: "HTTP2", Port: 80}, dataplane.HTTP2, ProtocolFromPortName, "", ""},
+		{"grpc with suffix", Port{Name: "grpc-orders", Port: 9000}, dataplane.GRPC, ProtocolFromPortName, "", ""},
+		{"grpc", Port{Name: "grpc", Port: 9000}, dataplane.GRPC, ProtocolFromPortName, "", ""},
+		{"grpc-web", Port{Name: "grpc-web", Port: 9000}, dataplane.HTTP, ProtocolFromPortName, "", ""},
+		{"grpc-web with suffix", Port{Name: "grpc-web-ui", Port: 9000}, dataplane.HTTP, ProtocolFromPortName, "", ""},
+		{"grpc-webhooks reads as grpc-web, as in Istio", Port{Name: "grpc-webhooks", Port: 9000}, dataplane.HTTP, ProtocolFromPortName, "", ""},
+		{"tcp", Port{Name: "tcp", Port: 9000}, dataplane.TCP, ProtocolFromPortName, "", ""},
+		{"https is tcp", Port{Name: "https", Port: 443}, dataplane.TCP, ProtocolFromPortName, "", ""},
+		{"tls is tcp", Port{Name: "tls-passthrough", Port: 443}, dataplane.TCP, ProtocolFromPortName, "", ""},
+		{"mongo is tcp", Port{Name: "mongo", Port: 27018}, dataplane.TCP, ProtocolFromPortName, "", ""},
+		{"mysql is tcp", Port{Name: "mysql-primary", Port: 3307}, dataplane.TCP, ProtocolFromPortName, "", ""},
+		{"redis is tcp", Port{Name: "redis", Port: 6379}, dataplane.TCP, ProtocolFromPortName, "", ""},
+		{"unnamed is sniffed", Port{Port: 8080}, dataplane.HTTP, ProtocolSniffed, diag.ProtocolSniffed, "HTTP/1.1, HTTP/2 or else TCP"},
+		{"unknown name is sniffed", Port{Name: "web", Port: 8080}, dataplane.HTTP, ProtocolSniffed, diag.ProtocolSniffed, `name "web" has no protocol prefix`},
+		{"prefix needs a dash", Port{Name: "httpfoo", Port: 8080}, dataplane.HTTP, ProtocolSniffed, diag.ProtocolSniffed, ""},
+		{"unnamed well-known port", Port{Port: 3306}, dataplane.TCP, ProtocolFromWellKnownPort, "", ""},
+		{"udp transport", Port{Name: "dns", Port: 53, Protocol: "UDP"}, dataplane.TCP, ProtocolNotProxied, diag.NotProxied, "UDP"},
+		{"udp name", Port{Name: "udp-syslog", Port: 514}, dataplane.TCP, ProtocolNotProxied, diag.NotProxied, "declares UDP"},
+		{"sctp transport", Port{Name: "http", Port: 80, Protocol: "SCTP"}, dataplane.TCP, ProtocolNotProxied, diag.NotProxied, "SCTP"},
 	}
 	var c *Config // a nil Config answers with Istio's rules too
 	for _, tt := range tests {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -35,11 +36,11 @@ func TestVirtualServiceRouting(t *testing.T) {
 	tests := []struct {
 		name           string
 		resources      []string
-		client, server callgraph.Mode
+		client, server dataplane.Mode
 		port           Port
 		want           want
 	}{
-		{"no VirtualService: Istio's default retries", nil, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+		{"no VirtualService: Istio's default retries", nil, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: defaultRetries, retriesReason: "Istio default retry policy"}},
 		{"retries, mirror, fault and timeout", []string{vs("shop", "cart", t0, `
   hosts: [cart]
@@ -49,24 +50,24 @@ func TestVirtualServiceRouting(t *testing.T) {
     mirror: {host: cart-shadow}
     mirrorPercentage: {value: 20}
     fault: {delay: {fixedDelay: 2s, percentage: {value: 10}}}
-    timeout: 3s`)}, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+    timeout: 3s`)}, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: &callgraph.Retries{Attempts: 5}, retriesReason: "VirtualService shop/cart", mirror: 20, delay: 2 * time.Second, delayPercent: 10, timeout: 3 * time.Second}},
 		{"mirror without percentage is 100%, route without retries gets the default", []string{vs("shop", "cart", t0, `
   hosts: [cart.shop.svc.cluster.local]
   http:
   - route: [{destination: {host: cart}}]
-    mirror: {host: cart-shadow}`)}, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+    mirror: {host: cart-shadow}`)}, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: defaultRetries, retriesReason: "Istio default retry policy", mirror: 100}},
 		{"mirrors list and deprecated fault percent", []string{vs("shop", "cart", t0, `
   hosts: [cart]
   http:
   - route: [{destination: {host: cart}}]
     mirrors: [{destination: {host: a}, percentage: {value: 5}}, {destination: {host: b}, percentage: {value: 7.5}}]
-    fault: {delay: {fixedDelay: 100ms, percent: 30}}`)}, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+    fault: {delay: {fixedDelay: 100ms, percent: 30}}`)}, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: defaultRetries, retriesReason: "Istio default retry policy", mirror: 12.5, delay: 100 * time.Millisecond, delayPercent: 30}},
 		{"attempts 0 disables retries", []string{vs("shop", "cart", t0, `
   hosts: [cart]
-  http: [{route: [{destination: {host: cart}}], retries: {attempts: 0}}]`)}, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+  http: [{route: [{destination: {host: cart}}], retries: {attempts: 0}}]`)}, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: &callgraph.Retries{Attempts: 0}, retriesReason: "VirtualService shop/cart"}},
 		{"first of several routes, with a note", []string{vs("shop", "cart", t0, `
   hosts: [cart]
@@ -76,7 +77,7 @@ func TestVirtualServiceRouting(t *testing.T) {
     route: [{destination: {host: cart}}]
     retries: {attempts: 4}
   - route: [{destination: {host: cart}}]
-    retries: {attempts: 1}`)}, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+    retries: {attempts: 1}`)}, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: &callgraph.Retries{Attempts: 4}, retriesReason: "VirtualService shop/cart", code: diag.MeshConfigSimplified, messageContain: "the first, api, was used"}},
 		{"routes for other clients and ports are skipped", []string{vs("shop", "cart", t0, `
   hosts: [cart]
@@ -89,37 +90,37 @@ func TestVirtualServiceRouting(t *testing.T) {
     retries: {attempts: 8}
   - match: [{sourceLabels: {app: frontend}, port: 80}]
     route: [{destination: {host: cart}}]
-    retries: {attempts: 3}`)}, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+    retries: {attempts: 3}`)}, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: &callgraph.Retries{Attempts: 3}, retriesReason: "VirtualService shop/cart"}},
 		{"gateway-only VirtualService does not apply", []string{vs("shop", "cart", t0, `
   hosts: [cart]
   gateways: [istio-system/ingress]
-  http: [{route: [{destination: {host: cart}}], retries: {attempts: 7}}]`)}, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+  http: [{route: [{destination: {host: cart}}], retries: {attempts: 7}}]`)}, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: defaultRetries, retriesReason: "Istio default retry policy"}},
 		{"mesh among gateways applies", []string{vs("shop", "cart", t0, `
   hosts: [cart]
   gateways: [istio-system/ingress, mesh]
-  http: [{route: [{destination: {host: cart}}], retries: {attempts: 7}}]`)}, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+  http: [{route: [{destination: {host: cart}}], retries: {attempts: 7}}]`)}, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: &callgraph.Retries{Attempts: 7}, retriesReason: "VirtualService shop/cart"}},
 		{"other host", []string{vs("shop", "other", t0, `
   hosts: [other]
-  http: [{route: [{destination: {host: other}}], retries: {attempts: 7}}]`)}, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+  http: [{route: [{destination: {host: other}}], retries: {attempts: 7}}]`)}, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: defaultRetries, retriesReason: "Istio default retry policy"}},
 		{"client namespace first, then the oldest", []string{
 			vs("shop", "a-old", t0, `{hosts: [cart], http: [{route: [{destination: {host: cart}}], retries: {attempts: 1}}]}`),
 			vs("shop", "b-new", "2024-02-01T00:00:00Z", `{hosts: [cart], http: [{route: [{destination: {host: cart}}], retries: {attempts: 2}}]}`),
 			vs("web", "mine", "2024-03-01T00:00:00Z", `{hosts: [cart.shop.svc.cluster.local], http: [{route: [{destination: {host: cart.shop.svc.cluster.local}}], retries: {attempts: 6}}]}`),
-		}, callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+		}, dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: &callgraph.Retries{Attempts: 6}, retriesReason: "VirtualService web/mine", code: diag.MeshConfigSimplified, messageContain: "2 more VirtualServices"}},
 		{"tcp port: no L7 routing", []string{vs("shop", "cart", t0, `{hosts: [cart], http: [{route: [{destination: {host: cart}}], retries: {attempts: 5}}]}`)},
-			callgraph.ModeSidecar, callgraph.ModeSidecar, Port{Name: "tcp-db", Port: 5432}, want{}},
+			dataplane.Sidecar, dataplane.Sidecar, Port{Name: "tcp-db", Port: 5432}, want{}},
 		{"ambient without waypoint: no L7 proxy routes", []string{vs("shop", "cart", t0, `{hosts: [cart], http: [{route: [{destination: {host: cart}}], retries: {attempts: 5}}]}`)},
-			callgraph.ModeAmbient, callgraph.ModeAmbient, cartHTTP, want{}},
-		{"unmeshed client: no L7 proxy routes", nil, callgraph.ModeNone, callgraph.ModeSidecar, cartHTTP, want{}},
+			dataplane.Ambient, dataplane.Ambient, cartHTTP, want{}},
+		{"unmeshed client: no L7 proxy routes", nil, dataplane.None, dataplane.Sidecar, cartHTTP, want{}},
 		{"the waypoint routes for an ambient client", []string{vs("shop", "cart", t0, `{hosts: [cart], http: [{route: [{destination: {host: cart}}], retries: {attempts: 5}}]}`)},
-			callgraph.ModeAmbient, callgraph.ModeWaypoint, cartHTTP, want{retries: &callgraph.Retries{Attempts: 5}, retriesReason: "VirtualService shop/cart"}},
+			dataplane.Ambient, dataplane.Waypoint, cartHTTP, want{retries: &callgraph.Retries{Attempts: 5}, retriesReason: "VirtualService shop/cart"}},
 		{"direct response never reaches the server", []string{vs("shop", "cart", t0, `{hosts: [cart], http: [{directResponse: {status: 503}}]}`)},
-			callgraph.ModeSidecar, callgraph.ModeSidecar, cartHTTP,
+			dataplane.Sidecar, dataplane.Sidecar, cartHTTP,
 			want{retries: defaultRetries, retriesReason: "Istio default retry policy", code: diag.MeshConfigSimplified, messageContain: "never reach"}},
 	}
 	client := frontend
@@ -182,8 +183,8 @@ func TestTelemetryPrecedence(t *testing.T) {
 		{"namespace over mesh; client-side settings ignored", frontend, Service{Namespace: "shop", Name: "frontend"}, cartHTTP, ptr(10.0), true, false},
 		{"mesh-wide only", payments, paySvc, cartHTTP, ptr(1.0), true, true},
 		{"no tracing on tcp", payments, paySvc, Port{Name: "tcp", Port: 9000}, nil, true, true},
-		{"no tracing at ztunnel", withMode(payments, callgraph.ModeAmbient), paySvc, cartHTTP, nil, true, true},
-		{"unmeshed server: nothing", withMode(payments, callgraph.ModeNone), paySvc, cartHTTP, nil, false, true},
+		{"no tracing at ztunnel", withMode(payments, dataplane.Ambient), paySvc, cartHTTP, nil, true, true},
+		{"unmeshed server: nothing", withMode(payments, dataplane.None), paySvc, cartHTTP, nil, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,8 +257,8 @@ spec: ` + spec
 			[]string{"wasm:l4"}},
 		{"selector picks another workload", frontend, cartHTTP,
 			[]string{"envoyfilter:buffer", "wasm:mesh-stats"}},
-		{"ambient server has no L7 proxy", withMode(cart, callgraph.ModeAmbient), cartHTTP, nil},
-		{"waypoint: targetRefs and namespace-wide ones", withMode(cart, callgraph.ModeWaypoint), cartHTTP,
+		{"ambient server has no L7 proxy", withMode(cart, dataplane.Ambient), cartHTTP, nil},
+		{"waypoint: targetRefs and namespace-wide ones", withMode(cart, dataplane.Waypoint), cartHTTP,
 			[]string{"envoyfilter:buffer", "wasm:mesh-stats", "wasm:waypoint-only"}},
 	}
 	for _, tt := range tests {
@@ -307,7 +308,7 @@ spec: ` + spec
 			sidecar("istio-system", "default", `{egress: [{hosts: ["./*"]}]}`),
 			sidecar("shop", "default", `{egress: [{hosts: ["*/*"]}]}`)}, frontend, orders, true, ""},
 		{"ingress-only Sidecar keeps everything", []string{sidecar("shop", "default", `{ingress: [{port: {number: 80, protocol: HTTP, name: h}, defaultEndpoint: "127.0.0.1:8080"}]}`)}, frontend, orders, true, ""},
-		{"ambient clients ignore Sidecar", []string{sidecar("shop", "default", `{egress: [{hosts: ["./*"]}]}`)}, withMode(frontend, callgraph.ModeAmbient), orders, true, ""},
+		{"ambient clients ignore Sidecar", []string{sidecar("shop", "default", `{egress: [{hosts: ["./*"]}]}`)}, withMode(frontend, dataplane.Ambient), orders, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,7 +318,7 @@ spec: ` + spec
 				t.Fatalf("EgressAllowed = %v, want %v (messages %v)", p.EgressAllowed, tt.allowed, p.Messages)
 			}
 			if tt.allowed {
-				if hasCode(p.Messages, diag.OutsideEgressScope) {
+				if diag.Has(p.Messages, diag.OutsideEgressScope, "") {
 					t.Errorf("unexpected %v", p.Messages)
 				}
 				return

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -21,7 +22,7 @@ type Workload struct {
 	// Labels are the pod template's labels; workload selectors match on them.
 	Labels map[string]string
 	// Mode is the workload's data plane. Empty means sidecar, the call-graph default.
-	Mode callgraph.Mode
+	Mode dataplane.Mode
 	// ServiceAccount is the pods' service account ("default" when empty); it makes
 	// the workload's SPIFFE identity.
 	ServiceAccount string
@@ -33,7 +34,7 @@ type Workload struct {
 // ID is the workload's "namespace/name".
 func (w Workload) ID() string { return w.Namespace + "/" + w.Name }
 
-func (w Workload) mode() callgraph.Mode {
+func (w Workload) mode() dataplane.Mode {
 	if w.Mode == "" {
 		return callgraph.DefaultMode
 	}
@@ -81,12 +82,6 @@ type Port struct {
 	Protocol string
 }
 
-// Namespace is a namespace and its labels.
-type Namespace struct {
-	Name   string
-	Labels map[string]string
-}
-
 // ProtocolSource says how the protocol of a port was decided.
 type ProtocolSource string
 
@@ -114,7 +109,7 @@ func (s ProtocolSource) Proxied() bool { return s != ProtocolNotProxied }
 // service port served by another, in plain terms.
 type EdgePolicy struct {
 	// Protocol is the protocol the proxies treat the traffic as.
-	Protocol       callgraph.Protocol
+	Protocol       dataplane.Protocol
 	ProtocolSource ProtocolSource
 	// MTLS is true when the call travels over Istio mutual TLS (or HBONE).
 	MTLS bool

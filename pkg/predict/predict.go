@@ -1,7 +1,9 @@
 // Package predict is the overhead model: it combines a profile with a call graph and
 // predicts, per edge and per proxy, the latency and CPU the mesh adds, split by
-// proxy component; end-to-end along paths from entry points; and for what-if
-// variants of the graph. It is pure computation: no I/O, no Kubernetes clients.
+// proxy component; end-to-end along paths from entry points; along the
+// critical paths of distributed traces (PredictTraces, on a graph built from
+// the calls pkg/traces found); and for what-if variants of the graph. It is
+// pure computation: no I/O, no Kubernetes clients.
 //
 // Units are in the names: Micros are microseconds, CPUMicrosPerRequest is CPU time
 // in µs per request, Millicores are thousandths of a core (1 core = 1e6 CPU-µs per
@@ -14,6 +16,7 @@ import (
 	"sort"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
@@ -78,7 +81,7 @@ func (c *costs) total() (p50, p99, cpu float64) {
 
 // traversal is one crossing of one proxy by one call, both directions.
 type traversal struct {
-	mode  callgraph.Mode
+	mode  dataplane.Mode
 	side  profile.Side
 	proxy int // index into the proxies table
 	l7    bool
@@ -112,11 +115,11 @@ func newModel(p *profile.Profile, speedups map[profile.Component]float64, notes 
 }
 
 // fallbackProtocols is where to look when a profile lacks a protocol.
-var fallbackProtocols = map[string][]string{
-	"grpc":  {"http2", "http", "tcp"},
-	"http2": {"grpc", "http", "tcp"},
-	"http":  {"http2", "grpc", "tcp"},
-	"tcp":   {"http", "http2", "grpc"},
+var fallbackProtocols = map[dataplane.Protocol][]dataplane.Protocol{
+	dataplane.GRPC:  {dataplane.HTTP2, dataplane.HTTP, dataplane.TCP},
+	dataplane.HTTP2: {dataplane.GRPC, dataplane.HTTP, dataplane.TCP},
+	dataplane.HTTP:  {dataplane.HTTP2, dataplane.GRPC, dataplane.TCP},
+	dataplane.TCP:   {dataplane.HTTP, dataplane.HTTP2, dataplane.GRPC},
 }
 
 // resolve finds the key the profile has for want, noting any fallback.
@@ -130,7 +133,7 @@ func (m *model) resolve(want profile.Key, subject string) (profile.Key, bool) {
 	}
 	candidates := []profile.Key{}
 	for _, mtls := range []bool{want.MTLS, !want.MTLS} {
-		for _, proto := range append([]string{want.Protocol}, fallbackProtocols[want.Protocol]...) {
+		for _, proto := range append([]dataplane.Protocol{want.Protocol}, fallbackProtocols[want.Protocol]...) {
 			k := want
 			k.MTLS, k.Protocol = mtls, proto
 			candidates = append(candidates, k)
@@ -189,9 +192,47 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 			}
 		}
 	}
-	trav := make([][]traversal, len(g.Edges))
+	trav, mtlsOn := pt.route(g, notes)
+	pt.finishRates(notes)
+
+	sc := &Scenario{Edges: make([]EdgeResult, len(g.Edges))}
+	// One backing array for every edge's components: far fewer allocations on
+	// large graphs. Full slice expressions keep edges from sharing capacity.
+	compBuf := make([]ComponentCost, 0, len(g.Edges)*len(profile.Components))
+	proxyCosts := make([]costs, len(pt.rows))
+	var total costs
+	for i := range g.Edges {
+		e := &g.Edges[i]
+		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
+		var c costs
+		for _, t := range trav[i] {
+			pc := traversalCosts(models[pt.rows[t.proxy].prof], e, t, mtlsOn[i], pt.rows[t.proxy])
+			for j := range nComponents {
+				c.p50[j] += pc.p50[j]
+				c.p99[j] += pc.p99[j]
+				c.cpu[j] += pc.cpu[j]
+				proxyCosts[t.proxy].cpu[j] += pc.cpu[j]
+				total.cpu[j] += pc.cpu[j]
+			}
+		}
+		if len(e.Filters) > 0 && server.Mode != dataplane.Sidecar && server.Mode != dataplane.Waypoint {
+			notes.Add(diag.New(diag.L7FeatureWithoutProxy, e.Name(), "filters %v need an L7 proxy on the server side (mode %s)", e.Filters, server.Mode))
+		}
+		sc.Edges[i], compBuf = edgeResult(e, client, server, mtlsOn[i], &c, compBuf)
+	}
+	sc.Proxies = pt.results(proxyCosts, notes)
+	pt.noteNodeTypes(notes)
+	sc.Paths = paths(g, sc.Edges, opts.FanOut, notes)
+	sc.Totals = totals(g, sc, &total)
+	return sc, nil
+}
+
+// route assigns every edge's traversals to proxy rows and adds the edge's
+// rate to each, and decides whether mTLS is in effect on each edge.
+func (pt *proxyTable) route(g *callgraph.Resolved, notes *diag.List) (trav [][]traversal, mtlsOn []bool) {
+	trav = make([][]traversal, len(g.Edges))
 	travBuf := make([]traversal, 0, 4*len(g.Edges))
-	mtlsOn := make([]bool, len(g.Edges))
+	mtlsOn = make([]bool, len(g.Edges))
 	for i := range g.Edges {
 		e := &g.Edges[i]
 		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
@@ -207,68 +248,45 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 			pt.rows[t.proxy].rps += r
 		}
 	}
-	pt.finishRates(notes)
+	return trav, mtlsOn
+}
 
-	sc := &Scenario{Edges: make([]EdgeResult, len(g.Edges))}
-	// One backing array for every edge's components: far fewer allocations on
-	// large graphs. Full slice expressions keep edges from sharing capacity.
-	compBuf := make([]ComponentCost, 0, len(g.Edges)*len(profile.Components))
-	proxyCosts := make([]costs, len(pt.rows))
-	var total costs
-	for i := range g.Edges {
-		e := &g.Edges[i]
-		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
-		var c costs
-		for _, t := range trav[i] {
-			m := models[pt.rows[t.proxy].prof]
-			var pc costs
-			proto := string(e.Protocol)
-			if t.mode == callgraph.ModeAmbient {
-				proto = string(callgraph.TCP) // ztunnel is L4 only
-			}
-			tries := e.ExpectedTries
-			cpuMult := tries
-			if t.l7 && t.side == profile.Outbound {
-				cpuMult += e.MirrorFraction // mirrored copies leave through the L7 proxy that routes
-			}
-			want := profile.Key{Mode: string(t.mode), Protocol: proto, MTLS: mtlsOn[i], Side: t.side}
-			for _, dir := range []profile.Direction{profile.Request, profile.Response} {
-				want.Direction = dir
-				k, ok := m.resolve(want, e.Name())
-				if !ok {
-					continue
-				}
-				bytes := e.RequestBytes
-				if dir == profile.Response {
-					bytes = e.ResponseBytes
-				}
-				m.add(&pc, k, bytes, tries, tries*pt.rows[t.proxy].latency, cpuMult*pt.rows[t.proxy].factor)
-			}
-			if t.l7 && t.side == profile.Inbound {
-				m.addFeatures(&pc, e, tries*pt.rows[t.proxy].factor)
-			}
-			if t.l7 && e.TracingFraction > 0 {
-				m.addFeature(&pc, e, "tracing", e.TracingFraction*tries, e.TracingFraction*tries*pt.rows[t.proxy].factor)
-			}
-			for j := range nComponents {
-				pc.cpu[j] = MillicoresFromRate(e.RequestsPerSecond, pc.cpu[j])
-				c.p50[j] += pc.p50[j]
-				c.p99[j] += pc.p99[j]
-				c.cpu[j] += pc.cpu[j]
-				proxyCosts[t.proxy].cpu[j] += pc.cpu[j]
-				total.cpu[j] += pc.cpu[j]
-			}
-		}
-		if len(e.Filters) > 0 && server.Mode != callgraph.ModeSidecar && server.Mode != callgraph.ModeWaypoint {
-			notes.Add(diag.New(diag.L7FeatureWithoutProxy, e.Name(), "filters %v need an L7 proxy on the server side (mode %s)", e.Filters, server.Mode))
-		}
-		sc.Edges[i], compBuf = edgeResult(e, client, server, mtlsOn[i], &c, compBuf)
+// traversalCosts is what one crossing of proxy row by edge e costs, both
+// directions: latency per request, CPU in millicores at the edge's rate.
+func traversalCosts(m *model, e *callgraph.ResolvedEdge, t traversal, mtls bool, row proxyRow) costs {
+	var pc costs
+	proto := e.Protocol
+	if t.mode == dataplane.Ambient {
+		proto = dataplane.TCP // ztunnel is L4 only
 	}
-	sc.Proxies = pt.results(proxyCosts, notes)
-	pt.noteNodeTypes(notes)
-	sc.Paths = paths(g, sc.Edges, opts.FanOut, notes)
-	sc.Totals = totals(g, sc, &total)
-	return sc, nil
+	tries := e.ExpectedTries
+	cpuMult := tries
+	if t.l7 && t.side == profile.Outbound {
+		cpuMult += e.MirrorFraction // mirrored copies leave through the L7 proxy that routes
+	}
+	want := profile.Key{Mode: t.mode, Protocol: proto, MTLS: mtls, Side: t.side}
+	for _, dir := range []profile.Direction{profile.Request, profile.Response} {
+		want.Direction = dir
+		k, ok := m.resolve(want, e.Name())
+		if !ok {
+			continue
+		}
+		bytes := e.RequestBytes
+		if dir == profile.Response {
+			bytes = e.ResponseBytes
+		}
+		m.add(&pc, k, bytes, tries, tries*row.latency, cpuMult*row.factor)
+	}
+	if t.l7 && t.side == profile.Inbound {
+		m.addFeatures(&pc, e, tries*row.factor)
+	}
+	if t.l7 && e.TracingFraction > 0 {
+		m.addFeature(&pc, e, "tracing", e.TracingFraction*tries, e.TracingFraction*tries*row.factor)
+	}
+	for j := range nComponents {
+		pc.cpu[j] = MillicoresFromRate(e.RequestsPerSecond, pc.cpu[j])
+	}
+	return pc
 }
 
 // addFeatures adds the costs of an edge's filters at the server's L7 proxy.
@@ -293,7 +311,7 @@ func (m *model) addFeature(c *costs, e *callgraph.ResolvedEdge, name string, lat
 
 // effectiveMTLS is the edge's mTLS after checking both sides can do it: none
 // without a proxy on both sides, always with ambient on either side (HBONE).
-func effectiveMTLS(e *callgraph.ResolvedEdge, client, server callgraph.Mode, notes *diag.List) bool {
+func effectiveMTLS(e *callgraph.ResolvedEdge, client, server dataplane.Mode, notes *diag.List) bool {
 	if !client.Meshed() || !server.Meshed() {
 		if e.MTLSRequested {
 			side := "server"
@@ -304,7 +322,7 @@ func effectiveMTLS(e *callgraph.ResolvedEdge, client, server callgraph.Mode, not
 		}
 		return false
 	}
-	if client != callgraph.ModeSidecar || server != callgraph.ModeSidecar {
+	if client != dataplane.Sidecar || server != dataplane.Sidecar {
 		if !e.MTLSRequested && e.MTLSExplicit {
 			notes.Add(diag.New(diag.AmbientAlwaysMTLS, e.Name(), "mtls: false ignored: ambient traffic is always mTLS (HBONE)"))
 		}
@@ -315,8 +333,8 @@ func effectiveMTLS(e *callgraph.ResolvedEdge, client, server callgraph.Mode, not
 
 func edgeResult(e *callgraph.ResolvedEdge, client, server callgraph.ResolvedWorkload, mtls bool, c *costs, buf []ComponentCost) (EdgeResult, []ComponentCost) {
 	r := EdgeResult{
-		From: client.ID(), To: server.ID(), Protocol: string(e.Protocol), MTLS: mtls,
-		ClientMode: string(client.Mode), ServerMode: string(server.Mode),
+		From: client.ID(), To: server.ID(), Protocol: e.Protocol, MTLS: mtls,
+		ClientMode: client.Mode, ServerMode: server.Mode,
 		RequestsPerSecond: e.RequestsPerSecond, RequestBytes: e.RequestBytes, ResponseBytes: e.ResponseBytes,
 	}
 	r.LatencyP50Micros, r.LatencyP99Micros, r.CPUMillicores = c.total()

@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
 // protoBase gives each protocol a distinct intercept so that a wrong lookup shows.
-var protoBase = map[string]float64{"tcp": 4, "http": 10, "http2": 12, "grpc": 14}
+var protoBase = map[dataplane.Protocol]float64{dataplane.TCP: 4, dataplane.HTTP: 10, dataplane.HTTP2: 12, dataplane.GRPC: 14}
 
 // testProfile has one component (parsing) per sidecar traversal:
 // latency p50 = base + 5·mTLS + 2 µs/KiB, p99 = 2×p50,
@@ -49,9 +50,7 @@ func testProfile(t testing.TB) *profile.Profile {
 	return p
 }
 
-func ptr[T any](v T) *T { return &v }
-
-func twoWorkloads(clientMode, serverMode callgraph.Mode, e callgraph.Edge) *callgraph.Graph {
+func twoWorkloads(clientMode, serverMode dataplane.Mode, e callgraph.Edge) *callgraph.Graph {
 	e.From, e.To = "client", "server"
 	return &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind,
 		Workloads: []callgraph.Workload{{Name: "client", Mode: clientMode}, {Name: "server", Mode: serverMode}},
@@ -83,9 +82,9 @@ func near(t *testing.T, what string, got, want float64) {
 // figures worked out by hand from testProfile.
 func TestEdgeHandComputed(t *testing.T) {
 	const rps, reqBytes, respBytes = 200.0, 1024.0, 3072.0 // 1 KiB and 3 KiB
-	for _, proto := range []string{"tcp", "http", "http2", "grpc"} {
+	for _, proto := range dataplane.Protocols {
 		for _, mtls := range []bool{false, true} {
-			t.Run(proto+map[bool]string{true: "/mtls", false: "/plaintext"}[mtls], func(t *testing.T) {
+			t.Run(string(proto)+map[bool]string{true: "/mtls", false: "/plaintext"}[mtls], func(t *testing.T) {
 				base := protoBase[proto]
 				extra := 0.0
 				if mtls {
@@ -96,8 +95,8 @@ func TestEdgeHandComputed(t *testing.T) {
 				wantP99 := 2 * wantP50
 				cpuPerRequest := 2 * ((2*base + 2*extra + 4*1) + (2*base + 2*extra + 4*3)) // CPU-µs
 				wantMillicores := rps * cpuPerRequest / 1000                               // µs/s → millicores
-				g := twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, callgraph.Edge{
-					Protocol: callgraph.Protocol(proto), MTLS: ptr(mtls), RequestsPerSecond: ptr(rps),
+				g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, callgraph.Edge{
+					Protocol: dataplane.Protocol(proto), MTLS: ptr(mtls), RequestsPerSecond: ptr(rps),
 					RequestBytes: ptr(reqBytes), ResponseBytes: ptr(respBytes)})
 				sc, notes := run(t, g, testProfile(t))
 				e := sc.Edges[0]
@@ -138,18 +137,18 @@ func TestMillicoresFromRate(t *testing.T) {
 }
 
 func TestModesAndUnmeshedSides(t *testing.T) {
-	e := callgraph.Edge{Protocol: callgraph.HTTP, RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
+	e := callgraph.Edge{Protocol: dataplane.HTTP, RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
 	p := testProfile(t)
 	cases := []struct {
-		client, server callgraph.Mode
+		client, server dataplane.Mode
 		wantP50        float64
 		wantMTLS       bool
 	}{
-		{callgraph.ModeSidecar, callgraph.ModeSidecar, 2 * 2 * (10 + 5), true}, // auto mTLS
-		{callgraph.ModeSidecar, callgraph.ModeNone, 2 * 10, false},             // outbound only, plaintext
-		{callgraph.ModeNone, callgraph.ModeSidecar, 2 * 10, false},
-		{callgraph.ModeNone, callgraph.ModeNone, 0, false},
-		{callgraph.ModeAmbient, callgraph.ModeAmbient, 2 * 2 * 3, true}, // ztunnel is tcp-only: 3 µs per direction
+		{dataplane.Sidecar, dataplane.Sidecar, 2 * 2 * (10 + 5), true}, // auto mTLS
+		{dataplane.Sidecar, dataplane.None, 2 * 10, false},             // outbound only, plaintext
+		{dataplane.None, dataplane.Sidecar, 2 * 10, false},
+		{dataplane.None, dataplane.None, 0, false},
+		{dataplane.Ambient, dataplane.Ambient, 2 * 2 * 3, true}, // ztunnel is tcp-only: 3 µs per direction
 	}
 	for _, c := range cases {
 		sc, _ := run(t, twoWorkloads(c.client, c.server, e), p)
@@ -162,30 +161,30 @@ func TestModesAndUnmeshedSides(t *testing.T) {
 }
 
 func TestMTLSImpossibleIsReported(t *testing.T) {
-	g := twoWorkloads(callgraph.ModeSidecar, callgraph.ModeNone, callgraph.Edge{MTLS: ptr(true)})
+	g := twoWorkloads(dataplane.Sidecar, dataplane.None, callgraph.Edge{MTLS: ptr(true)})
 	sc, notes := run(t, g, testProfile(t))
 	if sc.Edges[0].MTLS {
 		t.Error("mTLS on with an unmeshed server")
 	}
-	if !hasCode(notes, diag.MTLSImpossible) {
+	if !diag.Has(notes, diag.MTLSImpossible, "") {
 		t.Errorf("no %s in %v", diag.MTLSImpossible, notes)
 	}
 }
 
 func TestRetriesAndMirrorMultiplyCPU(t *testing.T) {
 	p := testProfile(t)
-	plain := callgraph.Edge{Protocol: callgraph.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
-	base, _ := run(t, twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, plain), p)
+	plain := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
+	base, _ := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, plain), p)
 
 	retried := plain
 	retried.Retries = &callgraph.Retries{Attempts: 2, FailureRate: ptr(0.5)} // 1 + 0.5 + 0.25 tries
-	sc, _ := run(t, twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, retried), p)
+	sc, _ := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, retried), p)
 	near(t, "retried cpu", sc.Edges[0].CPUMillicores, base.Edges[0].CPUMillicores*1.75)
 	near(t, "retried p50", sc.Edges[0].LatencyP50Micros, base.Edges[0].LatencyP50Micros*1.75)
 
 	mirrored := plain
 	mirrored.MirrorPercent = ptr(50.0) // half the requests also leave the client's proxy again
-	sc, _ = run(t, twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, mirrored), p)
+	sc, _ = run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, mirrored), p)
 	near(t, "mirrored cpu", sc.Edges[0].CPUMillicores, base.Edges[0].CPUMillicores*(1+0.5*0.5))
 	near(t, "mirrored p50", sc.Edges[0].LatencyP50Micros, base.Edges[0].LatencyP50Micros)
 }
@@ -193,15 +192,15 @@ func TestRetriesAndMirrorMultiplyCPU(t *testing.T) {
 func TestRateFactorScalesCPUNotLatency(t *testing.T) {
 	p := testProfile(t)
 	p.RateFactors = []profile.RateCurve{{Mode: "sidecar", Points: []profile.RatePoint{{RequestsPerSecond: 100, Factor: 1}, {RequestsPerSecond: 300, Factor: 0.5}}}}
-	e := callgraph.Edge{Protocol: callgraph.HTTP, MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
+	e := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
 	e.RequestsPerSecond = ptr(200.0) // halfway: factor 0.75
-	sc, _ := run(t, twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, e), p)
+	sc, _ := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), p)
 	wantCPU := 200 * (2 * 2 * 20) / 1000.0 * 0.75
 	near(t, "cpu at 200 rps", sc.Edges[0].CPUMillicores, wantCPU)
 	near(t, "p50 at 200 rps", sc.Edges[0].LatencyP50Micros, 2*2*10)
 
 	// Two replicas halve the per-replica rate: factor back to 1.
-	g := twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, e)
+	g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e)
 	g.Workloads[0].Replicas, g.Workloads[1].Replicas = ptr(2), ptr(2)
 	sc, _ = run(t, g, p)
 	near(t, "cpu with 2 replicas", sc.Edges[0].CPUMillicores, 200*(2*2*20)/1000.0)
@@ -210,16 +209,16 @@ func TestRateFactorScalesCPUNotLatency(t *testing.T) {
 func TestLatencyRateFactorScalesP50Only(t *testing.T) {
 	p := testProfile(t)
 	p.LatencyRateFactors = []profile.RateCurve{{Mode: "sidecar", Points: []profile.RatePoint{{RequestsPerSecond: 100, Factor: 1}, {RequestsPerSecond: 300, Factor: 0.6}}}}
-	e := callgraph.Edge{Protocol: callgraph.HTTP, MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
+	e := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
 	e.RequestsPerSecond = ptr(200.0) // halfway: factor 0.8
-	sc, _ := run(t, twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, e), p)
+	sc, _ := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), p)
 	near(t, "p50 at 200 rps", sc.Edges[0].LatencyP50Micros, 2*2*10*0.8)
 	near(t, "p99 at 200 rps", sc.Edges[0].LatencyP99Micros, 2*2*20)
 	near(t, "cpu at 200 rps", sc.Edges[0].CPUMillicores, 200*(2*2*20)/1000.0)
 
 	// The factor follows each proxy's own rate: two server replicas put the
 	// server's sidecar at 100 rps (factor 1), the client's stays at 0.8.
-	g := twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, e)
+	g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e)
 	g.Workloads[1].Replicas = ptr(2)
 	sc, _ = run(t, g, p)
 	near(t, "p50 with 2 server replicas", sc.Edges[0].LatencyP50Micros, 2*10*0.8+2*10*1)
@@ -234,10 +233,10 @@ func TestProfileFallbackIsReported(t *testing.T) {
 		}
 	}
 	p.Models = kept
-	g := twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, callgraph.Edge{Protocol: callgraph.GRPC, MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)})
+	g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, callgraph.Edge{Protocol: dataplane.GRPC, MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)})
 	sc, notes := run(t, g, p)
 	near(t, "grpc falls back to http2", sc.Edges[0].LatencyP50Micros, 2*2*protoBase["http2"])
-	if !hasCode(notes, diag.ProfileFallback) {
+	if !diag.Has(notes, diag.ProfileFallback, "") {
 		t.Errorf("no fallback note in %v", notes)
 	}
 }
@@ -245,22 +244,22 @@ func TestProfileFallbackIsReported(t *testing.T) {
 func TestFeaturesAtServerProxy(t *testing.T) {
 	p := testProfile(t)
 	p.Features = []profile.Feature{{Name: "wasm", LatencyP50Micros: profile.Linear{Intercept: 7}, LatencyP99Micros: profile.Linear{Intercept: 9}, CPUMicrosPerRequest: profile.Linear{Intercept: 30}}}
-	e := callgraph.Edge{Protocol: callgraph.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0), Filters: []string{"wasm", "lua"}}
-	sc, notes := run(t, twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, e), p)
+	e := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0), Filters: []string{"wasm", "lua"}}
+	sc, notes := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), p)
 	near(t, "p50 with wasm", sc.Edges[0].LatencyP50Micros, 2*2*10+7)
 	near(t, "cpu with wasm", sc.Edges[0].CPUMillicores, 100*(2*2*20+30)/1000.0)
-	if !hasCode(notes, diag.FeatureNotProfiled) {
+	if !diag.Has(notes, diag.FeatureNotProfiled, "") {
 		t.Errorf("lua has no cost but was not reported: %v", notes)
 	}
-	_, notes = run(t, twoWorkloads(callgraph.ModeSidecar, callgraph.ModeAmbient, e), p)
-	if !hasCode(notes, diag.L7FeatureWithoutProxy) {
+	_, notes = run(t, twoWorkloads(dataplane.Sidecar, dataplane.Ambient, e), p)
+	if !diag.Has(notes, diag.L7FeatureWithoutProxy, "") {
 		t.Errorf("filters on an ambient server without waypoint not reported: %v", notes)
 	}
 }
 
 func TestSpeedupsDivideComponents(t *testing.T) {
 	p := testProfile(t)
-	r, err := callgraph.Resolve(twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, callgraph.Edge{MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}))
+	r, err := callgraph.Resolve(twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, callgraph.Edge{MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,15 +274,6 @@ func TestSpeedupsDivideComponents(t *testing.T) {
 	}
 }
 
-func hasCode(ms []diag.Message, c diag.Code) bool {
-	for _, m := range ms {
-		if m.Code == c {
-			return true
-		}
-	}
-	return false
-}
-
 func TestReferenceProfileReproducesPublishedFigures(t *testing.T) {
 	ref, err := profile.Reference()
 	if err != nil {
@@ -291,8 +281,8 @@ func TestReferenceProfileReproducesPublishedFigures(t *testing.T) {
 	}
 	// Istio 1.20: sidecar pair, 1 KB, 1k rps, mTLS, HTTP/1.1: +0.228 ms p90 (our p50,
 	// assumption A3) and +0.298 ms p99; Istio 1.24: 0.20 vCPU per sidecar at 1k rps.
-	e := callgraph.Edge{Protocol: callgraph.HTTP, MTLS: ptr(true), RequestsPerSecond: ptr(1000.0), RequestBytes: ptr(1024.0), ResponseBytes: ptr(1024.0)}
-	sc, _ := run(t, twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, e), ref)
+	e := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(true), RequestsPerSecond: ptr(1000.0), RequestBytes: ptr(1024.0), ResponseBytes: ptr(1024.0)}
+	sc, _ := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), ref)
 	near(t, "p50", sc.Edges[0].LatencyP50Micros, 228)
 	near(t, "p99", sc.Edges[0].LatencyP99Micros, 298)
 	for _, p := range sc.Proxies {
@@ -300,7 +290,7 @@ func TestReferenceProfileReproducesPublishedFigures(t *testing.T) {
 		near(t, p.Workload+" memory", p.MemoryMiB, 60)
 	}
 	// Istio 1.22: two ztunnels +0.17 ms p90.
-	sc, _ = run(t, twoWorkloads(callgraph.ModeAmbient, callgraph.ModeAmbient, e), ref)
+	sc, _ = run(t, twoWorkloads(dataplane.Ambient, dataplane.Ambient, e), ref)
 	near(t, "ambient p50", sc.Edges[0].LatencyP50Micros, 170)
 	near(t, "ambient millicores", sc.Edges[0].CPUMillicores, 2*60)
 }
@@ -311,7 +301,7 @@ func TestPathsFanOut(t *testing.T) {
 	g := &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind,
 		Workloads: []callgraph.Workload{{Name: "a", Mode: "sidecar", RequestsPerSecond: ptr(10.0)}, {Name: "b", Mode: "sidecar"}, {Name: "c", Mode: "sidecar"}, {Name: "d", Mode: "sidecar"}}}
 	for _, ft := range [][2]string{{"a", "b"}, {"a", "c"}, {"b", "d"}} {
-		g.Edges = append(g.Edges, callgraph.Edge{From: ft[0], To: ft[1], Protocol: callgraph.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(10.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)})
+		g.Edges = append(g.Edges, callgraph.Edge{From: ft[0], To: ft[1], Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(10.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)})
 	}
 	r, err := callgraph.Resolve(g)
 	if err != nil {
@@ -341,8 +331,8 @@ func TestPathsLoadBalancedAlternativesAverage(t *testing.T) {
 	g := &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind,
 		Workloads: []callgraph.Workload{{Name: "a", Mode: "sidecar", RequestsPerSecond: ptr(90.0)}, {Name: "b", Mode: "sidecar"}, {Name: "c", Mode: "none"}},
 		Edges: []callgraph.Edge{
-			{From: "a", To: "b", Protocol: callgraph.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(60.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
-			{From: "a", To: "c", Protocol: callgraph.HTTP, RequestsPerSecond: ptr(30.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
+			{From: "a", To: "b", Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(60.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
+			{From: "a", To: "c", Protocol: dataplane.HTTP, RequestsPerSecond: ptr(30.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
 		}}
 	r, err := callgraph.Resolve(g)
 	if err != nil {
@@ -366,39 +356,80 @@ func TestCycleIsCutAndReported(t *testing.T) {
 			{From: "b", To: "a", MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
 		}}
 	sc, notes := run(t, g, testProfile(t))
-	if !hasCode(notes, diag.CycleInGraph) {
+	if !diag.Has(notes, diag.CycleInGraph, "") {
 		t.Errorf("cycle not reported: %v", notes)
 	}
 	near(t, "p50", sc.Paths[0].LatencyP50Micros, 2*40)
 }
 
-// TestSpellingsMatch keeps profile's mode and protocol names in step with
-// callgraph's (profile does not import callgraph).
-func TestSpellingsMatch(t *testing.T) {
-	var modes, protos []string
-	for _, m := range callgraph.Modes {
-		if m.Meshed() {
-			modes = append(modes, string(m))
-		}
-	}
-	for _, p := range callgraph.Protocols {
-		protos = append(protos, string(p))
-	}
-	if strings.Join(modes, ",") != strings.Join(profile.Modes, ",") || strings.Join(protos, ",") != strings.Join(profile.Protocols, ",") {
-		t.Errorf("callgraph %v %v, profile %v %v", modes, protos, profile.Modes, profile.Protocols)
-	}
-}
-
 func TestAmbientIsAlwaysMTLS(t *testing.T) {
 	e := callgraph.Edge{MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
-	for _, modes := range [][2]callgraph.Mode{{callgraph.ModeAmbient, callgraph.ModeAmbient}, {callgraph.ModeSidecar, callgraph.ModeWaypoint}} {
+	for _, modes := range [][2]dataplane.Mode{{dataplane.Ambient, dataplane.Ambient}, {dataplane.Sidecar, dataplane.Waypoint}} {
 		sc, notes := run(t, twoWorkloads(modes[0], modes[1], e), testProfile(t))
-		if !sc.Edges[0].MTLS || !hasCode(notes, diag.AmbientAlwaysMTLS) {
+		if !sc.Edges[0].MTLS || !diag.Has(notes, diag.AmbientAlwaysMTLS, "") {
 			t.Errorf("%v: mtls %v, notes %v", modes, sc.Edges[0].MTLS, notes)
 		}
 	}
-	sc, notes := run(t, twoWorkloads(callgraph.ModeSidecar, callgraph.ModeSidecar, e), testProfile(t))
-	if sc.Edges[0].MTLS || hasCode(notes, diag.AmbientAlwaysMTLS) {
+	sc, notes := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), testProfile(t))
+	if sc.Edges[0].MTLS || diag.Has(notes, diag.AmbientAlwaysMTLS, "") {
 		t.Errorf("sidecar pair with mtls: false: %v %v", sc.Edges[0].MTLS, notes)
+	}
+}
+
+// scaled returns a copy of p named name with every latency and CPU term
+// multiplied by f.
+func scaled(p *profile.Profile, name string, f float64) *profile.Profile {
+	c := *p
+	c.Metadata.Name = name
+	c.Models = make([]profile.Model, len(p.Models))
+	for i, m := range p.Models {
+		for _, l := range []*profile.Linear{&m.LatencyP50Micros, &m.LatencyP99Micros, &m.CPUMicrosPerRequest} {
+			l.Intercept *= f
+			l.PerKiB *= f
+		}
+		c.Models[i] = m
+	}
+	return &c
+}
+
+func TestNodeTypeProfilesApplyPerWorkload(t *testing.T) {
+	base := testProfile(t)
+	big := scaled(base, "measured-on-big", 3)
+	g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar,
+		callgraph.Edge{MTLS: ptr(false), Protocol: "http", RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)})
+	g.Workloads[0].NodeType = "big"   // client's sidecar: the big profile
+	g.Workloads[1].NodeType = "other" // server's: no profile for it, default
+	r, err := callgraph.Resolve(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain, typed diag.List
+	want, err := Predict(r, base, Options{}, &plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Predict(r, base, Options{NodeProfiles: map[string]*profile.Profile{"big": big}}, &typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Symmetric test profile: each side contributes half; the client's
+	// half is tripled, so the edge costs (1/2·3 + 1/2) = 2× the default.
+	near(t, "p50", got.Edges[0].LatencyP50Micros, 2*want.Edges[0].LatencyP50Micros)
+	near(t, "cpu", got.Edges[0].CPUMillicores, 2*want.Edges[0].CPUMillicores)
+	var cpu = map[string]float64{}
+	for _, p := range got.Proxies {
+		cpu[p.Workload] = p.CPUMillicores
+	}
+	near(t, "client proxy cpu", cpu["default/client"], 3*cpu["default/server"])
+	var used, missing bool
+	for _, m := range typed.Sorted() {
+		if m.Code != diag.NodeTypeProfile {
+			continue
+		}
+		used = used || strings.Contains(m.Message, `"measured-on-big"`) && strings.Contains(m.Message, "default/client")
+		missing = missing || strings.Contains(m.Message, "no profile for node type other") && strings.Contains(m.Message, "default/server")
+	}
+	if !used || !missing {
+		t.Errorf("notes do not say which profile each node type used: %v", typed.Sorted())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
@@ -14,7 +15,7 @@ import (
 type proxyRow struct {
 	owner    string
 	kind     ProxyKind
-	mode     callgraph.Mode
+	mode     dataplane.Mode
 	replicas int
 	limit    int
 	rps      float64 // total through all replicas, filled by Predict
@@ -60,9 +61,9 @@ func (pt *proxyTable) workloadProxy(i int, w callgraph.ResolvedWorkload) int {
 	if row := pt.byWorkload[i]; row >= 0 {
 		return row
 	}
-	r := proxyRow{owner: w.ID(), kind: KindZtunnel, mode: callgraph.ModeAmbient, replicas: w.Replicas, prof: pt.nodeProfile(w)}
-	if w.Mode == callgraph.ModeSidecar {
-		r.kind, r.mode = KindSidecar, callgraph.ModeSidecar
+	r := proxyRow{owner: w.ID(), kind: KindZtunnel, mode: dataplane.Ambient, replicas: w.Replicas, prof: pt.nodeProfile(w)}
+	if w.Mode == dataplane.Sidecar {
+		r.kind, r.mode = KindSidecar, dataplane.Sidecar
 		if w.ProxyCPULimitMillicores != nil {
 			r.limit = *w.ProxyCPULimitMillicores
 		}
@@ -124,7 +125,7 @@ func (pt *proxyTable) waypoint(ns string) int {
 	if row, ok := pt.waypoints[ns]; ok {
 		return row
 	}
-	row := pt.add(proxyRow{owner: ns + "/waypoint", kind: KindWaypoint, mode: callgraph.ModeWaypoint, replicas: 1})
+	row := pt.add(proxyRow{owner: ns + "/waypoint", kind: KindWaypoint, mode: dataplane.Waypoint, replicas: 1})
 	pt.waypoints[ns] = row
 	return row
 }
@@ -138,24 +139,24 @@ func (pt *proxyTable) traversals(ts []traversal, e *callgraph.ResolvedEdge, clie
 	clientProxy := func() int { return pt.workloadProxy(e.FromIndex, client) }
 	serverProxy := func() int { return pt.workloadProxy(e.ToIndex, server) }
 	switch client.Mode {
-	case callgraph.ModeSidecar:
-		ts = append(ts, traversal{mode: callgraph.ModeSidecar, side: profile.Outbound, proxy: clientProxy(), l7: true})
-	case callgraph.ModeAmbient, callgraph.ModeWaypoint:
+	case dataplane.Sidecar:
+		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Outbound, proxy: clientProxy(), l7: true})
+	case dataplane.Ambient, dataplane.Waypoint:
 		// The client's own waypoint is not on its outbound path: waypoints serve
 		// traffic to their workloads.
-		ts = append(ts, traversal{mode: callgraph.ModeAmbient, side: profile.Outbound, proxy: clientProxy()})
+		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Outbound, proxy: clientProxy()})
 	}
 	switch server.Mode {
-	case callgraph.ModeSidecar:
-		ts = append(ts, traversal{mode: callgraph.ModeSidecar, side: profile.Inbound, proxy: serverProxy(), l7: true})
-	case callgraph.ModeWaypoint:
+	case dataplane.Sidecar:
+		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Inbound, proxy: serverProxy(), l7: true})
+	case dataplane.Waypoint:
 		wp := pt.waypoint(server.Namespace)
 		ts = append(ts,
-			traversal{mode: callgraph.ModeWaypoint, side: profile.Inbound, proxy: wp, l7: true},
-			traversal{mode: callgraph.ModeWaypoint, side: profile.Outbound, proxy: wp, l7: true},
-			traversal{mode: callgraph.ModeAmbient, side: profile.Inbound, proxy: serverProxy()})
-	case callgraph.ModeAmbient:
-		ts = append(ts, traversal{mode: callgraph.ModeAmbient, side: profile.Inbound, proxy: serverProxy()})
+			traversal{mode: dataplane.Waypoint, side: profile.Inbound, proxy: wp, l7: true},
+			traversal{mode: dataplane.Waypoint, side: profile.Outbound, proxy: wp, l7: true},
+			traversal{mode: dataplane.Ambient, side: profile.Inbound, proxy: serverProxy()})
+	case dataplane.Ambient:
+		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Inbound, proxy: serverProxy()})
 	}
 	return ts
 }
@@ -164,12 +165,12 @@ func (pt *proxyTable) traversals(ts []traversal, e *callgraph.ResolvedEdge, clie
 // two legs count one request once. Proxies whose rate lies outside the profile's
 // measured range are reported together, one message per mode.
 func (pt *proxyTable) finishRates(notes *diag.List) {
-	outside := map[callgraph.Mode][]string{}
-	var order []callgraph.Mode
+	outside := map[dataplane.Mode][]string{}
+	var order []dataplane.Mode
 	for i := range pt.rows {
 		r := &pt.rows[i]
-		r.latency, _ = r.prof.LatencyRateFactor(string(r.mode), pt.perReplica(r))
-		f, in := r.prof.RateFactor(string(r.mode), pt.perReplica(r))
+		r.latency, _ = r.prof.LatencyRateFactor(r.mode, pt.perReplica(r))
+		f, in := r.prof.RateFactor(r.mode, pt.perReplica(r))
 		if !in && pt.perReplica(r) > 0 {
 			if len(outside[r.mode]) == 0 {
 				order = append(order, r.mode)
@@ -208,7 +209,7 @@ func (pt *proxyTable) results(c []costs, notes *diag.List) []ProxyResult {
 		res := ProxyResult{Workload: r.owner, Kind: r.kind, Replicas: r.replicas, RateFactor: r.factor, CPULimitMillicores: r.limit}
 		res.RequestsPerSecondPerReplica = pt.perReplica(&r)
 		_, _, res.CPUMillicores = c[i].total()
-		if pc, ok := r.prof.ProxyCost(string(r.mode)); ok {
+		if pc, ok := r.prof.ProxyCost(r.mode); ok {
 			if !pc.PerNode {
 				res.MemoryMiB = pc.MemoryMiB * float64(r.replicas)
 			} else if !perNodeNoted {

@@ -1,6 +1,7 @@
 package predict
 
 import (
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
@@ -27,6 +28,23 @@ type Report struct {
 	Messages []diag.Message `json:"messages,omitempty"`
 }
 
+// Header returns what the graph report shares with a TraceReport.
+func (r *Report) Header() Header {
+	return Header{Profile: r.Profile, WhatIf: r.WhatIf, Messages: r.Messages}
+}
+
+// Header is what every report says besides its figures: the profile that
+// produced them, the changes its what-if variant applies, and the
+// assumptions and warnings behind them. Report and TraceReport keep these
+// fields where their JSON has always had them; Header gathers them for the
+// parts of a rendering all reports share.
+type Header struct {
+	Profile ProfileInfo
+	// WhatIf lists the variant's changes; nil without a variant.
+	WhatIf   []string
+	Messages []diag.Message
+}
+
 // ProfileInfo says which profile produced the figures.
 type ProfileInfo struct {
 	Name string `json:"name"`
@@ -45,15 +63,15 @@ type Scenario struct {
 
 // EdgeResult is the overhead the mesh adds to one edge.
 type EdgeResult struct {
-	From              string  `json:"from"`
-	To                string  `json:"to"`
-	Protocol          string  `json:"protocol"`
-	MTLS              bool    `json:"mtls"`
-	ClientMode        string  `json:"clientMode"`
-	ServerMode        string  `json:"serverMode"`
-	RequestsPerSecond float64 `json:"requestsPerSecond"`
-	RequestBytes      float64 `json:"requestBytes"`
-	ResponseBytes     float64 `json:"responseBytes"`
+	From              string             `json:"from"`
+	To                string             `json:"to"`
+	Protocol          dataplane.Protocol `json:"protocol"`
+	MTLS              bool               `json:"mtls"`
+	ClientMode        dataplane.Mode     `json:"clientMode"`
+	ServerMode        dataplane.Mode     `json:"serverMode"`
+	RequestsPerSecond float64            `json:"requestsPerSecond"`
+	RequestBytes      float64            `json:"requestBytes"`
+	ResponseBytes     float64            `json:"responseBytes"`
 	// LatencyP50Micros and LatencyP99Micros are added latency per request in µs.
 	LatencyP50Micros float64 `json:"latencyP50Micros"`
 	LatencyP99Micros float64 `json:"latencyP99Micros"`

@@ -35,31 +35,14 @@ func Run(in Input) (*Report, error) {
 	var notes diag.List
 	notes.AddAll(in.Messages)
 	notes.AddAll(in.Graph.Assumptions)
-	if in.Profile.Metadata.Reference {
-		notes.Add(diag.New(diag.ReferenceProfile, in.Profile.Metadata.Name,
-			"predictions use the embedded reference profile built from published Istio figures"))
-	}
-	r := &Report{
-		APIVersion: ReportAPIVersion,
-		Kind:       ReportKind,
-		Graph:      in.GraphName,
-		Profile:    ProfileInfo{Name: in.Profile.Metadata.Name, Source: in.ProfileSource, Reference: in.Profile.Metadata.Reference},
-		FanOut:     in.FanOut,
-	}
+	r := &Report{APIVersion: ReportAPIVersion, Kind: ReportKind, Graph: in.GraphName, FanOut: in.FanOut}
+	r.Profile, r.WhatIf = header(in.Profile, in.ProfileSource, in.WhatIf, in.Speedups, &notes)
 	base, err := Predict(in.Graph, in.Profile, Options{FanOut: in.FanOut, NodeProfiles: in.NodeProfiles}, &notes)
 	if err != nil {
 		return nil, err
 	}
 	r.Baseline = *base
 	if len(in.WhatIf) > 0 || len(in.Speedups) > 0 {
-		for _, w := range in.WhatIf {
-			r.WhatIf = append(r.WhatIf, w.Raw)
-		}
-		for _, c := range profile.Components {
-			if f, ok := in.Speedups[c]; ok {
-				r.WhatIf = append(r.WhatIf, "speedup "+string(c)+"="+strconv.FormatFloat(f, 'g', -1, 64))
-			}
-		}
 		variant, err := Predict(Apply(in.Graph, in.WhatIf, &notes), in.Profile, Options{FanOut: in.FanOut, Speedups: in.Speedups, NodeProfiles: in.NodeProfiles}, &notes)
 		if err != nil {
 			return nil, err
@@ -68,4 +51,24 @@ func Run(in Input) (*Report, error) {
 	}
 	r.Messages = notes.Sorted()
 	return r, nil
+}
+
+// header starts every report: the profile used, the changes of the variant
+// (what-ifs as given, then speed-ups in component order; nil without a
+// variant), and the notice that the embedded reference profile is used.
+func header(p *profile.Profile, source string, whatIfs []WhatIf, speedups map[profile.Component]float64, notes *diag.List) (ProfileInfo, []string) {
+	if p.Metadata.Reference {
+		notes.Add(diag.New(diag.ReferenceProfile, p.Metadata.Name,
+			"predictions use the embedded reference profile built from published Istio figures"))
+	}
+	var changes []string
+	for _, w := range whatIfs {
+		changes = append(changes, w.Raw)
+	}
+	for _, c := range profile.Components {
+		if f, ok := speedups[c]; ok {
+			changes = append(changes, "speedup "+string(c)+"="+strconv.FormatFloat(f, 'g', -1, 64))
+		}
+	}
+	return ProfileInfo{Name: p.Metadata.Name, Source: source, Reference: p.Metadata.Reference}, changes
 }

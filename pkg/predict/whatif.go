@@ -8,6 +8,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
@@ -20,8 +21,8 @@ type WhatIf struct {
 	Raw string
 	// Changes (at least one).
 	MTLS     *bool
-	Mode     callgraph.Mode
-	Protocol callgraph.Protocol
+	Mode     dataplane.Mode
+	Protocol dataplane.Protocol
 	// Selector (at most one; none selects everything).
 	Edge      string
 	Workload  string
@@ -54,13 +55,13 @@ func ParseWhatIf(s string) (WhatIf, error) {
 				return w, fmt.Errorf("what-if %q: mtls=%s: want on or off", s, value)
 			}
 		case "mode":
-			m, err := callgraph.ParseMode(value)
+			m, err := dataplane.ParseMode(value)
 			if err != nil {
 				return w, fmt.Errorf("what-if %q: %w", s, err)
 			}
 			w.Mode = m
 		case "protocol":
-			p, err := callgraph.ParseProtocol(value)
+			p, err := dataplane.ParseProtocol(value)
 			if err != nil {
 				return w, fmt.Errorf("what-if %q: %w", s, err)
 			}

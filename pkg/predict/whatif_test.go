@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
@@ -13,9 +14,9 @@ func TestParseWhatIf(t *testing.T) {
 	good := map[string]func(WhatIf) bool{
 		"mtls=off":                         func(w WhatIf) bool { return w.MTLS != nil && !*w.MTLS },
 		"mtls=on, edge=a->b":               func(w WhatIf) bool { return *w.MTLS && w.Edge == "a->b" },
-		"mode=ambient,namespace=shop":      func(w WhatIf) bool { return w.Mode == callgraph.ModeAmbient && w.Namespace == "shop" },
-		"protocol=grpc,workload=ns/a":      func(w WhatIf) bool { return w.Protocol == callgraph.GRPC && w.Workload == "ns/a" },
-		"mode=none,protocol=tcp,mtls=true": func(w WhatIf) bool { return w.Mode == callgraph.ModeNone && w.Protocol == callgraph.TCP && *w.MTLS },
+		"mode=ambient,namespace=shop":      func(w WhatIf) bool { return w.Mode == dataplane.Ambient && w.Namespace == "shop" },
+		"protocol=grpc,workload=ns/a":      func(w WhatIf) bool { return w.Protocol == dataplane.GRPC && w.Workload == "ns/a" },
+		"mode=none,protocol=tcp,mtls=true": func(w WhatIf) bool { return w.Mode == dataplane.None && w.Protocol == dataplane.TCP && *w.MTLS },
 	}
 	for in, check := range good {
 		w, err := ParseWhatIf(in)
@@ -71,15 +72,15 @@ func TestApplyWhatIf(t *testing.T) {
 	g := whatIfGraph(t)
 	var notes diag.List
 	v := Apply(g, []WhatIf{mustWhatIf(t, "protocol=grpc,edge=a->b")}, &notes)
-	if v.Edges[0].Protocol != callgraph.GRPC || v.Edges[1].Protocol != callgraph.HTTP {
+	if v.Edges[0].Protocol != dataplane.GRPC || v.Edges[1].Protocol != dataplane.HTTP {
 		t.Errorf("edge selector: %v %v", v.Edges[0].Protocol, v.Edges[1].Protocol)
 	}
-	if g.Edges[0].Protocol != callgraph.HTTP {
+	if g.Edges[0].Protocol != dataplane.HTTP {
 		t.Error("Apply changed its input")
 	}
 	// Moving namespace y into the mesh turns auto mTLS on for b->c.
 	v = Apply(g, []WhatIf{mustWhatIf(t, "mode=sidecar,namespace=y")}, &notes)
-	if v.Workloads[2].Mode != callgraph.ModeSidecar || !v.Edges[1].MTLSRequested {
+	if v.Workloads[2].Mode != dataplane.Sidecar || !v.Edges[1].MTLSRequested {
 		t.Errorf("namespace selector: %+v %+v", v.Workloads[2], v.Edges[1])
 	}
 	// A workload selector picks the edges touching it.
@@ -91,7 +92,7 @@ func TestApplyWhatIf(t *testing.T) {
 		t.Errorf("unexpected notes: %v", notes.Sorted())
 	}
 	Apply(g, []WhatIf{mustWhatIf(t, "mtls=off,edge=a->nobody")}, &notes)
-	if !hasCode(notes.Sorted(), diag.WhatIfNoMatch) {
+	if !diag.Has(notes.Sorted(), diag.WhatIfNoMatch, "") {
 		t.Error("a selector matching nothing was not reported")
 	}
 }

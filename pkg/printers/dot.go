@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 )
 
@@ -27,11 +27,11 @@ const (
 
 // Node shapes by data-plane mode: sidecar a box, ambient an ellipse, ambient with a
 // waypoint a double ellipse, no proxy a dashed box.
-var dotNodeStyle = map[callgraph.Mode]string{
-	callgraph.ModeSidecar:  "shape=box",
-	callgraph.ModeAmbient:  "shape=ellipse",
-	callgraph.ModeWaypoint: "shape=ellipse, peripheries=2",
-	callgraph.ModeNone:     "shape=box, style=dashed",
+var dotNodeStyle = map[dataplane.Mode]string{
+	dataplane.Sidecar:  "shape=box",
+	dataplane.Ambient:  "shape=ellipse",
+	dataplane.Waypoint: "shape=ellipse, peripheries=2",
+	dataplane.None:     "shape=box, style=dashed",
 }
 
 // printDot writes the call graph as a Graphviz digraph, with the variant's figures
@@ -65,9 +65,12 @@ func printDot(buf *bytes.Buffer, r *predict.Report) error {
 	fmt.Fprintln(buf, `  edge [fontname="Helvetica", fontsize=10];`)
 
 	var nodes []string
-	modes := map[string]string{}
+	modes := map[string]dataplane.Mode{}
 	for _, e := range shown {
-		for _, n := range []struct{ id, mode string }{{e.From, e.ClientMode}, {e.To, e.ServerMode}} {
+		for _, n := range []struct {
+			id   string
+			mode dataplane.Mode
+		}{{e.From, e.ClientMode}, {e.To, e.ServerMode}} {
 			if !slices.Contains(nodes, n.id) {
 				nodes = append(nodes, n.id)
 				modes[n.id] = n.mode
@@ -75,7 +78,7 @@ func printDot(buf *bytes.Buffer, r *predict.Report) error {
 		}
 	}
 	for _, id := range nodes {
-		style, ok := dotNodeStyle[callgraph.Mode(modes[id])]
+		style, ok := dotNodeStyle[modes[id]]
 		if !ok {
 			style = "shape=box"
 		}
@@ -84,7 +87,7 @@ func printDot(buf *bytes.Buffer, r *predict.Report) error {
 
 	for i, e := range shown {
 		label := rate(e.RequestsPerSecond) + " req/s\n+" + micros(e.LatencyP50Micros) + " p50"
-		proto := e.Protocol
+		proto := string(e.Protocol)
 		if r.Variant != nil {
 			b := r.Baseline.Edges[i]
 			proto = change(b.Protocol, e.Protocol)

@@ -38,17 +38,21 @@ func threeFigures(v float64) string {
 }
 
 // millicores renders CPU in millicores: 0.04m, 40.1m, 1500m.
-func millicores(m float64) string {
-	sign, a := splitSign(m)
+func millicores(m float64) string { return stepped(m, "m", 0.005, 0.995, 99.95) }
+
+// stepped renders v with unit and fewer decimals as it grows: zero below
+// zeroBelow, two decimals below twoBelow, one below oneBelow, none above.
+func stepped(v float64, unit string, zeroBelow, twoBelow, oneBelow float64) string {
+	sign, a := splitSign(v)
 	switch {
-	case a < 0.005:
-		return "0m"
-	case a < 0.995:
-		return fmt.Sprintf("%s%.2fm", sign, a)
-	case a < 99.95:
-		return fmt.Sprintf("%s%.1fm", sign, a)
+	case a < zeroBelow:
+		return "0" + unit
+	case a < twoBelow:
+		return fmt.Sprintf("%s%.2f%s", sign, a, unit)
+	case a < oneBelow:
+		return fmt.Sprintf("%s%.1f%s", sign, a, unit)
 	default:
-		return fmt.Sprintf("%s%.0fm", sign, a)
+		return fmt.Sprintf("%s%.0f%s", sign, a, unit)
 	}
 }
 
@@ -150,6 +154,22 @@ func percentChange(base, variant float64) string {
 	}
 	return fmt.Sprintf(" (%+.0f%%)", p)
 }
+
+// percent renders a share (0.05 = 5 %) with two significant figures below
+// 10 %: 0.74%, 5.3%, 29%.
+func percent(share float64) string { return stepped(100*share, "%", 0.005, 1, 10) }
+
+// signedPercent renders a relative error with its sign, whole percent:
+// +40%, -9%; "n/a" for NaN (no measured value to compare with).
+func signedPercent(rel float64) string {
+	if math.IsNaN(rel) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%+.0f%%", 100*rel)
+}
+
+// wholePercent renders a share in whole percent: 0.38 is "38%".
+func wholePercent(share float64) string { return fmt.Sprintf("%.0f%%", 100*share) }
 
 func splitSign(v float64) (string, float64) {
 	if v < 0 {

@@ -90,3 +90,11 @@ func TestPercentChange(t *testing.T) {
 		}
 	}
 }
+
+func TestPercent(t *testing.T) {
+	for share, want := range map[float64]string{0: "0%", 0.00004: "0%", 0.0074: "0.74%", 0.053: "5.3%", 0.29: "29%", 1.5: "150%"} {
+		if got := percent(share); got != want {
+			t.Errorf("percent(%v) = %q, want %q", share, got, want)
+		}
+	}
+}

@@ -1,6 +1,10 @@
-// Package printers renders a prediction report for people (kubectl-style tables),
-// for programs (JSON, YAML) and for Graphviz (dot). It is the only package that
-// knows how a report looks on screen.
+// Package printers renders reports for people (kubectl-style tables), for
+// programs (JSON, YAML) and for Graphviz (dot): graph predictions (Print),
+// trace predictions (PrintTraces) and the validation's measured-vs-predicted
+// report (PrintValidation). It is the only package that knows how a report
+// looks on screen: every table goes through one table helper and every
+// figure through one set of humanizers (µs, millicores, bytes, rates,
+// shares).
 package printers
 
 import (
@@ -90,7 +94,8 @@ func Print(w io.Writer, r *predict.Report, format Format) error {
 	return err
 }
 
-func printJSON(buf *bytes.Buffer, r *predict.Report) error {
+// printJSON writes any report as indented JSON.
+func printJSON(buf *bytes.Buffer, r any) error {
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding report as JSON: %w", err)
@@ -100,7 +105,8 @@ func printJSON(buf *bytes.Buffer, r *predict.Report) error {
 	return nil
 }
 
-func printYAML(buf *bytes.Buffer, r *predict.Report) error {
+// printYAML writes any report as YAML, with the JSON field names.
+func printYAML(buf *bytes.Buffer, r any) error {
 	data, err := sigsyaml.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encoding report as YAML: %w", err)

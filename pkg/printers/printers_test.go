@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -195,42 +196,49 @@ func TestPrintGolden(t *testing.T) {
 	for name, r := range reports() {
 		for _, f := range Formats {
 			t.Run(name+"/"+string(f), func(t *testing.T) {
-				var buf bytes.Buffer
-				if err := Print(&buf, r, f); err != nil {
-					t.Fatalf("Print: %v", err)
-				}
-				got := buf.Bytes()
-				golden := filepath.Join("testdata", name+"."+string(f)+".golden")
-				if *update {
-					if err := os.WriteFile(golden, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("reading golden file (run go test ./pkg/printers/ -update to create it): %v", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("output differs from %s (rerun with -update if the change is intended)\ngot:\n%s\nwant:\n%s", golden, got, want)
-				}
-
-				var again bytes.Buffer
-				if err := Print(&again, r, f); err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(got, again.Bytes()) {
-					t.Errorf("output is not stable across runs")
-				}
-				for i, line := range strings.Split(string(got), "\n") {
-					if strings.TrimRight(line, " \t") != line {
-						t.Errorf("line %d has trailing blanks: %q", i+1, line)
-					}
-				}
-				if !bytes.HasSuffix(got, []byte("\n")) {
-					t.Errorf("output does not end in a newline")
-				}
+				checkGolden(t, name+"."+string(f), func(w io.Writer) error { return Print(w, r, f) })
 			})
 		}
+	}
+}
+
+// checkGolden renders twice with print and compares the output with
+// testdata/<name>.golden (rewritten with -update): the same both times, no
+// trailing blanks, a final newline.
+func checkGolden(t *testing.T, name string, print func(io.Writer) error) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := print(&buf); err != nil {
+		t.Fatalf("printing: %v", err)
+	}
+	got := buf.Bytes()
+	golden := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test ./pkg/printers/ -update to create it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (rerun with -update if the change is intended)\ngot:\n%s\nwant:\n%s", golden, got, want)
+	}
+	var again bytes.Buffer
+	if err := print(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, again.Bytes()) {
+		t.Errorf("output is not stable across runs")
+	}
+	for i, line := range strings.Split(string(got), "\n") {
+		if strings.TrimRight(line, " \t") != line {
+			t.Errorf("line %d has trailing blanks: %q", i+1, line)
+		}
+	}
+	if !bytes.HasSuffix(got, []byte("\n")) {
+		t.Errorf("output does not end in a newline")
 	}
 }
 

@@ -2,6 +2,7 @@ package printers
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -41,7 +42,7 @@ func printTable(buf *bytes.Buffer, r *predict.Report, wide bool) error {
 			return err
 		}
 	}
-	v.messages(buf)
+	messages(buf, r.Header())
 	return nil
 }
 
@@ -117,10 +118,7 @@ func (v *view) edgeName(e predict.EdgeResult) string {
 
 func (v *view) header(buf *bytes.Buffer) {
 	r := v.r
-	parts := []string{"Profile: " + orDash(r.Profile.Name)}
-	if r.Profile.Source != "" {
-		parts[0] += " (" + r.Profile.Source + ")"
-	}
+	parts := []string{profileLabel(r.Profile)}
 	if r.Graph != "" {
 		parts = append(parts, "Graph: "+r.Graph)
 	}
@@ -132,7 +130,33 @@ func (v *view) header(buf *bytes.Buffer) {
 	}
 	fmt.Fprintln(buf, strings.Join(parts, "   "))
 	if r.Variant != nil {
-		fmt.Fprintln(buf, "What-if: "+orDash(strings.Join(r.WhatIf, "; ")))
+		whatIfLine(buf, r.Header())
+	}
+}
+
+// profileLabel names the profile behind a report's figures, the start of
+// every report's first line.
+func profileLabel(p predict.ProfileInfo) string {
+	label := "Profile: " + orDash(p.Name)
+	if p.Source != "" {
+		label += " (" + p.Source + ")"
+	}
+	return label
+}
+
+// whatIfLine lists the changes of a report's variant.
+func whatIfLine(buf *bytes.Buffer, h predict.Header) {
+	fmt.Fprintln(buf, "What-if: "+orDash(strings.Join(h.WhatIf, "; ")))
+}
+
+// messages ends every report with the assumptions and warnings behind it.
+func messages(buf *bytes.Buffer, h predict.Header) {
+	if len(h.Messages) == 0 {
+		return
+	}
+	fmt.Fprintln(buf, "\nAssumptions and warnings:")
+	for _, m := range h.Messages {
+		fmt.Fprintln(buf, "  "+m.String())
 	}
 }
 
@@ -151,9 +175,9 @@ func (v *view) edges(buf *bytes.Buffer) error {
 		}
 		t.header("RPS", "REQ/RESP", "+P50", "+P99", "CPU", "TOP")
 		for _, e := range base {
-			row := []string{v.edgeName(e), e.Protocol, onOff(e.MTLS)}
+			row := []string{v.edgeName(e), string(e.Protocol), onOff(e.MTLS)}
 			if v.wide {
-				row = append(row, e.ClientMode, e.ServerMode)
+				row = append(row, string(e.ClientMode), string(e.ServerMode))
 			}
 			t.row(append(row, rate(e.RequestsPerSecond), byteSize(e.RequestBytes)+"/"+byteSize(e.ResponseBytes),
 				micros(e.LatencyP50Micros), micros(e.LatencyP99Micros), millicores(e.CPUMillicores), orDash(e.TopComponent))...)
@@ -460,16 +484,6 @@ func signedMebibytes(d float64) string {
 	}
 }
 
-func (v *view) messages(buf *bytes.Buffer) {
-	if len(v.r.Messages) == 0 {
-		return
-	}
-	fmt.Fprintln(buf, "\nAssumptions and warnings:")
-	for _, m := range v.r.Messages {
-		fmt.Fprintln(buf, "  "+m.String())
-	}
-}
-
 func onOff(b bool) string {
 	if b {
 		return "on"
@@ -478,11 +492,11 @@ func onOff(b bool) string {
 }
 
 // change renders a value that a what-if may have changed: "http" or "http→grpc".
-func change(base, variant string) string {
+func change[T ~string](base, variant T) string {
 	if base == variant {
-		return base
+		return string(base)
 	}
-	return base + "→" + variant
+	return string(base) + "→" + string(variant)
 }
 
 func present(ok bool, s string) string {
@@ -507,10 +521,12 @@ func plural(n int, noun string) string {
 }
 
 // table collects one kubectl-style table: no borders, upper-case headers,
-// left-aligned columns three spaces apart.
+// left-aligned columns gap spaces apart (three when gap is 0). Every table
+// of every report is rendered through it.
 type table struct {
 	head []string
 	rows [][]string
+	gap  int
 }
 
 func (t *table) header(cols ...string) { t.head = append(t.head, cols...) }
@@ -522,7 +538,7 @@ func (t *table) render(w io.Writer) error {
 	cell := tw.CellConfig{
 		Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
 		Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
-		Padding:    tw.CellPadding{Global: tw.Padding{Right: "   ", Overwrite: true}},
+		Padding:    tw.CellPadding{Global: tw.Padding{Right: strings.Repeat(" ", cmp.Or(t.gap, 3)), Overwrite: true}},
 	}
 	tbl := tablewriter.NewTable(&buf,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{

@@ -11,6 +11,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // APIVersion and Kind identify the profile format.
@@ -143,13 +145,14 @@ type Source struct {
 
 // Key selects the traversal a model applies to.
 type Key struct {
-	Mode      string    `json:"mode"`
-	Protocol  string    `json:"protocol"`
-	MTLS      bool      `json:"mtls"`
-	Side      Side      `json:"side"`
-	Direction Direction `json:"direction"`
+	Mode      dataplane.Mode     `json:"mode"`
+	Protocol  dataplane.Protocol `json:"protocol"`
+	MTLS      bool               `json:"mtls"`
+	Side      Side               `json:"side"`
+	Direction Direction          `json:"direction"`
 }
 
+// String renders the key as mode/protocol/mtls/side/direction.
 func (k Key) String() string {
 	return k.Variant() + "/" + string(k.Side) + "/" + string(k.Direction)
 }
@@ -160,7 +163,7 @@ func (k Key) Variant() string {
 	if k.MTLS {
 		m = "mtls"
 	}
-	return k.Mode + "/" + k.Protocol + "/" + m
+	return string(k.Mode) + "/" + string(k.Protocol) + "/" + m
 }
 
 // Linear is y = Intercept + PerKiB × bytes/1024. Units are those of the field that
@@ -206,9 +209,9 @@ type RatePoint struct {
 // RateCurve is a mode's CPU-per-request factor versus rate, interpolated linearly
 // between points and clamped outside them.
 type RateCurve struct {
-	Mode   string      `json:"mode"`
-	Points []RatePoint `json:"points"`
-	Source string      `json:"source,omitempty"`
+	Mode   dataplane.Mode `json:"mode"`
+	Points []RatePoint    `json:"points"`
+	Source string         `json:"source,omitempty"`
 }
 
 // Feature is the cost of an optional proxy feature per request through one L7 proxy.
@@ -222,8 +225,8 @@ type Feature struct {
 
 // ProxyCost is the fixed cost of one proxy instance of a mode.
 type ProxyCost struct {
-	Mode      string  `json:"mode"`
-	MemoryMiB float64 `json:"memoryMiB"`
+	Mode      dataplane.Mode `json:"mode"`
+	MemoryMiB float64        `json:"memoryMiB"`
 	// PerNode is true when one instance serves a whole node (ztunnel), so its
 	// memory is not attributed to workloads.
 	PerNode bool   `json:"perNode,omitempty"`
@@ -251,42 +254,9 @@ func (p *Profile) Validate() error {
 		}
 		return nil
 	}
-	type modelKey struct {
-		Key
-		Component
-	}
 	seen := make(map[modelKey]int, len(p.Models))
 	for i, m := range p.Models {
-		where := fmt.Sprintf("models[%d] (%s/%s)", i, m.Key, m.Component)
-		if !validMode(m.Mode) {
-			return fmt.Errorf("%s: unknown mode %q", where, m.Mode)
-		}
-		if !validProtocol(m.Protocol) {
-			return fmt.Errorf("%s: unknown protocol %q", where, m.Protocol)
-		}
-		if m.Side != Inbound && m.Side != Outbound {
-			return fmt.Errorf("%s: side %q: want inbound or outbound", where, m.Side)
-		}
-		if m.Direction != Request && m.Direction != Response {
-			return fmt.Errorf("%s: direction %q: want request or response", where, m.Direction)
-		}
-		if !validComponent(m.Component) {
-			return fmt.Errorf("%s: unknown component %q", where, m.Component)
-		}
-		k := modelKey{m.Key, m.Component}
-		if j, dup := seen[k]; dup {
-			return fmt.Errorf("%s: duplicates models[%d]", where, j)
-		}
-		seen[k] = i
-		for _, l := range []struct {
-			name string
-			v    Linear
-		}{{"latencyP50Micros", m.LatencyP50Micros}, {"latencyP99Micros", m.LatencyP99Micros}, {"cpuMicrosPerRequest", m.CPUMicrosPerRequest}} {
-			if !finite(l.v.Intercept) || !finite(l.v.PerKiB) {
-				return fmt.Errorf("%s: %s is not finite", where, l.name)
-			}
-		}
-		if err := checkSource(where, m.Source); err != nil {
+		if err := validateModel(i, m, seen, checkSource); err != nil {
 			return err
 		}
 	}
@@ -320,20 +290,61 @@ func (p *Profile) Validate() error {
 	return nil
 }
 
+// modelKey identifies a model: its traversal and component.
+type modelKey struct {
+	Key
+	Component
+}
+
+// validateModel checks models[i]; seen maps the keys before it to their
+// index, for duplicates.
+func validateModel(i int, m Model, seen map[modelKey]int, checkSource func(where, id string) error) error {
+	where := fmt.Sprintf("models[%d] (%s/%s)", i, m.Key, m.Component)
+	if !validMode(m.Mode) {
+		return fmt.Errorf("%s: unknown mode %q", where, m.Mode)
+	}
+	if !validProtocol(m.Protocol) {
+		return fmt.Errorf("%s: unknown protocol %q", where, m.Protocol)
+	}
+	if m.Side != Inbound && m.Side != Outbound {
+		return fmt.Errorf("%s: side %q: want inbound or outbound", where, m.Side)
+	}
+	if m.Direction != Request && m.Direction != Response {
+		return fmt.Errorf("%s: direction %q: want request or response", where, m.Direction)
+	}
+	if !validComponent(m.Component) {
+		return fmt.Errorf("%s: unknown component %q", where, m.Component)
+	}
+	k := modelKey{m.Key, m.Component}
+	if j, dup := seen[k]; dup {
+		return fmt.Errorf("%s: duplicates models[%d]", where, j)
+	}
+	seen[k] = i
+	for _, l := range []struct {
+		name string
+		v    Linear
+	}{{"latencyP50Micros", m.LatencyP50Micros}, {"latencyP99Micros", m.LatencyP99Micros}, {"cpuMicrosPerRequest", m.CPUMicrosPerRequest}} {
+		if !finite(l.v.Intercept) || !finite(l.v.PerKiB) {
+			return fmt.Errorf("%s: %s is not finite", where, l.name)
+		}
+	}
+	return checkSource(where, m.Source)
+}
+
 // RateFactor returns the CPU-per-request factor for a mode at a rate through one
 // proxy instance, and whether the rate lay inside the measured range. A mode
 // without a curve has factor 1.
-func (p *Profile) RateFactor(mode string, requestsPerSecond float64) (factor float64, inRange bool) {
+func (p *Profile) RateFactor(mode dataplane.Mode, requestsPerSecond float64) (factor float64, inRange bool) {
 	return curveAt(p.RateFactors, mode, requestsPerSecond)
 }
 
 // LatencyRateFactor is RateFactor for the added p50 latency.
-func (p *Profile) LatencyRateFactor(mode string, requestsPerSecond float64) (factor float64, inRange bool) {
+func (p *Profile) LatencyRateFactor(mode dataplane.Mode, requestsPerSecond float64) (factor float64, inRange bool) {
 	return curveAt(p.LatencyRateFactors, mode, requestsPerSecond)
 }
 
 // curveAt interpolates a mode's curve linearly, clamped outside its range.
-func curveAt(curves []RateCurve, mode string, requestsPerSecond float64) (factor float64, inRange bool) {
+func curveAt(curves []RateCurve, mode dataplane.Mode, requestsPerSecond float64) (factor float64, inRange bool) {
 	for _, c := range curves {
 		if c.Mode != mode {
 			continue
@@ -392,7 +403,7 @@ func (p *Profile) Feature(name string) (Feature, bool) {
 }
 
 // ProxyCost returns the fixed cost of a mode's proxy.
-func (p *Profile) ProxyCost(mode string) (ProxyCost, bool) {
+func (p *Profile) ProxyCost(mode dataplane.Mode) (ProxyCost, bool) {
 	for _, c := range p.Proxies {
 		if c.Mode == mode {
 			return c, true
@@ -403,14 +414,6 @@ func (p *Profile) ProxyCost(mode string) (ProxyCost, bool) {
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// Modes and Protocols are the spellings a profile accepts. The profile package does
-// not import callgraph (profiles stand alone); pkg/predict's tests keep these in
-// step with callgraph's.
-var (
-	Modes     = []string{"sidecar", "ambient", "waypoint"}
-	Protocols = []string{"tcp", "http", "http2", "grpc"}
-)
-
-func validMode(m string) bool         { return slices.Contains(Modes, m) }
-func validProtocol(p string) bool     { return slices.Contains(Protocols, p) }
-func validComponent(c Component) bool { return slices.Contains(Components, c) }
+func validMode(m dataplane.Mode) bool         { return slices.Contains(dataplane.ProxiedModes, m) }
+func validProtocol(p dataplane.Protocol) bool { return slices.Contains(dataplane.Protocols, p) }
+func validComponent(c Component) bool         { return slices.Contains(Components, c) }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 func TestReferenceLoads(t *testing.T) {
@@ -17,8 +19,8 @@ func TestReferenceLoads(t *testing.T) {
 		t.Errorf("metadata = %+v", p.Metadata)
 	}
 	idx := NewIndex(p)
-	for _, mode := range []string{"sidecar", "waypoint"} {
-		for _, proto := range Protocols {
+	for _, mode := range []dataplane.Mode{dataplane.Sidecar, dataplane.Waypoint} {
+		for _, proto := range dataplane.Protocols {
 			k := Key{Mode: mode, Protocol: proto, MTLS: true, Side: Inbound, Direction: Request}
 			if !idx.Has(k) {
 				t.Errorf("reference lacks %s", k)

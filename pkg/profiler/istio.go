@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/imageref"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -61,13 +61,9 @@ func DetectIstio(ctx context.Context, kube kubernetes.Interface, ns string) (*Is
 	}
 	for _, c := range d.Spec.Template.Spec.Containers {
 		if c.Name == "discovery" || len(d.Spec.Template.Spec.Containers) == 1 {
-			repo, tag := splitImage(c.Image)
-			is.Version = tag
-			if i := strings.LastIndex(repo, "/"); i >= 0 {
-				is.ProxyImage = repo[:i+1] + "proxyv2:" + tag
-			} else {
-				is.ProxyImage = "proxyv2:" + tag
-			}
+			ref := imageref.Parse(c.Image)
+			is.Version = ref.PulledTag()
+			is.ProxyImage = ref.Sibling("proxyv2").String()
 		}
 	}
 	if v, ok := d.Labels["operator.istio.io/version"]; ok && is.Version == "" {
@@ -82,16 +78,4 @@ func DetectIstio(ctx context.Context, kube kubernetes.Interface, ns string) (*Is
 		return nil, fmt.Errorf("looking for ztunnel in %s: %w", d.Namespace, err)
 	}
 	return is, nil
-}
-
-// splitImage splits "repo/name:tag@digest" into repository and tag.
-func splitImage(image string) (repo, tag string) {
-	if i := strings.Index(image, "@"); i >= 0 {
-		image = image[:i]
-	}
-	slash := strings.LastIndex(image, "/")
-	if i := strings.LastIndex(image, ":"); i > slash {
-		return image[:i], image[i+1:]
-	}
-	return image, "latest"
 }

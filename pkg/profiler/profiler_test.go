@@ -82,6 +82,22 @@ func TestDetectIstio(t *testing.T) {
 	if is.Version != "1.28.1" || is.Revision != "default" || is.ProxyImage != "docker.io/istio/proxyv2:1.28.1" || !is.Ambient {
 		t.Errorf("detected %+v", is)
 	}
+
+	// A digest-only image names no version: the operator's label does (it
+	// was never read while a missing tag counted as "latest"); an untagged
+	// one runs latest.
+	pinned := dep("pinned", "", "docker.io/istio/pilot@sha256:abc")
+	pinned.Labels["operator.istio.io/version"] = "1.28.2"
+	kc = fake.NewSimpleClientset(pinned, dep("untagged", "", "docker.io/istio/pilot"))
+	for ns, want := range map[string][2]string{"pinned": {"1.28.2", "docker.io/istio/proxyv2"}, "untagged": {"latest", "docker.io/istio/proxyv2:latest"}} {
+		is, err := DetectIstio(ctx, kc, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if is.Version != want[0] || is.ProxyImage != want[1] {
+			t.Errorf("%s: version %q, proxy image %q, want %q", ns, is.Version, is.ProxyImage, want)
+		}
+	}
 }
 
 func TestMissingPermissionsErrorListsAll(t *testing.T) {

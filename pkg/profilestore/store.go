@@ -16,11 +16,11 @@ import (
 	"sort"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/configmap"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
@@ -156,7 +156,7 @@ func LoadLocal(dir, kubeContext string) (*Set, error) {
 
 // SaveCluster creates or replaces the ConfigMap ConfigMapName in namespace
 // ns with the set: DefaultKey plus "<node type>.json" per node type.
-func SaveCluster(ctx context.Context, kube kubernetes.Interface, ns string, s *Set) error {
+func SaveCluster(ctx context.Context, kc kubernetes.Interface, ns string, s *Set) error {
 	if s.Default == nil {
 		return errors.New("no profile to save")
 	}
@@ -177,21 +177,7 @@ func SaveCluster(ctx context.Context, kube kubernetes.Interface, ns string, s *S
 			return err
 		}
 	}
-	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: ConfigMapName, Namespace: ns,
-			Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-meshinsight"}},
-		Data: data,
-	}
-	cms := kube.CoreV1().ConfigMaps(ns)
-	_, err := cms.Create(ctx, cm, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		var old *corev1.ConfigMap
-		if old, err = cms.Get(ctx, ConfigMapName, metav1.GetOptions{}); err == nil {
-			old.Data = data
-			_, err = cms.Update(ctx, old, metav1.UpdateOptions{})
-		}
-	}
-	if err != nil {
+	if err := configmap.Upsert(ctx, kc, ns, ConfigMapName, data); err != nil {
 		return fmt.Errorf("saving the profile as ConfigMap %s/%s: %w", ns, ConfigMapName, err)
 	}
 	return nil
@@ -200,8 +186,8 @@ func SaveCluster(ctx context.Context, kube kubernetes.Interface, ns string, s *S
 // LoadCluster reads ConfigMapName from namespace ns; it returns nil, nil
 // when the ConfigMap does not exist or cannot be read (no access), so that
 // prediction falls back to the next source.
-func LoadCluster(ctx context.Context, kube kubernetes.Interface, ns string) (*Set, error) {
-	cm, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, ConfigMapName, metav1.GetOptions{})
+func LoadCluster(ctx context.Context, kc kubernetes.Interface, ns string) (*Set, error) {
+	cm, err := kc.CoreV1().ConfigMaps(ns).Get(ctx, ConfigMapName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
 		return nil, nil
 	}

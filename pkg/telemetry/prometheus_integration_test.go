@@ -161,11 +161,11 @@ func TestPrometheusRealTraffic(t *testing.T) {
 				}
 			}
 			for _, subject := range tt.fallbacks {
-				if !hasCode(tr.Messages, diag.ReporterFallback, subject) {
+				if !diag.Has(tr.Messages, diag.ReporterFallback, subject) {
 					t.Errorf("no fallback message for %s: %v", subject, tr.Messages)
 				}
 			}
-			if len(tt.want) == 0 && !hasCode(tr.Messages, diag.TelemetryIncomplete, "prometheus") {
+			if len(tt.want) == 0 && !diag.Has(tr.Messages, diag.TelemetryIncomplete, "prometheus") {
 				t.Errorf("no edges and no message saying so: %v", tr.Messages)
 			}
 		})

@@ -257,10 +257,10 @@ func TestPrometheusTrafficFromFake(t *testing.T) {
 			t.Errorf("evaluation time %q, want p.At", ts)
 		}
 	}
-	if !hasCode(tr.Messages, diag.TelemetryIncomplete, "prometheus") {
+	if !diag.Has(tr.Messages, diag.TelemetryIncomplete, "prometheus") {
 		t.Errorf("Prometheus' warning not reported: %v", tr.Messages)
 	}
-	if !hasCode(tr.Messages, diag.TelemetryMalformed, "reviews-v1") {
+	if !diag.Has(tr.Messages, diag.TelemetryMalformed, "reviews-v1") {
 		t.Errorf("NaN not reported: %v", tr.Messages)
 	}
 }

@@ -102,28 +102,7 @@ func (s *Sidecars) Traffic(ctx context.Context, pods []PodRef, window time.Durat
 		return &Traffic{Source: SourceSidecars, Window: interval, Edges: []EdgeTraffic{}, Messages: msgs.Sorted()}, nil
 	}
 
-	sem := make(chan struct{}, s.parallelism)
-	first := make([]statsSnapshot, len(pods))
-	second := make([]statsSnapshot, len(pods))
-	errs := make([]error, len(pods))
-	problems := make([][]string, len(pods))
-
-	// Round one, then round two with each pod scraped interval after its
-	// own first scrape. Waiting holds no semaphore slot, so the whole call
-	// takes about interval plus two rounds of scraping.
-	s.round(ctx, sem, pods, errs, func(ctx context.Context, i int) error {
-		snap, probs, err := s.scrapeOnce(ctx, pods[i])
-		first[i], problems[i] = snap, probs
-		return err
-	}, nil)
-	s.round(ctx, sem, pods, errs, func(ctx context.Context, i int) error {
-		snap, probs, err := s.scrapeOnce(ctx, pods[i])
-		second[i] = snap
-		problems[i] = append(problems[i], probs...)
-		return err
-	}, func(ctx context.Context, i int) error {
-		return s.sleepUntil(ctx, first[i].at.Add(interval))
-	})
+	first, second, errs, problems := s.scrapeTwice(ctx, pods, interval)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scraping sidecar stats: %w", err)
 	}
@@ -166,6 +145,31 @@ func (s *Sidecars) Traffic(ctx context.Context, pods []PodRef, window time.Durat
 	edges, assembleMsgs := assemble(samples)
 	msgs.AddAll(assembleMsgs)
 	return &Traffic{Source: SourceSidecars, Window: interval, Edges: edges, Messages: msgs.Sorted()}, nil
+}
+
+// scrapeTwice scrapes every pod, then again interval after its own first
+// scrape. Waiting holds no semaphore slot, so the whole call takes about
+// interval plus two rounds of scraping. errs and problems are per pod.
+func (s *Sidecars) scrapeTwice(ctx context.Context, pods []PodRef, interval time.Duration) (first, second []statsSnapshot, errs []error, problems [][]string) {
+	sem := make(chan struct{}, s.parallelism)
+	first = make([]statsSnapshot, len(pods))
+	second = make([]statsSnapshot, len(pods))
+	errs = make([]error, len(pods))
+	problems = make([][]string, len(pods))
+	s.round(ctx, sem, pods, errs, func(ctx context.Context, i int) error {
+		snap, probs, err := s.scrapeOnce(ctx, pods[i])
+		first[i], problems[i] = snap, probs
+		return err
+	}, nil)
+	s.round(ctx, sem, pods, errs, func(ctx context.Context, i int) error {
+		snap, probs, err := s.scrapeOnce(ctx, pods[i])
+		second[i] = snap
+		problems[i] = append(problems[i], probs...)
+		return err
+	}, func(ctx context.Context, i int) error {
+		return s.sleepUntil(ctx, first[i].at.Add(interval))
+	})
+	return first, second, errs, problems
 }
 
 // errMalformedStats marks stats that were fetched but could not be parsed.

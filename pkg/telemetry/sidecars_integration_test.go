@@ -327,7 +327,7 @@ func TestSidecarsRealClock(t *testing.T) {
 			t.Errorf("%s %s: %v per second, want %v ±2%%", e.Name(), e.Protocol, got, want)
 		}
 	}
-	if !hasCode(tr.Messages, diag.ShortSampleInterval, "sidecars") {
+	if !diag.Has(tr.Messages, diag.ShortSampleInterval, "sidecars") {
 		t.Errorf("no message that the 1m window was sampled over 2s: %v", tr.Messages)
 	}
 }

@@ -208,7 +208,7 @@ func TestSidecarsTrafficWindowAndEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The fixtures' counters grew over 10s; read 4s apart, rates are 2.5x.
-	if tr.Window != 4*time.Second || hasCode(tr.Messages, diag.ShortSampleInterval, "") {
+	if tr.Window != 4*time.Second || diag.Has(tr.Messages, diag.ShortSampleInterval, "") {
 		t.Errorf("window %v messages %v, want 4s and no interval message", tr.Window, tr.Messages)
 	}
 	for _, e := range tr.Edges {
@@ -218,7 +218,7 @@ func TestSidecarsTrafficWindowAndEmpty(t *testing.T) {
 	}
 
 	tr, err = s.Traffic(context.Background(), nil, time.Minute)
-	if err != nil || len(tr.Edges) != 0 || !hasCode(tr.Messages, diag.TelemetryIncomplete, "sidecars") {
+	if err != nil || len(tr.Edges) != 0 || !diag.Has(tr.Messages, diag.TelemetryIncomplete, "sidecars") {
 		t.Errorf("no pods: traffic %+v, err %v", tr, err)
 	}
 }

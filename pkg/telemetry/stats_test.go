@@ -117,7 +117,7 @@ func checkFixtureEdges(t *testing.T, edges []EdgeTraffic, msgs []diag.Message) {
 			t.Errorf("edge %d =\n%+v\nwant\n%+v", i, edges[i], want[i])
 		}
 	}
-	if !hasCode(msgs, diag.ReporterFallback, "istio-system/istio-ingressgateway -> bookinfo/productpage-v1") {
+	if !diag.Has(msgs, diag.ReporterFallback, "istio-system/istio-ingressgateway -> bookinfo/productpage-v1") {
 		t.Errorf("no fallback message for the gateway edge: %v", msgs)
 	}
 }

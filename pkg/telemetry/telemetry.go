@@ -39,13 +39,37 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
-// Where traffic came from, as in Traffic.Source.
+// Source names where observed traffic comes from: the source a reader chose
+// (Traffic.Source is SourcePrometheus or SourceSidecars) and the choice a user
+// makes between them (--source).
+type Source string
+
+// Telemetry sources.
 const (
-	// SourcePrometheus marks traffic read from Prometheus.
-	SourcePrometheus = "prometheus"
-	// SourceSidecars marks traffic computed from two scrapes of the sidecars' stats.
-	SourceSidecars = "sidecars"
+	// SourceAuto tries Prometheus, then the sidecars' own stats, then
+	// configuration.
+	SourceAuto Source = "auto"
+	// SourcePrometheus is traffic read from Prometheus.
+	SourcePrometheus Source = "prometheus"
+	// SourceSidecars is traffic computed from two scrapes of the sidecars'
+	// stats through the API server's pod proxy.
+	SourceSidecars Source = "sidecars"
+	// SourceConfig uses no telemetry: edges come from Istio configuration.
+	SourceConfig Source = "config"
 )
+
+// Sources lists the sources a user can choose.
+var Sources = []Source{SourceAuto, SourcePrometheus, SourceSidecars, SourceConfig}
+
+// ParseSource returns the Source spelled s.
+func ParseSource(s string) (Source, error) {
+	for _, v := range Sources {
+		if string(v) == s {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("unknown telemetry source %q (want auto, prometheus, sidecars or config)", s)
+}
 
 // The values of Istio's reporter label.
 const (
@@ -60,7 +84,7 @@ const (
 // Traffic is the traffic observed on every edge over a window.
 type Traffic struct {
 	// Source says where the figures came from: SourcePrometheus or SourceSidecars.
-	Source string `json:"source"`
+	Source Source `json:"source"`
 	// Window is the interval the rates average over.
 	Window time.Duration `json:"window"`
 	// Edges holds one entry per edge with traffic, sorted by source then
@@ -262,6 +286,45 @@ func (r *reported) dominantSecurity() string {
 	return best
 }
 
+// edgeTraffic is the traffic of one edge as the chosen reporter saw it;
+// its connection security comes from the destination reporter when the
+// chosen one (a client's proxy) does not know it.
+func edgeTraffic(key edgeKey, reporter string, chosen, destination *reported) EdgeTraffic {
+	e := EdgeTraffic{
+		SourceWorkload:       key.srcWorkload,
+		SourceNamespace:      key.srcNamespace,
+		DestinationWorkload:  key.dstWorkload,
+		DestinationNamespace: key.dstNamespace,
+		DestinationService:   key.dstService,
+		Protocol:             key.protocol,
+		Reporter:             reporter,
+
+		RequestsPerSecond:             chosen.perSec[requests],
+		RequestMessagesPerSecond:      chosen.perSec[requestMessages],
+		ResponseMessagesPerSecond:     chosen.perSec[responseMessages],
+		TCPSentBytesPerSecond:         chosen.perSec[tcpSentBytes],
+		TCPReceivedBytesPerSecond:     chosen.perSec[tcpReceivedBytes],
+		TCPConnectionsOpenedPerSecond: chosen.perSec[tcpConnectionsOpened],
+	}
+	reqKnown, respKnown := false, false
+	if n := chosen.perSec[requestBytesCount]; n > 0 {
+		e.MeanRequestBytes, reqKnown = chosen.perSec[requestBytesSum]/n, true
+	}
+	if n := chosen.perSec[responseBytesCount]; n > 0 {
+		e.MeanResponseBytes, respKnown = chosen.perSec[responseBytesSum]/n, true
+	}
+	e.HasSizes = reqKnown && respKnown
+
+	e.ConnectionSecurity = chosen.dominantSecurity()
+	if e.ConnectionSecurity == "" && destination != nil {
+		e.ConnectionSecurity = destination.dominantSecurity()
+	}
+	if e.ConnectionSecurity == "" {
+		e.ConnectionSecurity = "unknown"
+	}
+	return e
+}
+
 // assemble merges samples into edges, choosing one reporter per edge, and
 // reports the fallbacks it made. Samples with unknown reporters or
 // impossible values are dropped with a message.
@@ -313,41 +376,7 @@ func assemble(samples []sample) ([]EdgeTraffic, []diag.Message) {
 		if chosen == nil {
 			continue // only sizes or idle series: no traffic on this edge
 		}
-		e := EdgeTraffic{
-			SourceWorkload:       key.srcWorkload,
-			SourceNamespace:      key.srcNamespace,
-			DestinationWorkload:  key.dstWorkload,
-			DestinationNamespace: key.dstNamespace,
-			DestinationService:   key.dstService,
-			Protocol:             key.protocol,
-			Reporter:             reporter,
-
-			RequestsPerSecond:             chosen.perSec[requests],
-			RequestMessagesPerSecond:      chosen.perSec[requestMessages],
-			ResponseMessagesPerSecond:     chosen.perSec[responseMessages],
-			TCPSentBytesPerSecond:         chosen.perSec[tcpSentBytes],
-			TCPReceivedBytesPerSecond:     chosen.perSec[tcpReceivedBytes],
-			TCPConnectionsOpenedPerSecond: chosen.perSec[tcpConnectionsOpened],
-		}
-		reqKnown, respKnown := false, false
-		if n := chosen.perSec[requestBytesCount]; n > 0 {
-			e.MeanRequestBytes, reqKnown = chosen.perSec[requestBytesSum]/n, true
-		}
-		if n := chosen.perSec[responseBytesCount]; n > 0 {
-			e.MeanResponseBytes, respKnown = chosen.perSec[responseBytesSum]/n, true
-		}
-		e.HasSizes = reqKnown && respKnown
-
-		e.ConnectionSecurity = chosen.dominantSecurity()
-		if e.ConnectionSecurity == "" {
-			if dst := reporters[ReporterDestination]; dst != nil {
-				e.ConnectionSecurity = dst.dominantSecurity()
-			}
-		}
-		if e.ConnectionSecurity == "" {
-			e.ConnectionSecurity = "unknown"
-		}
-
+		e := edgeTraffic(key, reporter, chosen, reporters[ReporterDestination])
 		if reporter != ReporterSource {
 			msgs.Add(diag.New(diag.ReporterFallback, edgeName(key),
 				"no client-side proxy reported this edge; its traffic comes from reporter=%q", reporter))

@@ -20,15 +20,6 @@ func edge(src, dst, proto string) edgeKey {
 	}
 }
 
-func hasCode(msgs []diag.Message, c diag.Code, subjectPart string) bool {
-	for _, m := range msgs {
-		if m.Code == c && strings.Contains(m.Subject, subjectPart) {
-			return true
-		}
-	}
-	return false
-}
-
 func TestAssembleDedupesReporters(t *testing.T) {
 	pr := edge("productpage-v1", "reviews-v1", "http")
 	unknown := edgeKey{srcWorkload: "unknown", srcNamespace: "unknown", dstWorkload: "details-v1",
@@ -93,11 +84,11 @@ func TestAssembleDedupesReporters(t *testing.T) {
 		t.Errorf("reviews->mongodb = %+v", e)
 	}
 
-	if !hasCode(msgs, diag.ReporterFallback, "unknown/unknown -> bookinfo/details-v1") ||
-		!hasCode(msgs, diag.ReporterFallback, "bookinfo/frontend -> bookinfo/cart") {
+	if !diag.Has(msgs, diag.ReporterFallback, "unknown/unknown -> bookinfo/details-v1") ||
+		!diag.Has(msgs, diag.ReporterFallback, "bookinfo/frontend -> bookinfo/cart") {
 		t.Errorf("missing fallback messages: %v", msgs)
 	}
-	if hasCode(msgs, diag.ReporterFallback, "productpage") {
+	if diag.Has(msgs, diag.ReporterFallback, "productpage") {
 		t.Errorf("productpage edge has a source reporter, yet a fallback was reported: %v", msgs)
 	}
 	// Sorted by source namespace, then source workload.
@@ -136,5 +127,16 @@ func TestAssembleSecurityMixedPicksDominant(t *testing.T) {
 	})
 	if len(edges) != 1 || edges[0].ConnectionSecurity != "mutual_tls" || !near(edges[0].RequestsPerSecond, 10) {
 		t.Errorf("edges = %+v, want 10 rps mostly mutual_tls", edges)
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	for _, s := range Sources {
+		if got, err := ParseSource(string(s)); err != nil || got != s {
+			t.Errorf("%s: %v %v", s, got, err)
+		}
+	}
+	if _, err := ParseSource("guess"); err == nil {
+		t.Error("unknown source accepted")
 	}
 }

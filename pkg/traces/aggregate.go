@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // Filter selects the requests to analyse.
@@ -67,7 +67,7 @@ type Call struct {
 	Count int
 	// Protocol is the protocol most often seen in the spans' tags; "" when no span
 	// of these calls had protocol tags.
-	Protocol callgraph.Protocol
+	Protocol dataplane.Protocol
 	// RequestBytes and ResponseBytes are mean sizes over the calls whose spans gave
 	// them, or Unknown.
 	RequestBytes, ResponseBytes float64
@@ -77,7 +77,7 @@ type pair struct{ from, to string }
 
 type callStats struct {
 	count               int
-	protocols           map[callgraph.Protocol]int
+	protocols           map[dataplane.Protocol]int
 	reqSum, respSum     float64
 	reqCount, respCount int
 }
@@ -152,7 +152,7 @@ func Summarize(set *Set, f Filter) *Summary {
 	for p, c := range calls {
 		call := Call{From: p.from, To: p.to, Count: c.count, RequestBytes: Unknown, ResponseBytes: Unknown}
 		best := 0
-		for _, proto := range []callgraph.Protocol{callgraph.GRPC, callgraph.HTTP2, callgraph.HTTP} {
+		for _, proto := range []dataplane.Protocol{dataplane.GRPC, dataplane.HTTP2, dataplane.HTTP} {
 			if n := c.protocols[proto]; n > best {
 				best, call.Protocol = n, proto
 			}
@@ -196,7 +196,7 @@ type callMap map[pair]*callStats
 func (m callMap) add(from, to string, client, server *Span) {
 	c := m[pair{from, to}]
 	if c == nil {
-		c = &callStats{protocols: map[callgraph.Protocol]int{}}
+		c = &callStats{protocols: map[dataplane.Protocol]int{}}
 		m[pair{from, to}] = c
 	}
 	c.count++
@@ -227,13 +227,13 @@ func (m callMap) add(from, to string, client, server *Span) {
 }
 
 // rank orders protocols by how specific the tags that give them are.
-func rank(p callgraph.Protocol) int {
+func rank(p dataplane.Protocol) int {
 	switch p {
-	case callgraph.GRPC:
+	case dataplane.GRPC:
 		return 3
-	case callgraph.HTTP2:
+	case dataplane.HTTP2:
 		return 2
-	case callgraph.HTTP:
+	case dataplane.HTTP:
 		return 1
 	}
 	return 0

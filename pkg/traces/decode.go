@@ -16,7 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // Format is a trace file format.
@@ -507,14 +507,14 @@ func size(s string, prev float64) float64 {
 	return v
 }
 
-func (t *tags) protocol() callgraph.Protocol {
+func (t *tags) protocol() dataplane.Protocol {
 	switch {
 	case t.grpc:
-		return callgraph.GRPC
+		return dataplane.GRPC
 	case t.http && t.http2:
-		return callgraph.HTTP2
+		return dataplane.HTTP2
 	case t.http:
-		return callgraph.HTTP
+		return dataplane.HTTP
 	}
 	return ""
 }

@@ -14,7 +14,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 // Kind is a span's role in a call, as instrumentation reports it.
@@ -61,7 +61,7 @@ type Span struct {
 	Duration      time.Duration
 	// Protocol is what the span's tags say about the call's protocol (http.*,
 	// rpc.system=grpc, ...); "" when they say nothing.
-	Protocol callgraph.Protocol
+	Protocol dataplane.Protocol
 	// RequestBytes and ResponseBytes are message sizes from tags, or Unknown.
 	RequestBytes, ResponseBytes float64
 	// Peer names the service called when instrumentation says so (peer.service, a
@@ -198,29 +198,20 @@ const (
 // separately, so an end can be 1µs late without any clock being wrong.
 const skewTolerance = int64(time.Microsecond)
 
+// warnFunc records a problem of the trace being built.
+type warnFunc func(span string, p Problem, format string, args ...any)
+
 // build repairs one trace's spans into a tree. ok is false when nothing is usable.
 func build(spans []Span, warns *[]Warning) (Trace, bool) {
 	tid := spans[0].TraceID
 	warn := func(span string, p Problem, format string, args ...any) {
 		*warns = append(*warns, Warning{TraceID: tid, SpanID: span, Problem: p, Message: fmt.Sprintf(format, args...)})
 	}
-	// Duplicates: keep the first span with each id.
-	ids := make(map[string]int, len(spans))
-	kept := spans[:0]
-	for _, s := range spans {
-		if _, dup := ids[s.SpanID]; dup {
-			warn(s.SpanID, DuplicateSpan, "span id used more than once; kept the first (%s %q)", kept[ids[s.SpanID]].Service, kept[ids[s.SpanID]].Operation)
-			continue
-		}
-		ids[s.SpanID] = len(kept)
-		kept = append(kept, s)
-	}
-	spans = kept
-	n := len(spans)
-	if n == 0 {
+	spans, ids := dedupe(spans, warn)
+	if len(spans) == 0 {
 		return Trace{}, false
 	}
-	parent := make([]int, n)
+	parent := make([]int, len(spans))
 	for i := range spans {
 		switch p, ok := ids[spans[i].ParentID]; {
 		case spans[i].ParentID == "":
@@ -232,8 +223,42 @@ func build(spans []Span, warns *[]Warning) (Trace, bool) {
 		}
 	}
 	cutCycles(spans, parent, warn)
+	root := chooseRoot(spans, parent, ids, warn)
+	var orphans []int
+	for i := range spans {
+		switch {
+		case i == root:
+		case parent[i] == noParent:
+			warn(spans[i].SpanID, ExtraRoot, "a second span without parent (%s %q); left out with its children", spans[i].Service, spans[i].Operation)
+		case parent[i] == missingParent:
+			orphans = append(orphans, i)
+		}
+	}
+	adopt(spans, parent, root, orphans, ids, warn)
+	t := fromRoot(tid, spans, parent, root)
+	fixSkew(&t, warn)
+	t.indexChildren()
+	return t, true
+}
 
-	// The root: the longest parentless span; without one, the longest orphan.
+// dedupe keeps the first span with each id, and indexes the spans kept by id.
+func dedupe(spans []Span, warn warnFunc) (kept []Span, ids map[string]int) {
+	ids = make(map[string]int, len(spans))
+	kept = spans[:0]
+	for _, s := range spans {
+		if _, dup := ids[s.SpanID]; dup {
+			warn(s.SpanID, DuplicateSpan, "span id used more than once; kept the first (%s %q)", kept[ids[s.SpanID]].Service, kept[ids[s.SpanID]].Operation)
+			continue
+		}
+		ids[s.SpanID] = len(kept)
+		kept = append(kept, s)
+	}
+	return kept, ids
+}
+
+// chooseRoot picks the root, the longest parentless span or, without one,
+// the longest orphan, and makes it parentless.
+func chooseRoot(spans []Span, parent []int, ids map[string]int, warn warnFunc) int {
 	root := -1
 	for _, want := range []int{noParent, missingParent} {
 		for i := range spans {
@@ -249,19 +274,13 @@ func build(spans []Span, warns *[]Warning) (Trace, bool) {
 		warn(spans[root].SpanID, MissingParent, "the root span is missing (parent %s not in the trace); this span is used as root", spans[root].ParentID)
 	}
 	parent[root] = noParent
-	var orphans []int
-	for i := range spans {
-		switch {
-		case i == root:
-		case parent[i] == noParent:
-			warn(spans[i].SpanID, ExtraRoot, "a second span without parent (%s %q); left out with its children", spans[i].Service, spans[i].Operation)
-		case parent[i] == missingParent:
-			orphans = append(orphans, i)
-		}
-	}
-	adopt(spans, parent, root, orphans, ids, warn)
+	return root
+}
 
-	// Keep what hangs from the root, parents before children.
+// fromRoot keeps what hangs from the root, parents before children, with
+// the parent indexes renumbered.
+func fromRoot(tid string, spans []Span, parent []int, root int) Trace {
+	n := len(spans)
 	childCount := make([]int, n+1)
 	for i := range spans {
 		if parent[i] >= 0 {
@@ -301,10 +320,13 @@ func build(spans []Span, warns *[]Warning) (Trace, bool) {
 			t.Parent[k] = noParent
 		}
 	}
-	fixSkew(&t, warn)
+	return t
+}
 
-	// Children lists over the new indexes, sorted for the critical-path walk.
-	m := len(order)
+// indexChildren lists each span's children, sorted for the critical-path
+// walk: latest end first.
+func (t *Trace) indexChildren() {
+	m := len(t.Spans)
 	t.kidStart = make([]int, m+1)
 	for k := 1; k < m; k++ {
 		t.kidStart[t.Parent[k]+1]++
@@ -325,7 +347,6 @@ func build(spans []Span, warns *[]Warning) (Trace, bool) {
 			return cmp.Or(cmp.Compare(sb.End(), sa.End()), cmp.Compare(sa.StartUnixNano, sb.StartUnixNano), cmp.Compare(a, b))
 		})
 	}
-	return t, true
 }
 
 // maxAdoptWork bounds the search for foster parents (orphans × spans); beyond it
@@ -335,7 +356,7 @@ const maxAdoptWork = 10_000_000
 // adopt attaches each orphan (a span whose parent is missing or was cut) to the
 // innermost span of the root's tree that encloses it in time, or to the root: the
 // missing parent was most likely a client span inside that interval.
-func adopt(spans []Span, parent []int, root int, orphans []int, ids map[string]int, warn func(string, Problem, string, ...any)) {
+func adopt(spans []Span, parent []int, root int, orphans []int, ids map[string]int, warn warnFunc) {
 	if len(orphans) == 0 {
 		return
 	}
@@ -403,7 +424,7 @@ func longer(a, b *Span) bool {
 
 // cutCycles finds loops of parent references and cuts each at its earliest span,
 // which then counts as having a missing parent.
-func cutCycles(spans []Span, parent []int, warn func(string, Problem, string, ...any)) {
+func cutCycles(spans []Span, parent []int, warn warnFunc) {
 	const (
 		unseen = iota
 		onPath
@@ -445,7 +466,7 @@ func cutCycles(spans []Span, parent []int, warn func(string, Problem, string, ..
 
 // fixSkew moves every synchronous child into its parent's interval, top down, so
 // that a child's children move with it. A child longer than its parent is clamped.
-func fixSkew(t *Trace, warn func(string, Problem, string, ...any)) {
+func fixSkew(t *Trace, warn warnFunc) {
 	shift := make([]int64, len(t.Spans))
 	for k := 1; k < len(t.Spans); k++ { // parents come before children
 		p := t.Parent[k]

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 )
 
 const (
@@ -149,10 +149,10 @@ func TestSummarizeFixtures(t *testing.T) {
 				t.Errorf("cart = %+v", cart)
 			}
 			wantAll := []Call{
-				{"frontend", "cart", 3, callgraph.GRPC, (120 + 120 + 100) / 3.0, (800 + 800 + 600) / 3.0},
-				{"frontend", "currency", 1, callgraph.GRPC, Unknown, Unknown},
-				{"frontend", "payment", 2, callgraph.HTTP, 500, 150},
-				{"frontend", "shipping", 2, callgraph.HTTP, 300, 2000},
+				{"frontend", "cart", 3, dataplane.GRPC, (120 + 120 + 100) / 3.0, (800 + 800 + 600) / 3.0},
+				{"frontend", "currency", 1, dataplane.GRPC, Unknown, Unknown},
+				{"frontend", "payment", 2, dataplane.HTTP, 500, 150},
+				{"frontend", "shipping", 2, dataplane.HTTP, 300, 2000},
 				{"payment", "postgres", 1, "", Unknown, Unknown},
 			}
 			if !slices.Equal(sum.Calls, wantAll) {
@@ -389,7 +389,7 @@ func TestParseLenient(t *testing.T) {
 			   "name": "op", "kind": "SPAN_KIND_SERVER", "startTimeUnixNano": 1700000000000000000, "endTimeUnixNano": "1700000000002000000",
 			   "attributes": [{"key": "rpc.system", "value": {"stringValue": "grpc"}}, {"key": "rpc.response.size", "value": {"doubleValue": 12.5}}]}]}]}]}`,
 			Span{TraceID: traceA, SpanID: "a1", Service: "svc", Operation: "op", Kind: KindServer, StartUnixNano: 1700000000000000000,
-				Duration: 2 * time.Millisecond, Protocol: callgraph.GRPC, RequestBytes: Unknown, ResponseBytes: 12.5},
+				Duration: 2 * time.Millisecond, Protocol: dataplane.GRPC, RequestBytes: Unknown, ResponseBytes: 12.5},
 		},
 		"tempo batches, old scope name": {
 			`{"batches": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
@@ -397,14 +397,14 @@ func TestParseLenient(t *testing.T) {
 			   "startTimeUnixNano": "1000", "endTimeUnixNano": "3000", "attributes": [{"key": "http.flavor", "value": {"stringValue": "2.0"}},
 			   {"key": "http.request.method", "value": {"stringValue": "GET"}}, {"key": "peer.service", "value": {"stringValue": "db"}}]}]}]}]}`,
 			Span{TraceID: "a", SpanID: "b", Service: "svc", Operation: "op", Kind: KindClient, StartUnixNano: 1000, Duration: 2000,
-				Protocol: callgraph.HTTP2, RequestBytes: Unknown, ResponseBytes: Unknown, Peer: "db"},
+				Protocol: dataplane.HTTP2, RequestBytes: Unknown, ResponseBytes: Unknown, Peer: "db"},
 		},
 		"jaeger single trace, inline process, string times, parentSpanID": {
 			`{"traceID": "1", "spans": [{"traceID": "1", "spanID": "2", "parentSpanID": "3", "operationName": "op", "startTime": "5", "duration": 2.0,
 			  "process": {"serviceName": "svc"}, "tags": [{"key": "span.kind", "type": "string", "value": "client"},
 			  {"key": "http.request_content_length", "type": "int64", "value": 10}, {"key": "error", "type": "bool", "value": true}]}]}`,
 			Span{TraceID: "1", SpanID: "2", ParentID: "3", Service: "svc", Operation: "op", Kind: KindClient, StartUnixNano: 5000, Duration: 2000,
-				Protocol: callgraph.HTTP, RequestBytes: 10, ResponseBytes: Unknown},
+				Protocol: dataplane.HTTP, RequestBytes: 10, ResponseBytes: Unknown},
 		},
 		"jaeger list of traces, follows-from only, link to another trace ignored": {
 			`[{"traceID": "1", "processes": {"p": {"serviceName": "svc"}}, "spans": [{"traceID": "1", "spanID": "2", "operationName": "op",
@@ -417,7 +417,7 @@ func TestParseLenient(t *testing.T) {
 			`[[{"traceId": "1", "id": "2", "name": "op", "kind": "CLIENT", "timestamp": 5, "duration": 1, "remoteEndpoint": {"serviceName": "db"},
 			  "tags": {"grpc.status_code": "0"}}]]`,
 			Span{TraceID: "1", SpanID: "2", Service: "unknown", Operation: "op", Kind: KindClient, StartUnixNano: 5000, Duration: 1000,
-				Protocol: callgraph.GRPC, RequestBytes: Unknown, ResponseBytes: Unknown, Peer: "db"},
+				Protocol: dataplane.GRPC, RequestBytes: Unknown, ResponseBytes: Unknown, Peer: "db"},
 		},
 	}
 	for name, c := range cases {
@@ -503,5 +503,17 @@ func TestJaegerScannerMatchesEncodingJSON(t *testing.T) {
 	}
 	if _, ok := scanJaegerSpans([]byte(`[{"spanID": "a\"b"}]`)); ok {
 		t.Error("scanner read an escaped string")
+	}
+}
+
+func TestWarningMessagesSummarise(t *testing.T) {
+	var ws []Warning
+	for i := range 7 {
+		ws = append(ws, Warning{TraceID: string(rune('a' + i)), SpanID: "s", Problem: ClockSkew, Message: "moved"})
+	}
+	ws = append(ws, Warning{TraceID: "z", Problem: Cycle, Message: "cut"})
+	ms := WarningMessages(ws)
+	if len(ms) != 2 || !strings.Contains(ms[0].Message, "7 times in 7 traces") || ms[1].Subject != "trace z" {
+		t.Errorf("messages %v", ms)
 	}
 }

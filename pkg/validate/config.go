@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/validate/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
@@ -17,8 +18,9 @@ var ErrInvalidConfig = errors.New("invalid validation config")
 
 // Config is one validation run.
 type Config struct {
-	// Topology is the application; the zero value means DefaultTopology.
-	Topology Topology
+	// Topology is the application; the zero value means
+	// experiment.DefaultTopology.
+	Topology experiment.Topology
 	// Rates are the open-loop request rates at the entry, in req/s.
 	Rates []float64
 	// Rounds is the number of interleaved mesh/bypass pairs per rate.
@@ -87,7 +89,7 @@ var (
 // WithDefaults returns c with every zero field filled in.
 func (c Config) WithDefaults() Config {
 	if len(c.Topology.Calls) == 0 {
-		c.Topology = DefaultTopology()
+		c.Topology = experiment.DefaultTopology()
 	}
 	if len(c.Rates) == 0 {
 		c.Rates = DefaultRates

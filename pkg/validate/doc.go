@@ -35,6 +35,11 @@
 //     measured spread; then the median and maximum error. Nothing is tuned
 //     to pass.
 //
+// This package measures; what it measures and what it found (the topology,
+// the report, the comparison and its statistics) are plain data in
+// pkg/validate/experiment, which pkg/printers renders (PrintValidation)
+// without linking the measuring code.
+//
 // The entry edge's added latency is derived (end-to-end minus the first
 // service's handler time, percentile by percentile) because the load
 // generator does not read handler times; the other edges are measured per

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +20,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/validate/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
@@ -37,18 +37,16 @@ const loadTimeout = 2 * time.Second
 // Everything it creates but cfg.OutDir (network namespaces, processes,
 // temporary files) is removed before it returns, also on error and when ctx
 // is cancelled. It needs root and haproxy.
-func Run(ctx context.Context, cfg Config) (_ *Report, err error) {
+func Run(ctx context.Context, cfg Config) (_ *experiment.Report, err error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	progress := cfg.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
 	logf := func(format string, a ...any) {
-		fmt.Fprintf(progress, "meshinsight-agent validate: "+format+"\n", a...)
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "meshinsight-agent validate: "+format+"\n", a...)
+		}
 	}
 	prefix := cfg.Prefix
 	if prefix == "" {
@@ -71,7 +69,7 @@ func Run(ctx context.Context, cfg Config) (_ *Report, err error) {
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the output directory: %w", err)
 	}
-	rep := &Report{Started: start, Topology: cfg.Topology, Rounds: cfg.Rounds, RunSeconds: cfg.Duration.Seconds()}
+	rep := &experiment.Report{Started: start, Topology: cfg.Topology, Rounds: cfg.Rounds, RunSeconds: cfg.Duration.Seconds()}
 	rep.LoadAverage = append(rep.LoadAverage, loadAverage())
 
 	prof, profPath, err := obtainProfile(ctx, cfg, prefix+"p", logf)
@@ -101,7 +99,7 @@ func Run(ctx context.Context, cfg Config) (_ *Report, err error) {
 		}
 		rep.Rates = append(rep.Rates, *rr)
 	}
-	rep.Summary = Summarize(rep.Rates)
+	rep.Summary = experiment.Summarize(rep.Rates)
 	rep.LoadAverage = append(rep.LoadAverage, loadAverage())
 	rep.Elapsed = time.Since(start)
 	data, err := json.MarshalIndent(rep, "", "  ")
@@ -127,13 +125,13 @@ func obtainProfile(ctx context.Context, cfg Config, prefix string, logf func(str
 	var protocols []string
 	var mtls []bool
 	for _, c := range cfg.Topology.Calls {
-		if !slices.Contains(protocols, c.Protocol) {
-			protocols = append(protocols, c.Protocol)
+		if !slices.Contains(protocols, string(c.Protocol)) {
+			protocols = append(protocols, string(c.Protocol))
 		}
 	}
 	slices.Sort(protocols)
 	for _, on := range []bool{false, true} {
-		if slices.ContainsFunc(cfg.Topology.Calls, func(c Call) bool { return c.MTLS == on }) {
+		if slices.ContainsFunc(cfg.Topology.Calls, func(c experiment.Call) bool { return c.MTLS == on }) {
 			mtls = append(mtls, on)
 		}
 	}
@@ -169,7 +167,7 @@ type measurer struct {
 func newMeasurer(ctx context.Context, cfg Config, prefix string) (_ *measurer, err error) {
 	bctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	chain, err := datapath.BuildChain(bctx, cfg.Topology.ChainSpec(prefix))
+	chain, err := datapath.BuildChain(bctx, ChainSpec(cfg.Topology, prefix))
 	if err != nil {
 		return nil, fmt.Errorf("building the chain: %w", err)
 	}
@@ -181,7 +179,7 @@ func newMeasurer(ctx context.Context, cfg Config, prefix string) (_ *measurer, e
 	}()
 	t := cfg.Topology
 	for _, s := range t.Services() {
-		rc := t.RelayConfig(s, chain.Addr, chain.Dir())
+		rc := RelayConfig(t, s, chain.Addr, chain.Dir())
 		data, err := json.Marshal(rc)
 		if err != nil {
 			return nil, fmt.Errorf("encoding the relay config of %s: %w", s, err)
@@ -220,8 +218,8 @@ func (m *measurer) loadConfig(rate float64, side string, d time.Duration) worklo
 }
 
 // measureRate runs the warm-up and the interleaved rounds at one rate.
-func (m *measurer) measureRate(ctx context.Context, rate float64, logf func(string, ...any)) (*RateResult, error) {
-	rr := &RateResult{RatePerSecond: rate}
+func (m *measurer) measureRate(ctx context.Context, rate float64, logf func(string, ...any)) (*experiment.RateResult, error) {
+	rr := &experiment.RateResult{RatePerSecond: rate}
 	if m.cfg.Warmup > 0 {
 		for _, side := range []string{SideMesh, SideBypass} {
 			if _, err := m.run(ctx, rate, side, m.cfg.Warmup); err != nil {
@@ -231,7 +229,7 @@ func (m *measurer) measureRate(ctx context.Context, rate float64, logf func(stri
 	}
 	var idle []float64
 	for i := range m.cfg.Rounds {
-		var rd Round
+		var rd experiment.Round
 		for _, side := range []string{SideMesh, SideBypass} {
 			run, err := m.run(ctx, rate, side, m.cfg.Duration)
 			if err != nil {
@@ -271,7 +269,7 @@ func (m *measurer) measureRate(ctx context.Context, rate float64, logf func(stri
 
 // run is one load run on one side with the proxies' CPU and the relays'
 // stats taken around it.
-func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Duration) (*LoadRun, error) {
+func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Duration) (*experiment.LoadRun, error) {
 	t := m.cfg.Topology
 	for _, s := range t.Services() {
 		if _, err := workload.FetchRelayStats(ctx, RelaySocket(m.chain.Dir(), s), true); err != nil {
@@ -293,11 +291,11 @@ func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Du
 	if res.Completed == 0 {
 		return nil, fmt.Errorf("no request completed through the %s path (first error: %s)", side, res.FirstError)
 	}
-	run := &LoadRun{
+	run := &experiment.LoadRun{
 		P50Micros: micros(res.P50), P99Micros: micros(res.P99), AchievedRate: res.AchievedRate,
 		Completed: res.Completed, Errors: res.Errors, Late: res.Late,
 		Requests:      res.Completed + m.cfg.Connections,
-		ProxyCPUNanos: map[string]uint64{}, Edges: map[string]Latency{}, Handlers: map[string]Latency{},
+		ProxyCPUNanos: map[string]uint64{}, Edges: map[string]experiment.Latency{}, Handlers: map[string]experiment.Latency{},
 	}
 	for pod := range m.proxies {
 		run.ProxyCPUNanos[pod] = after[pod] - before[pod]
@@ -355,7 +353,7 @@ func (m *measurer) load(ctx context.Context, lc workload.LoadConfig) (*workload.
 
 // predictRate writes the rate's call graph, predicts it with the profile
 // and fills in the comparison.
-func predictRate(cfg Config, prof *profile.Profile, profPath string, rr *RateResult) error {
+func predictRate(cfg Config, prof *profile.Profile, profPath string, rr *experiment.RateResult) error {
 	g := cfg.Topology.Graph(rr.RatePerSecond)
 	data, err := callgraph.Marshal(g, "yaml")
 	if err != nil {
@@ -394,7 +392,7 @@ func predictRate(cfg Config, prof *profile.Profile, profPath string, rr *RateRes
 	for _, msg := range report.Messages {
 		rr.Notes = append(rr.Notes, "predictor: "+msg.String())
 	}
-	rr.Rows = Compare(cfg.Topology, rr.RatePerSecond, rr.Rounds, &report.Baseline)
+	rr.Rows = experiment.Compare(cfg.Topology, rr.RatePerSecond, rr.Rounds, &report.Baseline)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/internal/privtest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/validate/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
@@ -71,7 +73,7 @@ func TestValidateShort(t *testing.T) {
 	}
 	t.Logf("\n%s", table.String())
 
-	top := DefaultTopology()
+	top := experiment.DefaultTopology()
 	if len(rep.Rates) != 2 {
 		t.Fatalf("%d rates measured, want 2", len(rep.Rates))
 	}
@@ -81,7 +83,7 @@ func TestValidateShort(t *testing.T) {
 		}
 		var meshP50, bypassP50 []float64
 		for i, rd := range rr.Rounds {
-			for side, run := range map[string]LoadRun{SideMesh: rd.Mesh, SideBypass: rd.Bypass} {
+			for side, run := range map[string]experiment.LoadRun{SideMesh: rd.Mesh, SideBypass: rd.Bypass} {
 				// At least 90% of the scheduled requests answered, none failed.
 				if want := 0.9 * rr.RatePerSecond * cfg.Duration.Seconds(); float64(run.Completed) < want || run.Errors > 0 || run.RelayErrors > 0 {
 					t.Errorf("%g req/s round %d %s: %d completed (want ≥ %.0f), %d failed, %d relay errors",
@@ -120,7 +122,12 @@ func TestValidateShort(t *testing.T) {
 				rr.RatePerSecond, med(meshP50), med(bypassP50))
 		}
 		// The table has every edge (p50 and p99), the path, every proxy.
-		edges := rowNames(rr.Rows, KindEdge)
+		var edges []string
+		for _, row := range rr.Rows {
+			if row.Kind == experiment.KindEdge && !slices.Contains(edges, row.Name) {
+				edges = append(edges, row.Name)
+			}
+		}
 		for _, c := range top.Calls {
 			if !containsPrefix(edges, c.Name()+" ") {
 				t.Errorf("%g req/s: no row for edge %s in %v", rr.RatePerSecond, c.Name(), edges)
@@ -130,7 +137,7 @@ func TestValidateShort(t *testing.T) {
 			t.Errorf("%g req/s: %d rows", rr.RatePerSecond, n)
 		}
 		for _, row := range rr.Rows {
-			if row.Measured.N == 0 || math.IsNaN(row.Predict) || (row.Kind == KindProxy && row.Predict <= 0) {
+			if row.Measured.N == 0 || math.IsNaN(row.Predict) || (row.Kind == experiment.KindProxy && row.Predict <= 0) {
 				t.Errorf("%g req/s: row %s %s %s: measured %+v, predicted %g", rr.RatePerSecond, row.Kind, row.Name, row.Metric, row.Measured, row.Predict)
 			}
 		}

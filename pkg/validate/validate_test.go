@@ -1,47 +1,18 @@
 package validate
 
 import (
-	"bytes"
 	"errors"
-	"math"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/validate/experiment"
 )
 
-func TestDefaultTopology(t *testing.T) {
-	top := DefaultTopology()
-	if err := top.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := top.Pods(), []string{"client", "front", "orders", "cache", "db"}; !slices.Equal(got, want) {
-		t.Errorf("pods %v, want %v", got, want)
-	}
-	var http, tcp, mtls int
-	fanOut := map[string]int{}
-	for _, c := range top.Calls {
-		fanOut[c.From]++
-		switch c.Protocol {
-		case "http":
-			http++
-		case "tcp":
-			tcp++
-		}
-		if c.MTLS {
-			mtls++
-		}
-	}
-	if len(top.Services()) < 4 || http == 0 || tcp == 0 || mtls == 0 || mtls == len(top.Calls) || fanOut["front"] < 2 {
-		t.Errorf("the default topology must have ≥4 services, a fan-out, http and tcp edges and mTLS on some: %+v", top)
-	}
-	spec := top.ChainSpec("mv-x")
+func TestChainSpec(t *testing.T) {
+	spec := ChainSpec(experiment.DefaultTopology(), "mv-x")
 	if len(spec.Pods) != 5 || len(spec.Edges) != 4 || !slices.Equal(spec.ExcludePorts, []int{BypassPort}) {
 		t.Errorf("chain spec %+v", spec)
 	}
@@ -50,33 +21,13 @@ func TestDefaultTopology(t *testing.T) {
 	}
 }
 
-func TestTopologyValidate(t *testing.T) {
-	c := func(from, to, proto string) Call { return Call{From: from, To: to, Protocol: proto} }
-	tests := map[string]struct {
-		top  Topology
-		want string
-	}{
-		"two callers":     {Topology{Entry: "e", Calls: []Call{c("e", "a", "http"), c("a", "b", "tcp"), c("a", "c", "tcp"), c("c", "b", "tcp")}}, "must be a tree"},
-		"entry called":    {Topology{Entry: "e", Calls: []Call{c("e", "a", "http"), c("a", "e", "http")}}, "nothing may call the entry"},
-		"two entry calls": {Topology{Entry: "e", Calls: []Call{c("e", "a", "http"), c("e", "b", "http")}}, "makes 2 calls"},
-		"grpc":            {Topology{Entry: "e", Calls: []Call{c("e", "a", "grpc")}}, `protocol "grpc"`},
-		"unreachable":     {Topology{Entry: "e", Calls: []Call{c("e", "a", "http"), c("x", "y", "http")}}, "not reachable"},
-		"cycle":           {Topology{Entry: "e", Calls: []Call{c("e", "a", "http"), c("b", "c", "http"), c("c", "b", "http")}}, "cycle"},
-	}
-	for name, tt := range tests {
-		if err := tt.top.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: Validate = %v, want %q", name, err, tt.want)
-		}
-	}
-}
-
 func TestRelayConfig(t *testing.T) {
-	top := DefaultTopology()
+	top := experiment.DefaultTopology()
 	addrs := map[string]netip.Addr{}
 	for i, p := range top.Pods() {
 		addrs[p] = netip.AddrFrom4([4]byte{10, 214, 0, byte(i + 1)})
 	}
-	rc := top.RelayConfig("front", func(p string) netip.Addr { return addrs[p] }, "/d")
+	rc := RelayConfig(top, "front", func(p string) netip.Addr { return addrs[p] }, "/d")
 	if err := rc.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -90,173 +41,8 @@ func TestRelayConfig(t *testing.T) {
 	if bypass.Name != SideBypass || bypass.Address != ":9090" || bypass.Calls[1].Target != "10.214.0.4:9090" || bypass.Calls[1].Protocol != "tcp" {
 		t.Errorf("bypass listener %+v", bypass)
 	}
-	if leaf := top.RelayConfig("db", func(p string) netip.Addr { return addrs[p] }, "/d"); leaf.Protocol != "tcp" || len(leaf.Listeners[0].Calls) != 0 {
+	if leaf := RelayConfig(top, "db", func(p string) netip.Addr { return addrs[p] }, "/d"); leaf.Protocol != "tcp" || len(leaf.Listeners[0].Calls) != 0 {
 		t.Errorf("db relay %+v, want a tcp leaf", leaf)
-	}
-}
-
-// predictDefault predicts the default topology with the embedded reference
-// profile from the graph as the file format round-trips it.
-func predictDefault(t *testing.T, rate float64) *predict.Report {
-	t.Helper()
-	data, err := callgraph.Marshal(DefaultTopology().Graph(rate), "yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := callgraph.Parse("graph.yaml", data)
-	if err != nil {
-		t.Fatalf("the written graph does not parse: %v\n%s", err, data)
-	}
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Assumptions) != 0 {
-		t.Errorf("the graph leaves defaults to assume: %v", r.Assumptions)
-	}
-	prof, err := profile.Reference()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := predict.Run(predict.Input{Graph: r, Profile: prof, FanOut: predict.Parallel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep
-}
-
-func TestGraphPredicts(t *testing.T) {
-	rep := predictDefault(t, 200)
-	if len(rep.Baseline.Edges) != 4 || len(rep.Baseline.Proxies) != 5 || len(rep.Baseline.Paths) != 1 {
-		t.Fatalf("prediction: %d edges, %d proxies, %d paths", len(rep.Baseline.Edges), len(rep.Baseline.Proxies), len(rep.Baseline.Paths))
-	}
-	for _, p := range rep.Baseline.Proxies {
-		want := map[string]float64{"validate/front": 600, "validate/orders": 400}[p.Workload]
-		if want == 0 {
-			want = 200
-		}
-		if p.RequestsPerSecondPerReplica != want {
-			t.Errorf("%s: %g req/s through its proxy, want %g", p.Workload, p.RequestsPerSecondPerReplica, want)
-		}
-	}
-	path := rep.Baseline.Paths[0]
-	var e = map[string]float64{}
-	for _, er := range rep.Baseline.Edges {
-		e[er.Name()] = er.LatencyP50Micros
-	}
-	n := func(a, b string) string { return "validate/" + a + "->validate/" + b }
-	want := e[n("client", "front")] + math.Max(e[n("front", "orders")]+e[n("orders", "db")], e[n("front", "cache")])
-	if math.Abs(path.LatencyP50Micros-want) > 1e-9 {
-		t.Errorf("path p50 %.1f µs, want the parallel fan-out's %.1f", path.LatencyP50Micros, want)
-	}
-}
-
-// syntheticRounds are rounds whose every added figure is known: end to end
-// +400 µs p50 / +900 µs p99, front's handler +250/+600, every inner edge
-// +100/+300, and each proxy 50 µs of CPU per request.
-func syntheticRounds(top Topology, n int) []Round {
-	var out []Round
-	for i := range n {
-		jitter := float64(i) * 10
-		run := func(p50, p99, handler50, handler99, edge50, edge99 float64, cpu uint64) LoadRun {
-			r := LoadRun{P50Micros: p50 + jitter, P99Micros: p99, Completed: 990, Requests: 1000,
-				ProxyCPUNanos: map[string]uint64{}, Edges: map[string]Latency{}, Handlers: map[string]Latency{}}
-			for _, p := range top.Pods() {
-				r.ProxyCPUNanos[p] = cpu
-			}
-			for _, s := range top.Services() {
-				r.Handlers[s] = Latency{Count: 1000, P50Micros: handler50, P99Micros: handler99}
-			}
-			for _, c := range top.Calls {
-				r.Edges[c.Name()] = Latency{Count: 1000, P50Micros: edge50 + jitter, P99Micros: edge99}
-			}
-			return r
-		}
-		out = append(out, Round{
-			Mesh:   run(1400, 2900, 1250, 2600, 300, 800, 50_000_000),
-			Bypass: run(1000, 2000, 1000, 2000, 200, 500, 0),
-		})
-	}
-	return out
-}
-
-func TestCompare(t *testing.T) {
-	top := DefaultTopology()
-	rep := predictDefault(t, 200)
-	rows := Compare(top, 200, syntheticRounds(top, 3), &rep.Baseline)
-	if got := len(rows); got != 4*2+2+5+1 {
-		t.Fatalf("%d rows, want 16", got)
-	}
-	if names := rowNames(rows, KindEdge); len(names) != 4 {
-		t.Errorf("edge rows %v, want 4 edges", names)
-	}
-	find := func(kind, prefix, metric string) Row {
-		for _, r := range rows {
-			if r.Kind == kind && strings.HasPrefix(r.Name, prefix) && r.Metric == metric {
-				return r
-			}
-		}
-		t.Fatalf("no %s row %s %s", kind, prefix, metric)
-		return Row{}
-	}
-	for _, tt := range []struct {
-		row  Row
-		want float64
-	}{
-		{find(KindPath, "from client", MetricP50), 400},
-		{find(KindPath, "from client", MetricP99), 900},
-		{find(KindEdge, "client->front", MetricP50), 400 - 250},
-		{find(KindEdge, "client->front", MetricP99), 900 - 600},
-		{find(KindEdge, "orders->db", MetricP50), 100},
-		{find(KindEdge, "front->cache", MetricP99), 300},
-		// 50 ms of CPU over 1000 requests is 50 µs each: 10 mcores at 200/s.
-		{find(KindProxy, "front", MetricCPU), 10},
-		{find(KindTotal, "sum", MetricCPU), 50},
-	} {
-		if tt.row.Measured.Median != tt.want || tt.row.Measured.N != 3 {
-			t.Errorf("%s %s %s: measured %+v, want median %g over 3 rounds", tt.row.Kind, tt.row.Name, tt.row.Metric, tt.row.Measured, tt.want)
-		}
-		if math.Abs(tt.row.AbsError-(tt.row.Predict-tt.want)) > 1e-9 {
-			t.Errorf("%s %s: abs error %g, want %g", tt.row.Name, tt.row.Metric, tt.row.AbsError, tt.row.Predict-tt.want)
-		}
-	}
-	r := newRow(KindEdge, "x", MetricP50, "µs", []float64{100, 120, 90}, 110, "")
-	if !r.Inside || r.Measured.Min != 90 || r.Measured.Max != 120 || math.Abs(r.RelError-0.1) > 1e-9 {
-		t.Errorf("row %+v: want inside [90,120] with +10%%", r)
-	}
-	if r := newRow(KindEdge, "x", MetricP50, "µs", []float64{0}, 5, ""); !math.IsNaN(r.RelError) || r.Inside {
-		t.Errorf("zero measurement: %+v, want NaN relative error and outside", r)
-	}
-}
-
-func TestSummarizeAndPrint(t *testing.T) {
-	top := DefaultTopology()
-	var rates []RateResult
-	for _, rate := range []float64{200, 600} {
-		rep := predictDefault(t, rate)
-		rates = append(rates, RateResult{RatePerSecond: rate, Rounds: syntheticRounds(top, 2), Command: "kubectl meshinsight predict -f g.yaml",
-			Rows: Compare(top, rate, syntheticRounds(top, 2), &rep.Baseline)})
-	}
-	s := Summarize(rates)
-	if s.Latency.Rows != 2*(8+2) || s.LatencyP50.Rows != 10 || s.LatencyP99.Rows != 10 || s.CPU.Rows != 2*5 {
-		t.Errorf("summary over %d latency and %d CPU rows, want 20 and 10", s.Latency.Rows, s.CPU.Rows)
-	}
-	if s.Latency.MaxAbs < s.Latency.MedianAbs || s.CPU.MaxRel < s.CPU.MedianRel || s.CPU.MedianAbs <= 0 {
-		t.Errorf("summary %+v", s)
-	}
-	var b bytes.Buffer
-	rep := &Report{ProfileName: "p", ProfilePath: "p.json", Topology: top, Rounds: 2, RunSeconds: 1,
-		LoadAverage: []string{"1.00 1.00 1.00", "2.00 2.00 2.00"}, Rates: rates, Summary: s, Elapsed: time.Minute}
-	if err := PrintTable(&b, rep); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, want := range []string{"client->front (http, mTLS)", "front->cache (tcp, mTLS)", "orders->db (tcp)", "from client",
-		"all proxies", "== 600 req/s at client ==", "load average 1.00 1.00 1.00 at start, 2.00 2.00 2.00 at end",
-		"latency, edges and end to end, p50 and p99: 20 rows", "latency p99: 10 rows", "CPU per proxy: 10 rows", "kubectl meshinsight predict -f g.yaml"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("table lacks %q:\n%s", want, out)
-		}
 	}
 }
 
@@ -273,7 +59,7 @@ func TestConfigValidate(t *testing.T) {
 		"long prefix": func(c *Config) { c.Prefix = "0123456789" },
 		"short run":   func(c *Config) { c.Duration = time.Millisecond },
 		"bad topology": func(c *Config) {
-			c.Topology = Topology{Entry: "e", Calls: []Call{{From: "e", To: "a", Protocol: "udp"}}}
+			c.Topology = experiment.Topology{Entry: "e", Calls: []experiment.Call{{From: "e", To: "a", Protocol: "udp"}}}
 		},
 	} {
 		c := good

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/imageref"
 )
 
 // AgentRepository is where releases publish the agent image, tagged with the
@@ -64,14 +66,10 @@ func AgentSkew(clientVersion, agentImage string) string {
 // imageTag returns the tag of an image reference ("repo:tag", "repo:tag@sha256:…"),
 // ref itself when it is a bare tag, and "" when ref has no tag.
 func imageTag(ref string) string {
-	ref, _, _ = strings.Cut(ref, "@")
-	if !strings.ContainsAny(ref, ":/") {
-		return ref
+	if !strings.ContainsAny(ref, ":/@") {
+		return ref // a bare tag, as AgentSkew accepts
 	}
-	// A ':' before the last '/' belongs to a registry port ("localhost:5000/agent").
-	name := ref[strings.LastIndex(ref, "/")+1:]
-	_, tag, _ := strings.Cut(name, ":")
-	return tag
+	return imageref.Parse(ref).Tag
 }
 
 // release is a parsed vMAJOR.MINOR.PATCH[-PRERELEASE][+BUILD].

@@ -3,7 +3,8 @@ package workload
 import (
 	"context"
 	"fmt"
-	"slices"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
 )
 
 // Interleave runs a, b, a, b, … for rounds rounds and returns the results of each
@@ -40,21 +41,12 @@ func Interleave(ctx context.Context, a, b LoadConfig, rounds int) (aResults, bRe
 	return aResults, bResults, nil
 }
 
-// Spread returns the median, minimum and maximum of values (the median of an even
-// count is the mean of the middle two). It does not modify values; for no values
-// it returns zeros.
+// Spread returns the median, minimum and maximum of values (see spread.Of,
+// which also counts them). It does not modify values; for no values it
+// returns zeros.
 func Spread(values []float64) (median, lo, hi float64) {
-	if len(values) == 0 {
-		return 0, 0, 0
-	}
-	s := slices.Clone(values)
-	slices.Sort(s)
-	n := len(s)
-	median = s[n/2]
-	if n%2 == 0 {
-		median = (s[n/2-1] + s[n/2]) / 2
-	}
-	return median, s[0], s[n-1]
+	f := spread.Of(values)
+	return f.Median, f.Min, f.Max
 }
 
 // Values extracts one figure per result, e.g.

@@ -374,33 +374,6 @@ func TestServeStopsWithContext(t *testing.T) {
 	t.Fatal("server still answers after its context was cancelled")
 }
 
-func TestSpread(t *testing.T) {
-	for _, tc := range []struct {
-		in          []float64
-		med, lo, hi float64
-	}{
-		{nil, 0, 0, 0},
-		{[]float64{5}, 5, 5, 5},
-		{[]float64{3, 1, 2}, 2, 1, 3},
-		{[]float64{4, 1, 3, 2}, 2.5, 1, 4},
-	} {
-		in := append([]float64(nil), tc.in...)
-		med, lo, hi := Spread(tc.in)
-		if med != tc.med || lo != tc.lo || hi != tc.hi {
-			t.Errorf("Spread(%v) = %v, %v, %v, want %v, %v, %v", tc.in, med, lo, hi, tc.med, tc.lo, tc.hi)
-		}
-		for i := range in {
-			if in[i] != tc.in[i] {
-				t.Errorf("Spread modified its input")
-			}
-		}
-	}
-	rs := []*Result{{P99: time.Millisecond}, {P99: 3 * time.Millisecond}, nil}
-	if got := Values(rs, func(r *Result) float64 { return r.P99.Seconds() * 1e3 }); len(got) != 2 || got[1] != 3 {
-		t.Errorf("Values = %v", got)
-	}
-}
-
 func TestLoadConfigJSONRoundTrip(t *testing.T) {
 	in := LoadConfig{Protocol: GRPC, Target: "echo:8080", RatePerSecond: 250.5, RequestBytes: 10, ResponseBytes: 20,
 		Duration: 3 * time.Second, Warmup: time.Second, Connections: 4, MaxInFlight: 32, Timeout: 2 * time.Second, Requests: 7}

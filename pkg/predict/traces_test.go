@@ -1,15 +1,17 @@
-package traces
+package predict
 
 import (
 	"math"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/traces"
 )
 
 func reference(t *testing.T) *profile.Profile {
@@ -21,18 +23,35 @@ func reference(t *testing.T) *profile.Profile {
 	return p
 }
 
-func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+func approx(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+func readSet(t *testing.T, path string) *traces.Set {
+	t.Helper()
+	set, err := traces.ReadPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// span is a span of trace "t", start and duration in ms.
+func span(id, parent, service string, start, dur float64) traces.Span {
+	return traces.Span{TraceID: "t", SpanID: id, ParentID: parent, Service: service, Operation: "op-" + id,
+		StartUnixNano: 1e15 + int64(start*1e6), Duration: time.Duration(dur * 1e6),
+		RequestBytes: traces.Unknown, ResponseBytes: traces.Unknown}
+}
 
 func TestPredictOperation(t *testing.T) {
-	op := Operation{Service: "a", Operation: "GET /", Requests: 4, P50: 10_000_000, P99: 20_000_000, // 10ms, 20ms
-		Calls: []PathCall{{"a", "b", 4, 1}, {"b", "c", 2, 0.5}, {"a", "x", 1, 0.25}}}
-	edges := map[string]predict.EdgeResult{
-		"a->b": {LatencyP50Micros: 200, LatencyP99Micros: 300, Components: []predict.ComponentCost{
+	op := traces.Operation{Service: "a", Operation: "GET /", Requests: 4, P50: 10_000_000, P99: 20_000_000, // 10ms, 20ms
+		Calls: []traces.PathCall{{From: "a", To: "b", Count: 4, PerRequest: 1}, {From: "b", To: "c", Count: 2, PerRequest: 0.5},
+			{From: "a", To: "x", Count: 1, PerRequest: 0.25}}}
+	edges := map[string]EdgeResult{
+		"a->b": {LatencyP50Micros: 200, LatencyP99Micros: 300, Components: []ComponentCost{
 			{Component: "parsing", LatencyP50Micros: 120, LatencyP99Micros: 180}, {Component: "tls", LatencyP50Micros: 80, LatencyP99Micros: 120}}},
-		"b->c": {LatencyP50Micros: 100, LatencyP99Micros: 100, Components: []predict.ComponentCost{
+		"b->c": {LatencyP50Micros: 100, LatencyP99Micros: 100, Components: []ComponentCost{
 			{Component: "tls", LatencyP50Micros: 100, LatencyP99Micros: 100}}},
 	}
-	added, calls, missing := PredictOperation(op, func(from, to string) (predict.EdgeResult, bool) {
+	added, calls, missing := PredictOperation(op, func(from, to string) (EdgeResult, bool) {
 		e, ok := edges[from+"->"+to]
 		return e, ok
 	})
@@ -40,7 +59,7 @@ func TestPredictOperation(t *testing.T) {
 	if added.LatencyP50Micros != 250 || added.LatencyP99Micros != 350 || added.ShareP50 != 0.025 || added.ShareP99 != 0.0175 {
 		t.Errorf("added = %+v", added)
 	}
-	wantComps := []predict.ComponentCost{{Component: "tls", LatencyP50Micros: 130, LatencyP99Micros: 170}, {Component: "parsing", LatencyP50Micros: 120, LatencyP99Micros: 180}}
+	wantComps := []ComponentCost{{Component: "tls", LatencyP50Micros: 130, LatencyP99Micros: 170}, {Component: "parsing", LatencyP50Micros: 120, LatencyP99Micros: 180}}
 	if !slices.Equal(added.Components, wantComps) {
 		t.Errorf("components %+v, want %+v", added.Components, wantComps)
 	}
@@ -50,12 +69,12 @@ func TestPredictOperation(t *testing.T) {
 }
 
 func TestPredictFromTraces(t *testing.T) {
-	sum := Summarize(readSet(t, "testdata/jaeger-checkout.json"), Filter{})
-	r, g, err := Predict(Input{Summary: sum, Source: "fixture", Profile: reference(t), ProfileSource: "embedded"})
+	sum := traces.Summarize(readSet(t, "../traces/testdata/jaeger-checkout.json"), traces.Filter{})
+	r, g, err := PredictTraces(TraceInput{Summary: sum, Source: "fixture", Profile: reference(t), ProfileSource: "embedded"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(g.Edges) != 5 || len(g.Workloads) != 6 || r.Kind != ReportKind || r.Traces != 3 || r.Requests != 3 {
+	if len(g.Edges) != 5 || len(g.Workloads) != 6 || r.Kind != TraceReportKind || r.Traces != 3 || r.Requests != 3 {
 		t.Fatalf("graph %d edges %d workloads; report %+v", len(g.Edges), len(g.Workloads), r)
 	}
 	op := r.Operations[0]
@@ -69,17 +88,17 @@ func TestPredictFromTraces(t *testing.T) {
 	// Sum by hand over the calls on the path and their frequency per request.
 	want := 1*byCall["frontend->shipping"].Edge.LatencyP50Micros + 1*byCall["frontend->payment"].Edge.LatencyP50Micros +
 		0.5*byCall["frontend->cart"].Edge.LatencyP50Micros + 0.5*byCall["payment->postgres"].Edge.LatencyP50Micros
-	if len(op.Calls) != 4 || !(want > 0) || !near(op.Baseline.LatencyP50Micros, want) || !near(op.Baseline.ShareP50, want/80_000) {
+	if len(op.Calls) != 4 || !(want > 0) || !approx(op.Baseline.LatencyP50Micros, want) || !approx(op.Baseline.ShareP50, want/80_000) {
 		t.Errorf("added p50 %v, want %v; calls %v", op.Baseline.LatencyP50Micros, want, op.Calls)
 	}
 	compSum := 0.0
 	for _, c := range op.Baseline.Components {
 		compSum += c.LatencyP50Micros
 	}
-	if !near(compSum, op.Baseline.LatencyP50Micros) {
+	if !approx(compSum, op.Baseline.LatencyP50Micros) {
 		t.Errorf("components add up to %v, not %v", compSum, op.Baseline.LatencyP50Micros)
 	}
-	protocols := map[string]string{"frontend->cart": "grpc", "frontend->shipping": "http", "frontend->payment": "http", "payment->postgres": "tcp"}
+	protocols := map[string]dataplane.Protocol{"frontend->cart": "grpc", "frontend->shipping": "http", "frontend->payment": "http", "payment->postgres": "tcp"}
 	for name, proto := range protocols {
 		if got := byCall[name].Edge.Protocol; got != proto {
 			t.Errorf("%s protocol %s, want %s", name, got, proto)
@@ -102,17 +121,17 @@ func TestPredictFromTraces(t *testing.T) {
 }
 
 func TestPredictWithGraphAndWhatIf(t *testing.T) {
-	sum := Summarize(readSet(t, "testdata/otlp-checkout.json"), Filter{})
+	sum := traces.Summarize(readSet(t, "../traces/testdata/otlp-checkout.json"), traces.Filter{})
 	f := false
 	base := &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind, Metadata: callgraph.Metadata{Name: "shop"},
-		Workloads: []callgraph.Workload{{Name: "frontend", Namespace: "shop"}, {Name: "shipping", Namespace: "shop", Mode: callgraph.ModeAmbient}},
-		Edges:     []callgraph.Edge{{From: "frontend", To: "shipping", Protocol: callgraph.GRPC, MTLS: &f}},
+		Workloads: []callgraph.Workload{{Name: "frontend", Namespace: "shop"}, {Name: "shipping", Namespace: "shop", Mode: dataplane.Ambient}},
+		Edges:     []callgraph.Edge{{From: "frontend", To: "shipping", Protocol: dataplane.GRPC, MTLS: &f}},
 	}
-	w, err := predict.ParseWhatIf("mtls=off")
+	w, err := ParseWhatIf("mtls=off")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, g, err := Predict(Input{Summary: sum, Graph: base, Profile: reference(t), ProfileSource: "embedded", WhatIf: []predict.WhatIf{w}})
+	r, g, err := PredictTraces(TraceInput{Summary: sum, Graph: base, Profile: reference(t), ProfileSource: "embedded", WhatIf: []WhatIf{w}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +155,8 @@ func TestPredictWithGraphAndWhatIf(t *testing.T) {
 }
 
 func TestPredictWithoutCalls(t *testing.T) {
-	set := Assemble([]Span{span("r", "", "a", 0, 10), span("x", "r", "a", 1, 5)}, nil)
-	r, _, err := Predict(Input{Summary: Summarize(set, Filter{}), Profile: reference(t), ProfileSource: "embedded"})
+	set := traces.Assemble([]traces.Span{span("r", "", "a", 0, 10), span("x", "r", "a", 1, 5)}, nil)
+	r, _, err := PredictTraces(TraceInput{Summary: traces.Summarize(set, traces.Filter{}), Profile: reference(t), ProfileSource: "embedded"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,14 +165,33 @@ func TestPredictWithoutCalls(t *testing.T) {
 	}
 }
 
-func TestWarningMessagesSummarise(t *testing.T) {
-	var ws []Warning
-	for i := range 7 {
-		ws = append(ws, Warning{TraceID: string(rune('a' + i)), SpanID: "s", Problem: ClockSkew, Message: "moved"})
+// Calls find their predicted edge by the workloads they connect, not by
+// position: two services that name one graph workload share its edge.
+func TestTraceCallsFindEdgesByIdentity(t *testing.T) {
+	set := traces.Assemble([]traces.Span{
+		span("r", "", "frontend", 0, 100), span("a", "r", "payment", 10, 20), span("b", "r", "payment.shop", 40, 30),
+	}, nil)
+	sum := traces.Summarize(set, traces.Filter{})
+	base := &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind,
+		Workloads: []callgraph.Workload{{Name: "frontend", Namespace: "shop"}, {Name: "payment", Namespace: "shop"}}}
+	var notes diag.List
+	g, refs, err := GraphFromTraces(sum, base, &notes)
+	if err != nil {
+		t.Fatal(err)
 	}
-	ws = append(ws, Warning{TraceID: "z", Problem: Cycle, Message: "cut"})
-	ms := WarningMessages(ws)
-	if len(ms) != 2 || !strings.Contains(ms[0].Message, "7 times in 7 traces") || ms[1].Subject != "trace z" {
-		t.Errorf("messages %v", ms)
+	if len(g.Edges) != 1 || g.Edges[0].Name() != "shop/frontend->shop/payment" || !approx(*g.Edges[0].RequestsPerSecond, 2/0.1) {
+		t.Fatalf("edges %+v", g.Edges)
+	}
+	if refs["payment"] != "shop/payment" || refs["payment.shop"] != "shop/payment" {
+		t.Errorf("refs %v", refs)
+	}
+	r, _, err := PredictTraces(TraceInput{Summary: sum, Graph: base, Profile: reference(t), ProfileSource: "embedded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := r.Operations[0].Calls
+	if len(calls) != 2 || calls[0].Edge.Name() != "shop/frontend->shop/payment" || calls[1].Edge.Name() != calls[0].Edge.Name() ||
+		!(calls[0].Edge.LatencyP50Micros > 0) || calls[1].Edge.LatencyP50Micros != calls[0].Edge.LatencyP50Micros {
+		t.Errorf("calls %+v", calls)
 	}
 }

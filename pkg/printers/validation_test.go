@@ -1,0 +1,53 @@
+package printers
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/validate/experiment"
+)
+
+// validationReport is a two-rate report of the default topology with
+// synthetic rounds (testdata/validation.json).
+func validationReport(t *testing.T) *experiment.Report {
+	t.Helper()
+	data, err := os.ReadFile("testdata/validation.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r experiment.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r
+}
+
+func TestPrintValidationGolden(t *testing.T) {
+	r := validationReport(t)
+	checkGolden(t, "validation.table", func(w io.Writer) error { return PrintValidation(w, r) })
+}
+
+func TestPrintValidationEdgeCases(t *testing.T) {
+	r := validationReport(t)
+	rr := &r.Rates[0]
+	rr.Rounds = nil
+	rr.Rows[0].Measured.N = 0
+	rr.Rows[1].RelError = math.NaN()
+	r.LoadAverage = nil
+	var buf bytes.Buffer
+	if err := PrintValidation(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	lines := strings.Split(out, "\n")
+	// No rounds: no "achieved" line; no measurement and no relative error: n/a.
+	if !strings.HasPrefix(lines[5], "KIND ") || !strings.Contains(lines[6], " n/a ") || !strings.Contains(lines[7], " n/a ") ||
+		!strings.Contains(lines[1], "load average  at start,  at end") {
+		t.Errorf("output:\n%s", out)
+	}
+}

@@ -1,0 +1,331 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
+)
+
+// Report is the outcome of a validation run.
+type Report struct {
+	Started time.Time     `json:"started"`
+	Elapsed time.Duration `json:"elapsedNanos"`
+	// LoadAverage is /proc/loadavg at the start and at the end: the
+	// machine is shared, and its load is part of every figure.
+	LoadAverage []string `json:"loadAverage"`
+	// ProfilePath is the profile the predictions used.
+	ProfilePath string   `json:"profilePath"`
+	ProfileName string   `json:"profileName"`
+	Topology    Topology `json:"topology"`
+	Rounds      int      `json:"rounds"`
+	// RunSeconds is the length of each load run.
+	RunSeconds float64      `json:"runSeconds"`
+	Rates      []RateResult `json:"rates"`
+	Summary    Summary      `json:"summary"`
+}
+
+// RateResult is everything measured and predicted at one entry rate.
+type RateResult struct {
+	RatePerSecond float64 `json:"ratePerSecond"`
+	// GraphPath and PredictionPath are the call graph written for the rate
+	// and the predictor's report on it; Command reproduces the prediction.
+	GraphPath      string `json:"graphPath"`
+	PredictionPath string `json:"predictionPath"`
+	Command        string `json:"command"`
+	// Rounds are the raw interleaved measurements.
+	Rounds []Round `json:"rounds"`
+	// Rows compare measured and predicted figures.
+	Rows []Row `json:"rows"`
+	// IdleProxyMillicores is the proxies' total CPU during bypass runs (no
+	// request crosses them then), median over rounds: their floor.
+	IdleProxyMillicores float64 `json:"idleProxyMillicores"`
+	// Notes are the predictor's messages and the measurement's warnings.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Round is one mesh/bypass pair.
+type Round struct {
+	Mesh   LoadRun `json:"mesh"`
+	Bypass LoadRun `json:"bypass"`
+}
+
+// LoadRun is what one load run measured.
+type LoadRun struct {
+	// P50Micros and P99Micros are end-to-end latencies at the load
+	// generator, from the intended send time.
+	P50Micros    float64 `json:"p50Micros"`
+	P99Micros    float64 `json:"p99Micros"`
+	AchievedRate float64 `json:"achievedRate"`
+	Completed    int     `json:"completed"`
+	Errors       int     `json:"errors"`
+	Late         int     `json:"late"`
+	// Requests is how many requests entered the chain: completed ones plus
+	// the load generator's readiness requests, one per connection.
+	Requests int `json:"requests"`
+	// ProxyCPUNanos is each pod's proxy on-CPU time during the run
+	// (/proc/PID/task/*/schedstat delta).
+	ProxyCPUNanos map[string]uint64 `json:"proxyCPUNanos"`
+	// Edges holds, per call name, the caller relay's view: p50/p99 of the
+	// round trip minus the callee's handler time.
+	Edges map[string]Latency `json:"edges"`
+	// Handlers holds, per service, p50/p99 of the relay's handler time.
+	Handlers map[string]Latency `json:"handlers"`
+	// RelayErrors counts failed requests and downstream calls at the relays.
+	RelayErrors int64 `json:"relayErrors"`
+}
+
+// Latency is a pair of percentiles in µs, with the sample count.
+type Latency struct {
+	Count     int64   `json:"count"`
+	P50Micros float64 `json:"p50Micros"`
+	P99Micros float64 `json:"p99Micros"`
+}
+
+// Row kinds and metrics.
+const (
+	KindEdge  = "edge"
+	KindPath  = "end-to-end"
+	KindProxy = "proxy"
+	KindTotal = "all proxies"
+
+	MetricP50 = "p50"
+	MetricP99 = "p99"
+	MetricCPU = "cpu"
+)
+
+// Row compares one measured figure with its prediction. Latencies are
+// added latency (mesh − bypass) in µs; CPU is millicores at the nominal
+// rate (CPU-µs per entry request × rate ÷ 1000).
+type Row struct {
+	Kind     string        `json:"kind"`
+	Name     string        `json:"name"`
+	Metric   string        `json:"metric"`
+	Unit     string        `json:"unit"`
+	Measured spread.Figure `json:"measured"`
+	Predict  float64       `json:"predicted"`
+	// AbsError is predicted − measured median; RelError divides it by the
+	// measured median's magnitude (NaN when that is 0).
+	AbsError float64 `json:"absError"`
+	RelError float64 `json:"relError"`
+	// Inside is true when the prediction lies within the measured min..max.
+	Inside bool   `json:"inside"`
+	Note   string `json:"note,omitempty"`
+}
+
+// Summary condenses every row of every rate into error statistics.
+type Summary struct {
+	// Latency covers edge and end-to-end rows, p50 and p99; LatencyP50 and
+	// LatencyP99 the same rows split by percentile.
+	Latency    ErrorStats `json:"latency"`
+	LatencyP50 ErrorStats `json:"latencyP50"`
+	LatencyP99 ErrorStats `json:"latencyP99"`
+	// CPU covers per-proxy rows.
+	CPU ErrorStats `json:"cpu"`
+}
+
+// ErrorStats are the absolute errors of a class of rows.
+type ErrorStats struct {
+	Rows int `json:"rows"`
+	// Inside counts the rows whose prediction lies in the measured spread.
+	Inside int `json:"inside"`
+	// MedianAbs and MaxAbs are |predicted − measured| in the rows' unit.
+	MedianAbs float64 `json:"medianAbs"`
+	MaxAbs    float64 `json:"maxAbs"`
+	// MedianRel and MaxRel are |predicted − measured| ÷ |measured|.
+	MedianRel float64 `json:"medianRel"`
+	MaxRel    float64 `json:"maxRel"`
+}
+
+// NewRow compares one measured quantity (values over rounds) with its
+// prediction.
+func NewRow(kind, name, metric, unit string, measured []float64, predicted float64, note string) Row {
+	f := spread.Of(measured)
+	r := Row{Kind: kind, Name: name, Metric: metric, Unit: unit, Measured: f, Predict: predicted, Note: note}
+	r.AbsError = predicted - f.Median
+	r.RelError = math.NaN()
+	if f.Median != 0 {
+		r.RelError = r.AbsError / math.Abs(f.Median)
+	}
+	r.Inside = f.Inside(predicted)
+	return r
+}
+
+// Compare turns one rate's rounds and the predictor's scenario into rows:
+// per edge p50 and p99, end to end p50 and p99, per proxy and in total CPU.
+func Compare(t Topology, rate float64, rounds []Round, sc *predict.Scenario) []Row {
+	c := comparison{t: t, rate: rate, rounds: rounds, sc: sc}
+	return slices.Concat(c.edgeRows(), c.pathRows(), c.proxyRows())
+}
+
+// comparison compares one rate's rounds with the scenario predicted for it.
+type comparison struct {
+	t      Topology
+	rate   float64
+	rounds []Round
+	sc     *predict.Scenario
+}
+
+// perRound is f of every round, leaving out rounds where it is NaN.
+func (c comparison) perRound(f func(r Round) float64) []float64 {
+	out := make([]float64, 0, len(c.rounds))
+	for _, r := range c.rounds {
+		if v := f(r); !math.IsNaN(v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// percentiles select a p50 or a p99 from the measurements.
+var percentiles = []struct {
+	metric  string
+	latency func(Latency) float64
+	run     func(LoadRun) float64
+	edge    func(predict.EdgeResult) float64
+	path    func(predict.PathResult) float64
+}{
+	{MetricP50, func(l Latency) float64 { return l.P50Micros }, func(r LoadRun) float64 { return r.P50Micros },
+		func(e predict.EdgeResult) float64 { return e.LatencyP50Micros }, func(p predict.PathResult) float64 { return p.LatencyP50Micros }},
+	{MetricP99, func(l Latency) float64 { return l.P99Micros }, func(r LoadRun) float64 { return r.P99Micros },
+		func(e predict.EdgeResult) float64 { return e.LatencyP99Micros }, func(p predict.PathResult) float64 { return p.LatencyP99Micros }},
+}
+
+// edgeRows compare each call's added latency. The load generator reports no
+// per-call handler times, so the entry edge is end-to-end minus the callee's
+// handler time, percentile by percentile (an approximation); the other edges
+// are the caller's round trip minus the callee's handler time, per call.
+func (c comparison) edgeRows() []Row {
+	predicted := map[string]predict.EdgeResult{}
+	for _, e := range c.sc.Edges {
+		predicted[e.Name()] = e
+	}
+	var rows []Row
+	for _, call := range c.t.Calls {
+		pred := predicted[Namespace+"/"+call.From+"->"+Namespace+"/"+call.To]
+		label := fmt.Sprintf("%s (%s%s)", call.Name(), call.Protocol, map[bool]string{true: ", mTLS"}[call.MTLS])
+		entry := call.From == c.t.Entry
+		note := "caller's round trip − callee's handler time, per call"
+		if entry {
+			note = "derived: end-to-end − " + call.To + "'s handler time, per percentile"
+		}
+		for _, pc := range percentiles {
+			added := c.perRound(func(r Round) float64 {
+				if entry {
+					return (pc.run(r.Mesh) - pc.latency(r.Mesh.Handlers[call.To])) - (pc.run(r.Bypass) - pc.latency(r.Bypass.Handlers[call.To]))
+				}
+				m, b := r.Mesh.Edges[call.Name()], r.Bypass.Edges[call.Name()]
+				if m.Count == 0 || b.Count == 0 {
+					return math.NaN()
+				}
+				return pc.latency(m) - pc.latency(b)
+			})
+			rows = append(rows, NewRow(KindEdge, label, pc.metric, "µs", added, pc.edge(pred), note))
+		}
+	}
+	return rows
+}
+
+// pathRows compare the end-to-end added latency from the entry.
+func (c comparison) pathRows() []Row {
+	var path predict.PathResult
+	for _, p := range c.sc.Paths {
+		if p.Entry == Namespace+"/"+c.t.Entry {
+			path = p
+		}
+	}
+	critical := strings.ReplaceAll(strings.Join(path.CriticalPath, " → "), Namespace+"/", "")
+	var rows []Row
+	for i, pc := range percentiles {
+		note := ""
+		if i == 0 {
+			note = "predicted critical path " + critical
+		}
+		added := c.perRound(func(r Round) float64 { return pc.run(r.Mesh) - pc.run(r.Bypass) })
+		rows = append(rows, NewRow(KindPath, "from "+c.t.Entry, pc.metric, "µs", added, pc.path(path), note))
+	}
+	return rows
+}
+
+// proxyRows compare each proxy's CPU, and their sum, in millicores at the
+// nominal rate.
+func (c comparison) proxyRows() []Row {
+	predicted := map[string]predict.ProxyResult{}
+	for _, p := range c.sc.Proxies {
+		predicted[p.Workload] = p
+	}
+	millicores := func(r LoadRun, pod string) float64 {
+		if r.Requests == 0 {
+			return math.NaN()
+		}
+		return float64(r.ProxyCPUNanos[pod]) / 1e3 / float64(r.Requests) * c.rate / 1e3
+	}
+	var rows []Row
+	var totalPred float64
+	for _, pod := range c.t.Pods() {
+		pred := predicted[Namespace+"/"+pod]
+		totalPred += pred.CPUMillicores
+		rows = append(rows, NewRow(KindProxy, pod, MetricCPU, "mcores",
+			c.perRound(func(r Round) float64 { return millicores(r.Mesh, pod) }), pred.CPUMillicores,
+			fmt.Sprintf("%.0f req/s through it, rate factor %.2f", pred.RequestsPerSecondPerReplica, pred.RateFactor)))
+	}
+	return append(rows, NewRow(KindTotal, "sum", MetricCPU, "mcores", c.perRound(func(r Round) float64 {
+		var sum float64
+		for _, pod := range c.t.Pods() {
+			sum += millicores(r.Mesh, pod)
+		}
+		return sum
+	}), totalPred, ""))
+}
+
+// Summarize computes the error statistics over every rate's rows: latency
+// over edge and end-to-end rows (p50 and p99), CPU over per-proxy rows (the
+// total would count them twice).
+func Summarize(rates []RateResult) Summary {
+	var s Summary
+	type acc struct{ abs, rel []float64 }
+	accs := map[*ErrorStats]*acc{}
+	add := func(st *ErrorStats, r Row) {
+		a := accs[st]
+		if a == nil {
+			a = &acc{}
+			accs[st] = a
+		}
+		st.Rows++
+		if r.Inside {
+			st.Inside++
+		}
+		a.abs = append(a.abs, math.Abs(r.AbsError))
+		if !math.IsNaN(r.RelError) {
+			a.rel = append(a.rel, math.Abs(r.RelError))
+		}
+	}
+	for _, rr := range rates {
+		for _, r := range rr.Rows {
+			if r.Measured.N == 0 {
+				continue
+			}
+			switch r.Kind {
+			case KindEdge, KindPath:
+				add(&s.Latency, r)
+				if r.Metric == MetricP50 {
+					add(&s.LatencyP50, r)
+				} else {
+					add(&s.LatencyP99, r)
+				}
+			case KindProxy:
+				add(&s.CPU, r)
+			}
+		}
+	}
+	for st, a := range accs {
+		abs, rel := spread.Of(a.abs), spread.Of(a.rel)
+		st.MedianAbs, st.MaxAbs = abs.Median, abs.Max
+		st.MedianRel, st.MaxRel = rel.Median, rel.Max
+	}
+	return s
+}
