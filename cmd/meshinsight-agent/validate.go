@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/validate"
 )
 
@@ -82,7 +83,7 @@ end to end and per proxy. Removes everything but --out, also on Ctrl-C.`,
 				_, err = fmt.Fprintf(out, "%s\n", data)
 				return err
 			}
-			return validate.PrintTable(out, rep)
+			return printers.PrintValidation(out, rep)
 		},
 	}
 	f := cmd.Flags()

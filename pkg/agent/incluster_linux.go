@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshinsight/kubectl-meshinsight/manifests"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/imageref"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
@@ -99,7 +100,7 @@ func (ic *InCluster) Configure(ctx context.Context, cfg *Config) error {
 	}
 	ic.logf("measuring the %s sidecars (%s): outbound pid %d in pod %s, inbound pid %d in pod %s",
 		out.Kind(), image, out.PID, pods.client.Name, in.PID, pods.server.Name)
-	cfg.Proxy, cfg.Mesh, cfg.ProxyVersion = out.Kind(), "istio", imageTag(image)
+	cfg.Proxy, cfg.Mesh, cfg.ProxyVersion = out.Kind(), "istio", imageref.Parse(image).PulledTag()
 	cfg.Testbeds = func(ctx context.Context, v Variant) (Testbed, error) {
 		return ic.testbed(ctx, pods, v, timeout)
 	}
@@ -278,17 +279,6 @@ func sidecarImage(p *corev1.Pod) string {
 		}
 	}
 	return ""
-}
-
-// imageTag is the tag of an image reference ("latest" when it has none).
-func imageTag(image string) string {
-	if i := strings.Index(image, "@"); i >= 0 {
-		image = image[:i]
-	}
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		return image[i+1:]
-	}
-	return "latest"
 }
 
 func firstLine(err error) string {

@@ -195,7 +195,8 @@ func ChecksOf(ms []Measurement) *profile.Checks {
 		}
 	}
 	if len(agreement) > 0 {
-		c.SchedstatAgreementMedian, _, c.SchedstatAgreementWorst = workload.Spread(agreement)
+		f := spread.Of(agreement)
+		c.SchedstatAgreementMedian, c.SchedstatAgreementWorst = f.Median, f.Max
 	}
 	return c
 }

@@ -1,9 +1,6 @@
 package validate
 
 import (
-	"io"
-
-	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/validate/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
@@ -17,8 +14,3 @@ const (
 func latencyOf(h workload.HistogramSummary) experiment.Latency {
 	return experiment.Latency{Count: h.Count, P50Micros: h.P50Micros, P99Micros: h.P99Micros}
 }
-
-// PrintTable writes the report as tables, one per rate, then the summary.
-// The rendering lives in pkg/printers (PrintValidation); this stays for the
-// agent's validate command until it calls printers itself.
-func PrintTable(w io.Writer, r *experiment.Report) error { return printers.PrintValidation(w, r) }

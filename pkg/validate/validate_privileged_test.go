@@ -17,6 +17,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/internal/privtest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/validate/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
@@ -68,7 +69,7 @@ func TestValidateShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	var table strings.Builder
-	if err := PrintTable(&table, rep); err != nil {
+	if err := printers.PrintValidation(&table, rep); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", table.String())
