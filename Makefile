@@ -30,7 +30,7 @@ test: ## Fast unit tests (no cluster, no root)
 	$(GO) test -count=1 ./...
 
 test-privileged: ## Root suites: real eBPF programs in this kernel; sidecar datapath in netns with real haproxy/nginx
-	$(GO) test -tags privileged -count=1 -p 1 -timeout 10m -v ./pkg/probe/ ./pkg/datapath/ ./pkg/validate/
+	$(GO) test -tags privileged -count=1 -p 1 -timeout 10m -v ./pkg/probe/ ./pkg/datapath/ ./pkg/accuracy/
 
 test-agent: ## Node-local profile of a real haproxy (root; asserts eBPF/schedstat agreement ≤ 5%)
 	$(GO) test -tags privileged -count=1 -timeout 10m -v ./pkg/agent/
@@ -98,8 +98,8 @@ bench-agent: ## Full local haproxy profile: wall time, observer effect, eBPF/sch
 	$(GO) test -tags privileged -count=1 -run '^$$' -bench BenchmarkLocalProfile -benchtime 1x -timeout 20m -v ./pkg/agent/
 
 bench-workload: ## Loopback figures of the echo server and load generator (one process)
-	$(GO) test -run '^$$' -bench 'BenchmarkLoopbackHTTP' -benchtime 3s ./pkg/workload
-	$(GO) test -run '^$$' -bench 'BenchmarkLoopbackFixedRate' -benchtime 1x ./pkg/workload
+	$(GO) test -run '^$$' -bench 'BenchmarkLoopbackHTTP' -benchtime 3s ./pkg/loadgen
+	$(GO) test -run '^$$' -bench 'BenchmarkLoopbackFixedRate' -benchtime 1x ./pkg/loadgen
 
 AGENT_ARCHES := amd64 arm64
 

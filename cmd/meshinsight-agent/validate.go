@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/validate"
 )
 
 // validateOptions are the flags of `validate`.
@@ -62,16 +62,16 @@ end to end and per proxy. Removes everything but --out, also on Ctrl-C.`,
 			if err != nil {
 				return fmt.Errorf("finding the agent's own executable for its helpers: %w", err)
 			}
-			cfg := validate.Config{
+			cfg := accuracy.Config{
 				Rates: o.rates, Rounds: o.rounds, Duration: o.duration, Warmup: o.warmup,
 				Connections: o.connections, ProfilePath: o.profilePath,
-				Profile: validate.ProfileConfig{Rates: o.profileRates, Sizes: o.profileSizes, Duration: o.profileDuration, Rounds: o.profileRounds, Connections: o.profileConns},
+				Profile: accuracy.ProfileConfig{Rates: o.profileRates, Sizes: o.profileSizes, Duration: o.profileDuration, Rounds: o.profileRounds, Connections: o.profileConns},
 				Helper:  []string{exe}, Prefix: o.prefix, OutDir: o.outDir, Progress: errOut,
 			}.WithDefaults()
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			rep, err := validate.Run(cmd.Context(), cfg)
+			rep, err := accuracy.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -87,17 +87,17 @@ end to end and per proxy. Removes everything but --out, also on Ctrl-C.`,
 		},
 	}
 	f := cmd.Flags()
-	f.Float64SliceVar(&o.rates, "rates", validate.DefaultRates, "request rates at the entry, req/s")
-	f.IntVar(&o.rounds, "rounds", validate.DefaultRounds, "interleaved mesh/bypass rounds per rate")
-	f.DurationVar(&o.duration, "duration", validate.DefaultDuration, "length of each load run")
-	f.DurationVar(&o.warmup, "warmup", validate.DefaultWarmup, "unrecorded mesh and bypass run before each rate")
-	f.IntVar(&o.connections, "connections", validate.DefaultConnections, "keep-alive connections of the load generator")
+	f.Float64SliceVar(&o.rates, "rates", accuracy.DefaultRates, "request rates at the entry, req/s")
+	f.IntVar(&o.rounds, "rounds", accuracy.DefaultRounds, "interleaved mesh/bypass rounds per rate")
+	f.DurationVar(&o.duration, "duration", accuracy.DefaultDuration, "length of each load run")
+	f.DurationVar(&o.warmup, "warmup", accuracy.DefaultWarmup, "unrecorded mesh and bypass run before each rate")
+	f.IntVar(&o.connections, "connections", accuracy.DefaultConnections, "keep-alive connections of the load generator")
 	f.StringVar(&o.profilePath, "profile", "", "predict with this profile instead of profiling haproxy first")
-	f.Float64SliceVar(&o.profileRates, "profile-rates", validate.DefaultProfileRates, "rates to profile (span the per-proxy rates of the chain)")
-	f.IntSliceVar(&o.profileSizes, "profile-sizes", validate.DefaultProfileSizes, "payload sizes to profile")
-	f.DurationVar(&o.profileDuration, "profile-duration", validate.DefaultProfileRunTime, "length of each profiling load run")
-	f.IntVar(&o.profileRounds, "profile-rounds", validate.DefaultProfileRounds, "interleaved rounds per profiled cell")
-	f.IntVar(&o.profileConns, "profile-connections", validate.DefaultProfileConns, "keep-alive connections of the profiling load generator")
+	f.Float64SliceVar(&o.profileRates, "profile-rates", accuracy.DefaultProfileRates, "rates to profile (span the per-proxy rates of the chain)")
+	f.IntSliceVar(&o.profileSizes, "profile-sizes", accuracy.DefaultProfileSizes, "payload sizes to profile")
+	f.DurationVar(&o.profileDuration, "profile-duration", accuracy.DefaultProfileRunTime, "length of each profiling load run")
+	f.IntVar(&o.profileRounds, "profile-rounds", accuracy.DefaultProfileRounds, "interleaved rounds per profiled cell")
+	f.IntVar(&o.profileConns, "profile-connections", accuracy.DefaultProfileConns, "keep-alive connections of the profiling load generator")
 	f.StringVar(&o.prefix, "prefix", "", "name prefix of the network namespaces (default mv-<random>)")
 	f.StringVar(&o.outDir, "out", "meshinsight-validate", "directory for the profile, call graphs, predictions and report.json")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table|json")
@@ -108,15 +108,15 @@ end to end and per proxy. Removes everything but --out, also on Ctrl-C.`,
 func newRelayCommand() *cobra.Command {
 	var config string
 	cmd := &cobra.Command{
-		Use:    validate.RelayCommand,
+		Use:    accuracy.RelayCommand,
 		Short:  "Run one service of the validation chain (helper run by validate inside a pod)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return validate.ServeRelayFile(cmd.Context(), config)
+			return accuracy.ServeRelayFile(cmd.Context(), config)
 		},
 	}
-	cmd.Flags().StringVar(&config, validate.FlagConfig, "", "relay config file (JSON workload.RelayConfig)")
-	_ = cmd.MarkFlagRequired(validate.FlagConfig)
+	cmd.Flags().StringVar(&config, accuracy.FlagConfig, "", "relay config file (JSON workload.RelayConfig)")
+	_ = cmd.MarkFlagRequired(accuracy.FlagConfig)
 	return cmd
 }

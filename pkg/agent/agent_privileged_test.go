@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/internal/privtest"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
 // suite is shared by the tests: a context cancelled on SIGINT/SIGTERM, the
@@ -219,7 +219,7 @@ func BenchmarkLocalProfile(b *testing.B) {
 			}
 		}
 		sort.Float64s(agreements)
-		med, _, worst := workload.Spread(agreements)
+		med, _, worst := loadgen.Spread(agreements)
 		b.ReportMetric(100*med, "agreement-median-%")
 		b.ReportMetric(100*worst, "agreement-worst-%")
 		for _, c := range res.Profile.RateFactors {
@@ -245,7 +245,7 @@ func observerEffect(ctx context.Context, b *testing.B, prefix string) (ratio flo
 	if err != nil {
 		return 0, err
 	}
-	rig, err := NewRig(ctx, RigConfig{Prefix: prefix, Proxy: "haproxy", Protocol: workload.HTTP, Helper: suite.Helper, Dir: dir})
+	rig, err := NewRig(ctx, RigConfig{Prefix: prefix, Proxy: "haproxy", Protocol: loadgen.HTTP, Helper: suite.Helper, Dir: dir})
 	if err != nil {
 		os.RemoveAll(dir)
 		return 0, err
@@ -259,8 +259,8 @@ func observerEffect(ctx context.Context, b *testing.B, prefix string) (ratio flo
 	}()
 	out, in := rig.ProxyPIDs()
 	pids := []int{out, in}
-	job := LoadJob{Mesh: workload.LoadConfig{
-		Protocol: workload.HTTP, Target: rig.MeshTarget(), RequestBytes: 1024, ResponseBytes: 1024,
+	job := LoadJob{Mesh: loadgen.LoadConfig{
+		Protocol: loadgen.HTTP, Target: rig.MeshTarget(), RequestBytes: 1024, ResponseBytes: 1024,
 		Duration: 2 * time.Second, Connections: 4, Timeout: loadTimeout,
 	}, Rounds: 1}
 	if _, err := rig.RunLoad(ctx, job); err != nil { // warm-up
@@ -323,9 +323,9 @@ func observerEffect(ctx context.Context, b *testing.B, prefix string) (ratio flo
 		without, with = append(without, wo), append(with, wi)
 		pairs = append(pairs, wi/wo)
 	}
-	mw, _, _ := workload.Spread(with)
-	mo, _, _ := workload.Spread(without)
-	mp, lo, hi := workload.Spread(pairs)
+	mw, _, _ := loadgen.Spread(with)
+	mo, _, _ := loadgen.Spread(without)
+	mp, lo, hi := loadgen.Spread(pairs)
 	b.Logf("observer effect: closed-loop req/s without probes %v, with probes %v: medians %.0f / %.0f = %.3f; per ABBA pair median %.3f [%.3f, %.3f]",
 		rounded(without), rounded(with), mw, mo, mw/mo, mp, lo, hi)
 	b.ReportMetric(mw/mo, "observer-median-ratio")

@@ -7,7 +7,7 @@
 // datapath (pkg/datapath, SidecarBoth) whose server app listens on a meshed
 // port and on a bypass port excluded from interception inbound and outbound,
 // so the A/B comparison runs on the same pods, the same server process and the
-// same client pod. The echo server and the load generator (pkg/workload) run
+// same client pod. The echo server and the load generator (pkg/loadgen) run
 // as helper processes re-executed inside the pods' network namespaces (see
 // Config.Helper). For every rate × size cell the load generator runs mesh,
 // bypass, mesh, bypass, … (Config.Rounds pairs, open loop at the cell's rate,

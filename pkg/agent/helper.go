@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 )
 
 // The helper subcommands the agent re-executes inside the pods, with their
@@ -26,7 +26,7 @@ const (
 )
 
 // ServeArgv is the argv of the echo-server helper.
-func ServeArgv(helper []string, protocol workload.Protocol, listen string) []string {
+func ServeArgv(helper []string, protocol loadgen.Protocol, listen string) []string {
 	argv := append([]string(nil), helper...)
 	return append(argv, ServeCommand, "--"+FlagProtocol, string(protocol), "--"+FlagListen, listen)
 }
@@ -39,27 +39,27 @@ func LoadArgv(helper []string, jobPath, outPath string) []string {
 }
 
 // LoadJob is what one load helper run does: Rounds pairs of Mesh then
-// Bypass (workload.Interleave), or Mesh alone when Bypass.Target is empty.
+// Bypass (loadgen.Interleave), or Mesh alone when Bypass.Target is empty.
 type LoadJob struct {
-	Mesh   workload.LoadConfig `json:"mesh"`
-	Bypass workload.LoadConfig `json:"bypass"`
-	Rounds int                 `json:"rounds"`
+	Mesh   loadgen.LoadConfig `json:"mesh"`
+	Bypass loadgen.LoadConfig `json:"bypass"`
+	Rounds int                `json:"rounds"`
 }
 
-// LoadOutcome is the load helper's result: one workload.Result per run.
+// LoadOutcome is the load helper's result: one loadgen.Result per run.
 type LoadOutcome struct {
-	Mesh   []*workload.Result `json:"mesh"`
-	Bypass []*workload.Result `json:"bypass,omitempty"`
+	Mesh   []*loadgen.Result `json:"mesh"`
+	Bypass []*loadgen.Result `json:"bypass,omitempty"`
 }
 
 // Serve runs the echo server until ctx is done (the helper's signal context:
 // Process.Stop sends SIGTERM).
 func Serve(ctx context.Context, protocol, listen string) error {
-	p, err := workload.ParseProtocol(protocol)
+	p, err := loadgen.ParseProtocol(protocol)
 	if err != nil {
 		return fmt.Errorf("serving: %w", err)
 	}
-	srv, err := workload.Serve(ctx, workload.ServerConfig{Protocol: p, Listen: listen})
+	srv, err := loadgen.Serve(ctx, loadgen.ServerConfig{Protocol: p, Listen: listen})
 	if err != nil {
 		return fmt.Errorf("serving %s on %s: %w", p, listen, err)
 	}
@@ -76,7 +76,7 @@ func RunLoad(ctx context.Context, job LoadJob) (*LoadOutcome, error) {
 	if job.Bypass.Target == "" {
 		out := &LoadOutcome{}
 		for i := 0; i < rounds; i++ {
-			r, err := workload.Run(ctx, job.Mesh)
+			r, err := loadgen.Run(ctx, job.Mesh)
 			if err != nil {
 				return out, fmt.Errorf("load round %d on %s: %w", i+1, job.Mesh.Target, err)
 			}
@@ -84,7 +84,7 @@ func RunLoad(ctx context.Context, job LoadJob) (*LoadOutcome, error) {
 		}
 		return out, nil
 	}
-	mesh, bypass, err := workload.Interleave(ctx, job.Mesh, job.Bypass, rounds)
+	mesh, bypass, err := loadgen.Interleave(ctx, job.Mesh, job.Bypass, rounds)
 	out := &LoadOutcome{Mesh: mesh, Bypass: bypass}
 	if err != nil {
 		return out, fmt.Errorf("interleaving %s and %s: %w", job.Mesh.Target, job.Bypass.Target, err)

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 )
 
 func TestArgv(t *testing.T) {
-	got := ServeArgv([]string{"/agent"}, workload.TCP, ":8080,:9090")
+	got := ServeArgv([]string{"/agent"}, loadgen.TCP, ":8080,:9090")
 	if want := []string{"/agent", "serve", "--protocol", "tcp", "--listen", ":8080,:9090"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("ServeArgv = %q, want %q", got, want)
 	}
@@ -28,13 +28,13 @@ func TestArgv(t *testing.T) {
 func TestRunLoadFile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := workload.Serve(ctx, workload.ServerConfig{Protocol: workload.HTTP, Listen: "127.0.0.1:0,127.0.0.1:0"})
+	srv, err := loadgen.Serve(ctx, loadgen.ServerConfig{Protocol: loadgen.HTTP, Listen: "127.0.0.1:0,127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
 	addrs := srv.Addrs()
-	lc := workload.LoadConfig{Protocol: workload.HTTP, Target: addrs[0], RatePerSecond: 200,
+	lc := loadgen.LoadConfig{Protocol: loadgen.HTTP, Target: addrs[0], RatePerSecond: 200,
 		RequestBytes: 100, ResponseBytes: 200, Duration: 200 * time.Millisecond}
 	bypass := lc
 	bypass.Target = addrs[1]

@@ -19,7 +19,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/manifests"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/imageref"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 )
 
 // SidecarContainer is the container Istio injects.
@@ -113,16 +113,16 @@ func (ic *InCluster) Configure(ctx context.Context, cfg *Config) error {
 // then finds the proxies that serve it.
 func (ic *InCluster) testbed(ctx context.Context, pods *benchPods, v Variant, timeout time.Duration) (Testbed, error) {
 	mesh, bypass := manifests.MeshPort, manifests.BypassPort
-	proto := workload.HTTP
+	proto := loadgen.HTTP
 	if v.Protocol == "tcp" {
-		mesh, bypass, proto = manifests.TCPMeshPort, manifests.TCPBypassPort, workload.TCP
+		mesh, bypass, proto = manifests.TCPMeshPort, manifests.TCPBypassPort, loadgen.TCP
 	}
 	bed := &PodTestbed{
 		Mesh:   net.JoinHostPort(pods.serviceIP[v.MTLS], strconv.Itoa(mesh)),
 		Bypass: net.JoinHostPort(pods.server.Status.PodIP, strconv.Itoa(bypass)),
 		Load:   RemoteLoad(net.JoinHostPort(pods.client.Status.PodIP, strconv.Itoa(manifests.LoadPort)), ic.LoadToken),
 	}
-	probe := LoadJob{Rounds: 1, Mesh: workload.LoadConfig{Protocol: proto, Target: bed.Mesh, RatePerSecond: 20,
+	probe := LoadJob{Rounds: 1, Mesh: loadgen.LoadConfig{Protocol: proto, Target: bed.Mesh, RatePerSecond: 20,
 		RequestBytes: 64, ResponseBytes: 64, Duration: 200 * time.Millisecond, Connections: 1, Timeout: 2 * time.Second}}
 	deadline := time.Now().Add(timeout)
 	for attempt := 1; ; attempt++ {

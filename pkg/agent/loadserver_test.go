@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 )
 
 // TestLoadServer runs a real load job through a load server against a
@@ -16,7 +16,7 @@ import (
 func TestLoadServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	echo, err := workload.Serve(ctx, workload.ServerConfig{Protocol: workload.HTTP, Listen: "127.0.0.1:0"})
+	echo, err := loadgen.Serve(ctx, loadgen.ServerConfig{Protocol: loadgen.HTTP, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestLoadServer(t *testing.T) {
 	srv := httptest.NewServer(ls)
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
-	job := LoadJob{Rounds: 1, Mesh: workload.LoadConfig{Protocol: workload.HTTP, Target: echo.Addrs()[0], RatePerSecond: 200,
+	job := LoadJob{Rounds: 1, Mesh: loadgen.LoadConfig{Protocol: loadgen.HTTP, Target: echo.Addrs()[0], RatePerSecond: 200,
 		RequestBytes: 100, ResponseBytes: 100, Duration: 200 * time.Millisecond, Connections: 1}}
 
 	out, err := RemoteLoad(addr, "s3cret")(ctx, job)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 )
 
 // Ports of the echo server in the server pod: the meshed port and the bypass
@@ -34,7 +34,7 @@ type RigConfig struct {
 	// Proxy is "haproxy" or "nginx".
 	Proxy string
 	// Protocol is the workload protocol (tcp or http).
-	Protocol workload.Protocol
+	Protocol loadgen.Protocol
 	MTLS     bool
 	// Helper is the helper program's argv prefix (Config.Helper).
 	Helper []string
@@ -64,7 +64,7 @@ func NewRig(ctx context.Context, cfg RigConfig) (_ *Rig, err error) {
 		return nil, fmt.Errorf("proxy %q: want one of %v", cfg.Proxy, Proxies)
 	}
 	mode := datapath.ModeHTTP
-	if cfg.Protocol == workload.TCP {
+	if cfg.Protocol == loadgen.TCP {
 		mode = datapath.ModeTCP
 	}
 	dp, err := datapath.Build(ctx, datapath.Spec{
@@ -199,9 +199,9 @@ func tail(s string) string {
 
 // LocalTestbeds builds a node-local datapath per variant (the default).
 func LocalTestbeds(ctx context.Context, v Variant) (Testbed, error) {
-	proto := workload.HTTP
+	proto := loadgen.HTTP
 	if v.Protocol == "tcp" {
-		proto = workload.TCP
+		proto = loadgen.TCP
 	}
 	r, err := NewRig(ctx, RigConfig{Prefix: v.Prefix, Proxy: v.Proxy, Protocol: proto, MTLS: v.MTLS, Helper: v.Helper, Dir: v.Dir})
 	if err != nil {

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/classify"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/symbolize"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/workload"
 )
 
 // Result is a finished local profile: the fitted profile and the raw
@@ -147,7 +147,7 @@ func agreementNote(ms []Measurement) string {
 			a = append(a, s.Agreement())
 		}
 	}
-	med, _, worst := workload.Spread(a)
+	med, _, worst := loadgen.Spread(a)
 	return fmt.Sprintf("; eBPF vs schedstat on-CPU per cell and proxy: median %.1f%% apart, worst %.1f%% (%d figures)",
 		100*med, 100*worst, len(a))
 }
@@ -176,9 +176,9 @@ type variantRun struct {
 // measures its cells and tears everything down.
 func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err error) {
 	first := vr.cells[0]
-	proto := workload.HTTP
+	proto := loadgen.HTTP
 	if first.Protocol == "tcp" {
-		proto = workload.TCP
+		proto = loadgen.TCP
 	}
 	buildCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	newBed := vr.cfg.Testbeds
@@ -232,7 +232,7 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 
 	// Warm the proxies up (connections, TLS session state, page faults)
 	// before anything is recorded.
-	warm := workload.LoadConfig{
+	warm := loadgen.LoadConfig{
 		Protocol: proto, Target: rig.MeshTarget(), RatePerSecond: vr.cells[0].RatePerSecond,
 		RequestBytes: first.Bytes, ResponseBytes: first.Bytes, Duration: 300 * time.Millisecond,
 		Connections: vr.conns, Timeout: loadTimeout,
@@ -277,11 +277,11 @@ func closeProbe(what string, f func() error) error {
 }
 
 // measureCell runs one cell's interleaved load with the probes attached.
-func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto workload.Protocol,
+func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto loadgen.Protocol,
 	sched *probe.Sched, stacks *probe.Stacks, pids []int, sides []profile.Side,
 	syms map[int]*symbolize.Process) (Measurement, error) {
 	start := time.Now()
-	lc := workload.LoadConfig{
+	lc := loadgen.LoadConfig{
 		Protocol: proto, Target: rig.MeshTarget(), RatePerSecond: c.RatePerSecond,
 		RequestBytes: c.Bytes, ResponseBytes: c.Bytes, Duration: vr.cfg.Duration,
 		Connections: vr.conns, Timeout: loadTimeout,
@@ -346,7 +346,7 @@ func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto 
 			BypassP50Micros: micros(br.P50), BypassP99Micros: micros(br.P99),
 		})
 	}
-	m.MeshAchievedRate, _, _ = workload.Spread(rates)
+	m.MeshAchievedRate, _, _ = loadgen.Spread(rates)
 
 	counts := classifySamples(vr.rules, vr.ksyms, syms, samples)
 	for i, pid := range pids {

@@ -22,7 +22,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/profiler"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profilerun"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/version"
 )
@@ -184,9 +184,9 @@ func (o *ProfileOptions) agentArgs() []string {
 
 // profileSummary is the -o json|yaml document.
 type profileSummary struct {
-	Namespace string          `json:"namespace"`
-	Istio     *profiler.Istio `json:"istio"`
-	Profiles  []storedProfile `json:"profiles"`
+	Namespace string            `json:"namespace"`
+	Istio     *profilerun.Istio `json:"istio"`
+	Profiles  []storedProfile   `json:"profiles"`
 }
 
 type storedProfile struct {
@@ -217,7 +217,7 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 		}
 	}
 	prog.Phase("preflight")
-	plan, err := profiler.NewPlan(ctx, kc, profiler.Config{
+	plan, err := profilerun.NewPlan(ctx, kc, profilerun.Config{
 		Node: o.Node, NodeSelector: o.NodeSelector, AllNodeTypes: o.AllNodeTypes, IstioNamespace: o.IstioNamespace,
 		SaveToCluster: o.SaveToCluster, Image: o.Image, ImagePullPolicy: o.ImagePullPolicy, Version: version.Version, Timeout: o.Timeout,
 		AgentArgs: o.agentArgs(), SkipAccessCheck: o.DryRun,
@@ -245,7 +245,7 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 		return err
 	}
 
-	results, err := profiler.Execute(ctx, profiler.Clients{Kube: kc, Dynamic: o.clients.Dynamic}, plan, profiler.RunOptions{
+	results, err := profilerun.Execute(ctx, profilerun.Clients{Kube: kc, Dynamic: o.clients.Dynamic}, plan, profilerun.RunOptions{
 		Timeout: o.Timeout, Keep: o.Keep, Concurrency: o.Concurrency, Progress: prog,
 	})
 	if o.Keep {
@@ -260,7 +260,7 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 	return o.store(ctx, kc, kctx, plan, results)
 }
 
-func (o *ProfileOptions) store(ctx context.Context, kc kubernetes.Interface, kctx string, plan *profiler.Plan, results []profiler.Result) error {
+func (o *ProfileOptions) store(ctx context.Context, kc kubernetes.Interface, kctx string, plan *profilerun.Plan, results []profilerun.Result) error {
 	var profs []*profile.Profile
 	for _, r := range results {
 		if r.Profile.Provenance.Platform.NodeType == "" {
@@ -333,7 +333,7 @@ func (o *ProfileOptions) store(ctx context.Context, kc kubernetes.Interface, kct
 // handleLeftovers finds namespaces of killed runs and deletes them with
 // --clean-leftovers or after asking on a terminal; otherwise it warns.
 func (o *ProfileOptions) handleLeftovers(ctx context.Context, kc kubernetes.Interface, logf func(string, ...any)) error {
-	left, err := profiler.Leftovers(ctx, kc)
+	left, err := profilerun.Leftovers(ctx, kc)
 	if err != nil || len(left) == 0 {
 		// Listing namespaces may be forbidden; that is not a reason to stop.
 		return nil
@@ -351,7 +351,7 @@ func (o *ProfileOptions) handleLeftovers(ctx context.Context, kc kubernetes.Inte
 			continue
 		}
 		logf("deleting leftover namespace %s", ns.Name)
-		if err := profiler.DeleteNamespace(ctx, kc, ns.Name, time.Second); err != nil {
+		if err := profilerun.DeleteNamespace(ctx, kc, ns.Name, time.Second); err != nil {
 			return err
 		}
 	}

@@ -29,7 +29,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/internal/testenv"
 	"github.com/meshinsight/kubectl-meshinsight/manifests"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/profiler"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profilerun"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
 )
 
@@ -147,7 +147,7 @@ func standInAgents(ctx context.Context, t *testing.T, cs kubernetes.Interface, k
 			pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: manifests.ComponentLabel + "=agent"})
 			if err == nil {
 				for _, p := range pods.Items {
-					if p.Status.Phase != corev1.PodRunning || !strings.HasPrefix(p.Namespace, profiler.NamespacePrefix) {
+					if p.Status.Phase != corev1.PodRunning || !strings.HasPrefix(p.Namespace, profilerun.NamespacePrefix) {
 						continue
 					}
 					mu.Lock()
@@ -235,7 +235,7 @@ func runNamespaces(t *testing.T, cs kubernetes.Interface) []string {
 	}
 	var out []string
 	for _, n := range list.Items {
-		if strings.HasPrefix(n.Name, profiler.NamespacePrefix) {
+		if strings.HasPrefix(n.Name, profilerun.NamespacePrefix) {
 			out = append(out, n.Name+"("+string(n.Status.Phase)+")")
 		}
 	}
@@ -330,20 +330,20 @@ func TestProfileDryRunPassesServerSideDryRun(t *testing.T) {
 			t.Errorf("dry-run output lacks %q", want)
 		}
 	}
-	objs, err := profiler.Decode(out.Bytes())
+	objs, err := profilerun.Decode(out.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The namespace for real (namespaced dry runs need it to exist), the
 	// rest through the API server's admission with dryRun=All.
 	ctx := context.Background()
-	clients := profiler.Clients{Kube: cs, Dynamic: testenv.DynamicClient(t)}
-	if err := profiler.Apply(ctx, clients, objs[:1], false); err != nil {
+	clients := profilerun.Clients{Kube: cs, Dynamic: testenv.DynamicClient(t)}
+	if err := profilerun.Apply(ctx, clients, objs[:1], false); err != nil {
 		t.Fatal(err)
 	}
 	ns := objs[0].(*corev1.Namespace).Name
-	defer profiler.DeleteNamespace(ctx, cs, ns, 200*time.Millisecond)
-	if err := profiler.Apply(ctx, clients, objs[1:], true); err != nil {
+	defer profilerun.DeleteNamespace(ctx, cs, ns, 200*time.Millisecond)
+	if err := profilerun.Apply(ctx, clients, objs[1:], true); err != nil {
 		t.Fatalf("server-side dry run: %v", err)
 	}
 	pods, _ := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
@@ -364,7 +364,7 @@ func TestProfileRBACDenied(t *testing.T) {
 		t.Fatal("profile as a user without RBAC succeeded")
 	}
 	t.Logf("error: %v", err)
-	var missing *profiler.MissingPermissionsError
+	var missing *profilerun.MissingPermissionsError
 	if !errors.As(err, &missing) || !strings.Contains(err.Error(), "create jobs.batch in namespace meshinsight-profile-") {
 		t.Errorf("error does not list the missing permissions: %v", err)
 	}
@@ -376,15 +376,15 @@ func TestProfileRBACMissingPermissionsListed(t *testing.T) {
 	cfg := testenv.Config(t)
 	cfg.Impersonate.UserName = "meshinsight-nobody"
 	nobody := kubernetes.NewForConfigOrDie(cfg)
-	err := profiler.CheckAccess(context.Background(), nobody, profiler.Permissions("meshinsight-profile-x", "istio-system"))
-	var missing *profiler.MissingPermissionsError
+	err := profilerun.CheckAccess(context.Background(), nobody, profilerun.Permissions("meshinsight-profile-x", "istio-system"))
+	var missing *profilerun.MissingPermissionsError
 	if !errors.As(err, &missing) {
 		t.Fatalf("CheckAccess = %v, want a MissingPermissionsError", err)
 	}
-	if len(missing.Missing) != len(profiler.Permissions("meshinsight-profile-x", "istio-system")) {
-		t.Errorf("%d of %d permissions reported missing for a user with none", len(missing.Missing), len(profiler.Permissions("x", "y")))
+	if len(missing.Missing) != len(profilerun.Permissions("meshinsight-profile-x", "istio-system")) {
+		t.Errorf("%d of %d permissions reported missing for a user with none", len(missing.Missing), len(profilerun.Permissions("x", "y")))
 	}
-	if err := profiler.CheckAccess(context.Background(), cs, profiler.Permissions("meshinsight-profile-x", "istio-system")); err != nil {
+	if err := profilerun.CheckAccess(context.Background(), cs, profilerun.Permissions("meshinsight-profile-x", "istio-system")); err != nil {
 		t.Errorf("the admin lacks permissions: %v", err)
 	}
 }
@@ -440,7 +440,7 @@ func TestProfileIstioMissing(t *testing.T) {
 	empty := testenv.NewNamespace(t, cs)
 	_, _, _, run := profileCmd(t, kubeconfig, "--istio-namespace", empty)
 	err := run(context.Background())
-	if err == nil || !errors.Is(err, profiler.ErrIstioNotFound) || !strings.Contains(err.Error(), "install Istio") {
+	if err == nil || !errors.Is(err, profilerun.ErrIstioNotFound) || !strings.Contains(err.Error(), "install Istio") {
 		t.Errorf("err = %v, want istiod not found with advice", err)
 	}
 	assertNoRunNamespace(t, cs)
@@ -450,7 +450,7 @@ func TestProfileLeftoverIsCleaned(t *testing.T) {
 	kubeconfig := testenv.Kubeconfig(t)
 	cs := testenv.Client(t)
 	empty := testenv.NewNamespace(t, cs)
-	left := profiler.NamespacePrefix + "dead" + randSuffix(t)[:2]
+	left := profilerun.NamespacePrefix + "dead" + randSuffix(t)[:2]
 	_, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: left,
 		Labels: map[string]string{manifests.ManagedByLabel: manifests.ManagedBy, manifests.RunLabel: "dead"}}}, metav1.CreateOptions{})
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/handoff"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/profiler"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profilerun"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
 )
 
@@ -95,7 +95,7 @@ func TestProfileCommand(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	if len(sum.Profiles) != 1 || sum.Profiles[0].Node != "n1" || sum.Profiles[0].NodeType != "m5.large" || len(sum.Profiles[0].Stored) != 3 ||
-		sum.Istio.Version != "1.28.1" || !strings.HasPrefix(sum.Namespace, profiler.NamespacePrefix) {
+		sum.Istio.Version != "1.28.1" || !strings.HasPrefix(sum.Namespace, profilerun.NamespacePrefix) {
 		t.Errorf("summary %+v", sum)
 	}
 	if errOut.Len() != 0 {

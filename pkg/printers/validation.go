@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/validate/experiment"
 )
 
 // PrintValidation writes a validation report as tables, one per entry rate,

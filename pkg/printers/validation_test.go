@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/validate/experiment"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy/experiment"
 )
 
 // validationReport is a two-rate report of the default topology with

@@ -1,0 +1,412 @@
+package accuracy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy/experiment"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+)
+
+// helperUID runs the relays and the load generator as root, as the agent
+// runs its helpers: the nat rules intercept every uid but 1337.
+const helperUID = 0
+
+// loadTimeout bounds each request of the load generator.
+const loadTimeout = 2 * time.Second
+
+// Run profiles the proxy (unless cfg.ProfilePath is set), builds the
+// topology's chain, measures it at every rate with interleaved mesh and
+// bypass rounds, predicts the same topology from the profile and compares.
+// Everything it creates but cfg.OutDir (network namespaces, processes,
+// temporary files) is removed before it returns, also on error and when ctx
+// is cancelled. It needs root and haproxy.
+func Run(ctx context.Context, cfg Config) (_ *experiment.Report, err error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	logf := func(format string, a ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "meshinsight-agent validate: "+format+"\n", a...)
+		}
+	}
+	prefix := cfg.Prefix
+	if prefix == "" {
+		b := make([]byte, 2)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("naming the network namespaces: %w", err)
+		}
+		prefix = "mv-" + hex.EncodeToString(b)
+	}
+	// Whatever a failure or a signal left behind under this run's prefix
+	// goes too (the chain and the agent clean up after themselves; this is
+	// the belt to their braces).
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if cerr := datapath.Cleanup(cctx, prefix); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing leftovers of %s: %w", prefix, cerr))
+		}
+	}()
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the output directory: %w", err)
+	}
+	rep := &experiment.Report{Started: start, Topology: cfg.Topology, Rounds: cfg.Rounds, RunSeconds: cfg.Duration.Seconds()}
+	rep.LoadAverage = append(rep.LoadAverage, loadAverage())
+
+	prof, profPath, err := obtainProfile(ctx, cfg, prefix+"p", logf)
+	if err != nil {
+		return nil, err
+	}
+	rep.ProfilePath, rep.ProfileName = profPath, prof.Metadata.Name
+
+	logf("building the chain: %s", strings.Join(cfg.Topology.Pods(), ", "))
+	m, err := newMeasurer(ctx, cfg, prefix+"c")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := m.chain.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("tearing down the chain: %w", cerr))
+		}
+	}()
+
+	for _, rate := range cfg.Rates {
+		rr, err := m.measureRate(ctx, rate, logf)
+		if err != nil {
+			return nil, fmt.Errorf("measuring at %g req/s: %w", rate, err)
+		}
+		if err := predictRate(cfg, prof, profPath, rr); err != nil {
+			return nil, err
+		}
+		rep.Rates = append(rep.Rates, *rr)
+	}
+	rep.Summary = experiment.Summarize(rep.Rates)
+	rep.LoadAverage = append(rep.LoadAverage, loadAverage())
+	rep.Elapsed = time.Since(start)
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding the report: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.OutDir, "report.json"), append(data, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("writing the report: %w", err)
+	}
+	return rep, nil
+}
+
+// obtainProfile reads cfg.ProfilePath or profiles the proxy with the
+// agent's node-local code and writes the profile to cfg.OutDir.
+func obtainProfile(ctx context.Context, cfg Config, prefix string, logf func(string, ...any)) (*profile.Profile, string, error) {
+	if cfg.ProfilePath != "" {
+		p, err := profile.ReadFile(cfg.ProfilePath)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading the profile to validate: %w", err)
+		}
+		return p, cfg.ProfilePath, nil
+	}
+	var protocols []string
+	var mtls []bool
+	for _, c := range cfg.Topology.Calls {
+		if !slices.Contains(protocols, string(c.Protocol)) {
+			protocols = append(protocols, string(c.Protocol))
+		}
+	}
+	slices.Sort(protocols)
+	for _, on := range []bool{false, true} {
+		if slices.ContainsFunc(cfg.Topology.Calls, func(c experiment.Call) bool { return c.MTLS == on }) {
+			mtls = append(mtls, on)
+		}
+	}
+	acfg := agent.Config{
+		Proxy: "haproxy", Protocols: protocols, MTLS: mtls,
+		Sizes: cfg.Profile.Sizes, Rates: cfg.Profile.Rates,
+		Duration: cfg.Profile.Duration, Rounds: cfg.Profile.Rounds, Connections: cfg.Profile.Connections,
+		Helper: cfg.Helper, Prefix: prefix, Progress: cfg.Progress,
+	}
+	logf("profiling haproxy: %v × mTLS %v × %v req/s × %v B, %d rounds of %v per cell",
+		protocols, mtls, cfg.Profile.Rates, cfg.Profile.Sizes, cfg.Profile.Rounds, cfg.Profile.Duration)
+	res, err := agent.Run(ctx, acfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("profiling the proxy: %w", err)
+	}
+	path := filepath.Join(cfg.OutDir, "profile.json")
+	if err := profile.WriteFile(path, res.Profile); err != nil {
+		return nil, "", fmt.Errorf("writing the profile: %w", err)
+	}
+	logf("profiled in %v: %s", res.Elapsed.Round(time.Second), path)
+	return res.Profile, path, nil
+}
+
+// measurer owns the chain and its relays.
+type measurer struct {
+	cfg     Config
+	chain   *datapath.Chain
+	proxies map[string]int
+	seq     int
+}
+
+// newMeasurer builds the chain and starts a relay in every service pod.
+func newMeasurer(ctx context.Context, cfg Config, prefix string) (_ *measurer, err error) {
+	bctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	chain, err := datapath.BuildChain(bctx, ChainSpec(cfg.Topology, prefix))
+	if err != nil {
+		return nil, fmt.Errorf("building the chain: %w", err)
+	}
+	m := &measurer{cfg: cfg, chain: chain, proxies: chain.ProxyPIDs()}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, chain.Close())
+		}
+	}()
+	t := cfg.Topology
+	for _, s := range t.Services() {
+		rc := RelayConfig(t, s, chain.Addr, chain.Dir())
+		data, err := json.Marshal(rc)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the relay config of %s: %w", s, err)
+		}
+		path := filepath.Join(chain.Dir(), "relay-"+s+".json")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return nil, fmt.Errorf("writing the relay config of %s: %w", s, err)
+		}
+		// The relays live as long as the chain: Close stops them.
+		proc, err := chain.Start(context.WithoutCancel(ctx), s, RelayArgv(cfg.Helper, path), helperUID)
+		if err != nil {
+			return nil, fmt.Errorf("starting the relay of %s: %w", s, err)
+		}
+		for _, port := range []int{MeshPort, BypassPort} {
+			if err := chain.WaitListening(bctx, s, port); err != nil {
+				return nil, fmt.Errorf("waiting for the relay of %s on :%d: %w (output: %s)", s, port, err, strings.TrimSpace(proc.Output()))
+			}
+		}
+	}
+	return m, nil
+}
+
+// loadConfig is the entry's load at rate on side.
+func (m *measurer) loadConfig(rate float64, side string, d time.Duration) loadgen.LoadConfig {
+	entry := m.cfg.Topology.EntryCalls()[0]
+	port := MeshPort
+	if side == SideBypass {
+		port = BypassPort
+	}
+	return loadgen.LoadConfig{
+		Protocol:      loadgen.Protocol(entry.Protocol),
+		Target:        m.chain.Addr(entry.To).String() + ":" + strconv.Itoa(port),
+		RatePerSecond: rate, RequestBytes: entry.RequestBytes, ResponseBytes: entry.ResponseBytes,
+		Duration: d, Connections: m.cfg.Connections, Timeout: loadTimeout,
+	}
+}
+
+// measureRate runs the warm-up and the interleaved rounds at one rate.
+func (m *measurer) measureRate(ctx context.Context, rate float64, logf func(string, ...any)) (*experiment.RateResult, error) {
+	rr := &experiment.RateResult{RatePerSecond: rate}
+	if m.cfg.Warmup > 0 {
+		for _, side := range []string{SideMesh, SideBypass} {
+			if _, err := m.run(ctx, rate, side, m.cfg.Warmup); err != nil {
+				return nil, fmt.Errorf("warming up (%s): %w", side, err)
+			}
+		}
+	}
+	var idle []float64
+	for i := range m.cfg.Rounds {
+		var rd experiment.Round
+		for _, side := range []string{SideMesh, SideBypass} {
+			run, err := m.run(ctx, rate, side, m.cfg.Duration)
+			if err != nil {
+				return nil, fmt.Errorf("round %d, %s: %w", i+1, side, err)
+			}
+			if side == SideMesh {
+				rd.Mesh = *run
+			} else {
+				rd.Bypass = *run
+				var sum uint64
+				for _, ns := range run.ProxyCPUNanos {
+					sum += ns
+				}
+				idle = append(idle, float64(sum)/1e6/m.cfg.Duration.Seconds())
+			}
+		}
+		logf("[%g req/s, round %d/%d] end to end p50 %.0f µs mesh, %.0f µs bypass; p99 %.0f µs mesh, %.0f µs bypass",
+			rate, i+1, m.cfg.Rounds, rd.Mesh.P50Micros, rd.Bypass.P50Micros, rd.Mesh.P99Micros, rd.Bypass.P99Micros)
+		rr.Rounds = append(rr.Rounds, rd)
+	}
+	rr.IdleProxyMillicores, _, _ = loadgen.Spread(idle)
+	for _, rd := range rr.Rounds {
+		if rd.Mesh.Errors+rd.Bypass.Errors > 0 || rd.Mesh.RelayErrors+rd.Bypass.RelayErrors > 0 {
+			rr.Notes = append(rr.Notes, "some requests failed (see the rounds in report.json): latency percentiles count completed requests only")
+			break
+		}
+	}
+	late := 0
+	for _, rd := range rr.Rounds {
+		late += rd.Mesh.Late + rd.Bypass.Late
+	}
+	if late > 0 {
+		rr.Notes = append(rr.Notes, fmt.Sprintf("%d requests were sent more than 1 ms late because every connection was busy: the chain (or the machine) fell behind and latency includes queueing", late))
+	}
+	return rr, nil
+}
+
+// run is one load run on one side with the proxies' CPU and the relays'
+// stats taken around it.
+func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Duration) (*experiment.LoadRun, error) {
+	t := m.cfg.Topology
+	for _, s := range t.Services() {
+		if _, err := loadgen.FetchRelayStats(ctx, RelaySocket(m.chain.Dir(), s), true); err != nil {
+			return nil, err
+		}
+	}
+	before, err := m.schedstats()
+	if err != nil {
+		return nil, err
+	}
+	res, err := m.load(ctx, m.loadConfig(rate, side, d))
+	if err != nil {
+		return nil, err
+	}
+	after, err := m.schedstats()
+	if err != nil {
+		return nil, err
+	}
+	if res.Completed == 0 {
+		return nil, fmt.Errorf("no request completed through the %s path (first error: %s)", side, res.FirstError)
+	}
+	run := &experiment.LoadRun{
+		P50Micros: micros(res.P50), P99Micros: micros(res.P99), AchievedRate: res.AchievedRate,
+		Completed: res.Completed, Errors: res.Errors, Late: res.Late,
+		Requests:      res.Completed + m.cfg.Connections,
+		ProxyCPUNanos: map[string]uint64{}, Edges: map[string]experiment.Latency{}, Handlers: map[string]experiment.Latency{},
+	}
+	for pod := range m.proxies {
+		run.ProxyCPUNanos[pod] = after[pod] - before[pod]
+	}
+	for _, s := range t.Services() {
+		st, err := loadgen.FetchRelayStats(ctx, RelaySocket(m.chain.Dir(), s), false)
+		if err != nil {
+			return nil, err
+		}
+		ls, ok := st.Listener(side)
+		if !ok {
+			return nil, fmt.Errorf("relay %s has no %s listener", s, side)
+		}
+		run.Handlers[s] = latencyOf(ls.Handler)
+		run.RelayErrors += ls.Errors
+		for _, c := range ls.Calls {
+			run.Edges[s+"->"+c.To] = latencyOf(c.Edge)
+			run.RelayErrors += c.Errors
+		}
+	}
+	return run, nil
+}
+
+// schedstats reads every proxy's on-CPU time.
+func (m *measurer) schedstats() (map[string]uint64, error) {
+	out := make(map[string]uint64, len(m.proxies))
+	for pod, pid := range m.proxies {
+		s, err := probe.ReadSchedstat(pid)
+		if err != nil {
+			return nil, fmt.Errorf("reading the schedstat of the %s proxy (pid %d): %w", pod, pid, err)
+		}
+		out[pod] = s.OnCPUNanos
+	}
+	return out, nil
+}
+
+// load runs the agent's load helper in the entry pod, so that its traffic
+// leaves through the entry pod's sidecar like an app's.
+func (m *measurer) load(ctx context.Context, lc loadgen.LoadConfig) (*loadgen.Result, error) {
+	m.seq++
+	lctx, cancel := context.WithTimeout(ctx, lc.Duration+2*lc.Timeout+30*time.Second)
+	defer cancel()
+	out, err := agent.RunLoadJob(lctx, m.chain.Dir(), fmt.Sprintf("load-%d", m.seq), m.cfg.Helper, agent.LoadJob{Mesh: lc, Rounds: 1},
+		func(argv []string) (*datapath.Process, error) {
+			return m.chain.Start(lctx, m.cfg.Topology.Entry, argv, helperUID)
+		})
+	if err != nil {
+		return nil, fmt.Errorf("against %s: %w", lc.Target, err)
+	}
+	if len(out.Mesh) != 1 {
+		return nil, fmt.Errorf("load generator returned %d results, want 1", len(out.Mesh))
+	}
+	return out.Mesh[0], nil
+}
+
+// predictRate writes the rate's call graph, predicts it with the profile
+// and fills in the comparison.
+func predictRate(cfg Config, prof *profile.Profile, profPath string, rr *experiment.RateResult) error {
+	g := cfg.Topology.Graph(rr.RatePerSecond)
+	data, err := callgraph.Marshal(g, "yaml")
+	if err != nil {
+		return err
+	}
+	name := strconv.FormatFloat(rr.RatePerSecond, 'f', -1, 64)
+	rr.GraphPath = filepath.Join(cfg.OutDir, "graph-"+name+".yaml")
+	if err := os.WriteFile(rr.GraphPath, data, 0o644); err != nil {
+		return fmt.Errorf("writing the call graph: %w", err)
+	}
+	// Predict from the file as written, as `kubectl meshinsight predict -f`
+	// would read it.
+	parsed, err := callgraph.ReadFile(rr.GraphPath)
+	if err != nil {
+		return fmt.Errorf("reading back the call graph: %w", err)
+	}
+	resolved, err := callgraph.Resolve(parsed)
+	if err != nil {
+		return fmt.Errorf("resolving the call graph: %w", err)
+	}
+	report, err := predict.Run(predict.Input{
+		Graph: resolved, GraphName: rr.GraphPath, Profile: prof, ProfileSource: profPath, FanOut: predict.Parallel,
+	})
+	if err != nil {
+		return fmt.Errorf("predicting %s: %w", rr.GraphPath, err)
+	}
+	out, err := json.MarshalIndent(report, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the prediction: %w", err)
+	}
+	rr.PredictionPath = filepath.Join(cfg.OutDir, "prediction-"+name+".json")
+	if err := os.WriteFile(rr.PredictionPath, append(out, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing the prediction: %w", err)
+	}
+	rr.Command = fmt.Sprintf("kubectl meshinsight predict -f %s --profile %s --fanout %s -o json", rr.GraphPath, profPath, predict.Parallel)
+	for _, msg := range report.Messages {
+		rr.Notes = append(rr.Notes, "predictor: "+msg.String())
+	}
+	rr.Rows = experiment.Compare(cfg.Topology, rr.RatePerSecond, rr.Rounds, &report.Baseline)
+	return nil
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// loadAverage is the first three fields of /proc/loadavg, or "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,208 @@
+//go:build linux && privileged
+
+package accuracy
+
+import (
+	"context"
+	"flag"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshinsight/kubectl-meshinsight/internal/privtest"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy/experiment"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
+)
+
+// suite is shared by the tests: a context cancelled on SIGINT/SIGTERM, the
+// run's name prefix, and the helper argv (this test binary re-executed as
+// the serve, load and relay subcommands of cmd/meshinsight-agent).
+var suite privtest.Suite
+
+func TestMain(m *testing.M) {
+	privtest.Main(m, privtest.Config{
+		HelperArg: "-validate-helper", Stem: "mw", Needs: "builds network namespaces",
+		Helper: runHelper, Cleanup: datapath.Cleanup,
+	}, &suite)
+}
+
+// runHelper implements the helper subcommands like cmd/meshinsight-agent.
+func runHelper(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == RelayCommand {
+		fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+		config := fs.String(FlagConfig, "", "")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return ServeRelayFile(ctx, *config)
+	}
+	return agent.RunHelper(ctx, args)
+}
+
+// TestValidateShort runs the whole validation, short: a minimal profile of
+// the four variants, the five-pod chain at two rates, two rounds of one
+// second each (about 40 s). It checks what must hold whatever the model's
+// accuracy: the chain answers through the mesh and around it, the mesh is
+// slower, every proxy worked, every edge is in the table, and nothing is
+// left behind.
+func TestValidateShort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(suite.Ctx, 5*time.Minute)
+	defer cancel()
+	prefix := suite.Prefix + "s"
+	out := t.TempDir()
+	cfg := Config{
+		Rates: []float64{150, 400}, Rounds: 2, Duration: time.Second, Warmup: 300 * time.Millisecond,
+		Profile: ProfileConfig{Rates: []float64{300}, Sizes: []int{512}, Duration: 500 * time.Millisecond, Rounds: 1},
+		Helper:  suite.Helper, Prefix: prefix, OutDir: out, Progress: privtest.LogWriter{TB: t},
+	}
+	rep, err := Run(ctx, cfg)
+	assertNothingLeft(t, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	if err := printers.PrintValidation(&table, rep); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", table.String())
+
+	top := experiment.DefaultTopology()
+	if len(rep.Rates) != 2 {
+		t.Fatalf("%d rates measured, want 2", len(rep.Rates))
+	}
+	for _, rr := range rep.Rates {
+		if len(rr.Rounds) != 2 {
+			t.Fatalf("%g req/s: %d rounds, want 2", rr.RatePerSecond, len(rr.Rounds))
+		}
+		var meshP50, bypassP50 []float64
+		for i, rd := range rr.Rounds {
+			for side, run := range map[string]experiment.LoadRun{SideMesh: rd.Mesh, SideBypass: rd.Bypass} {
+				// At least 90% of the scheduled requests answered, none failed.
+				if want := 0.9 * rr.RatePerSecond * cfg.Duration.Seconds(); float64(run.Completed) < want || run.Errors > 0 || run.RelayErrors > 0 {
+					t.Errorf("%g req/s round %d %s: %d completed (want ≥ %.0f), %d failed, %d relay errors",
+						rr.RatePerSecond, i+1, side, run.Completed, want, run.Errors, run.RelayErrors)
+				}
+				// Every call of the fan-out was made and timed on both paths.
+				for _, c := range top.Calls {
+					if c.From == top.Entry {
+						continue
+					}
+					if e := run.Edges[c.Name()]; e.Count < int64(run.Completed) {
+						t.Errorf("%g req/s round %d %s: %d timed calls on %s, want ≥ %d", rr.RatePerSecond, i+1, side, e.Count, c.Name(), run.Completed)
+					}
+				}
+			}
+			meshP50 = append(meshP50, rd.Mesh.P50Micros)
+			bypassP50 = append(bypassP50, rd.Bypass.P50Micros)
+			// Every proxy did work for the mesh runs; the bypass runs
+			// hardly touch them.
+			for _, pod := range top.Pods() {
+				perReq := float64(rd.Mesh.ProxyCPUNanos[pod]) / float64(rd.Mesh.Requests) / 1e3
+				idle := float64(rd.Bypass.ProxyCPUNanos[pod]) / float64(rd.Bypass.Requests) / 1e3
+				if perReq < 1 {
+					t.Errorf("%g req/s round %d: the %s proxy spent %.2f CPU-µs per mesh request, want ≥ 1", rr.RatePerSecond, i+1, pod, perReq)
+				}
+				if idle > perReq/2 {
+					t.Errorf("%g req/s round %d: the %s proxy spent %.1f CPU-µs per bypass request vs %.1f per mesh request: is the bypass intercepted?",
+						rr.RatePerSecond, i+1, pod, idle, perReq)
+				}
+			}
+		}
+		// Mesh slower than bypass: four meshed hops, two with mTLS, each
+		// through two proxies, cost far more than run-to-run noise.
+		if med(meshP50) <= med(bypassP50) {
+			t.Errorf("%g req/s: end-to-end p50 %.0f µs through the mesh, %.0f µs around it: want the mesh slower",
+				rr.RatePerSecond, med(meshP50), med(bypassP50))
+		}
+		// The table has every edge (p50 and p99), the path, every proxy.
+		var edges []string
+		for _, row := range rr.Rows {
+			if row.Kind == experiment.KindEdge && !slices.Contains(edges, row.Name) {
+				edges = append(edges, row.Name)
+			}
+		}
+		for _, c := range top.Calls {
+			if !containsPrefix(edges, c.Name()+" ") {
+				t.Errorf("%g req/s: no row for edge %s in %v", rr.RatePerSecond, c.Name(), edges)
+			}
+		}
+		if n := len(rr.Rows); n != 2*len(top.Calls)+2+len(top.Pods())+1 {
+			t.Errorf("%g req/s: %d rows", rr.RatePerSecond, n)
+		}
+		for _, row := range rr.Rows {
+			if row.Measured.N == 0 || math.IsNaN(row.Predict) || (row.Kind == experiment.KindProxy && row.Predict <= 0) {
+				t.Errorf("%g req/s: row %s %s %s: measured %+v, predicted %g", rr.RatePerSecond, row.Kind, row.Name, row.Metric, row.Measured, row.Predict)
+			}
+		}
+		if _, err := os.Stat(rr.GraphPath); err != nil {
+			t.Errorf("call graph: %v", err)
+		}
+		if !strings.Contains(rr.Command, "--fanout parallel") {
+			t.Errorf("command %q", rr.Command)
+		}
+	}
+	if rep.Summary.Latency.Rows == 0 || rep.Summary.CPU.Rows == 0 {
+		t.Errorf("summary %+v", rep.Summary)
+	}
+	for _, f := range []string{"profile.json", "report.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("output %s: %v", f, err)
+		}
+	}
+}
+
+func med(v []float64) float64 {
+	m, _, _ := loadgen.Spread(v)
+	return m
+}
+
+func containsPrefix(names []string, prefix string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// assertNothingLeft checks that no network namespace, temporary directory
+// or process (proxy, relay, load generator) of the run survived.
+func assertNothingLeft(tb testing.TB, prefix string) {
+	tb.Helper()
+	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("ip netns list: %v: %s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			tb.Errorf("network namespace left behind: %s", line)
+		}
+	}
+	for _, pattern := range []string{prefix + "*", "meshinsight-datapath-" + prefix + "*"} {
+		left, _ := filepath.Glob(filepath.Join(os.TempDir(), pattern))
+		for _, d := range left {
+			tb.Errorf("temporary directory left behind: %s", d)
+		}
+	}
+	// Every helper is this test binary re-executed with its helper argument; every
+	// proxy runs as uid 1337 with a config under a directory of the run.
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		cmdline := strings.ReplaceAll(string(b), "\x00", " ")
+		if strings.Contains(cmdline, suite.Helper[1]) || strings.Contains(cmdline, prefix) {
+			tb.Errorf("process left behind: %s: %s", filepath.Dir(p), cmdline)
+		}
+	}
+}
