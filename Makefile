@@ -32,7 +32,7 @@ test: ## Fast unit tests (no cluster, no root)
 test-privileged: ## Root suites: real eBPF programs in this kernel; sidecar datapath in netns with real haproxy/nginx
 	$(GO) test -tags privileged -count=1 -p 1 -timeout 10m -v ./pkg/probe/ ./pkg/datapath/ ./pkg/accuracy/
 
-test-agent: ## Node-local profile of a real haproxy (root; asserts eBPF/schedstat agreement ≤ 5%)
+test-agent: ## Node-local profile of a real haproxy (root; asserts eBPF/schedstat agreement: median ≤ 5%, each cell ≤ 10%)
 	$(GO) test -tags privileged -count=1 -timeout 10m -v ./pkg/agent/
 
 testenv: ## Build (cached) and start the real test control plane; prints the exports

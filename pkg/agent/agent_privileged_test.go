@@ -18,6 +18,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
 )
 
 // suite is shared by the tests: a context cancelled on SIGINT/SIGTERM, the
@@ -119,6 +120,17 @@ func TestLocalProfile(t *testing.T) {
 	// A cell whose load generator fell behind (another job took the CPUs)
 	// measures the machine's queueing, not the proxies: its latency and
 	// CPU figures are logged but not asserted. Most cells must be usable.
+	//
+	// eBPF and schedstat must agree within 5 % at the median over every
+	// proxy of every usable cell, and within 10 % in each. A single short
+	// cell (here one 1 s round, about 100 ms of proxy CPU) can differ by
+	// more than 5 % on this VM: the scheduler's clock leaves out the time
+	// the hypervisor steals from the vCPU (CONFIG_PARAVIRT_TIME_ACCOUNTING),
+	// eBPF's includes it, and boundary intervals weigh more in short cells.
+	// Runs measured a median of 1.3–2.5 % with single cells at 5–8 %. A
+	// broken probe misses by far more (whole threads or switches lost).
+	const maxAgreement = 0.10
+	var agreement []float64
 	usable := 0
 	for _, m := range ms {
 		meshP50, bypassP50, _, _ := m.MedianLatencies()
@@ -137,14 +149,18 @@ func TestLocalProfile(t *testing.T) {
 		}
 		usable++
 		for _, s := range m.Sides {
-			if a := s.Agreement(); a > 0.05 {
-				t.Errorf("%s %s: eBPF on-CPU %d ns vs schedstat %d ns: %.1f%% apart, want ≤ 5%%",
-					m.Cell, s.Side, s.OnCPUNanos, s.SchedstatOnCPUNanos, 100*a)
+			agreement = append(agreement, s.Agreement())
+			if a := s.Agreement(); a > maxAgreement {
+				t.Errorf("%s %s: eBPF on-CPU %d ns vs schedstat %d ns: %.1f%% apart, want ≤ %.0f%%",
+					m.Cell, s.Side, s.OnCPUNanos, s.SchedstatOnCPUNanos, 100*a, 100*maxAgreement)
 			}
 		}
 		if !(bypassP50 < meshP50) {
 			t.Errorf("%s: bypass p50 %.0f µs not below mesh p50 %.0f µs", m.Cell, bypassP50, meshP50)
 		}
+	}
+	if med := spread.Of(agreement).Median; med > 0.05 {
+		t.Errorf("eBPF and schedstat on-CPU figures %.1f%% apart at the median, want ≤ 5%%", 100*med)
 	}
 	if usable*4 < len(ms)*3 {
 		t.Errorf("only %d of %d cells kept up with their rate: the machine is too busy to assert on", usable, len(ms))
