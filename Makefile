@@ -8,7 +8,7 @@ PKG       := github.com/meshinsight/kubectl-meshinsight
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
+.PHONY: bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -90,6 +90,9 @@ bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s,
 	@$(GO) run ./hack/benchgraph -format json > $(BIN)/bench-graph.json
 	@echo "end to end (parse JSON + predict + print JSON), 10,000 workloads / 100,000 edges:"
 	@/usr/bin/time -f '  %e s wall, peak RSS %M KiB' $(BIN)/kubectl-meshinsight predict -f $(BIN)/bench-graph.json -o json 2>&1 >/dev/null | grep -v '^Using'
+
+bench-keepalive: ## The agent's CPU per request vs an independent keep-alive chain (hack/keepalive) for HTTP and TCP (root; prints the ratios)
+	$(GO) test -tags privileged -count=1 -run '^$$' -bench BenchmarkKeepAliveAgreement -benchtime 1x -timeout 30m -v ./pkg/agent/
 
 bench-probe: ## Observer effect of the eBPF probes (root)
 	$(GO) test -tags privileged -count=1 -run '^$$' -bench ObserverEffect -benchtime 10x ./pkg/probe/

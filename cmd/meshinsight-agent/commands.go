@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
@@ -40,6 +41,7 @@ type profileOptions struct {
 	duration     time.Duration
 	rounds       int
 	connections  int
+	arrivals     string
 	samplePeriod time.Duration
 	prefix       string
 	output       string
@@ -138,7 +140,8 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 	f.Float64SliceVar(&o.rates, "rates", agent.DefaultRates, "request rates in req/s (the lowest is the models' reference rate)")
 	f.DurationVar(&o.duration, "duration", agent.DefaultDuration, "length of each load run (every mesh and bypass run of every round)")
 	f.IntVar(&o.rounds, "rounds", agent.DefaultRounds, "interleaved mesh/bypass rounds per measurement")
-	f.IntVar(&o.connections, "connections", 2, "keep-alive connections of the load generator")
+	f.IntVar(&o.connections, "connections", agent.DefaultConnections, "keep-alive connections of the load generator (kept open across a cell's rounds)")
+	f.StringVar(&o.arrivals, "arrivals", string(agent.DefaultArrivals), "arrival process of the load: poisson or uniform")
 	f.DurationVar(&o.samplePeriod, "sample-period", agent.DefaultSamplePeriod, "stack-sampling period per CPU")
 	f.StringVar(&o.prefix, "prefix", "", "name prefix of the network namespaces (default mi-<random>)")
 	f.StringVarP(&o.output, "output", "o", "", "profile file to write (default stdout)")
@@ -170,7 +173,7 @@ func (o *profileOptions) config(progress io.Writer) (agent.Config, error) {
 	}
 	cfg := agent.Config{
 		Proxy: o.proxy, Protocols: o.protocols, MTLS: mtls, Sizes: o.sizes, Rates: o.rates,
-		Duration: o.duration, Rounds: o.rounds, Connections: o.connections, SamplePeriod: o.samplePeriod,
+		Duration: o.duration, Rounds: o.rounds, Connections: o.connections, Arrivals: loadgen.Arrivals(o.arrivals), SamplePeriod: o.samplePeriod,
 		Helper: []string{exe}, Prefix: o.prefix, Progress: progress,
 	}
 	return cfg, cfg.Validate()

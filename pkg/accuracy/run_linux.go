@@ -214,6 +214,9 @@ func (m *measurer) loadConfig(rate float64, side string, d time.Duration) loadge
 		Target:        m.chain.Addr(entry.To).String() + ":" + strconv.Itoa(port),
 		RatePerSecond: rate, RequestBytes: entry.RequestBytes, ResponseBytes: entry.ResponseBytes,
 		Duration: d, Connections: m.cfg.Connections, Timeout: loadTimeout,
+		// The chain's clients are independent of one another, as a
+		// service's are: Poisson arrivals, as the profile was taken with.
+		Arrivals: loadgen.Poisson,
 	}
 }
 
@@ -294,7 +297,7 @@ func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Du
 	run := &experiment.LoadRun{
 		P50Micros: micros(res.P50), P99Micros: micros(res.P99), AchievedRate: res.AchievedRate,
 		Completed: res.Completed, Errors: res.Errors, Late: res.Late,
-		Requests:      res.Completed + m.cfg.Connections,
+		Requests:      res.Completed + res.Probes,
 		ProxyCPUNanos: map[string]uint64{}, Edges: map[string]experiment.Latency{}, Handlers: map[string]experiment.Latency{},
 	}
 	for pod := range m.proxies {

@@ -83,10 +83,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 
 	cells := cfg.Cells()
 	perVariant := len(cfg.Rates) * len(cfg.Sizes)
-	conns := cfg.Connections
-	if conns == 0 {
-		conns = 2
-	}
+	conns, arrivals := cfg.load()
 	// A first guess of a cell's wall time; replaced by the measured mean.
 	cellGuess := time.Duration(2*cfg.Rounds)*(cfg.Duration+150*time.Millisecond) + 200*time.Millisecond
 	var ms []Measurement
@@ -95,7 +92,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 		variantCells := cells[v*perVariant : (v+1)*perVariant]
 		logf("[variant %d/%d] %s mtls=%s: building the datapath", v+1, len(cells)/perVariant, first.Protocol, onOff(first.MTLS))
 		got, err := measureVariant(ctx, variantRun{
-			cfg: cfg, rules: rules, ksyms: ksyms, dir: dir, conns: conns,
+			cfg: cfg, rules: rules, ksyms: ksyms, dir: dir, conns: conns, arrivals: arrivals,
 			prefix: fmt.Sprintf("%s%d", prefix, v),
 			cells:  variantCells,
 			onCell: func(i int, m Measurement) {
@@ -135,6 +132,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	}
 	p.Provenance.Method += agreementNote(ms)
 	p.Provenance.Checks = ChecksOf(ms)
+	p.Provenance.Load = &profile.Load{Arrivals: string(arrivals), Connections: conns, ConnectionsKept: "cell"}
 	return &Result{Profile: p, Measurements: ms, Elapsed: time.Since(start)}, nil
 }
 
@@ -162,14 +160,15 @@ func maxAgreement(m Measurement) float64 {
 
 // variantRun is one datapath's share of the matrix.
 type variantRun struct {
-	cfg    Config
-	rules  *classify.Rules
-	ksyms  *probe.KernelSymbols
-	dir    string
-	prefix string
-	conns  int
-	cells  []Cell
-	onCell func(i int, m Measurement)
+	cfg      Config
+	rules    *classify.Rules
+	ksyms    *probe.KernelSymbols
+	dir      string
+	prefix   string
+	conns    int
+	arrivals loadgen.Arrivals
+	cells    []Cell
+	onCell   func(i int, m Measurement)
 }
 
 // measureVariant builds one datapath, attaches the probes to its proxies,
@@ -235,7 +234,7 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 	warm := loadgen.LoadConfig{
 		Protocol: proto, Target: rig.MeshTarget(), RatePerSecond: vr.cells[0].RatePerSecond,
 		RequestBytes: first.Bytes, ResponseBytes: first.Bytes, Duration: 300 * time.Millisecond,
-		Connections: vr.conns, Timeout: loadTimeout,
+		Connections: vr.conns, Arrivals: vr.arrivals, Timeout: loadTimeout,
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	_, err = rig.RunLoad(wctx, LoadJob{Mesh: warm, Rounds: 1})
@@ -284,7 +283,7 @@ func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto 
 	lc := loadgen.LoadConfig{
 		Protocol: proto, Target: rig.MeshTarget(), RatePerSecond: c.RatePerSecond,
 		RequestBytes: c.Bytes, ResponseBytes: c.Bytes, Duration: vr.cfg.Duration,
-		Connections: vr.conns, Timeout: loadTimeout,
+		Connections: vr.conns, Arrivals: vr.arrivals, Timeout: loadTimeout,
 	}
 	bypass := lc
 	bypass.Target = rig.BypassTarget()
@@ -333,9 +332,9 @@ func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto 
 			return Measurement{}, fmt.Errorf("round %d completed %d mesh and %d bypass requests (first errors: %q, %q)",
 				i+1, mr.Completed, br.Completed, mr.FirstError, br.FirstError)
 		}
-		// Each run first sends one readiness request per connection through
-		// the target; through the mesh port it crossed the proxies too.
-		m.MeshRequests += mr.Completed + vr.conns
+		// The readiness requests of the session's connections (first round)
+		// crossed the proxies too.
+		m.MeshRequests += mr.Completed + mr.Probes
 		m.MeshErrors += mr.Errors
 		m.MeshLate += mr.Late
 		m.BypassLate += br.Late

@@ -101,6 +101,21 @@ type Provenance struct {
 	// Checks are the profiler's cross-checks of its own measurements; nil
 	// for reference profiles.
 	Checks *Checks `json:"checks,omitempty"`
+	// Load is the traffic a measured profile was taken with; nil for
+	// reference profiles.
+	Load *Load `json:"load,omitempty"`
+}
+
+// Load describes the benchmark traffic of a measurement. CPU per request
+// depends on it: requests that arrive together share a proxy's wake-up.
+type Load struct {
+	// Arrivals is the arrival process: "poisson" or "uniform".
+	Arrivals string `json:"arrivals"`
+	// Connections is the number of keep-alive client connections.
+	Connections int `json:"connections"`
+	// ConnectionsKept says how long they stayed open: "cell" (across the
+	// rounds of one cell), "run" (one load run).
+	ConnectionsKept string `json:"connectionsKept"`
 }
 
 // Checks tell how far a measured profile can be trusted: how many of its
