@@ -224,7 +224,7 @@ func newServeCommand() *cobra.Command {
 func newLoadServerCommand() *cobra.Command {
 	var listen, tokenFile string
 	cmd := &cobra.Command{
-		Use:    "load-server",
+		Use:    agent.LoadServerCommand,
 		Short:  "Run the agent's load jobs from this pod (the benchmark client of kubectl meshinsight profile)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
@@ -232,9 +232,9 @@ func newLoadServerCommand() *cobra.Command {
 			return agent.ServeLoad(cmd.Context(), listen, tokenFile)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", ":9092", "listen address")
-	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the bearer token jobs must carry")
-	_ = cmd.MarkFlagRequired("token-file")
+	cmd.Flags().StringVar(&listen, agent.FlagListen, ":9092", "listen address: host:port, or unix:PATH")
+	cmd.Flags().StringVar(&tokenFile, agent.FlagTokenFile, "", "file holding the bearer token jobs must carry")
+	_ = cmd.MarkFlagRequired(agent.FlagTokenFile)
 	return cmd
 }
 
