@@ -101,6 +101,13 @@ func TestLocalProfile(t *testing.T) {
 	if len(p.Models) == 0 || p.Provenance.Platform.ProxyVersion == "" || p.Provenance.Platform.Kernel == "" {
 		t.Errorf("profile: %d models, platform %+v", len(p.Models), p.Provenance.Platform)
 	}
+	// The profile says what it was measured with and what measuring cost.
+	if c := p.Provenance.Checks; c == nil || !(c.ObserverThroughputRatio > 0.5 && c.ObserverThroughputRatio < 1.5) {
+		t.Errorf("checks %+v: want the probes' throughput ratio measured", c)
+	}
+	if l := p.Provenance.Load; l == nil || l.Arrivals != "poisson" || l.Connections != DefaultConnections || l.ConnectionsKept != "cell" {
+		t.Errorf("load %+v: want Poisson arrivals over the default connections", l)
+	}
 	variants := map[string]bool{}
 	for _, m := range p.Models {
 		variants[m.Key.Variant()] = true

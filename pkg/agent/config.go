@@ -202,3 +202,11 @@ func (c Config) load() (int, loadgen.Arrivals) {
 	}
 	return conns, arrivals
 }
+
+// samplePeriod is the stack-sampling period, with the default filled in.
+func (c Config) samplePeriod() time.Duration {
+	if c.SamplePeriod == 0 {
+		return DefaultSamplePeriod
+	}
+	return c.SamplePeriod
+}

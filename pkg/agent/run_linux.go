@@ -18,6 +18,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/symbolize"
 )
 
@@ -87,11 +88,12 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	// A first guess of a cell's wall time; replaced by the measured mean.
 	cellGuess := time.Duration(2*cfg.Rounds)*(cfg.Duration+150*time.Millisecond) + 200*time.Millisecond
 	var ms []Measurement
+	var observer float64
 	for v := 0; v < len(cells)/perVariant; v++ {
 		first := cells[v*perVariant]
 		variantCells := cells[v*perVariant : (v+1)*perVariant]
 		logf("[variant %d/%d] %s mtls=%s: building the datapath", v+1, len(cells)/perVariant, first.Protocol, onOff(first.MTLS))
-		got, err := measureVariant(ctx, variantRun{
+		vr := variantRun{
 			cfg: cfg, rules: rules, ksyms: ksyms, dir: dir, conns: conns, arrivals: arrivals,
 			prefix: fmt.Sprintf("%s%d", prefix, v),
 			cells:  variantCells,
@@ -114,7 +116,14 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 						done, len(cells), m.MeshLate, m.BypassLate, m.MeshRequests, m.MeshErrors, m.RatePerSecond)
 				}
 			},
-		})
+		}
+		if v == 0 {
+			vr.observer = &observer
+		}
+		got, err := measureVariant(ctx, vr)
+		if v == 0 && observer > 0 {
+			logf("the probes cost the proxies %.1f%% of their closed-loop throughput (with ÷ without: %.3f)", 100*(1-observer), observer)
+		}
 		ms = append(ms, got...)
 		if err != nil {
 			return nil, err
@@ -132,6 +141,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	}
 	p.Provenance.Method += agreementNote(ms)
 	p.Provenance.Checks = ChecksOf(ms)
+	p.Provenance.Checks.ObserverThroughputRatio = observer
 	p.Provenance.Load = &profile.Load{Arrivals: string(arrivals), Connections: conns, ConnectionsKept: "cell"}
 	return &Result{Profile: p, Measurements: ms, Elapsed: time.Since(start)}, nil
 }
@@ -169,6 +179,9 @@ type variantRun struct {
 	arrivals loadgen.Arrivals
 	cells    []Cell
 	onCell   func(i int, m Measurement)
+	// observer, when set, receives the probes' throughput cost on this
+	// variant's proxies (observerRatio), measured before its cells.
+	observer *float64
 }
 
 // measureVariant builds one datapath, attaches the probes to its proxies,
@@ -197,6 +210,11 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 	out, in := rig.ProxyPIDs()
 	pids := []int{out, in}
 	sides := []profile.Side{profile.Outbound, profile.Inbound}
+	if vr.observer != nil {
+		if *vr.observer, err = observerRatio(ctx, rig, proto, vr.conns, pids, vr.cfg.samplePeriod()); err != nil {
+			return nil, fmt.Errorf("variant %s mtls=%s: measuring the probes' cost: %w", first.Protocol, onOff(first.MTLS), err)
+		}
+	}
 	syms := make(map[int]*symbolize.Process, 2)
 	for _, pid := range pids {
 		s, err := symbolize.ForProcess(pid)
@@ -213,11 +231,7 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 		return nil, fmt.Errorf("loading the scheduler probe: %w", err)
 	}
 	defer func() { err = errors.Join(err, closeProbe("scheduler", sched.Close)) }()
-	period := vr.cfg.SamplePeriod
-	if period == 0 {
-		period = DefaultSamplePeriod
-	}
-	stacks, err := probe.NewStacks(probe.StacksOptions{Period: period})
+	stacks, err := probe.NewStacks(probe.StacksOptions{Period: vr.cfg.samplePeriod()})
 	if err != nil {
 		return nil, fmt.Errorf("loading the stack sampler: %w", err)
 	}
@@ -266,6 +280,67 @@ func readable(p *symbolize.Process) error {
 		}
 	}
 	return nil
+}
+
+// observerPairs is how many with/without pairs observerRatio runs.
+const observerPairs = 4
+
+// observerRatio measures what the probes cost the proxies: closed-loop
+// throughput through both with the agent's probes attached ÷ without, the
+// median of pairs of 0.5 s runs in ABBA order (the machine's drift cancels
+// out). Closed loop saturates the proxies, so this is the worst case.
+func observerRatio(ctx context.Context, rig Testbed, proto loadgen.Protocol, conns int, pids []int, period time.Duration) (float64, error) {
+	lc := loadgen.LoadConfig{Protocol: proto, Target: rig.MeshTarget(), RequestBytes: 1024, ResponseBytes: 1024,
+		Duration: 500 * time.Millisecond, Connections: conns, Timeout: loadTimeout}
+	throughput := func(probed bool) (_ float64, err error) {
+		if probed {
+			sched, err := probe.NewSched()
+			if err != nil {
+				return 0, fmt.Errorf("loading the scheduler probe: %w", err)
+			}
+			defer func() { err = errors.Join(err, closeProbe("scheduler", sched.Close)) }()
+			stacks, err := probe.NewStacks(probe.StacksOptions{Period: period})
+			if err != nil {
+				return 0, fmt.Errorf("loading the stack sampler: %w", err)
+			}
+			defer func() { err = errors.Join(err, closeProbe("stack sampler", stacks.Close)) }()
+			if err := errors.Join(sched.Start(pids), stacks.Start(pids)); err != nil {
+				return 0, fmt.Errorf("attaching the probes: %w", err)
+			}
+		}
+		out, err := rig.RunLoad(ctx, LoadJob{Mesh: lc, Rounds: 1})
+		if err != nil {
+			return 0, err
+		}
+		if len(out.Mesh) != 1 || out.Mesh[0].Completed == 0 {
+			return 0, errors.New("no request completed")
+		}
+		return out.Mesh[0].AchievedRate, nil
+	}
+	var ratios []float64
+	for i := range observerPairs {
+		order := []bool{false, true}
+		if i%2 == 1 {
+			order = []bool{true, false}
+		}
+		var rate [2]float64 // without, with
+		for _, probed := range order {
+			r, err := throughput(probed)
+			if err != nil {
+				return 0, err
+			}
+			rate[btoi(probed)] = r
+		}
+		ratios = append(ratios, rate[1]/rate[0])
+	}
+	return spread.Of(ratios).Median, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func closeProbe(what string, f func() error) error {

@@ -136,6 +136,11 @@ type Checks struct {
 	// cell (0 is perfect agreement).
 	SchedstatAgreementMedian float64 `json:"schedstatAgreementMedian"`
 	SchedstatAgreementWorst  float64 `json:"schedstatAgreementWorst"`
+	// ObserverThroughputRatio is what measuring cost the proxies:
+	// closed-loop throughput through them with the probes attached ÷
+	// without (1 is free), the median of interleaved pairs of short runs
+	// at the start of the profile; 0 when not measured.
+	ObserverThroughputRatio float64 `json:"observerThroughputRatio,omitempty"`
 }
 
 // Platform describes the machine and mesh that were measured.
