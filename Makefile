@@ -116,14 +116,15 @@ image: build-agent-all ## Agent image (linux/amd64+arm64) without Docker: OCI la
 	$(GO) run -ldflags '$(LDFLAGS)' ./hack/image $(foreach a,$(AGENT_ARCHES),-binary linux/$(a)=$(BIN)/linux_$(a)/meshinsight-agent) \
 		-o $(BIN)/image -tar $(BIN)/meshinsight-agent.tar $(if $(PUSH),-push $(PUSH))
 
-dist: ## Cross-compile release archives into dist/ (binary at the archive's top level, as .krew.yaml expects)
+dist: ## Cross-compile release archives into dist/ (binary, LICENSE and README at the archive's top level, as .krew.yaml and krew-index expect)
+	@test -f LICENSE || { echo "dist: LICENSE is missing: krew-index requires it in every archive"; exit 1; }
 	@rm -rf dist && mkdir -p dist
 	@for p in $(PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		dir=dist/kubectl-meshinsight_$${os}_$${arch}; mkdir -p $$dir; \
 		echo "building $$os/$$arch"; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/kubectl-meshinsight$$ext ./cmd/kubectl-meshinsight || exit 1; \
-		cp LICENSE README.md $$dir/ 2>/dev/null; \
+		cp LICENSE README.md $$dir/ || exit 1; \
 		if [ $$os = windows ]; then (cd $$dir && zip -qr ../kubectl-meshinsight_$${os}_$${arch}.zip .); \
 		else tar -C $$dir -czf dist/kubectl-meshinsight_$${os}_$${arch}.tar.gz .; fi; \
 		rm -rf $$dir; \
