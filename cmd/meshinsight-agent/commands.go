@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,66 +70,7 @@ removes everything it created, also on Ctrl-C. Needs root.`,
     --sizes 128,4096 --rates 1000 --duration 1s --rounds 1 -o nginx.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := o.handoff.reporter()
-			if err != nil {
-				return err
-			}
-			cfg, err := o.config(errOut)
-			if err == nil && o.handoff.inCluster {
-				err = o.handoff.inClusterConfig(cmd.Context(), &cfg, errOut)
-			}
-			if err != nil {
-				return errors.Join(err, rep.finish(nil, err))
-			}
-			cfg.CellDone = rep.cell
-			if err := rep.start(fmt.Sprintf("profiling %s (%d cells)", cfg.Proxy, len(cfg.Cells()))); err != nil {
-				return err
-			}
-			res, err := agent.Run(cmd.Context(), cfg)
-			if err == nil && o.handoff.nodeType != "" {
-				res.Profile.Provenance.Platform.NodeType = o.handoff.nodeType
-			}
-			if rep != nil {
-				var p *profile.Profile
-				if res != nil {
-					p = res.Profile
-				}
-				if herr := rep.finish(p, err); herr != nil {
-					return errors.Join(err, herr)
-				}
-				if err == nil {
-					fmt.Fprintf(errOut, "meshinsight-agent: handed the profile (%d models) to %s\n", len(res.Profile.Models), o.handoff.handoff)
-					if o.output == "" && o.measurements == "" {
-						return nil
-					}
-				}
-			}
-			if err != nil {
-				return err
-			}
-			if o.measurements != "" {
-				data, err := json.MarshalIndent(res.Measurements, "", "  ")
-				if err != nil {
-					return fmt.Errorf("encoding measurements: %w", err)
-				}
-				if err := os.WriteFile(o.measurements, append(data, '\n'), 0o644); err != nil {
-					return fmt.Errorf("writing measurements: %w", err)
-				}
-			}
-			if o.output == "" || o.output == "-" {
-				data, err := profile.Marshal(res.Profile)
-				if err != nil {
-					return fmt.Errorf("encoding the profile: %w", err)
-				}
-				_, err = fmt.Fprintf(out, "%s\n", data)
-				return err
-			}
-			if err := profile.WriteFile(o.output, res.Profile); err != nil {
-				return fmt.Errorf("writing the profile: %w", err)
-			}
-			fmt.Fprintf(errOut, "meshinsight-agent: wrote %s (%d models) in %v; try: kubectl meshinsight predict --profile %s -f FILE\n",
-				o.output, len(res.Profile.Models), res.Elapsed.Round(time.Second), o.output)
-			return nil
+			return o.run(cmd.Context(), out, errOut)
 		},
 	}
 	f := cmd.Flags()
@@ -148,6 +90,76 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 	f.StringVar(&o.measurements, "measurements", "", "also write the raw per-cell measurements as JSON to this file")
 	o.handoff.addFlags(f)
 	return cmd
+}
+
+// run profiles as the flags say, and hands the profile over or writes it.
+func (o *profileOptions) run(ctx context.Context, out, errOut io.Writer) error {
+	rep, err := o.handoff.reporter()
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config(errOut)
+	if err == nil && o.handoff.inCluster {
+		err = o.handoff.inClusterConfig(ctx, &cfg, errOut)
+	}
+	if err != nil {
+		return errors.Join(err, rep.finish(nil, err))
+	}
+	cfg.CellDone = rep.cell
+	if err := rep.start(fmt.Sprintf("profiling %s (%d cells)", cfg.Proxy, len(cfg.Cells()))); err != nil {
+		return err
+	}
+	res, err := agent.Run(ctx, cfg)
+	if err == nil && o.handoff.nodeType != "" {
+		res.Profile.Provenance.Platform.NodeType = o.handoff.nodeType
+	}
+	if rep != nil {
+		var p *profile.Profile
+		if res != nil {
+			p = res.Profile
+		}
+		if herr := rep.finish(p, err); herr != nil {
+			return errors.Join(err, herr)
+		}
+		if err == nil {
+			fmt.Fprintf(errOut, "meshinsight-agent: handed the profile (%d models) to %s\n", len(res.Profile.Models), o.handoff.handoff)
+			if o.output == "" && o.measurements == "" {
+				return nil
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return o.write(res, out, errOut)
+}
+
+// write writes the measurements (with --measurements) and the profile to
+// --output or stdout.
+func (o *profileOptions) write(res *agent.Result, out, errOut io.Writer) error {
+	if o.measurements != "" {
+		data, err := json.MarshalIndent(res.Measurements, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding measurements: %w", err)
+		}
+		if err := os.WriteFile(o.measurements, append(data, '\n'), 0o644); err != nil {
+			return fmt.Errorf("writing measurements: %w", err)
+		}
+	}
+	if o.output == "" || o.output == "-" {
+		data, err := profile.Marshal(res.Profile)
+		if err != nil {
+			return fmt.Errorf("encoding the profile: %w", err)
+		}
+		_, err = fmt.Fprintf(out, "%s\n", data)
+		return err
+	}
+	if err := profile.WriteFile(o.output, res.Profile); err != nil {
+		return fmt.Errorf("writing the profile: %w", err)
+	}
+	fmt.Fprintf(errOut, "meshinsight-agent: wrote %s (%d models) in %v; try: kubectl meshinsight predict --profile %s -f FILE\n",
+		o.output, len(res.Profile.Models), res.Elapsed.Round(time.Second), o.output)
+	return nil
 }
 
 // config validates the flags (no I/O) and maps them onto agent.Config.
