@@ -41,6 +41,9 @@ type profileOptions struct {
 	rates        []float64
 	duration     time.Duration
 	rounds       int
+	maxRounds    int
+	budget       time.Duration
+	precision    float64
 	connections  int
 	arrivals     string
 	samplePeriod time.Duration
@@ -81,7 +84,10 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 	f.IntSliceVar(&o.sizes, "sizes", agent.DefaultSizes, "request and response payload sizes in bytes")
 	f.Float64SliceVar(&o.rates, "rates", agent.DefaultRates, "request rates in req/s (the lowest is the models' reference rate)")
 	f.DurationVar(&o.duration, "duration", agent.DefaultDuration, "length of each load run (every mesh and bypass run of every round)")
-	f.IntVar(&o.rounds, "rounds", agent.DefaultRounds, "interleaved mesh/bypass rounds per measurement")
+	f.IntVar(&o.rounds, "rounds", agent.DefaultRounds, "least interleaved mesh/bypass rounds per cell")
+	f.IntVar(&o.maxRounds, "max-rounds", agent.DefaultMaxRounds, "most rounds per cell: a cell adds rounds until its CPU per request is known to --precision (added p50 to twice that) or its share of --budget is spent")
+	f.Float64Var(&o.precision, "precision", agent.DefaultPrecision, "relative standard error at which a cell stops adding rounds")
+	f.DurationVar(&o.budget, "budget", agent.DefaultBudget, "time the whole profile may take before cells stop adding rounds (0: no bound)")
 	f.IntVar(&o.connections, "connections", agent.DefaultConnections, "keep-alive connections of the load generator (kept open across a cell's rounds)")
 	f.StringVar(&o.arrivals, "arrivals", string(agent.DefaultArrivals), "arrival process of the load: poisson or uniform")
 	f.DurationVar(&o.samplePeriod, "sample-period", agent.DefaultSamplePeriod, "stack-sampling period per CPU")
@@ -185,7 +191,7 @@ func (o *profileOptions) config(progress io.Writer) (agent.Config, error) {
 	}
 	cfg := agent.Config{
 		Proxy: o.proxy, Protocols: o.protocols, MTLS: mtls, Sizes: o.sizes, Rates: o.rates,
-		Duration: o.duration, Rounds: o.rounds, Connections: o.connections, Arrivals: loadgen.Arrivals(o.arrivals), SamplePeriod: o.samplePeriod,
+		Duration: o.duration, Rounds: o.rounds, MaxRounds: max(o.maxRounds, o.rounds), Precision: o.precision, Budget: o.budget, Connections: o.connections, Arrivals: loadgen.Arrivals(o.arrivals), SamplePeriod: o.samplePeriod,
 		Helper: []string{exe}, Prefix: o.prefix, Progress: progress,
 	}
 	return cfg, cfg.Validate()

@@ -98,6 +98,48 @@ type Round struct {
 	MeshP99Micros   float64 `json:"meshP99Micros"`
 	BypassP50Micros float64 `json:"bypassP50Micros"`
 	BypassP99Micros float64 `json:"bypassP99Micros"`
+	// MeshRequests and CPUMicrosPerRequest are the round's own requests
+	// through the proxies and both proxies' on-CPU time per request (eBPF);
+	// zero when the cell was measured in one piece.
+	MeshRequests        int     `json:"meshRequests,omitempty"`
+	CPUMicrosPerRequest float64 `json:"cpuMicrosPerRequest,omitempty"`
+	// MeshAchievedRate is the round's achieved mesh request rate.
+	MeshAchievedRate float64 `json:"meshAchievedRate,omitempty"`
+}
+
+// Precise reports whether the cell's CPU per request is known to
+// precision and its added p50 to twice that (latency is the noisier
+// figure): the standard error of the mean over its rounds, relative to the
+// mean (two rounds at least).
+func (m Measurement) Precise(precision float64) bool {
+	if len(m.Rounds) < 2 {
+		return false
+	}
+	cpu := make([]float64, len(m.Rounds))
+	p50 := make([]float64, len(m.Rounds))
+	for i, r := range m.Rounds {
+		cpu[i], p50[i] = r.CPUMicrosPerRequest, r.MeshP50Micros-r.BypassP50Micros
+	}
+	return relativeSE(cpu) <= precision && relativeSE(p50) <= 2*precision
+}
+
+// relativeSE is the standard error of the mean of v over |mean| (+Inf for
+// a zero mean).
+func relativeSE(v []float64) float64 {
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	mean := sum / float64(len(v))
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	se := math.Sqrt(ss/float64(len(v)-1)) / math.Sqrt(float64(len(v)))
+	if mean == 0 {
+		return math.Inf(1)
+	}
+	return se / math.Abs(mean)
 }
 
 // Measurement is everything measured in one cell.

@@ -130,6 +130,14 @@ func measureAll(ctx context.Context, base variantRun, start time.Time, logf func
 		vr.cells = cells[v*perVariant : (v+1)*perVariant]
 		done := len(ms)
 		vr.onCell = cellLogger(cfg, start, len(cells), logf, func(i int) int { return done + i + 1 })
+		if cfg.Budget > 0 {
+			measured := 0
+			vr.onCell = counting(vr.onCell, &measured)
+			vr.deadline = func() time.Time {
+				left := len(cells) - done - measured
+				return time.Now().Add(time.Until(start.Add(cfg.Budget)) / time.Duration(max(left, 1)))
+			}
+		}
 		if v == 0 {
 			vr.observer = &observer
 		}
@@ -143,6 +151,14 @@ func measureAll(ctx context.Context, base variantRun, start time.Time, logf func
 		}
 	}
 	return ms, observer, nil
+}
+
+// counting wraps onCell to count the cells measured.
+func counting(onCell func(int, Measurement), n *int) func(int, Measurement) {
+	return func(i int, m Measurement) {
+		*n++
+		onCell(i, m)
+	}
 }
 
 // cellLogger reports each measured cell: to CellDone, and as a progress
@@ -208,6 +224,9 @@ type variantRun struct {
 	// observer, when set, receives the probes' throughput cost on this
 	// variant's proxies (observerRatio), measured before its cells.
 	observer *float64
+	// deadline, when set, says by when the next cell should stop adding
+	// rounds (its share of the budget).
+	deadline func() time.Time
 }
 
 // measureVariant builds one datapath, attaches the probes to its proxies,
@@ -397,7 +416,10 @@ func closeProbe(what string, f func() error) error {
 	return nil
 }
 
-// measureCell runs one cell's interleaved load with the probes attached.
+// measureCell runs one cell's interleaved load with the probes attached,
+// one mesh/bypass round at a time: at least the configured rounds, then
+// more until the cell is precise, has run its most rounds, or has spent
+// its share of the budget.
 func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto loadgen.Protocol,
 	sched *probe.Sched, stacks *probe.Stacks, pids []int, sides []profile.Side,
 	syms map[int]*symbolize.Process) (Measurement, error) {
@@ -409,42 +431,51 @@ func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto 
 	}
 	bypass := lc
 	bypass.Target = rig.BypassTarget()
-	job := LoadJob{Mesh: lc, Bypass: bypass, Rounds: vr.cfg.Rounds}
-
+	least, most, precision := vr.cfg.roundsRange()
+	var deadline time.Time
+	if vr.deadline != nil {
+		deadline = vr.deadline()
+	}
 	if err := stacks.Reset(); err != nil {
 		return Measurement{}, fmt.Errorf("resetting the stack sampler: %w", err)
 	}
-	before, err := takeSnapshot(sched, pids)
+	first, err := takeSnapshot(sched, pids)
 	if err != nil {
 		return Measurement{}, err
 	}
-	limit := time.Duration(2*vr.cfg.Rounds)*(vr.cfg.Duration+2*loadTimeout) + 30*time.Second
-	lctx, cancel := context.WithTimeout(ctx, limit)
-	outcome, err := rig.RunLoad(lctx, job)
-	cancel()
-	if err != nil {
-		return Measurement{}, err
-	}
-	after, err := takeSnapshot(sched, pids)
-	if err != nil {
-		return Measurement{}, err
+	m := Measurement{Cell: c}
+	last := first
+	for r := 0; r < most; r++ {
+		if r >= least && (m.Precise(precision) || !deadline.IsZero() && time.Now().After(deadline)) {
+			break
+		}
+		lctx, cancel := context.WithTimeout(ctx, 2*(vr.cfg.Duration+2*loadTimeout)+30*time.Second)
+		outcome, err := rig.RunLoad(lctx, LoadJob{Mesh: lc, Bypass: bypass, Rounds: 1})
+		cancel()
+		if err != nil {
+			return Measurement{}, err
+		}
+		now, err := takeSnapshot(sched, pids)
+		if err != nil {
+			return Measurement{}, err
+		}
+		if err := m.addRound(r, outcome, now.onCPU(pids)-last.onCPU(pids)); err != nil {
+			return Measurement{}, err
+		}
+		last = now
 	}
 	samples, err := stacks.Snapshot()
 	if err != nil {
 		return Measurement{}, fmt.Errorf("reading stack samples: %w", err)
-	}
-	m, err := fromOutcome(c, outcome, vr.cfg.Rounds)
-	if err != nil {
-		return Measurement{}, err
 	}
 	counts := classifySamples(vr.rules, vr.ksyms, syms, samples)
 	for i, pid := range pids {
 		m.Sides = append(m.Sides, SideMeasurement{
 			Side:                sides[i],
 			PID:                 pid,
-			OnCPUNanos:          after.sched[pid].on - before.sched[pid].on,
-			RunqWaitNanos:       after.sched[pid].wait - before.sched[pid].wait,
-			SchedstatOnCPUNanos: after.schedstat[i].OnCPUNanos - before.schedstat[i].OnCPUNanos,
+			OnCPUNanos:          last.sched[pid].on - first.sched[pid].on,
+			RunqWaitNanos:       last.sched[pid].wait - first.sched[pid].wait,
+			SchedstatOnCPUNanos: last.schedstat[i].OnCPUNanos - first.schedstat[i].OnCPUNanos,
 			Samples:             counts[pid],
 		})
 	}
@@ -471,36 +502,46 @@ func takeSnapshot(sched *probe.Sched, pids []int) (cellSnapshot, error) {
 	return cellSnapshot{sched: t, schedstat: ss}, nil
 }
 
-// fromOutcome turns a cell's load outcome into its measurement, without
-// the proxies' sides.
-func fromOutcome(c Cell, outcome *LoadOutcome, rounds int) (Measurement, error) {
-	if len(outcome.Mesh) != rounds || len(outcome.Bypass) != rounds {
-		return Measurement{}, fmt.Errorf("load generator returned %d mesh and %d bypass runs, want %d each",
-			len(outcome.Mesh), len(outcome.Bypass), rounds)
+// onCPU sums the eBPF on-CPU time of pids.
+func (s cellSnapshot) onCPU(pids []int) uint64 {
+	var ns uint64
+	for _, pid := range pids {
+		ns += s.sched[pid].on
 	}
-	m := Measurement{Cell: c}
-	var rates []float64
-	for i := range outcome.Mesh {
-		mr, br := outcome.Mesh[i], outcome.Bypass[i]
-		if mr.Completed == 0 || br.Completed == 0 {
-			return Measurement{}, fmt.Errorf("round %d completed %d mesh and %d bypass requests (first errors: %q, %q)",
-				i+1, mr.Completed, br.Completed, mr.FirstError, br.FirstError)
-		}
-		// The readiness requests of the session's connections (first round)
-		// crossed the proxies too.
-		m.MeshRequests += mr.Completed + mr.Probes
-		m.MeshErrors += mr.Errors
-		m.MeshLate += mr.Late
-		m.BypassLate += br.Late
-		m.BypassErrors += br.Errors
-		rates = append(rates, mr.AchievedRate)
-		m.Rounds = append(m.Rounds, Round{
-			MeshP50Micros: micros(mr.P50), MeshP99Micros: micros(mr.P99),
-			BypassP50Micros: micros(br.P50), BypassP99Micros: micros(br.P99),
-		})
+	return ns
+}
+
+// addRound adds round i of the load (one mesh and one bypass run) with the
+// proxies' on-CPU time during it.
+func (m *Measurement) addRound(i int, outcome *LoadOutcome, cpuNanos uint64) error {
+	if len(outcome.Mesh) != 1 || len(outcome.Bypass) != 1 {
+		return fmt.Errorf("load generator returned %d mesh and %d bypass runs, want 1 each", len(outcome.Mesh), len(outcome.Bypass))
 	}
-	m.MeshAchievedRate, _, _ = loadgen.Spread(rates)
-	return m, nil
+	mr, br := outcome.Mesh[0], outcome.Bypass[0]
+	if mr.Completed == 0 || br.Completed == 0 {
+		return fmt.Errorf("round %d completed %d mesh and %d bypass requests (first errors: %q, %q)",
+			i+1, mr.Completed, br.Completed, mr.FirstError, br.FirstError)
+	}
+	// The readiness requests of the session's connections (first round)
+	// crossed the proxies too.
+	requests := mr.Completed + mr.Probes
+	m.MeshRequests += requests
+	m.MeshErrors += mr.Errors
+	m.MeshLate += mr.Late
+	m.BypassLate += br.Late
+	m.BypassErrors += br.Errors
+	m.Rounds = append(m.Rounds, Round{
+		MeshP50Micros: micros(mr.P50), MeshP99Micros: micros(mr.P99),
+		BypassP50Micros: micros(br.P50), BypassP99Micros: micros(br.P99),
+		MeshRequests: requests, CPUMicrosPerRequest: float64(cpuNanos) / 1e3 / float64(requests),
+		MeshAchievedRate: mr.AchievedRate,
+	})
+	rates := make([]float64, len(m.Rounds))
+	for i, r := range m.Rounds {
+		rates[i] = r.MeshAchievedRate
+	}
+	m.MeshAchievedRate = spread.Of(rates).Median
+	return nil
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
