@@ -97,8 +97,8 @@ bench-keepalive: ## The agent's CPU per request vs an independent keep-alive cha
 bench-probe: ## Observer effect of the eBPF probes (root)
 	$(GO) test -tags privileged -count=1 -run '^$$' -bench ObserverEffect -benchtime 10x ./pkg/probe/
 
-bench-agent: ## Full local haproxy profile: wall time, observer effect, eBPF/schedstat agreement (root)
-	$(GO) test -tags privileged -count=1 -run '^$$' -bench BenchmarkLocalProfile -benchtime 1x -timeout 20m -v ./pkg/agent/
+bench-agent: ## Two full local haproxy profiles back to back: wall time, repeatability, observer effect, eBPF/schedstat agreement (root)
+	$(GO) test -tags privileged -count=1 -run '^$$' -bench BenchmarkLocalProfile -benchtime 1x -timeout 30m -v ./pkg/agent/
 
 bench-workload: ## Loopback figures of the echo server and load generator (one process)
 	$(GO) test -run '^$$' -bench 'BenchmarkLoopbackHTTP' -benchtime 3s ./pkg/loadgen

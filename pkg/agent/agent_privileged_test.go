@@ -16,7 +16,6 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/internal/privtest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
 )
@@ -203,14 +202,17 @@ func TestLocalProfileCancelled(t *testing.T) {
 // off and on, and the default sizes, rates, rounds and run length (the
 // CLI's defaults); (b) the observer effect, closed-loop throughput through both proxies
 // with the probes attached ÷ without, interleaved; (c) the agreement of eBPF
-// on-CPU time with schedstat. Run it with -benchtime 1x.
+// on-CPU time with schedstat; (d) repeatability: a second profile taken
+// right after the first, each traversal's CPU per request at 1 KiB and the
+// reference rate compared. Run it with -benchtime 1x.
 func BenchmarkLocalProfile(b *testing.B) {
 	for i := 0; i < b.N; i++ {
-		ctx, cancel := context.WithTimeout(suite.Ctx, 15*time.Minute)
+		ctx, cancel := context.WithTimeout(suite.Ctx, 25*time.Minute)
 		prefix := fmt.Sprintf("%sb%d", suite.Prefix, i)
 		cfg := Config{
 			Proxy: "haproxy", Protocols: DefaultProtocols, MTLS: []bool{false, true},
 			Sizes: DefaultSizes, Rates: DefaultRates, Duration: DefaultDuration, Rounds: DefaultRounds,
+			MaxRounds: DefaultMaxRounds, Budget: DefaultBudget,
 			Helper: suite.Helper, Prefix: prefix, Progress: privtest.LogWriter{TB: b},
 		}
 		start := time.Now()
@@ -224,6 +226,20 @@ func BenchmarkLocalProfile(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(wall.Seconds(), "profile-s")
+		cfg.Prefix = prefix + "r"
+		again, err := Run(ctx, cfg)
+		if again != nil {
+			assertNothingLeft(b, cfg.Prefix, again.Measurements)
+		}
+		if err != nil {
+			cancel()
+			b.Fatal(err)
+		}
+		rep := repeatability(res.Profile, again.Profile)
+		b.ReportMetric(100*rep.Median, "repeatability-median-%")
+		b.ReportMetric(100*rep.Max, "repeatability-worst-%")
+		b.Logf("repeatability, CPU per request per traversal at 1 KiB, two profiles back to back: median %.1f%% apart, worst %.1f%% (%d traversals)",
+			100*rep.Median, 100*rep.Max, rep.N)
 
 		var agreements []float64
 		for _, m := range res.Measurements {
@@ -260,9 +276,9 @@ func BenchmarkLocalProfile(b *testing.B) {
 
 // observerEffect measures closed-loop throughput through both haproxy
 // sidecars (http, 4 connections) without and with the agent's probes
-// attached (scheduler tracepoints and stack sampling at the default
-// period), in 9 ABBA-ordered pairs, and returns the median of the pairs'
-// ratios (robust to the machine's speed drifting during the run).
+// attached, in 9 ABBA-ordered pairs of 2 s runs (ObserverRatio, as every
+// profile does with 4 pairs of 0.5 s), and returns the median of the
+// pairs' ratios.
 func observerEffect(ctx context.Context, b *testing.B, prefix string) (ratio float64, err error) {
 	dir, err := os.MkdirTemp("", prefix+"-")
 	if err != nil {
@@ -281,86 +297,13 @@ func observerEffect(ctx context.Context, b *testing.B, prefix string) (ratio flo
 		assertNothingLeft(b, prefix, nil)
 	}()
 	out, in := rig.ProxyPIDs()
-	pids := []int{out, in}
-	job := LoadJob{Mesh: loadgen.LoadConfig{
-		Protocol: loadgen.HTTP, Target: rig.MeshTarget(), RequestBytes: 1024, ResponseBytes: 1024,
-		Duration: 2 * time.Second, Connections: 4, Timeout: loadTimeout,
-	}, Rounds: 1}
-	if _, err := rig.RunLoad(ctx, job); err != nil { // warm-up
+	f, err := ObserverRatio(ctx, rig, loadgen.HTTP, 4, []int{out, in}, DefaultSamplePeriod, 9, 2*time.Second)
+	if err != nil {
 		return 0, err
 	}
-	attach := func() (func(), error) {
-		sched, err := probe.NewSched()
-		if err != nil {
-			return nil, err
-		}
-		stacks, err := probe.NewStacks(probe.StacksOptions{Period: DefaultSamplePeriod})
-		if err != nil {
-			sched.Close()
-			return nil, err
-		}
-		if err = sched.Start(pids); err == nil {
-			err = stacks.Start(pids)
-		}
-		detach := func() { stacks.Close(); sched.Close() }
-		if err != nil {
-			detach()
-			return nil, err
-		}
-		return detach, nil
-	}
-	measure := func(probes bool) (float64, error) {
-		if probes {
-			detach, err := attach()
-			if err != nil {
-				return 0, err
-			}
-			defer detach()
-		}
-		r, err := rig.RunLoad(ctx, job)
-		if err != nil {
-			return 0, err
-		}
-		return r.Mesh[0].AchievedRate, nil
-	}
-	// Pairs in ABBA order (without-with, with-without, …), so that a drift
-	// of the machine's speed over the run does not favour either side.
-	var without, with, pairs []float64
-	for round := 0; round < 9; round++ {
-		order := []bool{false, true}
-		if round%2 == 1 {
-			order = []bool{true, false}
-		}
-		var wo, wi float64
-		for _, probes := range order {
-			rate, err := measure(probes)
-			if err != nil {
-				return 0, err
-			}
-			if probes {
-				wi = rate
-			} else {
-				wo = rate
-			}
-		}
-		without, with = append(without, wo), append(with, wi)
-		pairs = append(pairs, wi/wo)
-	}
-	mw, _, _ := loadgen.Spread(with)
-	mo, _, _ := loadgen.Spread(without)
-	mp, lo, hi := loadgen.Spread(pairs)
-	b.Logf("observer effect: closed-loop req/s without probes %v, with probes %v: medians %.0f / %.0f = %.3f; per ABBA pair median %.3f [%.3f, %.3f]",
-		rounded(without), rounded(with), mw, mo, mw/mo, mp, lo, hi)
-	b.ReportMetric(mw/mo, "observer-median-ratio")
-	return mp, nil
-}
-
-func rounded(v []float64) []int {
-	out := make([]int, len(v))
-	for i, x := range v {
-		out[i] = int(math.Round(x))
-	}
-	return out
+	b.Logf("observer effect: closed-loop throughput with probes ÷ without, per ABBA pair: median %.3f [%.3f, %.3f] over %d pairs",
+		f.Median, f.Min, f.Max, f.N)
+	return f.Median, nil
 }
 
 // BenchmarkObserverEffect is the observer-effect part of
@@ -375,4 +318,24 @@ func BenchmarkObserverEffect(b *testing.B) {
 		}
 		b.ReportMetric(ratio, "observer-throughput-ratio")
 	}
+}
+
+// repeatability compares two profiles' CPU per request of each traversal
+// (all components, at 1 KiB and the reference rate): |a − b| ÷ mean.
+func repeatability(a, b *profile.Profile) spread.Figure {
+	total := func(p *profile.Profile) map[profile.Key]float64 {
+		out := map[profile.Key]float64{}
+		for _, m := range p.Models {
+			out[m.Key] += m.CPUMicrosPerRequest.At(1024)
+		}
+		return out
+	}
+	ta, tb := total(a), total(b)
+	var diffs []float64
+	for k, va := range ta {
+		if vb, ok := tb[k]; ok && va+vb > 0 {
+			diffs = append(diffs, math.Abs(va-vb)/((va+vb)/2))
+		}
+	}
+	return spread.Of(diffs)
 }

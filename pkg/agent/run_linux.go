@@ -266,9 +266,11 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 		return nil, fail("warming up", err)
 	}
 	if vr.observer != nil {
-		if *vr.observer, err = observerRatio(ctx, rig, proto, vr.conns, pids, vr.cfg.samplePeriod()); err != nil {
+		f, err := ObserverRatio(ctx, rig, proto, vr.conns, pids, vr.cfg.samplePeriod(), observerPairs, observerRun)
+		if err != nil {
 			return nil, fail("measuring the probes' cost", err)
 		}
+		*vr.observer = f.Median
 	}
 	sched, stacks, detach, err := attachProbes(pids, vr.cfg.samplePeriod())
 	if err != nil {
@@ -356,16 +358,22 @@ func readable(p *symbolize.Process) error {
 	return nil
 }
 
-// observerPairs is how many with/without pairs observerRatio runs.
-const observerPairs = 4
+// A profile measures its probes' cost in observerPairs pairs of
+// observerRun runs (about 5 s).
+const (
+	observerPairs = 4
+	observerRun   = 500 * time.Millisecond
+)
 
-// observerRatio measures what the probes cost the proxies: closed-loop
-// throughput through both with the agent's probes attached ÷ without, the
-// median of pairs of 0.5 s runs in ABBA order (the machine's drift cancels
-// out). Closed loop saturates the proxies, so this is the worst case.
-func observerRatio(ctx context.Context, rig Testbed, proto loadgen.Protocol, conns int, pids []int, period time.Duration) (float64, error) {
+// ObserverRatio measures what the agent's probes cost the proxies of rig
+// (pids): closed-loop throughput through both with the probes attached ÷
+// without, in pairs of runs of length run in ABBA order (the machine's
+// drift cancels out), 1 KiB messages. Closed loop saturates the proxies,
+// so this is the worst case. It returns the pairs' ratios.
+func ObserverRatio(ctx context.Context, rig Testbed, proto loadgen.Protocol, conns int, pids []int, period time.Duration,
+	pairs int, run time.Duration) (spread.Figure, error) {
 	lc := loadgen.LoadConfig{Protocol: proto, Target: rig.MeshTarget(), RequestBytes: 1024, ResponseBytes: 1024,
-		Duration: 500 * time.Millisecond, Connections: conns, Timeout: loadTimeout}
+		Duration: run, Connections: conns, Timeout: loadTimeout}
 	throughput := func(probed bool) (_ float64, err error) {
 		if probed {
 			_, _, detach, err := attachProbes(pids, period)
@@ -384,7 +392,7 @@ func observerRatio(ctx context.Context, rig Testbed, proto loadgen.Protocol, con
 		return out.Mesh[0].AchievedRate, nil
 	}
 	var ratios []float64
-	for i := range observerPairs {
+	for i := range pairs {
 		order := []bool{false, true}
 		if i%2 == 1 {
 			order = []bool{true, false}
@@ -393,13 +401,13 @@ func observerRatio(ctx context.Context, rig Testbed, proto loadgen.Protocol, con
 		for _, probed := range order {
 			r, err := throughput(probed)
 			if err != nil {
-				return 0, err
+				return spread.Figure{}, err
 			}
 			rate[btoi(probed)] = r
 		}
 		ratios = append(ratios, rate[1]/rate[0])
 	}
-	return spread.Of(ratios).Median, nil
+	return spread.Of(ratios), nil
 }
 
 func btoi(b bool) int {
