@@ -305,7 +305,7 @@ func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Du
 	}
 	run := &experiment.LoadRun{
 		P50Micros: micros(res.P50), P99Micros: micros(res.P99), AchievedRate: res.AchievedRate,
-		Completed: res.Completed, Errors: res.Errors, Late: res.Late,
+		Sent: res.Sent, Completed: res.Completed, Errors: res.Errors, Dropped: res.Dropped, Late: res.Late,
 		Requests:      res.Completed + res.Probes,
 		ProxyCPUNanos: map[string]uint64{}, Edges: map[string]experiment.Latency{}, Handlers: map[string]experiment.Latency{},
 	}
