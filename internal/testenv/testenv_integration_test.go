@@ -25,6 +25,9 @@ var (
 	peerAuthGVR = schema.GroupVersionResource{
 		Group: "security.istio.io", Version: "v1", Resource: "peerauthentications",
 	}
+	gatewayGVR = schema.GroupVersionResource{
+		Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways",
+	}
 )
 
 func TestServerVersion(t *testing.T) {
@@ -107,6 +110,31 @@ func TestIstioCRDsEstablished(t *testing.T) {
 
 	if _, err := client.Resource(peerAuthGVR).Namespace(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{}); err != nil {
 		t.Errorf("listing PeerAuthentications: %v", err)
+	}
+}
+
+// TestGatewayAPICRDsEstablished: waypoints are Gateways, so the Gateway API's
+// standard CRDs (from the sigs.k8s.io/gateway-api module) are installed.
+func TestGatewayAPICRDsEstablished(t *testing.T) {
+	client := testenv.DynamicClient(t)
+	ctx := t.Context()
+	crds, err := client.Resource(crdGVR).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("listing CRDs: %v", err)
+	}
+	found := map[string]bool{}
+	for _, crd := range crds.Items {
+		if strings.HasSuffix(crd.GetName(), ".gateway.networking.k8s.io") {
+			found[crd.GetName()] = established(crd)
+		}
+	}
+	for _, name := range []string{"gateways.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io"} {
+		if !found[name] {
+			t.Errorf("CRD %s missing or not Established (found %v): hack/testenv/up.sh installs them", name, found)
+		}
+	}
+	if _, err := client.Resource(gatewayGVR).Namespace(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("listing Gateways: %v", err)
 	}
 }
 
