@@ -138,24 +138,7 @@ type problemFunc func(path, format string, args ...any)
 // validateWorkload checks workloads[i]; seen maps the IDs before it to
 // their index, for duplicates.
 func validateWorkload(add problemFunc, p item, w Workload, seen map[string]int) {
-	switch {
-	case w.Name == "":
-		add(p.Field("name"), "required")
-	case strings.ContainsAny(w.Name, "/ \t"):
-		add(p.Field("name"), "%q must not contain '/' or spaces", w.Name)
-	}
-	if strings.ContainsAny(w.Namespace, "/ \t") {
-		add(p.Field("namespace"), "%q must not contain '/' or spaces", w.Namespace)
-	}
-	id := w.Namespace
-	if id == "" {
-		id = DefaultNamespace
-	}
-	id += "/" + w.Name
-	if j, dup := seen[id]; dup && w.Name != "" {
-		add(p.Field("name"), "duplicate workload %q (also workloads[%d])", id, j)
-	}
-	seen[id] = p.index
+	validateName(add, p, "workload", w.Name, w.Namespace, seen)
 	if w.Mode != "" {
 		if _, err := dataplane.ParseMode(string(w.Mode)); err != nil {
 			add(p.Field("mode"), "%v", err)
@@ -239,24 +222,35 @@ func validateEdge(add problemFunc, p item, e Edge, refs refIndex) {
 	}
 }
 
+// validateName checks the name and namespace of the workload or waypoint at
+// p, and that none before it (seen maps their IDs to their index) has the
+// same ID.
+func validateName(add problemFunc, p item, what, name, namespace string, seen map[string]int) {
+	switch {
+	case name == "":
+		add(p.Field("name"), "required")
+	case strings.ContainsAny(name, "/ \t"):
+		add(p.Field("name"), "%q must not contain '/' or spaces", name)
+	}
+	if strings.ContainsAny(namespace, "/ \t") {
+		add(p.Field("namespace"), "%q must not contain '/' or spaces", namespace)
+	}
+	id := cmp.Or(namespace, DefaultNamespace) + "/" + name
+	if j, dup := seen[id]; dup && name != "" {
+		add(p.Field("name"), "duplicate %s %q (also %s[%d])", what, id, p.list, j)
+	}
+	seen[id] = p.index
+}
+
 // validateWaypoints checks the waypoints list: names, duplicates, replicas.
 func validateWaypoints(add problemFunc, ws []Waypoint) {
 	seen := make(map[string]int, len(ws))
 	for i, w := range ws {
 		p := item{"waypoints", i}
-		switch {
-		case w.Name == "":
-			add(p.Field("name"), "required")
-		case strings.ContainsAny(w.Name, "/ \t") || w.Name == NoWaypoint:
-			add(p.Field("name"), "%q must not contain '/' or spaces, nor be %q", w.Name, NoWaypoint)
+		validateName(add, p, "waypoint", w.Name, w.Namespace, seen)
+		if w.Name == NoWaypoint {
+			add(p.Field("name"), "%q names no waypoint: choose another name", NoWaypoint)
 		}
-		if strings.ContainsAny(w.Namespace, "/ \t") {
-			add(p.Field("namespace"), "%q must not contain '/' or spaces", w.Namespace)
-		}
-		if j, dup := seen[w.ID()]; dup && w.Name != "" {
-			add(p.Field("name"), "duplicate waypoint %q (also waypoints[%d])", w.ID(), j)
-		}
-		seen[w.ID()] = i
 		if w.Replicas != nil && *w.Replicas < 1 {
 			add(p.Field("replicas"), "must be at least 1, got %d", *w.Replicas)
 		}

@@ -168,10 +168,16 @@ func addNode(t *testing.T, cs kubernetes.Interface) int {
 	return len(nodes.Items)
 }
 
-func edgesByName(r *predict.Report) map[string]predict.EdgeResult {
+// edgesByName indexes the baseline's edges by name and fails unless there
+// are exactly want of them.
+func edgesByName(t *testing.T, r *predict.Report, want int) map[string]predict.EdgeResult {
+	t.Helper()
 	out := map[string]predict.EdgeResult{}
 	for _, e := range r.Baseline.Edges {
 		out[e.Name()] = e
+	}
+	if len(out) != want {
+		t.Errorf("want exactly %d edges, one per call, got %v", want, keys(out))
 	}
 	return out
 }
@@ -194,11 +200,18 @@ func checkEdge(t *testing.T, edges map[string]predict.EdgeResult, name string, p
 	}
 }
 
-// proxiesByName indexes the baseline's proxies by workload and kind.
-func proxiesByName(r *predict.Report) map[string]predict.ProxyResult {
+// proxiesByName indexes the baseline's proxies by kind and workload
+// ("waypoint ns/wp") and fails for each of want that is missing.
+func proxiesByName(t *testing.T, r *predict.Report, want ...string) map[string]predict.ProxyResult {
+	t.Helper()
 	out := map[string]predict.ProxyResult{}
 	for _, p := range r.Baseline.Proxies {
 		out[string(p.Kind)+" "+p.Workload] = p
+	}
+	for _, name := range want {
+		if _, ok := out[name]; !ok {
+			t.Errorf("no %s proxy among %+v", name, r.Baseline.Proxies)
+		}
 	}
 	return out
 }
@@ -207,7 +220,7 @@ func proxiesByName(r *predict.Report) map[string]predict.ProxyResult {
 // and that every proxy's memory is in the totals.
 func checkTotals(t *testing.T, r *predict.Report, nodes int) {
 	t.Helper()
-	ps := proxiesByName(r)
+	ps := proxiesByName(t, r)
 	z, ok := ps["ztunnel "+predict.ZtunnelOwner]
 	if !ok {
 		t.Fatalf("no ztunnel among the proxies: %+v", r.Baseline.Proxies)
@@ -242,10 +255,7 @@ func TestPredictLiveAmbientWithWaypoint(t *testing.T) {
 	s.service("store", corev1.ServicePort{Name: "tcp-db", Port: 5432}, false, nil)
 	r := s.predict()
 
-	edges := edgesByName(r)
-	if len(edges) != 2 {
-		t.Errorf("want exactly front -> api and api -> store, got %v", keys(edges))
-	}
+	edges := edgesByName(t, r, 2) // front -> api and api -> store
 	checkEdge(t, edges, "ambient/front->ambient/api", dataplane.HTTP, 50, dataplane.Ambient, dataplane.Waypoint, "ambient/wp")
 	if e := edges["ambient/front->ambient/api"]; !near(e.RequestBytes, 200) || !near(e.ResponseBytes, 1500) {
 		t.Errorf("front -> api sizes %.4g/%.4g, want the waypoint's 200/1500", e.RequestBytes, e.ResponseBytes)
@@ -257,14 +267,14 @@ func TestPredictLiveAmbientWithWaypoint(t *testing.T) {
 			t.Errorf("entry point %s: only front is one (no waypoint, no gateway)", p.Entry)
 		}
 	}
-	ps := proxiesByName(r)
+	ps := proxiesByName(t, r, "waypoint ambient/wp")
 	for _, p := range r.Baseline.Proxies {
 		if p.Kind == predict.KindSidecar {
 			t.Errorf("a sidecar proxy in an ambient namespace: %+v", p)
 		}
 	}
-	if wp, ok := ps["waypoint ambient/wp"]; !ok || wp.Replicas != 2 || !near(wp.RequestsPerSecondPerReplica, 25) {
-		t.Errorf("waypoint ambient/wp = %+v (present %v), want 2 replicas at 25 req/s each", wp, ok)
+	if wp := ps["waypoint ambient/wp"]; wp.Replicas != 2 || !near(wp.RequestsPerSecondPerReplica, 25) {
+		t.Errorf("waypoint ambient/wp = %+v, want 2 replicas at 25 req/s each", wp)
 	}
 	checkTotals(t, r, nodes)
 	table, _, err := execute(t, append([]string{"predict"}, s.live()...)...)
@@ -319,19 +329,10 @@ func TestPredictLiveMixedSidecarAmbient(t *testing.T) {
 	}
 	r := s.predict()
 
-	edges := edgesByName(r)
-	if len(edges) != 2 {
-		t.Errorf("want exactly web -> cart and cart -> pay, got %v", keys(edges))
-	}
+	edges := edgesByName(t, r, 2) // web -> cart and cart -> pay
 	checkEdge(t, edges, "mixed/web->mixed/cart", dataplane.HTTP, 20, dataplane.Sidecar, dataplane.Ambient, "")
 	checkEdge(t, edges, "mixed/cart->mixed/pay", dataplane.HTTP, 8, dataplane.Ambient, dataplane.Sidecar, "")
-	ps := proxiesByName(r)
-	for _, want := range []string{"sidecar mixed/web", "sidecar mixed/pay"} {
-		if _, ok := ps[want]; !ok {
-			t.Errorf("no %s proxy: %+v", want, r.Baseline.Proxies)
-		}
-	}
-	if _, ok := ps["sidecar mixed/cart"]; ok {
+	if _, ok := proxiesByName(t, r, "sidecar mixed/web", "sidecar mixed/pay")["sidecar mixed/cart"]; ok {
 		t.Errorf("ambient cart has a sidecar: %+v", r.Baseline.Proxies)
 	}
 	checkTotals(t, r, nodes)
@@ -369,18 +370,10 @@ func TestPredictLiveWaypointForWorkload(t *testing.T) {
 	s.service("api2", corev1.ServicePort{Name: "http", Port: 8080}, false, nil)
 	r := s.predict()
 
-	edges := edgesByName(r)
-	if len(edges) != 2 {
-		t.Errorf("want exactly client -> db and client -> api2, got %v", keys(edges))
-	}
+	edges := edgesByName(t, r, 2) // client -> db and client -> api2
 	checkEdge(t, edges, "pods/client->pods/db", dataplane.HTTP, 12, dataplane.Ambient, dataplane.Waypoint, "pods/db-wp")
 	checkEdge(t, edges, "pods/client->pods/api2", dataplane.HTTP, 6, dataplane.Ambient, dataplane.Waypoint, "pods/ns-wp")
-	ps := proxiesByName(r)
-	for _, want := range []string{"waypoint pods/db-wp", "waypoint pods/ns-wp"} {
-		if _, ok := ps[want]; !ok {
-			t.Errorf("no %s: %+v", want, r.Baseline.Proxies)
-		}
-	}
+	proxiesByName(t, r, "waypoint pods/db-wp", "waypoint pods/ns-wp")
 	for _, p := range r.Baseline.Paths {
 		if strings.Contains(p.Entry, "wp") {
 			t.Errorf("a waypoint is an entry point: %+v", p)
