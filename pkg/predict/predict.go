@@ -84,17 +84,24 @@ func (c *costs) total() (p50, p99, cpu float64) {
 type traversal struct {
 	mode  dataplane.Mode
 	side  profile.Side
-	proxy int // index into the proxies table
-	// tries multiplies the crossing: the edge's expected tries, or 1 before
-	// the proxy that retries.
-	tries float64
-	// mirror: mirrored copies leave through this crossing (the routing L7
-	// proxy's outbound leg); features: the server-side filters run here;
-	// traces: this L7 proxy records a span (once per proxy, not per leg).
-	mirror, features, traces bool
-	// prof costs the crossing when it is not the row's profile (a
-	// workload's node type's profile for its share of a ztunnel).
-	prof *profile.Profile
+	proxy int32 // index into the proxies table
+	// workload is the workload whose node type's profile costs this
+	// crossing of a ztunnel, or -1 for the row's profile.
+	workload int32
+	// once: the crossing comes before the proxy that retries, so it
+	// carries each request once, not the edge's expected tries; mirror:
+	// mirrored copies leave through it (the routing L7 proxy's outbound
+	// leg); features: the server-side filters run here; traces: this L7
+	// proxy records a span (once per proxy, not per leg).
+	once, mirror, features, traces bool
+}
+
+// tries is how many times the crossing carries each request of e.
+func (t traversal) tries(e *callgraph.ResolvedEdge) float64 {
+	if t.once {
+		return 1
+	}
+	return e.ExpectedTries
 }
 
 // model evaluates a profile; it caches key resolution and fallbacks.
@@ -252,8 +259,8 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 		for _, t := range trav[i] {
 			row := pt.rows[t.proxy]
 			prof := row.prof
-			if t.prof != nil {
-				prof = t.prof
+			if t.workload >= 0 {
+				prof = pt.profiles[t.workload]
 			}
 			pc := traversalCosts(models[prof], e, t, mtlsOn[i], row)
 			for j := range nComponents {
@@ -295,7 +302,7 @@ func (pt *proxyTable) route(g *callgraph.Resolved, notes *diag.List) (trav [][]t
 			if t.mode == dataplane.Waypoint && t.side == profile.Inbound {
 				continue
 			}
-			r := e.RequestsPerSecond * t.tries
+			r := e.RequestsPerSecond * t.tries(e)
 			if t.mirror {
 				r += e.RequestsPerSecond * e.MirrorFraction
 			}
@@ -313,7 +320,8 @@ func traversalCosts(m *model, e *callgraph.ResolvedEdge, t traversal, mtls bool,
 	if t.mode == dataplane.Ambient {
 		proto = dataplane.TCP // ztunnel is L4 only
 	}
-	cpuMult := t.tries
+	tries := t.tries(e)
+	cpuMult := tries
 	if t.mirror {
 		cpuMult += e.MirrorFraction // mirrored copies leave through the L7 proxy that routes
 	}
@@ -328,13 +336,13 @@ func traversalCosts(m *model, e *callgraph.ResolvedEdge, t traversal, mtls bool,
 		if dir == profile.Response {
 			bytes = e.ResponseBytes
 		}
-		m.add(&pc, s, bytes, t.tries, t.tries*row.latency, cpuMult*row.factor)
+		m.add(&pc, s, bytes, tries, tries*row.latency, cpuMult*row.factor)
 	}
 	if t.features {
-		m.addFeatures(&pc, e, t.tries, t.tries*row.factor)
+		m.addFeatures(&pc, e, tries, tries*row.factor)
 	}
 	if t.traces && e.TracingFraction > 0 {
-		m.addFeature(&pc, e, "tracing", e.TracingFraction*t.tries, e.TracingFraction*t.tries*row.factor)
+		m.addFeature(&pc, e, "tracing", e.TracingFraction*tries, e.TracingFraction*tries*row.factor)
 	}
 	for j := range nComponents {
 		pc.cpu[j] = MillicoresFromRate(e.RequestsPerSecond, pc.cpu[j])

@@ -42,32 +42,32 @@ type proxyTable struct {
 	// sidecars is the row of each workload's sidecar, or -1 before it is
 	// first used; profiles is each workload's profile, nil before it is
 	// first needed.
-	sidecars []int
+	sidecars []int32
 	profiles []*profile.Profile
 	// ztunnel is the row of the ztunnels, or -1.
-	ztunnel   int
-	waypoints map[string]int
+	ztunnel   int32
+	waypoints map[string]int32
 }
 
 func newProxyTable(g *callgraph.Resolved, p *profile.Profile) *proxyTable {
-	pt := &proxyTable{prof: p, sidecars: make([]int, len(g.Workloads)), profiles: make([]*profile.Profile, len(g.Workloads)),
-		ztunnel: -1, waypoints: map[string]int{}}
+	pt := &proxyTable{prof: p, sidecars: make([]int32, len(g.Workloads)), profiles: make([]*profile.Profile, len(g.Workloads)),
+		ztunnel: -1, waypoints: map[string]int32{}}
 	for i := range pt.sidecars {
 		pt.sidecars[i] = -1
 	}
 	return pt
 }
 
-func (pt *proxyTable) add(r proxyRow) int {
+func (pt *proxyTable) add(r proxyRow) int32 {
 	if r.prof == nil {
 		r.prof = pt.prof
 	}
 	pt.rows = append(pt.rows, r)
-	return len(pt.rows) - 1
+	return int32(len(pt.rows) - 1)
 }
 
 // sidecar returns the row of workload i's sidecars.
-func (pt *proxyTable) sidecar(i int, w *callgraph.ResolvedWorkload) int {
+func (pt *proxyTable) sidecar(i int, w *callgraph.ResolvedWorkload) int32 {
 	if row := pt.sidecars[i]; row >= 0 {
 		return row
 	}
@@ -79,9 +79,16 @@ func (pt *proxyTable) sidecar(i int, w *callgraph.ResolvedWorkload) int {
 	return pt.sidecars[i]
 }
 
+// ztunnelShare returns the workload whose pods' share of the ztunnels a
+// crossing is, having looked up its profile (its node type's).
+func (pt *proxyTable) ztunnelShare(i int, w *callgraph.ResolvedWorkload) int32 {
+	pt.workloadProfile(i, w)
+	return int32(i)
+}
+
 // ztunnelRow returns the row of the ztunnels: one per node, so as many
 // replicas as the graph has nodes.
-func (pt *proxyTable) ztunnelRow(g *callgraph.Resolved, notes *diag.List) int {
+func (pt *proxyTable) ztunnelRow(g *callgraph.Resolved, notes *diag.List) int32 {
 	if pt.ztunnel < 0 {
 		pt.ztunnel = pt.add(proxyRow{owner: ZtunnelOwner, kind: KindZtunnel, mode: dataplane.Ambient, replicas: max(g.Nodes, 1)})
 		if g.NodesDefaulted {
@@ -93,7 +100,7 @@ func (pt *proxyTable) ztunnelRow(g *callgraph.Resolved, notes *diag.List) int {
 }
 
 // waypoint returns the row of waypoint id.
-func (pt *proxyTable) waypoint(g *callgraph.Resolved, id string, notes *diag.List) int {
+func (pt *proxyTable) waypoint(g *callgraph.Resolved, id string, notes *diag.List) int32 {
 	if row, ok := pt.waypoints[id]; ok {
 		return row
 	}
@@ -180,37 +187,29 @@ func abbreviate(names []string) string {
 func (pt *proxyTable) traversals(ts []traversal, g *callgraph.Resolved, e *callgraph.ResolvedEdge, notes *diag.List) []traversal {
 	client, server := &g.Workloads[e.FromIndex], &g.Workloads[e.ToIndex]
 	wp := g.EdgeWaypoint(e)
-	tries := e.ExpectedTries
 	waypointRoutes := wp != "" && client.Outbound != dataplane.Sidecar
 	switch client.Outbound {
 	case dataplane.Sidecar:
-		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Outbound, proxy: pt.sidecar(e.FromIndex, client),
-			tries: tries, mirror: true, traces: true})
+		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Outbound, proxy: pt.sidecar(e.FromIndex, client), workload: -1,
+			mirror: true, traces: true})
 	case dataplane.Ambient:
-		t := tries
-		if waypointRoutes {
-			t = 1 // the waypoint retries, after this crossing
-		}
-		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Outbound, proxy: pt.ztunnelRow(g, notes), tries: t,
-			prof: pt.workloadProfile(e.FromIndex, client)})
+		// With a waypoint routing, retries happen after this crossing.
+		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Outbound, proxy: pt.ztunnelRow(g, notes),
+			workload: pt.ztunnelShare(e.FromIndex, client), once: waypointRoutes})
 	}
 	if wp != "" {
 		row := pt.waypoint(g, wp, notes)
-		in := tries
-		if waypointRoutes {
-			in = 1
-		}
 		ts = append(ts,
-			traversal{mode: dataplane.Waypoint, side: profile.Inbound, proxy: row, tries: in, features: true, traces: true},
-			traversal{mode: dataplane.Waypoint, side: profile.Outbound, proxy: row, tries: tries, mirror: waypointRoutes})
+			traversal{mode: dataplane.Waypoint, side: profile.Inbound, proxy: row, workload: -1, once: waypointRoutes, features: true, traces: true},
+			traversal{mode: dataplane.Waypoint, side: profile.Outbound, proxy: row, workload: -1, mirror: waypointRoutes})
 	}
 	switch server.Inbound {
 	case dataplane.Sidecar:
-		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Inbound, proxy: pt.sidecar(e.ToIndex, server),
-			tries: tries, features: true, traces: true})
+		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Inbound, proxy: pt.sidecar(e.ToIndex, server), workload: -1,
+			features: true, traces: true})
 	case dataplane.Ambient:
-		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Inbound, proxy: pt.ztunnelRow(g, notes), tries: tries,
-			prof: pt.workloadProfile(e.ToIndex, server)})
+		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Inbound, proxy: pt.ztunnelRow(g, notes),
+			workload: pt.ztunnelShare(e.ToIndex, server)})
 	}
 	return ts
 }
