@@ -251,6 +251,9 @@ type ProxyCost struct {
 	// memory is not attributed to workloads.
 	PerNode bool   `json:"perNode,omitempty"`
 	Source  string `json:"source,omitempty"`
+	// Memory, when set, gives the memory of one instance from the size of
+	// its configuration; MemoryMiB is then the figure for an unknown one.
+	Memory *MemoryModel `json:"memory,omitempty"`
 }
 
 // Validate checks the profile's structure and values.
@@ -307,7 +310,7 @@ func (p *Profile) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return validateMemory(p.Proxies, checkSource)
 }
 
 // modelKey identifies a model: its traversal and component.
