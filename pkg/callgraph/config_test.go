@@ -40,8 +40,8 @@ func TestResolveProxyConfig(t *testing.T) {
 			want: map[string]ProxyConfig{
 				"shop/web": {Services: 2, Clusters: 3, Endpoints: 5, Listeners: 2, Routes: 2},
 				// Every service: 3 services, 4 clusters, 9 endpoints.
-				"shop/api":  {Services: 3, Clusters: 4, Endpoints: 9, Listeners: 1, Routes: 2},
-				"data/db":   {Services: 3, Clusters: 4, Endpoints: 9, Listeners: 1, Routes: 2},
+				"shop/api": {Services: 3, Clusters: 4, Endpoints: 9, Listeners: 1, Routes: 2},
+				"data/db":  {Services: 3, Clusters: 4, Endpoints: 9, Listeners: 1, Routes: 2},
 			},
 			defaulted: map[string]bool{"shop/api": true, "data/db": true},
 			note:      "proxyConfig not set for 2 sidecar workload(s); each is taken to see the 3 services listed: 4 clusters, 9 endpoints",

@@ -235,7 +235,7 @@ func (c *Config) destinationRule(client Workload, host, svcNamespace string) *de
 		bestScore := -1
 		for i := range c.destRules {
 			d := &c.destRules[i]
-			if !in(d) {
+			if !in(d) || !exportedTo(d.exportTo, d.namespace, client.Namespace) {
 				continue
 			}
 			if s := hostSpecificity(d.host, host); s > bestScore {
@@ -270,7 +270,7 @@ func (c *Config) virtualService(ns, host string) (vs *virtualService, others int
 	bestTier, bestScore := 2, -1
 	for i := range c.virtualServices {
 		v := &c.virtualServices[i]
-		if len(v.gateways) > 0 && !slices.Contains(v.gateways, "mesh") {
+		if len(v.gateways) > 0 && !slices.Contains(v.gateways, "mesh") || !exportedTo(v.exportTo, v.namespace, ns) {
 			continue
 		}
 		score := -1
@@ -399,28 +399,34 @@ func (c *Config) sidecarFor(client Workload) *sidecarScope {
 // egressHostMatches reads a Sidecar egress host "namespace/dnsName": namespace
 // "*" is any, "." the client's, "~" none; dnsName is "*", "*.suffix" or a host.
 func egressHostMatches(h, clientNS string, svc Service) bool {
-	ns, dns, found := strings.Cut(strings.TrimSpace(h), "/")
+	return egressMatches(h, clientNS, svc.Namespace, svc.Name, svc.Host())
+}
+
+// egressMatches is egressHostMatches for any resource: one in namespace ns
+// named name (a short dnsName matches it) with host name host (an FQDN).
+func egressMatches(h, clientNS, ns, name, host string) bool {
+	hostNS, dns, found := strings.Cut(strings.TrimSpace(h), "/")
 	if !found {
-		ns, dns = "*", ns
+		hostNS, dns = "*", hostNS
 	}
-	switch ns {
+	switch hostNS {
 	case "*":
 	case ".":
-		if svc.Namespace != clientNS {
+		if ns != clientNS {
 			return false
 		}
 	case "~":
 		return false
 	default:
-		if ns != svc.Namespace {
+		if hostNS != ns {
 			return false
 		}
 	}
 	dns = strings.ToLower(dns)
 	if !strings.Contains(dns, ".") && dns != "*" {
-		return dns == svc.Name
+		return dns == name
 	}
-	return hostMatches(dns, svc.Host())
+	return hostMatches(dns, host)
 }
 
 // egress checks that the client's Sidecar resource imports the service.
