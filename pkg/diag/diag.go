@@ -56,6 +56,9 @@ const (
 	TraceRepaired         Code = "MI0029"
 	TraceRates            Code = "MI0030"
 	NodeTypeProfile       Code = "MI0031"
+	// MI0032 is kept for the message-size checks of issue 13.
+	ProxyConfigPartial Code = "MI0033"
+	SidecarScopeRisk   Code = "MI0034"
 )
 
 // CodeInfo documents one code.
@@ -130,6 +133,10 @@ var Codes = []CodeInfo{
 		"Call rates were derived from the calls seen in the traces over the time they span; sampled traces under-count them. Rates only change the predicted CPU, not the latency."},
 	{NodeTypeProfile, Info, "per-node-type profile",
 		"The proxies of workloads on this node type were predicted with the profile measured on that node type (kubectl meshinsight profile --all-node-types); workloads on node types without one use the default profile."},
+	{ProxyConfigPartial, Info, "proxy configuration partly read",
+		"Each sidecar's configuration (and so its memory) was counted over the Services of the namespaces read; read every namespace (-A) to count the whole mesh."},
+	{SidecarScopeRisk, Warning, "narrower Sidecar scope",
+		"Sidecar resources that import only the Services observed send calls to any other host to the PassthroughCluster (outboundTrafficPolicy ALLOW_ANY: plain TCP, no mTLS, no L7 features) or fail them (REGISTRY_ONLY); or they conflict with an existing Sidecar. Check the window covered every call before applying them."},
 }
 
 // Lookup returns the documentation of a code.
