@@ -3,6 +3,7 @@ package predict
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	sigsyaml "sigs.k8s.io/yaml"
@@ -15,7 +16,8 @@ import (
 
 // WhatIf is one change to a graph, limited to the edges or workloads its selector
 // matches. Written as comma-separated key=value pairs, e.g.
-// "mtls=off", "mode=ambient,namespace=shop", "protocol=grpc,edge=productpage->reviews".
+// "mtls=off", "mode=ambient,namespace=shop", "protocol=grpc,edge=productpage->reviews",
+// "scope=observed".
 type WhatIf struct {
 	// Raw is the text it was parsed from.
 	Raw string
@@ -23,6 +25,9 @@ type WhatIf struct {
 	MTLS     *bool
 	Mode     dataplane.Mode
 	Protocol dataplane.Protocol
+	// Scope narrows what each selected sidecar is configured with (its
+	// memory): ScopeNamespace or ScopeObserved.
+	Scope string
 	// Selector (at most one; none selects everything).
 	Edge      string
 	Workload  string
@@ -66,6 +71,11 @@ func ParseWhatIf(s string) (WhatIf, error) {
 				return w, fmt.Errorf("what-if %q: %w", s, err)
 			}
 			w.Protocol = p
+		case "scope":
+			if !slices.Contains(Scopes, value) {
+				return w, fmt.Errorf("what-if %q: scope=%s: want %s", s, value, strings.Join(Scopes, " or "))
+			}
+			w.Scope = value
 		case "edge":
 			from, to, ok := strings.Cut(value, "->")
 			if !ok || from == "" || to == "" {
@@ -80,17 +90,20 @@ func ParseWhatIf(s string) (WhatIf, error) {
 			w.Namespace = value
 			selectors++
 		default:
-			return w, fmt.Errorf("what-if %q: unknown key %q (want mtls, mode, protocol and optionally one of edge, workload, namespace)", s, key)
+			return w, fmt.Errorf("what-if %q: unknown key %q (want mtls, mode, protocol, scope and optionally one of edge, workload, namespace)", s, key)
 		}
 	}
-	if w.MTLS == nil && w.Mode == "" && w.Protocol == "" {
-		return w, fmt.Errorf("what-if %q: nothing to change: set mtls, mode or protocol", s)
+	if w.MTLS == nil && w.Mode == "" && w.Protocol == "" && w.Scope == "" {
+		return w, fmt.Errorf("what-if %q: nothing to change: set mtls, mode, protocol or scope", s)
 	}
 	if selectors > 1 {
 		return w, fmt.Errorf("what-if %q: use at most one of edge, workload, namespace", s)
 	}
 	if w.Mode != "" && w.Edge != "" {
 		return w, fmt.Errorf("what-if %q: mode applies to workloads: select with workload= or namespace=, not edge=", s)
+	}
+	if w.Scope != "" && w.Edge != "" {
+		return w, fmt.Errorf("what-if %q: scope applies to workloads: select with workload= or namespace=, not edge=", s)
 	}
 	return w, nil
 }
@@ -137,6 +150,9 @@ func Apply(g *callgraph.Resolved, changes []WhatIf, notes *diag.List) *callgraph
 					e.MTLSRequested = v.Workloads[e.FromIndex].Outbound.Meshed() && v.Workloads[e.ToIndex].Inbound.Meshed()
 				}
 			}
+		}
+		if w.Scope != "" && applyScope(v, w) {
+			matched = true
 		}
 		if w.MTLS != nil || w.Protocol != "" {
 			for i := range v.Edges {
