@@ -292,18 +292,18 @@ func (v *view) proxies(buf *bytes.Buffer) error {
 func (v *view) proxyTable(ps []predict.ProxyResult) *table {
 	withLimit := slices.ContainsFunc(ps, func(p predict.ProxyResult) bool { return p.CPULimitMillicores > 0 })
 	t := &table{}
-	t.header("WORKLOAD", "KIND", "REPLICAS", "RPS/REPLICA", "CPU", "MEMORY")
+	t.header("WORKLOAD", "KIND", "REPLICAS", "RPS/REPLICA", "CPU", "MEMORY", "MEM/REPLICA")
 	if v.wide {
-		t.header("RATE FACTOR")
+		t.header("RATE FACTOR", "CLUSTERS", "ENDPOINTS")
 	}
 	if withLimit {
 		t.header("CPU LIMIT")
 	}
 	for _, p := range ps {
 		row := []string{v.name(p.Workload), string(p.Kind), fmt.Sprint(p.Replicas), rate(p.RequestsPerSecondPerReplica),
-			proxyCPU(p), mebibytes(p.MemoryMiB)}
+			proxyCPU(p), mebibytes(p.MemoryMiB), replicaMemory(p)}
 		if v.wide {
-			row = append(row, fmt.Sprintf("%.2f", p.RateFactor))
+			row = append(row, fmt.Sprintf("%.2f", p.RateFactor), configCount(p, clusters), configCount(p, endpoints))
 		}
 		if withLimit {
 			row = append(row, limit(p.CPULimitMillicores))
@@ -331,12 +331,19 @@ func (v *view) proxyChangeTable(base, what []predict.ProxyResult) *table {
 		}
 		rows = append(rows, []string{v.name(k.workload), kind, replicas,
 			present(bok, proxyCPU(b)), present(wok, proxyCPU(w)), signedMillicores(w.CPUMillicores - b.CPUMillicores),
-			present(bok, mebibytes(b.MemoryMiB)), present(wok, mebibytes(w.MemoryMiB))})
+			present(bok, mebibytes(b.MemoryMiB)), present(wok, mebibytes(w.MemoryMiB)), signedMebibytes(w.MemoryMiB - b.MemoryMiB),
+			memoryChange(b, bok, w, wok)})
+		if v.wide {
+			rows[len(rows)-1] = append(rows[len(rows)-1], configChange(b, bok, w, wok, clusters), configChange(b, bok, w, wok, endpoints))
+		}
 		limits = append(limits, lim)
 	}
 	withLimit := slices.ContainsFunc(limits, func(l string) bool { return l != "-" })
 	t := &table{}
-	t.header("WORKLOAD", "KIND", "REPLICAS", "CPU BASE", "CPU WHAT-IF", "Δ CPU", "MEMORY BASE", "MEMORY WHAT-IF")
+	t.header("WORKLOAD", "KIND", "REPLICAS", "CPU BASE", "CPU WHAT-IF", "Δ CPU", "MEMORY BASE", "MEMORY WHAT-IF", "Δ MEMORY", "MEM/REPLICA")
+	if v.wide {
+		t.header("CLUSTERS", "ENDPOINTS")
+	}
 	if withLimit {
 		t.header("CPU LIMIT")
 	}
