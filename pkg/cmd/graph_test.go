@@ -84,3 +84,38 @@ func TestGraphErrors(t *testing.T) {
 		t.Errorf("zero window: %v", err)
 	}
 }
+
+// graph --sidecar-resources writes one Sidecar per sidecar workload that
+// imports the Services it was observed calling, and warns of the rest.
+func TestGraphSidecarResources(t *testing.T) {
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	o := &GraphOptions{getter: genericclioptions.NewConfigFlags(true), live: newLiveOptions(), Output: "yaml", SidecarResources: true, IOStreams: streams}
+	o.live.PrometheusURL = promtest.Serve(t, promtest.Requests{Namespace: "shop", From: "web", To: "api", Service: "api", Protocol: "grpc", Rate: 40})
+	if err := o.live.complete(); err != nil {
+		t.Fatal(err)
+	}
+	o.clients = graphClients()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"# Warning: these Sidecars import only the Services observed in the window",
+		"# shop/web was observed calling 1 Service(s)\napiVersion: networking.istio.io/v1\nkind: Sidecar\n",
+		"  name: web-observed\n  namespace: shop\nspec:\n  egress:\n  - hosts:\n    - shop/api.shop.svc.cluster.local\n  workloadSelector:\n    labels:\n      app: web\n",
+		"  name: api-observed\n  namespace: shop\nspec:\n  egress:\n  - hosts:\n    - ~/*\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut.String(), "[MI0034]") {
+		t.Errorf("no passthrough warning on stderr: %q", errOut)
+	}
+	o.Output = "json"
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--sidecar-resources writes YAML") {
+		t.Errorf("json with --sidecar-resources: %v", err)
+	}
+}

@@ -108,6 +108,9 @@ services it names.`,
   kubectl meshinsight predict -f examples/bookinfo.yaml --what-if 'protocol=grpc,edge=productpage->reviews'
   kubectl meshinsight predict -f examples/online-boutique.yaml --what-if mode=ambient,namespace=boutique
 
+  # How much sidecar memory a Sidecar resource per workload would save
+  kubectl meshinsight predict -A --what-if scope=observed
+
   # A measured profile, and a component made twice as fast
   kubectl meshinsight predict -f graph.yaml --profile my-profile.json --speedup speedup.yaml
 
@@ -126,7 +129,7 @@ func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.ExportGraph, "export-graph", "", "Also write the call graph used (e.g. the one derived from the cluster) to this file")
 	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|"))
-	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B (repeatable)")
+	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B, scope=observed|namespace (repeatable)")
 	f.StringVar(&o.SpeedupPath, "speedup", "", "File of per-component speed-ups for the variant, e.g. {parsing: 2}")
 	f.StringVar(&o.FanOut, "fanout", o.FanOut, "How a request's downstream calls combine on a path: sequential (sum) or parallel (slowest)")
 	o.live.addFlags(f)
