@@ -52,6 +52,9 @@ type ProxyConfig struct {
 	AdminSocket string
 	// TLS holds the sidecar's certificates when mTLS is on; nil otherwise.
 	TLS *TLSFiles
+	// Upstreams adds upstream services to the outbound side, as a mesh's
+	// configuration does, for memory measurements; zero adds none.
+	Upstreams Upstreams
 }
 
 // TLSFiles are one sidecar's mTLS credentials, as PEM files.
@@ -107,6 +110,7 @@ func (HAProxy) Config(c ProxyConfig) ([]byte, error) {
 	b.line("frontend outbound")
 	b.line("    bind 0.0.0.0:%d", c.OutboundPort)
 	b.line("    tcp-request connection reject if { dst_port %d }", c.OutboundPort)
+	b.routes(c.Upstreams, c.Mode)
 	b.line("    default_backend outbound")
 	b.line("")
 	b.line("backend outbound")
@@ -117,6 +121,7 @@ func (HAProxy) Config(c ProxyConfig) ([]byte, error) {
 	} else {
 		b.line("    server dst 0.0.0.0")
 	}
+	b.upstreams(c.Upstreams)
 	return b.Bytes(), nil
 }
 
@@ -153,6 +158,9 @@ func (n NGINX) Config(c ProxyConfig) ([]byte, error) {
 	}
 	if c.AppPort == 0 || !c.Upstream.IsValid() {
 		return nil, errors.New("nginx sidecar: needs AppPort and Upstream (it cannot read original destinations)")
+	}
+	if c.Upstreams.Services > 0 {
+		return nil, errors.New("nginx sidecar: upstream services are not rendered for nginx (measure memory with haproxy)")
 	}
 	b := newNGINXConfig(c)
 	b.line("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
@@ -197,6 +205,9 @@ func (c ProxyConfig) check() error {
 	}
 	if c.TLS != nil && (c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "" || c.TLS.CertKey == "" || c.TLS.PeerName == "") {
 		errs = append(errs, errors.New("TLS needs CA, Cert, Key, CertKey and PeerName"))
+	}
+	if err := c.Upstreams.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("proxy config: %w", err)
