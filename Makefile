@@ -64,7 +64,7 @@ INTEGRATION_PKGS := ./internal/testenv/ ./pkg/kube/ ./pkg/mesh/ ./pkg/telemetry/
 test-integration: ## Suites against the real control plane and Prometheus (start them with make testenv / make prometheus and export what they print)
 	$(GO) test -tags integration -count=1 -p 1 -timeout 20m -v $(INTEGRATION_PKGS)
 
-bench-discover: ## Discovery of 5,000 pods / 1,000 services in 50 namespaces on the real control plane
+bench-discover: ## Discovery of 5,000 pods / 1,000 services in 50 namespaces on the real control plane, and every sidecar's visibility of them (target < 1 s)
 	$(GO) test -tags integration -count=1 -run '^$$' -bench BenchmarkDiscoverLarge -benchtime 5x -timeout 20m ./pkg/kube/
 
 fuzz: ## Fuzz the call-graph parser for a minute
@@ -82,10 +82,11 @@ check-cli-deps: ## The CLI must not link cilium/ebpf (it runs on macOS and Windo
 validate: build-agent ## Measured vs predicted overhead on a real 5-pod haproxy sidecar chain; prints the error table (root, ~4 min)
 	$(BIN)/meshinsight-agent validate --out $(BIN)/validate
 
-bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s, < 500 MiB)
+bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s, < 500 MiB); sidecar visibility of 1,000 Services (target < 1 s)
 	$(GO) test -run '^$$' -bench 'BenchmarkPredictLarge' -benchtime 5x -benchmem ./pkg/predict
 	$(GO) test -run '^$$' -bench 'BenchmarkParseLarge' -benchtime 1x ./pkg/callgraph
 	$(GO) test -run '^$$' -bench 'BenchmarkParseAndCriticalPath100k' -benchtime 5x -benchmem ./pkg/traces
+	$(GO) test -run '^$$' -bench 'BenchmarkVisibilityLarge' -benchtime 5x -benchmem ./pkg/mesh
 	@$(GO) build -o $(BIN)/kubectl-meshinsight ./cmd/kubectl-meshinsight
 	@$(GO) run ./hack/benchgraph -format json > $(BIN)/bench-graph.json
 	@echo "end to end (parse JSON + predict + print JSON), 10,000 workloads / 100,000 edges:"
