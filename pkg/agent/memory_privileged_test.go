@@ -30,15 +30,7 @@ func TestLocalMemoryModel(t *testing.T) {
 		Duration: time.Second, Rounds: 2, Helper: suite.Helper, Prefix: prefix, Progress: privtest.LogWriter{TB: t},
 		MemoryServices: DefaultMemoryServices, MemoryEndpoints: DefaultMemoryEndpoints, MemoryThreads: DefaultMemoryThreads,
 	}
-	res, err := Run(ctx, cfg)
-	var ms []Measurement
-	if res != nil {
-		ms = res.Measurements
-	}
-	assertNothingLeft(t, prefix, ms)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runLeavingNothing(ctx, t, cfg)
 	if len(res.Memory) != 12 {
 		t.Fatalf("%d memory measurements, want 12", len(res.Memory))
 	}

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,22 +232,31 @@ func (c *Config) destinationRule(client Workload, host, svcNamespace string) *de
 		func(d *destRule) bool { return d.namespace == root && d.selector == nil },
 	}
 	for _, in := range tiers {
-		var best *destRule
-		bestScore := -1
-		for i := range c.destRules {
-			d := &c.destRules[i]
-			if !in(d) || !exportedTo(d.exportTo, d.namespace, client.Namespace) {
-				continue
+		best := mostSpecificRule(host, func(yield func(*destRule) bool) {
+			for i := range c.destRules {
+				if d := &c.destRules[i]; in(d) && exportedTo(d.exportTo, d.namespace, client.Namespace) && !yield(d) {
+					return
+				}
 			}
-			if s := hostSpecificity(d.host, host); s > bestScore {
-				best, bestScore = d, s
-			}
-		}
+		})
 		if best != nil {
 			return best
 		}
 	}
 	return nil
+}
+
+// mostSpecificRule is the rule of rules whose host matches host most
+// specifically, the first of equals; nil for none.
+func mostSpecificRule(host string, rules iter.Seq[*destRule]) *destRule {
+	var best *destRule
+	bestScore := -1
+	for d := range rules {
+		if s := hostSpecificity(d.host, host); s > bestScore {
+			best, bestScore = d, s
+		}
+	}
+	return best
 }
 
 // clientTLS is the TLS mode the client's DestinationRule sets for a service port

@@ -330,16 +330,13 @@ func (v *visibility) destRule(ns string, selected []*destRule, host, svcNS strin
 		selected bool
 	}{{selected, true}, {v.drByNS[ns], false}, {v.drByNS[svcNS], false}, {v.drByNS[root], false}}
 	for _, tier := range tiers {
-		var best *destRule
-		bestScore := -1
-		for _, d := range tier.rules {
-			if (d.selector != nil) != tier.selected || !exportedTo(d.exportTo, d.namespace, ns) {
-				continue
+		best := mostSpecificRule(host, func(yield func(*destRule) bool) {
+			for _, d := range tier.rules {
+				if (d.selector != nil) == tier.selected && exportedTo(d.exportTo, d.namespace, ns) && !yield(d) {
+					return
+				}
 			}
-			if s := hostSpecificity(d.host, host); s > bestScore {
-				best, bestScore = d, s
-			}
-		}
+		})
 		if best != nil {
 			return best
 		}
