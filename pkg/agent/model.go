@@ -320,7 +320,8 @@ const Method = "meshinsight-agent profile --local: two-pod sidecar datapath in n
 	"perf CPU-clock stack samples classified by rule file; CPU per request = on-CPU ÷ mesh requests; " +
 	"latency = added mesh−bypass median over rounds, apportioned to sides by CPU and to components " +
 	"by sample share (not measured per component); both split evenly between request and response; " +
-	"linear fits over message size at the lowest rate"
+	"linear fits over message size at the lowest rate; each model's range is a 90% bootstrap interval over " +
+	"the rounds of its variant's cells with the size fit's residual added in quadrature"
 
 // BuildProfile fits the measurements into a profile: one model per
 // (protocol, mTLS, side, direction, component) fitted over message size at
@@ -344,6 +345,7 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 		Metadata:   profile.Metadata{Name: name, Created: created.UTC()},
 		Provenance: profile.Provenance{Platform: platform, Method: Method},
 	}
+	rs := ranges(ms, lowest)
 	for _, k := range costs.keys {
 		for _, comp := range profile.Components {
 			s, ok := costs.byKey[k][comp]
@@ -354,6 +356,7 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 			if err != nil {
 				return nil, err
 			}
+			m.Range = rangeOf(rs, k)
 			p.Models = append(p.Models, m)
 		}
 	}

@@ -56,6 +56,7 @@ const (
 	TraceRepaired         Code = "MI0029"
 	TraceRates            Code = "MI0030"
 	NodeTypeProfile       Code = "MI0031"
+	NoRanges              Code = "MI0033"
 )
 
 // CodeInfo documents one code.
@@ -130,6 +131,8 @@ var Codes = []CodeInfo{
 		"Call rates were derived from the calls seen in the traces over the time they span; sampled traces under-count them. Rates only change the predicted CPU, not the latency."},
 	{NodeTypeProfile, Info, "per-node-type profile",
 		"The proxies of workloads on this node type were predicted with the profile measured on that node type (kubectl meshinsight profile --all-node-types); workloads on node types without one use the default profile."},
+	{NoRanges, Info, "figures without ranges",
+		"A measured profile gives its models a low–high range, but some figures also use models without one (borrowed ztunnel or waypoint models, feature costs), so those figures are shown without a range. The reference profile's published figures carry no spread at all, so its predictions have no ranges."},
 }
 
 // Lookup returns the documentation of a code.

@@ -265,6 +265,9 @@ func (pt *proxyTable) results(c []costs, notes *diag.List) []ProxyResult {
 		res := ProxyResult{Workload: r.owner, Kind: r.kind, Replicas: r.replicas, RateFactor: r.factor, CPULimitMillicores: r.limit}
 		res.RequestsPerSecondPerReplica = pt.perReplica(&r)
 		_, _, res.CPUMillicores = c[i].total()
+		if _, _, cpu := c[i].ranges(); cpu != nil {
+			res.Range = &Range{CPUMillicores: cpu}
+		}
 		mib, ok := memory[memKey{r.prof, r.kind}]
 		if !ok {
 			mib = memoryPerInstance(r.prof, r.kind, r.mode, notes)
