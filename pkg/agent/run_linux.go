@@ -95,6 +95,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	p.Provenance.Checks = ChecksOf(ms)
 	p.Provenance.Checks.ObserverThroughputRatio = observer
 	p.Provenance.Load = &profile.Load{Arrivals: string(vr.arrivals), Connections: vr.conns, ConnectionsKept: "cell"}
+	p.OperatingPoint = operatingPoint(ms, cfg.Mesh != "")
 	if len(mem) > 0 {
 		cost, err := MemoryCost(mem, ms)
 		if err != nil {

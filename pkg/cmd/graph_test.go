@@ -110,7 +110,7 @@ func TestGraphSidecarResources(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(errOut.String(), "[MI0034]") {
+	if !strings.Contains(errOut.String(), "[MI0036]") {
 		t.Errorf("no passthrough warning on stderr: %q", errOut)
 	}
 	o.Output = "json"

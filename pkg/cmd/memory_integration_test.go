@@ -367,7 +367,7 @@ func TestScopeObservedLive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("graph --sidecar-resources: %v\n%s", err, errOut)
 	}
-	if !strings.Contains(errOut, "[MI0034]") || !strings.Contains(sidecars, "# Warning: these Sidecars import only") {
+	if !strings.Contains(errOut, "[MI0036]") || !strings.Contains(sidecars, "# Warning: these Sidecars import only") {
 		t.Errorf("no outboundTrafficPolicy warning:\n%s\n%s", errOut, sidecars)
 	}
 	if err := applyManifests(ctx, dyn, sidecars, true); err != nil {

@@ -56,9 +56,10 @@ const (
 	TraceRepaired         Code = "MI0029"
 	TraceRates            Code = "MI0030"
 	NodeTypeProfile       Code = "MI0031"
-	// MI0032 is kept for the message-size checks of issue 13.
-	ProxyConfigPartial Code = "MI0033"
-	SidecarScopeRisk   Code = "MI0034"
+	NoRanges              Code = "MI0033"
+	ProxySaturated        Code = "MI0034"
+	ProxyConfigPartial    Code = "MI0035"
+	SidecarScopeRisk      Code = "MI0036"
 )
 
 // CodeInfo documents one code.
@@ -133,6 +134,10 @@ var Codes = []CodeInfo{
 		"Call rates were derived from the calls seen in the traces over the time they span; sampled traces under-count them. Rates only change the predicted CPU, not the latency."},
 	{NodeTypeProfile, Info, "per-node-type profile",
 		"The proxies of workloads on this node type were predicted with the profile measured on that node type (kubectl meshinsight profile --all-node-types); workloads on node types without one use the default profile."},
+	{NoRanges, Info, "figures without ranges",
+		"A measured profile gives its models a low–high range, but some figures also use models without one (borrowed ztunnel or waypoint models, feature costs), so those figures are shown without a range. The reference profile's published figures carry no spread at all, so its predictions have no ranges."},
+	{ProxySaturated, Warning, "proxy saturated",
+		"A sidecar's predicted CPU per instance reaches 95% of its worker threads (the profile's operating point): requests queue without bound there, so its latency figures are a floor. Add replicas, raise the proxy's concurrency or its CPU."},
 	{ProxyConfigPartial, Info, "proxy configuration partly read",
 		"Each sidecar's configuration (and so its memory) was counted over the Services of the namespaces read; read every namespace (-A) to count the whole mesh."},
 	{SidecarScopeRisk, Warning, "narrower Sidecar scope",

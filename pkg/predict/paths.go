@@ -48,6 +48,37 @@ func callsPerRequest(g *callgraph.Resolved) []float64 {
 // and sums them (so load-balanced alternatives average out); Parallel takes the
 // slowest call. Cycles are cut where they close, and reported.
 func paths(g *callgraph.Resolved, edges []EdgeResult, fan FanOut, notes *diag.List) []PathResult {
+	return pathsOf(g, edges, func(i int) (float64, float64) { return edges[i].LatencyP50Micros, edges[i].LatencyP99Micros }, fan, notes)
+}
+
+// pathsWithRanges is paths with each path's range: the same combination
+// over the edges' low ends, then their high ends (both are monotone in the
+// edges' figures). Paths get no range when an edge has none.
+func pathsWithRanges(g *callgraph.Resolved, edges []EdgeResult, fan FanOut, notes *diag.List) []PathResult {
+	res := paths(g, edges, fan, notes)
+	for _, e := range edges {
+		if e.Range == nil {
+			return res
+		}
+	}
+	quiet := &diag.List{} // cycles are reported once, above
+	low := pathsOf(g, edges, func(i int) (float64, float64) {
+		return edges[i].Range.LatencyP50Micros.Low, edges[i].Range.LatencyP99Micros.Low
+	}, fan, quiet)
+	high := pathsOf(g, edges, func(i int) (float64, float64) {
+		return edges[i].Range.LatencyP50Micros.High, edges[i].Range.LatencyP99Micros.High
+	}, fan, quiet)
+	for i := range res {
+		res[i].Range = &Range{
+			LatencyP50Micros: &Interval{Low: low[i].LatencyP50Micros, High: high[i].LatencyP50Micros},
+			LatencyP99Micros: &Interval{Low: low[i].LatencyP99Micros, High: high[i].LatencyP99Micros},
+		}
+	}
+	return res
+}
+
+// pathsOf is paths with the edges' latencies from latency.
+func pathsOf(g *callgraph.Resolved, edges []EdgeResult, latency func(int) (p50, p99 float64), fan FanOut, notes *diag.List) []PathResult {
 	out := make([][]int, len(g.Workloads))
 	for i, e := range g.Edges {
 		out[e.FromIndex] = append(out[e.FromIndex], i)
@@ -78,7 +109,8 @@ func paths(g *callgraph.Resolved, edges []EdgeResult, fan FanOut, notes *diag.Li
 			s := &st[w]
 			for _, ei := range out[w] {
 				to := g.Edges[ei].ToIndex
-				p50, p99, calls := edges[ei].LatencyP50Micros, edges[ei].LatencyP99Micros, 1.0
+				p50, p99 := latency(ei)
+				calls := 1.0
 				if !st[to].onStack { // below a back edge nothing more is counted
 					p50, p99, calls = p50+st[to].p50, p99+st[to].p99, calls+st[to].calls
 				}
