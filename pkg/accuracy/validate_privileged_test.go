@@ -64,15 +64,7 @@ func TestValidateShort(t *testing.T) {
 		Profile: ProfileConfig{Rates: []float64{300}, Sizes: []int{512}, Duration: 500 * time.Millisecond, Rounds: 1},
 		Helper:  suite.Helper, Prefix: prefix, OutDir: out, Progress: privtest.LogWriter{TB: t},
 	}
-	reps, err := Run(ctx, cfg)
-	assertNothingLeft(t, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(reps) != 1 || reps[0].Chain != "default" {
-		t.Fatalf("%d reports, want the default chain's", len(reps))
-	}
-	checkReport(t, reps[0], cfg, 2)
+	checkReport(t, runChainShort(ctx, t, cfg), cfg, 2)
 	for _, f := range []string{"profile.json", "default/report.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("output %s: %v", f, err)
@@ -105,15 +97,7 @@ func TestValidateDiamondShort(t *testing.T) {
 		Chains: []Chain{DiamondChain()}, Rounds: 2, Duration: time.Second, Warmup: 300 * time.Millisecond,
 		ProfilePath: profPath, Helper: suite.Helper, Prefix: prefix, OutDir: out, Progress: privtest.LogWriter{TB: t},
 	}
-	reps, err := Run(ctx, cfg)
-	assertNothingLeft(t, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(reps) != 1 || reps[0].Chain != "diamond" {
-		t.Fatalf("%d reports, want the diamond chain's", len(reps))
-	}
-	rep := reps[0]
+	rep := runChainShort(ctx, t, cfg)
 	checkReport(t, rep, cfg, len(DiamondChain().Rates))
 	if !strings.Contains(rep.Setup, "2 worker thread") || !strings.Contains(rep.Setup, "http-reuse always") {
 		t.Errorf("setup %q", rep.Setup)
@@ -139,6 +123,21 @@ func TestValidateDiamondShort(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "diamond", "report.json")); err != nil {
 		t.Errorf("report: %v", err)
 	}
+}
+
+// runChainShort runs cfg, whose one chain it returns the report of, and
+// checks that nothing was left behind.
+func runChainShort(ctx context.Context, t *testing.T, cfg Config) *experiment.Report {
+	t.Helper()
+	reps, err := Run(ctx, cfg)
+	assertNothingLeft(t, cfg.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 1 || reps[0].Chain != cfg.Chains[0].Name {
+		t.Fatalf("%d reports, want the %s chain's", len(reps), cfg.Chains[0].Name)
+	}
+	return reps[0]
 }
 
 // checkReport checks what must hold of a chain's short validation whatever
