@@ -12,6 +12,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
 // Chain is one application a validation measures: its topology, how its
@@ -160,12 +161,16 @@ func (c Chain) Graph(rate float64) *callgraph.Graph {
 }
 
 // predictionNotes say which of c's settings the predictor has no input
-// for: it predicts them as the profile measured them.
-func (c Chain) predictionNotes() []string {
+// for: it predicts them as prof measured them.
+func (c Chain) predictionNotes(prof *profile.Profile) []string {
 	var notes []string
 	if c.threads() != agentProxyThreads {
-		notes = append(notes, fmt.Sprintf("the sidecars run %d worker threads (proxyConcurrency %d in the graph); the predictor treats that as informational and the profile was taken with %d",
-			c.threads(), c.threads(), agentProxyThreads))
+		msg := fmt.Sprintf("the sidecars run %d worker threads (proxyConcurrency %d in the graph), which the predictor does not read: "+
+			"its CPU and latency per request are the profile's, taken with %d", c.threads(), c.threads(), agentProxyThreads)
+		if op := prof.OperatingPoint; op != nil {
+			msg += fmt.Sprintf(", and its queueing term serves each sidecar with the profile's %d", op.ProxyThreads)
+		}
+		notes = append(notes, msg)
 	}
 	if c.Proxy.HTTPReuse != "" {
 		notes = append(notes, fmt.Sprintf("the sidecars reuse server connections with http-reuse %s; the profile was taken with haproxy's default (safe) and the graph has no input for it",

@@ -126,6 +126,7 @@ func predictChain(cfg Config, ch Chain, prof *profile.Profile, profPath string, 
 		}
 	}
 	rep.Summary = experiment.Summarize(rep.Rates)
+	rep.SummaryWithoutQueueing = experiment.SummarizeWithoutQueueing(rep.Rates)
 	data, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding the report: %w", err)
@@ -410,12 +411,20 @@ func predictRate(ch Chain, dir string, prof *profile.Profile, profPath string, r
 	if err != nil {
 		return fmt.Errorf("resolving the call graph: %w", err)
 	}
-	report, err := predict.Run(predict.Input{
-		Graph: resolved, GraphName: rr.GraphPath, Profile: prof, ProfileSource: profPath, FanOut: predict.Parallel,
-	})
+	in := predict.Input{
+		Graph: resolved, GraphName: rr.GraphPath, Profile: prof, ProfileSource: profPath, FanOut: predict.Parallel, Queueing: true,
+	}
+	report, err := predict.Run(in)
 	if err != nil {
 		return fmt.Errorf("predicting %s: %w", rr.GraphPath, err)
 	}
+	// The same prediction without the queueing term, to show what it does.
+	in.Queueing = false
+	without, err := predict.Run(in)
+	if err != nil {
+		return fmt.Errorf("predicting %s without queueing: %w", rr.GraphPath, err)
+	}
+	rr.RowsWithoutQueueing = experiment.Compare(ch.Topology, rr.RatePerSecond, rr.Rounds, &without.Baseline)
 	out, err := json.MarshalIndent(report, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding the prediction: %w", err)
@@ -428,7 +437,7 @@ func predictRate(ch Chain, dir string, prof *profile.Profile, profPath string, r
 	for _, msg := range report.Messages {
 		rr.Notes = append(rr.Notes, "predictor: "+msg.String())
 	}
-	rr.Notes = append(rr.Notes, ch.predictionNotes()...)
+	rr.Notes = append(rr.Notes, ch.predictionNotes(prof)...)
 	rr.Rows = experiment.Compare(ch.Topology, rr.RatePerSecond, rr.Rounds, &report.Baseline)
 	return nil
 }

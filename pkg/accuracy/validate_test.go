@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
 func TestDatapathSpec(t *testing.T) {
@@ -140,11 +141,12 @@ func TestChainSetupAndGraph(t *testing.T) {
 			t.Errorf("%s: proxy concurrency %v, want 2", w.Name, w.ProxyConcurrency)
 		}
 	}
-	if n := def.predictionNotes(); len(n) != 0 {
+	prof := &profile.Profile{OperatingPoint: &profile.OperatingPoint{RequestsPerSecond: 150, ProxyThreads: 1}}
+	if n := def.predictionNotes(prof); len(n) != 0 {
 		t.Errorf("the default chain is the agent's configuration, yet notes %v", n)
 	}
-	if n := dia.predictionNotes(); len(n) != 2 {
-		t.Errorf("diamond notes %v, want threads and reuse", n)
+	if n := dia.predictionNotes(prof); len(n) != 2 || !strings.Contains(n[0], "2 worker threads") || !strings.Contains(n[0], "queueing term serves each sidecar with the profile's 1") {
+		t.Errorf("diamond notes %v, want threads (with the queueing term's) and reuse", n)
 	}
 }
 

@@ -498,3 +498,28 @@ func rateCurve(ms []Measurement, lowest float64, value func(Measurement) float64
 	})
 	return curve, true
 }
+
+// Worker threads of the proxies measured: the local datapath runs its
+// proxies with one (datapath's default); a cluster's sidecars run Istio's
+// default proxy concurrency, 2, which the agent does not read from the pod.
+const (
+	localProxyThreads   = 1
+	clusterProxyThreads = 2
+)
+
+// operatingPoint is where the models were measured: the reference (lowest)
+// rate through each proxy, and its worker threads.
+func operatingPoint(ms []Measurement, inCluster bool) *profile.OperatingPoint {
+	lowest := math.Inf(1)
+	for _, m := range ms {
+		lowest = math.Min(lowest, m.RatePerSecond)
+	}
+	if math.IsInf(lowest, 1) || lowest <= 0 {
+		return nil
+	}
+	op := &profile.OperatingPoint{RequestsPerSecond: lowest, ProxyThreads: localProxyThreads}
+	if inCluster {
+		op.ProxyThreads = clusterProxyThreads
+	}
+	return op
+}

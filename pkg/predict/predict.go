@@ -42,6 +42,9 @@ type Options struct {
 	// whose NodeType has one are predicted with it, the others with the
 	// default profile.
 	NodeProfiles map[string]*profile.Profile
+	// Queueing adds each sidecar's queueing wait to the p99 (see
+	// queueing.go).
+	Queueing bool
 }
 
 // cpuMicrosPerSecondPerMillicore converts CPU-µs per second into millicores:
@@ -71,6 +74,10 @@ type costs struct {
 	// unranged is set when a term came from a model without a range,
 	// ranged when one came from a model with one.
 	unranged, ranged bool
+	// service is the CPU-µs per request of the models added, at the
+	// profile's operating point (no rate factor, tries or features): the
+	// crossing's service time for the queueing term.
+	service float64
 }
 
 // term adds one component's p50, p99 and CPU with their relative bounds
@@ -105,6 +112,14 @@ func (c *costs) merge(o *costs) {
 	}
 	c.unranged = c.unranged || o.unranged
 	c.ranged = c.ranged || o.ranged
+}
+
+// wait adds a queueing wait (µs, known exactly given the load) to
+// component i's p99.
+func (c *costs) wait(i int, micros float64) {
+	c.p99[i] += micros
+	c.low[1] += micros
+	c.high[1] += micros
 }
 
 // mergeCPU adds o's CPU figures into c.
@@ -269,9 +284,10 @@ func (m *model) add(c *costs, s source, bytes, p99Scale, p50Scale, cpuScale floa
 		if s.idx != m.idx {
 			r = nil // borrowed: the scale rule's own uncertainty is unknown
 		}
+		cpu := md.CPUMicrosPerRequest.At(bytes) * s.scale[2] / sp
+		c.service += cpu
 		c.term(i, md.LatencyP50Micros.At(bytes)*p50Scale*s.scale[0]/sp,
-			md.LatencyP99Micros.At(bytes)*p99Scale*s.scale[1]/sp,
-			md.CPUMicrosPerRequest.At(bytes)*cpuScale*s.scale[2]/sp, r)
+			md.LatencyP99Micros.At(bytes)*p99Scale*s.scale[1]/sp, cpu*cpuScale, r)
 		if md.Fit != nil && md.Fit.MaxBytes > 0 && bytes > md.Fit.MaxBytes {
 			m.notes.Add(diag.New(diag.SizeOutsideProfile, s.key.String(),
 				"message size %.0f B is beyond the largest measured (%.0f B)", bytes, md.Fit.MaxBytes))
@@ -315,25 +331,41 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 	compBuf := make([]ComponentCost, 0, len(g.Edges)*len(profile.Components))
 	proxyCosts := make([]costs, len(pt.rows))
 	var total costs
+	edgeCosts := make([]costs, len(g.Edges))
+	// service holds every crossing's service time, edge by edge in trav's
+	// order, for the queueing term.
+	var service []float64
 	for i := range g.Edges {
 		e := &g.Edges[i]
-		var c costs
+		c := &edgeCosts[i]
 		for _, t := range trav[i] {
-			row := pt.rows[t.proxy]
-			prof := row.prof
-			if t.workload >= 0 {
-				prof = pt.profiles[t.workload]
-			}
-			pc := traversalCosts(models[prof], e, t, mtlsOn[i], row)
+			pc := traversalCosts(models[pt.crossingProfile(t)], e, t, mtlsOn[i], pt.rows[t.proxy])
 			c.merge(&pc)
 			proxyCosts[t.proxy].mergeCPU(&pc)
 			total.mergeCPU(&pc)
+			if opts.Queueing {
+				service = append(service, pc.service)
+			}
 		}
+	}
+	if opts.Queueing {
+		q := newQueueing(pt, proxyCosts, notes)
+		k := 0
+		for i := range g.Edges {
+			for _, t := range trav[i] {
+				q.add(&edgeCosts[i], t.proxy, pt.crossingProfile(t), service[k], t.tries(&g.Edges[i]))
+				k++
+			}
+		}
+	}
+	for i := range g.Edges {
+		e := &g.Edges[i]
+		c := &edgeCosts[i]
 		wp := g.EdgeWaypoint(e)
 		if len(e.Filters) > 0 && g.Workloads[e.ToIndex].Inbound != dataplane.Sidecar && wp == "" {
 			notes.Add(diag.New(diag.L7FeatureWithoutProxy, e.Name(), "filters %v need an L7 proxy on the server side (mode %s)", e.Filters, g.Workloads[e.ToIndex].Mode))
 		}
-		sc.Edges[i], compBuf = edgeResult(g, e, wp, mtlsOn[i], &c, compBuf)
+		sc.Edges[i], compBuf = edgeResult(g, e, wp, mtlsOn[i], c, compBuf)
 	}
 	sc.Proxies = pt.results(proxyCosts, notes)
 	pt.noteNodeTypes(notes)

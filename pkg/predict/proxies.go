@@ -214,6 +214,15 @@ func (pt *proxyTable) traversals(ts []traversal, g *callgraph.Resolved, e *callg
 	return ts
 }
 
+// crossingProfile is the profile that costs crossing t: its proxy row's,
+// or, for a ztunnel crossing, that of the workload's node type.
+func (pt *proxyTable) crossingProfile(t traversal) *profile.Profile {
+	if t.workload >= 0 {
+		return pt.profiles[t.workload]
+	}
+	return pt.rows[t.proxy].prof
+}
+
 // finishRates computes each proxy's per-replica rate and rate factor.
 // Proxies whose rate lies outside the profile's measured range are reported
 // together, one message per mode.

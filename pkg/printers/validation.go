@@ -81,6 +81,10 @@ func validationSummary(buf *bytes.Buffer, r *experiment.Report) {
 	}
 	fmt.Fprintf(buf, "  CPU per proxy: %d rows, %d inside the measured spread, %s; |error| median %.1f mcores (%s), max %.1f mcores (%s)\n",
 		s.CPU.Rows, s.CPU.Inside, inRangeCount(s.CPU), s.CPU.MedianAbs, wholePercent(s.CPU.MedianRel), s.CPU.MaxAbs, wholePercent(s.CPU.MaxRel))
+	if w := r.SummaryWithoutQueueing; w != nil {
+		fmt.Fprintf(buf, "  without the queueing term: latency p99 %d of %d inside the measured spread, |error| median %s, max %s; p50 |error| median %s\n",
+			w.LatencyP99.Inside, w.LatencyP99.Rows, wholePercent(w.LatencyP99.MedianRel), wholePercent(w.LatencyP99.MaxRel), wholePercent(w.LatencyP50.MedianRel))
+	}
 	fmt.Fprintf(buf, "  run time %v\n", r.Elapsed.Round(time.Second))
 }
 

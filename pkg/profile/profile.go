@@ -81,6 +81,19 @@ type Profile struct {
 	Features []Feature `json:"features,omitempty"`
 	// Proxies hold per-proxy fixed costs such as memory.
 	Proxies []ProxyCost `json:"proxies,omitempty"`
+	// OperatingPoint is where the sidecar models were measured; the
+	// queueing term needs it (none without).
+	OperatingPoint *OperatingPoint `json:"operatingPoint,omitempty"`
+}
+
+// OperatingPoint is where a profile's sidecar models were measured: the
+// request rate through each proxy and the proxy's worker threads. The
+// models' latency already holds the queueing wait of that point; the
+// predictor's queueing term adds only the difference at another load.
+type OperatingPoint struct {
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	ProxyThreads      int     `json:"proxyThreads"`
+	Source            string  `json:"source,omitempty"`
 }
 
 // Metadata names a profile.
@@ -347,6 +360,14 @@ func (p *Profile) Validate() error {
 			return fmt.Errorf("%s: memoryMiB must be a non-negative number", where)
 		}
 		if err := checkSource(where, c.Source); err != nil {
+			return err
+		}
+	}
+	if op := p.OperatingPoint; op != nil {
+		if !finite(op.RequestsPerSecond) || op.RequestsPerSecond <= 0 || op.ProxyThreads < 1 || op.ProxyThreads > 1024 {
+			return fmt.Errorf("operatingPoint: %g req/s with %d threads: want a positive rate and 1 to 1024 threads", op.RequestsPerSecond, op.ProxyThreads)
+		}
+		if err := checkSource("operatingPoint", op.Source); err != nil {
 			return err
 		}
 	}

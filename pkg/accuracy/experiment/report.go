@@ -34,6 +34,8 @@ type Report struct {
 	RunSeconds float64      `json:"runSeconds"`
 	Rates      []RateResult `json:"rates"`
 	Summary    Summary      `json:"summary"`
+	// SummaryWithoutQueueing summarises the rows without the queueing term.
+	SummaryWithoutQueueing *Summary `json:"summaryWithoutQueueing,omitempty"`
 }
 
 // RateResult is everything measured and predicted at one entry rate.
@@ -48,6 +50,9 @@ type RateResult struct {
 	Rounds []Round `json:"rounds"`
 	// Rows compare measured and predicted figures.
 	Rows []Row `json:"rows"`
+	// RowsWithoutQueueing are the same rows predicted without the
+	// queueing term, to show what the term does.
+	RowsWithoutQueueing []Row `json:"rowsWithoutQueueing,omitempty"`
 	// IdleProxyMillicores is the proxies' total CPU during bypass runs (no
 	// request crosses them then), median over rounds: their floor.
 	IdleProxyMillicores float64 `json:"idleProxyMillicores"`
@@ -330,6 +335,23 @@ func (c comparison) proxyRows() []Row {
 // over edge and end-to-end rows (p50 and p99), CPU over per-proxy rows (the
 // total would count them twice).
 func Summarize(rates []RateResult) Summary {
+	return summarize(rates, func(rr RateResult) []Row { return rr.Rows })
+}
+
+// SummarizeWithoutQueueing is Summarize over the rows predicted without
+// the queueing term; nil when there are none.
+func SummarizeWithoutQueueing(rates []RateResult) *Summary {
+	for _, rr := range rates {
+		if len(rr.RowsWithoutQueueing) > 0 {
+			s := summarize(rates, func(rr RateResult) []Row { return rr.RowsWithoutQueueing })
+			return &s
+		}
+	}
+	return nil
+}
+
+// summarize computes the statistics over the rows rows picks from each rate.
+func summarize(rates []RateResult, rows func(RateResult) []Row) Summary {
 	var s Summary
 	type acc struct{ abs, rel []float64 }
 	accs := map[*ErrorStats]*acc{}
@@ -355,7 +377,7 @@ func Summarize(rates []RateResult) Summary {
 		}
 	}
 	for _, rr := range rates {
-		for _, r := range rr.Rows {
+		for _, r := range rows(rr) {
 			if r.Measured.N == 0 {
 				continue
 			}
