@@ -165,10 +165,11 @@ func (c Chain) Graph(rate float64) *callgraph.Graph {
 func (c Chain) predictionNotes(prof *profile.Profile) []string {
 	var notes []string
 	if c.threads() != agentProxyThreads {
-		msg := fmt.Sprintf("the sidecars run %d worker threads (proxyConcurrency %d in the graph), which the predictor does not read: "+
-			"its CPU and latency per request are the profile's, taken with %d", c.threads(), c.threads(), agentProxyThreads)
-		if op := prof.OperatingPoint; op != nil {
-			msg += fmt.Sprintf(", and its queueing term serves each sidecar with the profile's %d", op.ProxyThreads)
+		msg := fmt.Sprintf("the sidecars run %d worker threads (proxyConcurrency %d in the graph): the queueing term serves each sidecar with them, "+
+			"but CPU and latency per request are the profile's, taken with %d", c.threads(), c.threads(), agentProxyThreads)
+		if prof.OperatingPoint == nil {
+			msg = fmt.Sprintf("the sidecars run %d worker threads (proxyConcurrency %d in the graph); the profile has no operating point, so there is no queueing term, "+
+				"and CPU and latency per request are the profile's, taken with %d", c.threads(), c.threads(), agentProxyThreads)
 		}
 		notes = append(notes, msg)
 	}

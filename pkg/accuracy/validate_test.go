@@ -145,8 +145,11 @@ func TestChainSetupAndGraph(t *testing.T) {
 	if n := def.predictionNotes(prof); len(n) != 0 {
 		t.Errorf("the default chain is the agent's configuration, yet notes %v", n)
 	}
-	if n := dia.predictionNotes(prof); len(n) != 2 || !strings.Contains(n[0], "2 worker threads") || !strings.Contains(n[0], "queueing term serves each sidecar with the profile's 1") {
+	if n := dia.predictionNotes(prof); len(n) != 2 || !strings.Contains(n[0], "2 worker threads") || !strings.Contains(n[0], "queueing term serves each sidecar with them") {
 		t.Errorf("diamond notes %v, want threads (with the queueing term's) and reuse", n)
+	}
+	if n := dia.predictionNotes(&profile.Profile{}); len(n) != 2 || !strings.Contains(n[0], "no queueing term") {
+		t.Errorf("diamond notes without an operating point %v, want no queueing term said", n)
 	}
 }
 

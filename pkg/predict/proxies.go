@@ -26,6 +26,9 @@ type proxyRow struct {
 	factor   float64
 	latency  float64          // added-p50 rate factor
 	prof     *profile.Profile // the default, or its node type's
+	// threads is the sidecar's worker threads from the graph
+	// (proxyConcurrency), 0 when not given.
+	threads int
 }
 
 // proxyTable assigns traversals to proxies: each workload's sidecar, the
@@ -74,6 +77,9 @@ func (pt *proxyTable) sidecar(i int, w *callgraph.ResolvedWorkload) int32 {
 	r := proxyRow{owner: w.ID(), kind: KindSidecar, mode: dataplane.Sidecar, replicas: w.Replicas, prof: pt.workloadProfile(i, w)}
 	if w.ProxyCPULimitMillicores != nil {
 		r.limit = *w.ProxyCPULimitMillicores
+	}
+	if w.ProxyConcurrency != nil {
+		r.threads = *w.ProxyConcurrency // Istio's 0 means "one per core": unknown here
 	}
 	pt.sidecars[i] = pt.add(r)
 	return pt.sidecars[i]
