@@ -79,7 +79,7 @@ check-cli-deps: ## The CLI must not link cilium/ebpf (it runs on macOS and Windo
 		echo "cmd/kubectl-meshinsight links github.com/cilium/ebpf"; exit 1; fi
 	@echo "cmd/kubectl-meshinsight does not link cilium/ebpf"
 
-validate: build-agent ## Measured vs predicted overhead on a real 5-pod haproxy sidecar chain; prints the error table (root, ~4 min)
+validate: build-agent ## Measured vs predicted overhead on real haproxy sidecar chains (default, then diamond); prints the error tables (root, ~6 min)
 	$(BIN)/meshinsight-agent validate --out $(BIN)/validate
 
 bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s, < 500 MiB); sidecar visibility of 1,000 Services (target < 1 s)

@@ -83,9 +83,17 @@ type TLSFiles struct {
 // of one listener (and one REDIRECT rule) per port. A connection made to
 // 15001 or 15006 directly has no original destination but the listener
 // itself; it is rejected, as Envoy does, instead of looping until maxconn.
+//
+// The zero value is the agent's configuration; HTTPReuse and Timeouts tune
+// a sidecar unlike it (a validation chain the profile did not shape).
 type HAProxy struct {
 	// Binary is the haproxy executable; empty means "haproxy" on $PATH.
 	Binary string
+	// HTTPReuse is the http-reuse policy of every HTTP-mode backend (one of
+	// HTTPReusePolicies); empty leaves haproxy's default, safe.
+	HTTPReuse string
+	// Timeouts are the proxied connections' timeouts.
+	Timeouts HAProxyTimeouts
 }
 
 // Name implements Proxy.
@@ -98,11 +106,11 @@ func (h HAProxy) Command(configPath string) []string {
 }
 
 // Config implements Proxy.
-func (HAProxy) Config(c ProxyConfig) ([]byte, error) {
-	if err := c.check(); err != nil {
+func (h HAProxy) Config(c ProxyConfig) ([]byte, error) {
+	if err := errors.Join(c.check(), h.check()); err != nil {
 		return nil, err
 	}
-	var b haproxyConfig
+	b := haproxyConfig{proxy: h}
 	b.line("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
 	b.preamble(c.MaxConn, c.Threads, c.AdminSocket, c.Mode)
 	b.inbound(string(c.Pod), c.Mode, c.TLS, false)
@@ -114,7 +122,7 @@ func (HAProxy) Config(c ProxyConfig) ([]byte, error) {
 	b.line("    default_backend outbound")
 	b.line("")
 	b.line("backend outbound")
-	b.via(string(c.Pod)+"-outbound", c.Mode)
+	b.httpBackend(string(c.Pod)+"-outbound", c.Mode)
 	b.line("    # 0.0.0.0 and no port: the original destination (SO_ORIGINAL_DST)")
 	if c.TLS != nil {
 		b.line("    server dst 0.0.0.0%s", upstreamTLS(c.TLS))

@@ -28,6 +28,9 @@ type proxyRow struct {
 	prof     *profile.Profile // the default, or its node type's
 	// workload is the index of a sidecar's workload, -1 for other proxies.
 	workload int32
+	// threads is the sidecar's worker threads from the graph
+	// (proxyConcurrency), 0 when not given.
+	threads int
 }
 
 // proxyTable assigns traversals to proxies: each workload's sidecar, the
@@ -83,6 +86,9 @@ func (pt *proxyTable) sidecar(i int, w *callgraph.ResolvedWorkload) int32 {
 		workload: int32(i)}
 	if w.ProxyCPULimitMillicores != nil {
 		r.limit = *w.ProxyCPULimitMillicores
+	}
+	if w.ProxyConcurrency != nil {
+		r.threads = *w.ProxyConcurrency // Istio's 0 means "one per core": unknown here
 	}
 	pt.sidecars[i] = pt.add(r)
 	return pt.sidecars[i]
