@@ -73,7 +73,7 @@ root.`,
   sudo meshinsight-agent profile --local --proxy haproxy -o haproxy.json
 
   # Use it for a prediction
-  kubectl meshinsight predict --profile haproxy.json -f examples/bookinfo.yaml
+  kubectl meshinsight predict --profile haproxy.json -f example:bookinfo
 
   # A quick profile: one rate, two sizes, one round of 1 s
   sudo meshinsight-agent profile --local --proxy nginx --protocols http --mtls off \

@@ -49,6 +49,8 @@ type PredictOptions struct {
 	FanOut      string
 	// Queueing adds the sidecars' queueing wait to p99.
 	Queueing bool
+	// ListExamples lists the embedded example graphs instead of predicting.
+	ListExamples bool
 
 	// Set by Complete.
 	source      source
@@ -98,17 +100,23 @@ services it names.`,
   # Every namespace; save the derived call graph for offline what-ifs
   kubectl meshinsight predict -A --export-graph cluster.yaml
 
-  # Per-edge overhead of a call-graph file, with the embedded reference profile
-  kubectl meshinsight predict -f examples/bookinfo.yaml
+  # Per-edge overhead of an example call graph embedded in the binary (no cluster
+  # needed), with the embedded reference profile; --list-examples names them all
+  kubectl meshinsight predict -f example:bookinfo
+  kubectl meshinsight predict --list-examples
+
+  # A call-graph file, or one served over http(s), as kubectl -f takes them
+  kubectl meshinsight predict -f shop.yaml
+  kubectl meshinsight predict -f https://example.com/graphs/shop.yaml
 
   # Component breakdown, or machine-readable output
-  kubectl meshinsight predict -f examples/bookinfo.yaml -o wide
-  kubectl meshinsight predict -f examples/bookinfo.yaml -o json
+  kubectl meshinsight predict -f example:bookinfo -o wide
+  kubectl meshinsight predict -f example:bookinfo -o json
 
   # What-if: mTLS off everywhere; gRPC on one edge; a namespace moved to ambient
-  kubectl meshinsight predict -f examples/bookinfo.yaml --what-if mtls=off
-  kubectl meshinsight predict -f examples/bookinfo.yaml --what-if 'protocol=grpc,edge=productpage->reviews'
-  kubectl meshinsight predict -f examples/online-boutique.yaml --what-if mode=ambient,namespace=boutique
+  kubectl meshinsight predict -f example:bookinfo --what-if mtls=off
+  kubectl meshinsight predict -f example:bookinfo --what-if 'protocol=grpc,edge=productpage->reviews'
+  kubectl meshinsight predict -f example:online-boutique --what-if mode=ambient,namespace=boutique
 
   # How much sidecar memory a Sidecar resource per workload would save
   kubectl meshinsight predict -A --what-if scope=observed
@@ -117,7 +125,7 @@ services it names.`,
   kubectl meshinsight predict -f graph.yaml --profile my-profile.json --speedup speedup.yaml
 
   # Render the graph coloured by added latency
-  kubectl meshinsight predict -f examples/bookinfo.yaml -o dot | dot -Tsvg > mesh.svg` + predictTracesExamples,
+  kubectl meshinsight predict -f example:bookinfo -o dot | dot -Tsvg > mesh.svg` + predictTracesExamples,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
@@ -127,7 +135,8 @@ services it names.`,
 
 // AddFlags binds the command's flags to o.
 func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVarP(&o.Filename, "filename", "f", "", "Call-graph file (YAML or JSON; - for stdin); without it the live cluster is read")
+	f.StringVarP(&o.Filename, "filename", "f", "", "Call-graph file (YAML or JSON; - for stdin), http(s) URL, or embedded example (example:bookinfo, see --list-examples); without it the live cluster is read")
+	f.BoolVar(&o.ListExamples, "list-examples", false, "List the example call graphs embedded in the binary (use them as -f example:NAME)")
 	f.StringVar(&o.ExportGraph, "export-graph", "", "Also write the call graph used (e.g. the one derived from the cluster) to this file")
 	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|"))
@@ -143,6 +152,9 @@ func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 // types and, for the live cluster, builds its clients. It reads the
 // kubeconfig, nothing else.
 func (o *PredictOptions) Complete(c *cobra.Command) error {
+	if o.ListExamples {
+		return nil
+	}
 	switch {
 	case o.traces.enabled():
 		o.source = fromTraces
@@ -175,6 +187,9 @@ func (o *PredictOptions) Complete(c *cobra.Command) error {
 	}
 	o.kubeContext = kube.ContextName(o.getter)
 	if o.source == fromCluster {
+		if noKubeconfig(o.getter) {
+			return errNoKubeconfig
+		}
 		if o.clients, err = kube.NewClients(o.getter, kube.KubeconfigHint+", or pass -f FILE to work without a cluster"); err != nil {
 			return err
 		}
@@ -195,12 +210,19 @@ func (o *PredictOptions) Validate() error {
 
 // Run reads the calls, the profile and the speed-ups, predicts and prints.
 func (o *PredictOptions) Run(ctx context.Context) error {
+	if o.ListExamples {
+		return printExamples(o.Out)
+	}
 	if o.source == fromTraces {
 		return o.runTraces(ctx)
 	}
 	g, msgs, err := o.readGraph(ctx)
 	if err != nil {
 		return err
+	}
+	if o.source == fromCluster && len(g.Workloads) == 0 {
+		noResources(o.ErrOut, o.clients.Namespace, o.live.AllNamespaces)
+		return nil
 	}
 	if o.ExportGraph != "" {
 		if err := writeGraph(o.ExportGraph, g); err != nil {
@@ -236,6 +258,9 @@ func (o *PredictOptions) readGraph(ctx context.Context) (*callgraph.Graph, []dia
 			return nil, nil, fmt.Errorf("reading call graph from stdin: %w", err)
 		}
 		g, err := callgraph.Parse("<stdin>", data)
+		return g, nil, err
+	}
+	if g, ok, err := readNamedGraph(ctx, o.Filename); ok {
 		return g, nil, err
 	}
 	g, err := callgraph.ReadFile(o.Filename)
