@@ -140,7 +140,7 @@ func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.ExportGraph, "export-graph", "", "Also write the call graph used (e.g. the one derived from the cluster) to this file")
 	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|"))
-	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B, scope=observed|namespace (repeatable)")
+	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B, scope=observed|namespace (repeatable); A and B are workloads or Services (reviews picks reviews-v1, -v2, ...); a selector that picks nothing is an error")
 	f.StringVar(&o.SpeedupPath, "speedup", "", "File of per-component speed-ups for the variant, e.g. {parsing: 2}")
 	f.StringVar(&o.FanOut, "fanout", o.FanOut, "How a request's downstream calls combine on a path: sequential (sum) or parallel (slowest)")
 	f.BoolVar(&o.Queueing, "queueing", o.Queueing, "Add each sidecar's queueing wait at its predicted load to p99 (M/M/c over the profile's proxy threads); --queueing=false leaves p99 at the profile's operating point")

@@ -181,17 +181,17 @@ func (s *scoper) calls() [][]int {
 	return out
 }
 
-// applyScope sets the configuration of every sidecar workload w selects
-// to what scope leaves it, and reports whether any was selected.
-func applyScope(v *callgraph.Resolved, w WhatIf) bool {
+// applyScope sets the configuration of every sidecar workload sel picks
+// to what scope leaves it, and reports whether any was picked.
+func applyScope(v *callgraph.Resolved, scope string, sel selection) bool {
 	s := &scoper{g: v}
 	matched := false
 	for i := range v.Workloads {
 		wl := &v.Workloads[i]
-		if !w.matchWorkload(*wl) || !wl.HasSidecar() {
+		if !sel.workload(i) || !wl.HasSidecar() {
 			continue
 		}
-		wl.Config, wl.ConfigDefaulted = s.config(i, w.Scope), false
+		wl.Config, wl.ConfigDefaulted = s.config(i, scope), false
 		matched = true
 	}
 	return matched

@@ -31,10 +31,13 @@ type Input struct {
 }
 
 // Run predicts the baseline and, if asked, the variant, and gathers every
-// assumption behind them.
+// assumption behind them. A what-if whose selector picks nothing is an error.
 func Run(in Input) (*Report, error) {
 	if in.FanOut == "" {
 		in.FanOut = Sequential
+	}
+	if err := CheckSelectors(in.Graph, in.WhatIf); err != nil {
+		return nil, err
 	}
 	var notes diag.List
 	notes.AddAll(in.Messages)

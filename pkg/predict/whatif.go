@@ -108,37 +108,16 @@ func ParseWhatIf(s string) (WhatIf, error) {
 	return w, nil
 }
 
-// matchWorkload reports whether the selector picks workload w. A bare name matches
-// in any namespace.
-func (w WhatIf) matchWorkload(wl callgraph.ResolvedWorkload) bool {
-	switch {
-	case w.Workload != "":
-		return w.Workload == wl.ID() || w.Workload == wl.Name
-	case w.Namespace != "":
-		return w.Namespace == wl.Namespace
-	default:
-		return w.Edge == ""
-	}
-}
-
-func (w WhatIf) matchEdge(g *callgraph.Resolved, e callgraph.ResolvedEdge) bool {
-	from, to := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
-	if w.Edge != "" {
-		f, t, _ := strings.Cut(w.Edge, "->")
-		return (f == from.ID() || f == from.Name) && (t == to.ID() || t == to.Name)
-	}
-	return w.matchWorkload(from) || w.matchWorkload(to)
-}
-
 // Apply returns a copy of g with the changes applied in order. A change whose
 // selector matches nothing is reported.
 func Apply(g *callgraph.Resolved, changes []WhatIf, notes *diag.List) *callgraph.Resolved {
 	v := g.Clone()
 	for _, w := range changes {
 		matched := false
+		sel := w.selection(v)
 		if w.Mode != "" {
 			for i := range v.Workloads {
-				if w.matchWorkload(v.Workloads[i]) {
+				if sel.workload(i) {
 					v.Workloads[i].SetMode(w.Mode)
 					matched = true
 				}
@@ -151,13 +130,13 @@ func Apply(g *callgraph.Resolved, changes []WhatIf, notes *diag.List) *callgraph
 				}
 			}
 		}
-		if w.Scope != "" && applyScope(v, w) {
+		if w.Scope != "" && applyScope(v, w.Scope, sel) {
 			matched = true
 		}
 		if w.MTLS != nil || w.Protocol != "" {
 			for i := range v.Edges {
 				e := &v.Edges[i]
-				if !w.matchEdge(v, *e) {
+				if !sel.call(*e) {
 					continue
 				}
 				matched = true
