@@ -78,3 +78,40 @@ func TestNoResourcesMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestPredictBudget(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		want string // "" when within the budget
+	}{
+		"p99 above":      {[]string{"--max-added-p99", "10ms"}, ""},
+		"p99 below":      {[]string{"--max-added-p99", "100us"}, "edge bookinfo/productpage-v1->bookinfo/details-v1: +P99"},
+		"p50 below":      {[]string{"--max-added-p50", "100us"}, "path bookinfo/productpage-v1: +P50 533µs > 100µs"},
+		"cpu above":      {[]string{"--max-proxy-cpu", "2"}, ""},
+		"cpu below":      {[]string{"--max-proxy-cpu", "1m"}, "proxy bookinfo/productpage-v1: CPU/replica"},
+		"variant":        {[]string{"--what-if", "mode=ambient", "--max-added-p99", "100us"}, "of the variant exceed"},
+		"bad quantity":   {[]string{"--max-proxy-cpu", "lots"}, "want a positive CPU quantity"},
+		"with traces":    {[]string{"--traces", jaegerTraces, "--max-added-p99", "1ms"}, "not traces"},
+		"negative limit": {[]string{"--max-added-p99", "-1ms"}, "must be positive"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"predict"}, tc.args...)
+			if tc.args[0] != "--traces" {
+				args = append(args, "-f", "example:bookinfo")
+			}
+			out, _, err := execute(t, args...)
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("within budget: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+			if strings.HasPrefix(name, "p") && !strings.Contains(out, "Edges:") {
+				t.Errorf("the report was not printed before failing:\n%s", out)
+			}
+		})
+	}
+}

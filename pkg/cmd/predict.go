@@ -42,6 +42,7 @@ type PredictOptions struct {
 	ExportGraph string
 	ProfilePath string
 	live        liveOptions
+	budget      budgetOptions
 	traces      traceOptions
 	Output      string
 	WhatIf      []string
@@ -124,6 +125,10 @@ services it names.`,
   # A measured profile, and a component made twice as fast
   kubectl meshinsight predict -f graph.yaml --profile my-profile.json --speedup speedup.yaml
 
+  # Fail a CI pipeline (exit 1, offenders listed) when the change adds more than
+  # 2ms p99 to an edge or a path, or a proxy replica needs more than 500m CPU
+  kubectl meshinsight predict -f example:bookinfo --what-if mode=ambient --max-added-p99 2ms --max-proxy-cpu 500m
+
   # Render the graph coloured by added latency
   kubectl meshinsight predict -f example:bookinfo -o dot | dot -Tsvg > mesh.svg` + predictTracesExamples,
 		Args: cobra.NoArgs,
@@ -145,6 +150,7 @@ func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.FanOut, "fanout", o.FanOut, "How a request's downstream calls combine on a path: sequential (sum) or parallel (slowest)")
 	f.BoolVar(&o.Queueing, "queueing", o.Queueing, "Add each sidecar's queueing wait at its predicted load to p99 (M/M/c over the profile's proxy threads); --queueing=false leaves p99 at the profile's operating point")
 	o.live.addFlags(f)
+	o.budget.addFlags(f)
 	o.traces.addFlags(f)
 }
 
@@ -185,6 +191,9 @@ func (o *PredictOptions) Complete(c *cobra.Command) error {
 	if err := o.live.complete(); err != nil {
 		return err
 	}
+	if err := o.budget.complete(); err != nil {
+		return err
+	}
 	o.kubeContext = kube.ContextName(o.getter)
 	if o.source == fromCluster {
 		if noKubeconfig(o.getter) {
@@ -204,6 +213,9 @@ func (o *PredictOptions) Validate() error {
 	}
 	if err := o.live.validate(); err != nil {
 		return err
+	}
+	if o.source == fromTraces && o.budget.budget.Set() {
+		return errors.New("--max-added-p50, --max-added-p99 and --max-proxy-cpu check a call graph's edges, paths and proxies: use -f or the live cluster, not traces")
 	}
 	return o.validateTraces()
 }
@@ -241,7 +253,10 @@ func (o *PredictOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("predicting: %w", err)
 	}
-	return printers.Print(o.Out, report, o.format)
+	if err := printers.Print(o.Out, report, o.format); err != nil {
+		return err
+	}
+	return predict.CheckBudget(report, o.budget.budget)
 }
 
 // readGraph reads the call graph from the live cluster or from -f (a file,
