@@ -70,7 +70,6 @@ func (b Budget) Check(s *Scenario) []Offence {
 	return out
 }
 
-
 // OverBudgetError lists the offences of a checked scenario.
 type OverBudgetError struct {
 	// Scenario is "baseline" or "variant".
