@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/floatlist"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
@@ -89,7 +90,7 @@ root.`,
 	f.StringSliceVar(&o.protocols, "protocols", agent.DefaultProtocols, "protocols to measure (tcp, http)")
 	f.StringVar(&o.mtls, "mtls", "both", "mTLS settings to measure: both|on|off")
 	f.IntSliceVar(&o.sizes, "sizes", agent.DefaultSizes, "request and response payload sizes in bytes")
-	f.Float64SliceVar(&o.rates, "rates", agent.DefaultRates, "request rates in req/s (the lowest is the models' reference rate)")
+	floatlist.Var(f, &o.rates, "rates", agent.DefaultRates, "request rates in req/s (the lowest is the models' reference rate)")
 	f.DurationVar(&o.duration, "duration", agent.DefaultDuration, "length of each load run (every mesh and bypass run of every round)")
 	f.IntVar(&o.rounds, "rounds", agent.DefaultRounds, "least interleaved mesh/bypass rounds per cell")
 	f.IntVar(&o.maxRounds, "max-rounds", agent.DefaultMaxRounds, "most rounds per cell: a cell adds rounds until its CPU per request is known to --precision (added p50 to twice that) or its share of --budget is spent")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +13,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/floatlist"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
 )
 
@@ -99,14 +99,14 @@ Chains:
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&o.chains, "chains", accuracy.ChainNames(), "chains to measure, in order ("+strings.Join(accuracy.ChainNames(), ", ")+")")
-	f.Float64SliceVar(&o.rates, "rates", nil, "request rates at the entry of every chain, req/s; empty: each chain's own")
+	f.StringSliceVar(&o.chains, "chains", accuracy.ChainNames(), "chains to measure, in order")
+	floatlist.Var(f, &o.rates, "rates", nil, "request rates at the entry of every chain, req/s; empty: each chain's own")
 	f.IntVar(&o.rounds, "rounds", accuracy.DefaultRounds, "interleaved mesh/bypass rounds per rate")
 	f.DurationVar(&o.duration, "duration", accuracy.DefaultDuration, "length of each load run")
 	f.DurationVar(&o.warmup, "warmup", accuracy.DefaultWarmup, "unrecorded mesh and bypass run before each rate")
 	f.IntVar(&o.connections, "connections", 0, "keep-alive connections of the load generator in every chain (default each chain's own)")
 	f.StringVar(&o.profilePath, "profile", "", "predict with this profile instead of profiling haproxy first")
-	f.Float64SliceVar(&o.profileRates, "profile-rates", accuracy.DefaultProfileRates, "rates to profile (span the per-proxy rates of the chains)")
+	floatlist.Var(f, &o.profileRates, "profile-rates", accuracy.DefaultProfileRates, "rates to profile (span the per-proxy rates of the chains)")
 	f.IntSliceVar(&o.profileSizes, "profile-sizes", accuracy.DefaultProfileSizes, "payload sizes to profile")
 	f.DurationVar(&o.profileDuration, "profile-duration", accuracy.DefaultProfileRunTime, "length of each profiling load run")
 	f.IntVar(&o.profileRounds, "profile-rounds", accuracy.DefaultProfileRounds, "interleaved rounds per profiled cell")
