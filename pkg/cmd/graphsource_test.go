@@ -115,3 +115,16 @@ func TestPredictBudget(t *testing.T) {
 		})
 	}
 }
+
+func TestPredictQuiet(t *testing.T) {
+	out, errOut, err := execute(t, "predict", "-f", "example:bookinfo", "--what-if", "mode=none,workload=ratings-v1", "-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errOut != "" || strings.Contains(out, "Info [") {
+		t.Errorf("-q printed notices or Info messages:\nstderr %q\n%s", errOut, out)
+	}
+	if !strings.Contains(out, "Warning [MI0002]") {
+		t.Errorf("-q dropped a warning:\n%s", out)
+	}
+}

@@ -52,6 +52,8 @@ type PredictOptions struct {
 	Queueing bool
 	// ListExamples lists the embedded example graphs instead of predicting.
 	ListExamples bool
+	// Quiet leaves out Info messages and the notices on stderr.
+	Quiet bool
 
 	// Set by Complete.
 	source      source
@@ -141,6 +143,7 @@ services it names.`,
 // AddFlags binds the command's flags to o.
 func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.Filename, "filename", "f", "", "Call-graph file (YAML or JSON; - for stdin), http(s) URL, or embedded example (example:bookinfo, see --list-examples); without it the live cluster is read")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "Leave out the Info messages (expected assumptions) and the notices on stderr; warnings stay")
 	f.BoolVar(&o.ListExamples, "list-examples", false, "List the example call graphs embedded in the binary (use them as -f example:NAME)")
 	f.StringVar(&o.ExportGraph, "export-graph", "", "Also write the call graph used (e.g. the one derived from the cluster) to this file")
 	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
@@ -253,6 +256,7 @@ func (o *PredictOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("predicting: %w", err)
 	}
+	report.Messages = o.shown(report.Messages)
 	if err := printers.Print(o.Out, report, o.format); err != nil {
 		return err
 	}

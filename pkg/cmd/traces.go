@@ -147,6 +147,7 @@ func (o *PredictOptions) runTraces(ctx context.Context) error {
 			return err
 		}
 	}
+	report.Messages = o.shown(report.Messages)
 	return printers.PrintTraces(o.Out, report, o.format)
 }
 

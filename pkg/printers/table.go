@@ -155,8 +155,8 @@ func messages(buf *bytes.Buffer, h predict.Header) {
 		return
 	}
 	fmt.Fprintln(buf, "\nAssumptions and warnings:")
-	for _, m := range h.Messages {
-		fmt.Fprintln(buf, "  "+m.String())
+	for _, line := range groupMessages(h.Messages) {
+		fmt.Fprintln(buf, "  "+line)
 	}
 }
 
