@@ -128,3 +128,18 @@ func TestPredictQuiet(t *testing.T) {
 		t.Errorf("-q dropped a warning:\n%s", out)
 	}
 }
+
+func TestPredictScriptOutput(t *testing.T) {
+	out, _, err := execute(t, "predict", "-f", "example:bookinfo", "--sort-by", "cpu", "-o", "name")
+	if err != nil || !strings.HasPrefix(out, "edge/bookinfo/productpage-v1->bookinfo/details-v1\n") || strings.Count(out, "\n") != 6 {
+		t.Errorf("-o name --sort-by cpu: %v\n%s", err, out)
+	}
+	out, _, err = execute(t, "predict", "-f", "example:bookinfo", "--sort-by", "p99", "--no-headers")
+	if err != nil || strings.Contains(out, "EDGE") || strings.Count(out, "\n") != 6 || !strings.HasPrefix(out, "productpage-v1 -> reviews-v") {
+		t.Errorf("--no-headers --sort-by p99: %v\n%s", err, out)
+	}
+	expectErrors(t, map[string]errorCase{
+		"no-headers json": {[]string{"predict", "-f", "example:bookinfo", "--no-headers", "-o", "json"}, "--no-headers applies to table and wide"},
+		"sort-by memory":  {[]string{"predict", "-f", "example:bookinfo", "--sort-by", "memory"}, "want one of name, p50, p99, cpu, rps"},
+	})
+}

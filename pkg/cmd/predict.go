@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -54,11 +55,17 @@ type PredictOptions struct {
 	ListExamples bool
 	// Quiet leaves out Info messages and the notices on stderr.
 	Quiet bool
+	// NoHeaders prints only the edge rows; SortBy orders edges, proxies
+	// and paths (predict.SortKeys).
+	NoHeaders bool
+	SortBy    string
 
 	// Set by Complete.
 	source      source
 	fanOutGiven bool
 	format      printers.Format
+	// names is -o name: one edge/FROM->TO line per edge.
+	names       bool
 	whatIfs     []predict.WhatIf
 	fanOut      predict.FanOut
 	kubeContext string
@@ -147,7 +154,9 @@ func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.ListExamples, "list-examples", false, "List the example call graphs embedded in the binary (use them as -f example:NAME)")
 	f.StringVar(&o.ExportGraph, "export-graph", "", "Also write the call graph used (e.g. the one derived from the cluster) to this file")
 	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|"))
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|")+"|name")
+	f.BoolVar(&o.NoHeaders, "no-headers", false, "Print only the edge rows, without headers, other tables, totals or messages (table and wide output)")
+	f.StringVar(&o.SortBy, "sort-by", "", "Order edges, proxies and paths by "+strings.Join(predict.SortKeys, "|")+" (figures largest first, name A to Z)")
 	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B, scope=observed|namespace (repeatable); A and B are workloads or Services (reviews picks reviews-v1, -v2, ...); a selector that picks nothing is an error")
 	f.StringVar(&o.SpeedupPath, "speedup", "", "File of per-component speed-ups for the variant, e.g. {parsing: 2}")
 	f.StringVar(&o.FanOut, "fanout", o.FanOut, "How a request's downstream calls combine on a path: sequential (sum) or parallel (slowest)")
@@ -174,7 +183,11 @@ func (o *PredictOptions) Complete(c *cobra.Command) error {
 	}
 	o.fanOutGiven = c.Flags().Changed("fanout")
 	var err error
-	if o.format, err = printers.ParseFormat(o.Output); err != nil {
+	format := o.Output
+	if o.names = o.Output == "name"; o.names {
+		format = ""
+	}
+	if o.format, err = printers.ParseFormat(format); err != nil {
 		return err
 	}
 	switch predict.FanOut(o.FanOut) {
@@ -217,6 +230,15 @@ func (o *PredictOptions) Validate() error {
 	if err := o.live.validate(); err != nil {
 		return err
 	}
+	if o.NoHeaders && (o.names || (o.format != printers.Table && o.format != printers.Wide)) {
+		return errors.New("--no-headers applies to table and wide output")
+	}
+	if o.SortBy != "" && !slices.Contains(predict.SortKeys, o.SortBy) {
+		return fmt.Errorf("--sort-by %q: want one of %s", o.SortBy, strings.Join(predict.SortKeys, ", "))
+	}
+	if o.source == fromTraces && (o.NoHeaders || o.names || o.SortBy != "") {
+		return errors.New("--no-headers, --sort-by and -o name apply to a call graph's edges: use -f or the live cluster, not traces")
+	}
 	if o.source == fromTraces && o.budget.budget.Set() {
 		return errors.New("--max-added-p50, --max-added-p99 and --max-proxy-cpu check a call graph's edges, paths and proxies: use -f or the live cluster, not traces")
 	}
@@ -257,7 +279,7 @@ func (o *PredictOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("predicting: %w", err)
 	}
 	report.Messages = o.shown(report.Messages)
-	if err := printers.Print(o.Out, report, o.format); err != nil {
+	if err := o.print(report); err != nil {
 		return err
 	}
 	return predict.CheckBudget(report, o.budget.budget)

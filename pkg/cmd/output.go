@@ -4,6 +4,8 @@ import (
 	"io"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
 )
 
 // notices is where predict's notes about its inputs go (which profile was
@@ -28,4 +30,21 @@ func (o *PredictOptions) shown(msgs []diag.Message) []diag.Message {
 		}
 	}
 	return out
+}
+
+// print writes the report as the output flags ask: sorted (--sort-by),
+// then as edge names (-o name), edge rows only (--no-headers) or in full.
+func (o *PredictOptions) print(r *predict.Report) error {
+	if o.SortBy != "" {
+		if err := predict.Sort(r, o.SortBy); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.names:
+		return printers.PrintNames(o.Out, r)
+	case o.NoHeaders:
+		return printers.PrintEdgeRows(o.Out, r, o.format == printers.Wide, true)
+	}
+	return printers.Print(o.Out, r, o.format)
 }

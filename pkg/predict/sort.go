@@ -1,0 +1,88 @@
+package predict
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// SortKeys are the keys of --sort-by: name ascending, the figures largest
+// first (what a reader ranks overhead by).
+var SortKeys = []string{"name", "p50", "p99", "cpu", "rps"}
+
+// Sort orders the report's edges, proxies and paths by key (one of
+// SortKeys), the baseline's figures deciding; the variant's edges follow
+// the baseline's order, as the side-by-side tables pair them by position.
+func Sort(r *Report, key string) error {
+	if !slices.Contains(SortKeys, key) {
+		return fmt.Errorf("--sort-by %q: want one of %s", key, strings.Join(SortKeys, ", "))
+	}
+	edgeFigure := map[string]func(EdgeResult) float64{
+		"p50": func(e EdgeResult) float64 { return e.LatencyP50Micros },
+		"p99": func(e EdgeResult) float64 { return e.LatencyP99Micros },
+		"cpu": func(e EdgeResult) float64 { return e.CPUMillicores },
+		"rps": func(e EdgeResult) float64 { return e.RequestsPerSecond },
+	}[key]
+	order := make([]int, len(r.Baseline.Edges))
+	for i := range order {
+		order[i] = i
+	}
+	edges := r.Baseline.Edges
+	slices.SortStableFunc(order, func(a, b int) int {
+		if edgeFigure == nil {
+			return cmp.Compare(edges[a].Name(), edges[b].Name())
+		}
+		return cmp.Compare(edgeFigure(edges[b]), edgeFigure(edges[a]))
+	})
+	r.Baseline.Edges = permute(r.Baseline.Edges, order)
+	if r.Variant != nil && len(r.Variant.Edges) == len(order) {
+		r.Variant.Edges = permute(r.Variant.Edges, order)
+	}
+	for _, s := range []*Scenario{&r.Baseline, r.Variant} {
+		if s == nil {
+			continue
+		}
+		sortProxiesBy(s.Proxies, key)
+		sortPathsBy(s.Paths, key)
+	}
+	return nil
+}
+
+func permute[T any](xs []T, order []int) []T {
+	out := make([]T, len(xs))
+	for i, j := range order {
+		out[i] = xs[j]
+	}
+	return out
+}
+
+// sortProxiesBy orders proxies by name, CPU or rate; latency keys leave them.
+func sortProxiesBy(ps []ProxyResult, key string) {
+	slices.SortStableFunc(ps, func(a, b ProxyResult) int {
+		switch key {
+		case "name":
+			return cmp.Compare(a.Workload, b.Workload)
+		case "cpu":
+			return cmp.Compare(b.CPUMillicores, a.CPUMillicores)
+		case "rps":
+			return cmp.Compare(b.RequestsPerSecondPerReplica*float64(b.Replicas), a.RequestsPerSecondPerReplica*float64(a.Replicas))
+		}
+		return 0
+	})
+}
+
+// sortPathsBy orders paths by name or latency; CPU and rate keys leave them.
+func sortPathsBy(ps []PathResult, key string) {
+	slices.SortStableFunc(ps, func(a, b PathResult) int {
+		switch key {
+		case "name":
+			return cmp.Compare(a.Entry, b.Entry)
+		case "p50":
+			return cmp.Compare(b.LatencyP50Micros, a.LatencyP50Micros)
+		case "p99":
+			return cmp.Compare(b.LatencyP99Micros, a.LatencyP99Micros)
+		}
+		return 0
+	})
+}
