@@ -82,7 +82,9 @@ func commonNamespace(r *predict.Report) string {
 			see(e.To)
 		}
 		for _, p := range sc.Proxies {
-			see(p.Workload)
+			if p.Kind != predict.KindZtunnel { // Istio's, shared by the nodes
+				see(p.Workload)
+			}
 		}
 		for _, p := range sc.Paths {
 			see(p.Entry)
@@ -128,7 +130,7 @@ func (v *view) header(buf *bytes.Buffer) {
 	if v.ns != "" {
 		parts = append(parts, "Namespace: "+v.ns)
 	}
-	fmt.Fprintln(buf, strings.Join(parts, "   "))
+	fmt.Fprintln(buf, joinFit(parts, "   ", Width, ""))
 	if r.Variant != nil {
 		whatIfLine(buf, r.Header())
 	}
@@ -156,7 +158,7 @@ func messages(buf *bytes.Buffer, h predict.Header) {
 	}
 	fmt.Fprintln(buf, "\nAssumptions and warnings:")
 	for _, line := range groupMessages(h.Messages) {
-		fmt.Fprintln(buf, "  "+line)
+		fmt.Fprintln(buf, wrap("  "+line, Width, "    "))
 	}
 }
 
@@ -167,7 +169,7 @@ func (v *view) edges(buf *bytes.Buffer) error {
 		fmt.Fprintln(buf, "No edges.")
 		return nil
 	}
-	t := &table{}
+	t := v.table()
 	if v.r.Variant == nil {
 		t.header("EDGE", "PROTO", "MTLS")
 		if v.wide {
@@ -216,7 +218,7 @@ func (v *view) components(buf *bytes.Buffer) error {
 		return nil
 	}
 	fmt.Fprintln(buf, "\nComponents:")
-	t := &table{}
+	t := v.table()
 	if v.r.Variant == nil {
 		t.header("EDGE", "COMPONENT", "+P50", "+P99", "CPU")
 		for _, e := range v.r.Baseline.Edges {
@@ -299,7 +301,7 @@ func (v *view) proxies(buf *bytes.Buffer) error {
 // when some proxy has a limit.
 func (v *view) proxyTable(ps []predict.ProxyResult) *table {
 	withLimit := slices.ContainsFunc(ps, func(p predict.ProxyResult) bool { return p.CPULimitMillicores > 0 })
-	t := &table{}
+	t := v.table()
 	t.header("WORKLOAD", "KIND", "REPLICAS", "RPS/REPLICA", "CPU", "MEMORY", "MEM/REPLICA")
 	ranged := v.wide && slices.ContainsFunc(ps, func(p predict.ProxyResult) bool { return p.Range != nil })
 	if v.wide {
@@ -354,7 +356,7 @@ func (v *view) proxyChangeTable(base, what []predict.ProxyResult) *table {
 		limits = append(limits, lim)
 	}
 	withLimit := slices.ContainsFunc(limits, func(l string) bool { return l != "-" })
-	t := &table{}
+	t := v.table()
 	t.header("WORKLOAD", "KIND", "REPLICAS", "CPU BASE", "CPU WHAT-IF", "Δ CPU", "MEMORY BASE", "MEMORY WHAT-IF", "Δ MEMORY", "MEM/REPLICA")
 	if v.wide {
 		t.header("CLUSTERS", "ENDPOINTS")
@@ -423,7 +425,7 @@ func (v *view) paths(buf *bytes.Buffer) error {
 		return nil
 	}
 	fmt.Fprintln(buf, "\nPaths:")
-	t := &table{}
+	t := v.table()
 	if v.r.Variant == nil {
 		t.header("ENTRY", "+P50", "+P99", "CALLS", "CRITICAL PATH")
 		ranged := v.wide && slices.ContainsFunc(base, func(p predict.PathResult) bool { return p.Range != nil })
@@ -476,12 +478,13 @@ func (v *view) totals(buf *bytes.Buffer) error {
 		if b.TopComponent != "" {
 			parts = append(parts, "top CPU component "+b.TopComponent)
 		}
-		fmt.Fprintln(buf, "\nTotals: "+strings.Join(parts, ", "))
+		parts[0] = "Totals: " + parts[0]
+		fmt.Fprintln(buf, "\n"+joinFit(parts, ", ", Width, "  "))
 		return nil
 	}
 	w := v.r.Variant.Totals
 	fmt.Fprintf(buf, "\nTotals (%s, %s req/s):\n", plural(b.Edges, "edge"), rate(b.RequestsPerSecond))
-	t := &table{}
+	t := v.table()
 	t.header("TOTAL", "BASE", "WHAT-IF", "Δ")
 	t.row("CPU", millicores(b.CPUMillicores)+" ("+cores(b.CPUMillicores)+" cores)", millicores(w.CPUMillicores)+" ("+cores(w.CPUMillicores)+" cores)",
 		signedMillicores(w.CPUMillicores-b.CPUMillicores)+percentChange(b.CPUMillicores, w.CPUMillicores))
@@ -557,6 +560,8 @@ type table struct {
 	head []string
 	rows [][]string
 	gap  int
+	// width, when set, is what fit holds the table to.
+	width int
 }
 
 func (t *table) header(cols ...string) { t.head = append(t.head, cols...) }
@@ -564,6 +569,7 @@ func (t *table) row(cells ...string)   { t.rows = append(t.rows, cells) }
 
 // render writes the table with trailing blanks removed from every line.
 func (t *table) render(w io.Writer) error {
+	t.fit()
 	var buf bytes.Buffer
 	cell := tw.CellConfig{
 		Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
