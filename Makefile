@@ -6,9 +6,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 PKG       := github.com/meshinsight/kubectl-meshinsight
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
-PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+DIST      ?= dist
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
+.PHONY: test-dist bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -117,20 +118,23 @@ image: build-agent-all ## Agent image (linux/amd64+arm64) without Docker: OCI la
 	$(GO) run -ldflags '$(LDFLAGS)' ./hack/image $(foreach a,$(AGENT_ARCHES),-binary linux/$(a)=$(BIN)/linux_$(a)/meshinsight-agent) \
 		-o $(BIN)/image -tar $(BIN)/meshinsight-agent.tar $(if $(PUSH),-push $(PUSH))
 
-dist: ## Cross-compile release archives into dist/ (binary, LICENSE and README at the archive's top level, as .krew.yaml and krew-index expect)
+dist: ## Cross-compile release archives into dist/ (DIST=DIR elsewhere, PLATFORMS=linux/amd64 for one): binary, LICENSE and README at the archive's top level, as .krew.yaml and krew-index expect
 	@test -f LICENSE || { echo "dist: LICENSE is missing: krew-index requires it in every archive"; exit 1; }
-	@rm -rf dist && mkdir -p dist
+	@rm -rf $(DIST) && mkdir -p $(DIST)
 	@for p in $(PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-		dir=dist/kubectl-meshinsight_$${os}_$${arch}; mkdir -p $$dir; \
+		dir=$(DIST)/kubectl-meshinsight_$${os}_$${arch}; mkdir -p $$dir; \
 		echo "building $$os/$$arch"; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/kubectl-meshinsight$$ext ./cmd/kubectl-meshinsight || exit 1; \
 		cp LICENSE README.md $$dir/ || exit 1; \
 		if [ $$os = windows ]; then (cd $$dir && zip -qr ../kubectl-meshinsight_$${os}_$${arch}.zip .); \
-		else tar -C $$dir -czf dist/kubectl-meshinsight_$${os}_$${arch}.tar.gz .; fi; \
+		else tar -C $$dir -czf $(DIST)/kubectl-meshinsight_$${os}_$${arch}.tar.gz .; fi; \
 		rm -rf $$dir; \
 	done
-	@cd dist && sha256sum * > checksums.txt && cat checksums.txt
+	@cd $(DIST) && sha256sum * > checksums.txt && cat checksums.txt
+
+test-dist: ## The linux/amd64 release archive unpacked alone: --help, every help example that needs no cluster, predict without a kubeconfig
+	$(GO) test -tags dist -count=1 -timeout 15m -v ./internal/disttest/
 
 clean: ## Remove build outputs
 	rm -rf $(BIN) dist
