@@ -61,6 +61,9 @@ func (o *GraphOptions) Complete(*cobra.Command) error {
 	if err := o.live.complete(); err != nil {
 		return err
 	}
+	if noKubeconfig(o.getter) {
+		return fmt.Errorf("graph reads a cluster: %w", errNoKubeconfig)
+	}
 	var err error
 	o.clients, err = kube.NewClients(o.getter, kube.KubeconfigHint)
 	return err

@@ -56,6 +56,9 @@ func TestPredictWithoutKubeconfigSuggestsExamples(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "-f example:bookinfo") || !strings.Contains(err.Error(), "--kubeconfig") {
 		t.Errorf("predict without a kubeconfig: %v", err)
 	}
+	if _, _, err := execute(t, "--kubeconfig", empty, "graph"); err == nil || !strings.Contains(err.Error(), "graph reads a cluster: no kubeconfig found") {
+		t.Errorf("graph without a kubeconfig: %v", err)
+	}
 	_, _, err = execute(t, "--kubeconfig", filepath.Join(t.TempDir(), "none"), "predict")
 	if err == nil || !strings.Contains(err.Error(), "pass -f FILE") {
 		t.Errorf("predict with a missing kubeconfig: %v", err)
