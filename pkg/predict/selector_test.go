@@ -15,6 +15,12 @@ func bookinfoGraph(t *testing.T) *callgraph.Resolved {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resolved(t, g)
+}
+
+// resolved resolves g, failing the test if it is invalid.
+func resolved(t *testing.T, g *callgraph.Graph) *callgraph.Resolved {
+	t.Helper()
 	r, err := callgraph.Resolve(g)
 	if err != nil {
 		t.Fatal(err)
@@ -55,12 +61,8 @@ func TestSelectorsUseListedServices(t *testing.T) {
 			{From: "web", To: "api-v2", Protocol: "http", RequestsPerSecond: ptr(1.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
 		},
 		Services: []callgraph.Service{{Name: "api", Workloads: []string{"api-blue"}, Clusters: 1, Endpoints: 1}}}
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var notes diag.List
-	v := Apply(r, []WhatIf{mustWhatIf(t, "mtls=off,edge=web->api")}, &notes)
+	v := Apply(resolved(t, g), []WhatIf{mustWhatIf(t, "mtls=off,edge=web->api")}, &notes)
 	// The listed Service selects api-blue only: the naming convention is not used.
 	if !v.Edges[0].MTLSExplicit || v.Edges[1].MTLSExplicit {
 		t.Errorf("edge=web->api: %+v %+v", v.Edges[0], v.Edges[1])

@@ -43,8 +43,8 @@ func Sort(r *Report, key string) error {
 		if s == nil {
 			continue
 		}
-		sortProxiesBy(s.Proxies, key)
-		sortPathsBy(s.Paths, key)
+		sortBy(s.Proxies, proxyOrders, key)
+		sortBy(s.Paths, pathOrders, key)
 	}
 	return nil
 }
@@ -57,32 +57,26 @@ func permute[T any](xs []T, order []int) []T {
 	return out
 }
 
-// sortProxiesBy orders proxies by name, CPU or rate; latency keys leave them.
-func sortProxiesBy(ps []ProxyResult, key string) {
-	slices.SortStableFunc(ps, func(a, b ProxyResult) int {
-		switch key {
-		case "name":
-			return cmp.Compare(a.Workload, b.Workload)
-		case "cpu":
-			return cmp.Compare(b.CPUMillicores, a.CPUMillicores)
-		case "rps":
+// proxyOrders and pathOrders order proxies and paths by sort key; a key
+// without one (latency for proxies, CPU and rate for paths) leaves them.
+var (
+	proxyOrders = map[string]func(a, b ProxyResult) int{
+		"name": func(a, b ProxyResult) int { return cmp.Compare(a.Workload, b.Workload) },
+		"cpu":  func(a, b ProxyResult) int { return cmp.Compare(b.CPUMillicores, a.CPUMillicores) },
+		"rps": func(a, b ProxyResult) int {
 			return cmp.Compare(b.RequestsPerSecondPerReplica*float64(b.Replicas), a.RequestsPerSecondPerReplica*float64(a.Replicas))
-		}
-		return 0
-	})
-}
+		},
+	}
+	pathOrders = map[string]func(a, b PathResult) int{
+		"name": func(a, b PathResult) int { return cmp.Compare(a.Entry, b.Entry) },
+		"p50":  func(a, b PathResult) int { return cmp.Compare(b.LatencyP50Micros, a.LatencyP50Micros) },
+		"p99":  func(a, b PathResult) int { return cmp.Compare(b.LatencyP99Micros, a.LatencyP99Micros) },
+	}
+)
 
-// sortPathsBy orders paths by name or latency; CPU and rate keys leave them.
-func sortPathsBy(ps []PathResult, key string) {
-	slices.SortStableFunc(ps, func(a, b PathResult) int {
-		switch key {
-		case "name":
-			return cmp.Compare(a.Entry, b.Entry)
-		case "p50":
-			return cmp.Compare(b.LatencyP50Micros, a.LatencyP50Micros)
-		case "p99":
-			return cmp.Compare(b.LatencyP99Micros, a.LatencyP99Micros)
-		}
-		return 0
-	})
+// sortBy orders xs stably by orders[key], if there is one.
+func sortBy[T any](xs []T, orders map[string]func(a, b T) int, key string) {
+	if order := orders[key]; order != nil {
+		slices.SortStableFunc(xs, order)
+	}
 }
