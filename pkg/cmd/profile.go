@@ -89,6 +89,7 @@ unless --keep. Use --dry-run to review every object and privilege first.`,
 		RunE: runE(o),
 	}
 	o.AddFlags(c.Flags())
+	c.AddCommand(newProfileSubcommands(getter, streams)...)
 	return c
 }
 
