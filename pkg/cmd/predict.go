@@ -20,6 +20,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
 // source is where a prediction's calls come from; Complete decides it once.
@@ -42,6 +43,8 @@ type PredictOptions struct {
 	Filename    string
 	ExportGraph string
 	ProfilePath string
+	// CompareProfilePath is a second profile predicted as the variant.
+	CompareProfilePath string
 	live        liveOptions
 	budget      budgetOptions
 	traces      traceOptions
@@ -134,6 +137,9 @@ services it names.`,
   # A measured profile, and a component made twice as fast
   kubectl meshinsight predict -f graph.yaml --profile my-profile.json --speedup speedup.yaml
 
+  # Two profiles side by side on one graph (e.g. before and after an Istio upgrade)
+  kubectl meshinsight predict -f example:bookinfo --profile my-profile.json --compare-profile new-profile.json
+
   # Fail a CI pipeline (exit 1, offenders listed) when the change adds more than
   # 2ms p99 to an edge or a path, or a proxy replica needs more than 500m CPU
   kubectl meshinsight predict -f example:bookinfo --what-if mode=ambient --max-added-p99 2ms --max-proxy-cpu 500m
@@ -154,6 +160,7 @@ func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.ListExamples, "list-examples", false, "List the example call graphs embedded in the binary (use them as -f example:NAME)")
 	f.StringVar(&o.ExportGraph, "export-graph", "", "Also write the call graph used (e.g. the one derived from the cluster) to this file")
 	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
+	f.StringVar(&o.CompareProfilePath, "compare-profile", "", "Second profile file, shown beside --profile (or the default) as the variant on the same graph")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|")+"|name")
 	f.BoolVar(&o.NoHeaders, "no-headers", false, "Print only the edge rows, without headers, other tables, totals or messages (table and wide output)")
 	f.StringVar(&o.SortBy, "sort-by", "", "Order edges, proxies and paths by "+strings.Join(predict.SortKeys, "|")+" (figures largest first, name A to Z)")
@@ -239,6 +246,9 @@ func (o *PredictOptions) Validate() error {
 	if o.source == fromTraces && (o.NoHeaders || o.names || o.SortBy != "") {
 		return errors.New("--no-headers, --sort-by and -o name apply to a call graph's edges: use -f or the live cluster, not traces")
 	}
+	if o.CompareProfilePath != "" && (len(o.WhatIf) > 0 || o.SpeedupPath != "" || o.source == fromTraces) {
+		return errors.New("--compare-profile compares two profiles on one call graph: it cannot be combined with --what-if, --speedup or traces")
+	}
 	if o.source == fromTraces && o.budget.budget.Set() {
 		return errors.New("--max-added-p50, --max-added-p99 and --max-proxy-cpu check a call graph's edges, paths and proxies: use -f or the live cluster, not traces")
 	}
@@ -315,6 +325,12 @@ func (o *PredictOptions) predictInput(ctx context.Context) (predict.Input, error
 	var err error
 	if in.Profile, in.ProfileSource, in.NodeProfiles, err = o.loadProfile(ctx); err != nil {
 		return in, err
+	}
+	if o.CompareProfilePath != "" {
+		if in.CompareProfile, err = profile.ReadFile(o.CompareProfilePath); err != nil {
+			return in, fmt.Errorf("reading --compare-profile: %w", err)
+		}
+		in.CompareSource = o.CompareProfilePath
 	}
 	if o.SpeedupPath != "" {
 		data, err := os.ReadFile(o.SpeedupPath)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
 )
@@ -141,4 +142,40 @@ func TestStoredProfilesCluster(t *testing.T) {
 	if out, err := run(listProfiles, "", "name", false); err != nil || out != "profile/prod\nprofile/prod@m5.large\n" {
 		t.Errorf("list after rm: %v\n%s", err, out)
 	}
+}
+
+// TestPredictCompareProfile shows a second profile as the variant of the
+// same graph: the report's Baseline is --profile's, its Variant the
+// compared profile's.
+func TestPredictCompareProfile(t *testing.T) {
+	faster := measuredProfile(t, "m5.large")
+	faster.Metadata.Name = "faster"
+	for i := range faster.Models {
+		faster.Models[i].LatencyP50Micros.Intercept /= 2
+		faster.Models[i].CPUMicrosPerRequest.Intercept /= 2
+	}
+	path := filepath.Join(t.TempDir(), "faster.json")
+	if err := profile.WriteFile(path, faster); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := execute(t, "predict", "-f", "example:bookinfo", "--compare-profile", path, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r predict.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Variant == nil || len(r.WhatIf) != 1 || r.WhatIf[0] != "profile faster ("+path+")" || !r.Profile.Reference {
+		t.Fatalf("report: whatIf %v, profile %+v, variant %v", r.WhatIf, r.Profile, r.Variant != nil)
+	}
+	for i, e := range r.Variant.Edges {
+		if b := r.Baseline.Edges[i]; e.LatencyP50Micros >= b.LatencyP50Micros || e.CPUMillicores >= b.CPUMillicores {
+			t.Errorf("edge %s->%s: compared %v µs %v m, baseline %v µs %v m", e.From, e.To, e.LatencyP50Micros, e.CPUMillicores, b.LatencyP50Micros, b.CPUMillicores)
+		}
+	}
+	expectErrors(t, map[string]errorCase{
+		"with what-if": {[]string{"predict", "-f", "example:bookinfo", "--compare-profile", path, "--what-if", "mtls=off"}, "--compare-profile compares two profiles"},
+		"missing file": {[]string{"predict", "-f", "example:bookinfo", "--compare-profile", path + ".missing"}, "reading --compare-profile"},
+	})
 }

@@ -1,6 +1,8 @@
 package predict
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
@@ -28,6 +30,11 @@ type Input struct {
 	Messages []diag.Message
 	// NoMemory leaves the proxies' memory out (Options.NoMemory).
 	NoMemory bool
+	// CompareProfile, when set, makes the variant the same graph predicted
+	// with this profile instead of Profile (what-ifs and speed-ups do not
+	// combine with it); CompareSource says where it came from.
+	CompareProfile *profile.Profile
+	CompareSource  string
 }
 
 // Run predicts the baseline and, if asked, the variant, and gathers every
@@ -49,6 +56,17 @@ func Run(in Input) (*Report, error) {
 		return nil, err
 	}
 	r.Baseline = *base
+	if in.CompareProfile != nil {
+		if len(in.WhatIf) > 0 || len(in.Speedups) > 0 {
+			return nil, errors.New("a profile comparison cannot be combined with what-ifs or speed-ups")
+		}
+		variant, err := Predict(in.Graph, in.CompareProfile, Options{FanOut: in.FanOut, Queueing: in.Queueing, NoMemory: in.NoMemory}, &notes)
+		if err != nil {
+			return nil, fmt.Errorf("predicting with the compared profile %q: %w", in.CompareProfile.Metadata.Name, err)
+		}
+		r.Variant = variant
+		r.WhatIf = []string{"profile " + in.CompareProfile.Metadata.Name + " (" + in.CompareSource + ")"}
+	}
 	if len(in.WhatIf) > 0 || len(in.Speedups) > 0 {
 		variant, err := Predict(Apply(in.Graph, in.WhatIf, &notes), in.Profile, Options{FanOut: in.FanOut, Speedups: in.Speedups, NodeProfiles: in.NodeProfiles, Queueing: in.Queueing, NoMemory: in.NoMemory}, &notes)
 		if err != nil {
