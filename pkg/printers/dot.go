@@ -11,18 +11,11 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 )
 
-// Edge colours, by the edge's added p50 latency as a share of the largest added
-// p50 of any edge in the report (baseline and variant alike, so the two are
-// comparable): below 1/3 green, below 2/3 yellow, from 2/3 up red. Edge width
-// goes from 1 to 5 with the edge's share of the largest edge CPU.
+// Edge width in DOT goes from 1 to 5 with the edge's share of the largest
+// edge CPU in the report (baseline and variant alike).
 const (
-	dotGreen      = "forestgreen"
-	dotYellow     = "goldenrod"
-	dotRed        = "firebrick"
-	dotYellowFrom = 1.0 / 3
-	dotRedFrom    = 2.0 / 3
-	dotMinPen     = 1.0
-	dotMaxPen     = 5.0
+	dotMinPen = 1.0
+	dotMaxPen = 5.0
 )
 
 // Node shapes by data-plane mode: sidecar a box, ambient an ellipse, ambient with a
@@ -45,10 +38,9 @@ func printDot(buf *bytes.Buffer, r *predict.Report) error {
 		}
 		shown = r.Variant.Edges
 	}
-	var maxP50, maxCPU float64
+	var maxCPU float64
 	for _, sc := range scenarios(r) {
 		for _, e := range sc.Edges {
-			maxP50 = math.Max(maxP50, e.LatencyP50Micros)
 			maxCPU = math.Max(maxCPU, e.CPUMillicores)
 		}
 	}
@@ -93,10 +85,11 @@ func printDot(buf *bytes.Buffer, r *predict.Report) error {
 			proto = change(b.Protocol, e.Protocol)
 			label += " (Δ " + signedMicros(e.LatencyP50Micros-b.LatencyP50Micros) + ")"
 		}
-		colour := latencyColour(e.LatencyP50Micros, maxP50)
+		colour := latencyColour(e.LatencyP50Micros)
 		fmt.Fprintf(buf, "  %s -> %s [label=%s, color=%s, fontcolor=%s, penwidth=%.2f];\n",
 			dotQuote(e.From), dotQuote(e.To), dotQuote(proto+" "+label), colour, colour, penWidth(e.CPUMillicores, maxCPU))
 	}
+	dotLegend(buf)
 	fmt.Fprintln(buf, "}")
 	return nil
 }
@@ -112,19 +105,17 @@ func dotTitle(r *predict.Report, ns string) string {
 	return t
 }
 
-// latencyColour places p50 on the green, yellow, red scale relative to max.
-func latencyColour(p50, max float64) string {
-	if max <= 0 {
-		return dotGreen
+// dotLegend writes the colour scale as a box of its own, and says what the
+// edge width means.
+func dotLegend(buf *bytes.Buffer) {
+	fmt.Fprintln(buf, "  subgraph cluster_legend {")
+	fmt.Fprintln(buf, `    label="Added p50 per call (display thresholds)"; fontsize=10; style=dashed;`)
+	for _, b := range latencyBands {
+		fmt.Fprintf(buf, "    %s [label=%s, shape=box, style=filled, fillcolor=%s, fontcolor=white, fontsize=10];\n",
+			dotQuote("legend "+b.colour), dotQuote(b.label()), b.colour)
 	}
-	switch share := p50 / max; {
-	case share < dotYellowFrom:
-		return dotGreen
-	case share < dotRedFrom:
-		return dotYellow
-	default:
-		return dotRed
-	}
+	fmt.Fprintln(buf, `    "legend width" [label="edge width: proxy CPU", shape=plaintext, fontsize=10];`)
+	fmt.Fprintln(buf, "  }")
 }
 
 // penWidth scales cpu linearly between dotMinPen and dotMaxPen relative to max.
