@@ -35,10 +35,14 @@ const (
 	YAML Format = "yaml"
 	// Dot is a Graphviz digraph of the call graph coloured by added latency.
 	Dot Format = "dot"
+	// SVG is a self-contained picture of the call graph (no Graphviz needed).
+	SVG Format = "svg"
+	// HTML is the SVG picture in an HTML page.
+	HTML Format = "html"
 )
 
 // Formats lists every format, default first.
-var Formats = []Format{Table, Wide, JSON, YAML, Dot}
+var Formats = []Format{Table, Wide, JSON, YAML, Dot, SVG, HTML}
 
 // FormatNames returns the names of Formats, for flag help and completion.
 func FormatNames() []string {
@@ -84,6 +88,10 @@ func Print(w io.Writer, r *predict.Report, format Format) error {
 		err = printYAML(&buf, r)
 	case Dot:
 		err = printDot(&buf, r)
+	case SVG:
+		err = printSVG(&buf, r)
+	case HTML:
+		err = printHTML(&buf, r)
 	default:
 		_, err = ParseFormat(string(format))
 	}

@@ -1,0 +1,335 @@
+package printers
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+)
+
+// Geometry of the SVG picture, in pixels. Text is 12px sans-serif, whose
+// characters svgCharWidth approximates to size boxes and the canvas.
+const (
+	svgMargin     = 24.0
+	svgNodeHeight = 40.0
+	svgRowGap     = 40.0
+	svgColGap     = 200.0 // between layers: room for the edge labels
+	svgCharWidth  = 7.0
+	svgLineHeight = 16.0
+	svgMinNode    = 110.0
+	svgArc        = 60.0 // how far below its nodes a backward edge loops
+	svgWrap       = 110  // characters per line of the title and messages
+)
+
+// svgNode is a workload placed on the picture: layer (call depth) and row.
+type svgNode struct {
+	id, label, sub string
+	mode           dataplane.Mode
+	x, y, w        float64
+}
+
+// svgLayout places the nodes of the shown edges: each in the layer of its
+// call depth (breadth-first from the workloads nothing calls, in the
+// report's order), layers left to right, each centred vertically.
+type svgLayout struct {
+	nodes  []*svgNode
+	byID   map[string]*svgNode
+	depth  map[string]int
+	width  float64 // right edge of the last layer
+	height float64 // bottom of the tallest layer
+}
+
+func newSVGLayout(v *view, shown []predict.EdgeResult, top float64) *svgLayout {
+	l := &svgLayout{byID: map[string]*svgNode{}, depth: map[string]int{}}
+	callers := map[string]int{}
+	for _, e := range shown {
+		for _, n := range []struct {
+			id   string
+			mode dataplane.Mode
+		}{{e.From, e.ClientMode}, {e.To, e.ServerMode}} {
+			if l.byID[n.id] == nil {
+				sub := strings.TrimPrefix(sidecarMemoryLine(v.r, n.id), "\n")
+				node := &svgNode{id: n.id, label: v.name(n.id), sub: sub, mode: n.mode}
+				node.w = math.Max(svgMinNode, svgCharWidth*float64(max(utf8.RuneCountInString(node.label), utf8.RuneCountInString(sub)))+20)
+				l.nodes = append(l.nodes, node)
+				l.byID[n.id] = node
+			}
+		}
+		if e.From != e.To {
+			callers[e.To]++
+		}
+	}
+	// Breadth-first from the roots; a cycle nothing leads into starts
+	// from its first node.
+	var queue []string
+	visit := func(id string, d int) {
+		if _, seen := l.depth[id]; !seen {
+			l.depth[id] = d
+			queue = append(queue, id)
+		}
+	}
+	drain := func() {
+		for len(queue) > 0 {
+			id := queue[0]
+			queue = queue[1:]
+			for _, e := range shown {
+				if e.From == id {
+					visit(e.To, l.depth[id]+1)
+				}
+			}
+		}
+	}
+	for _, n := range l.nodes {
+		if callers[n.id] == 0 {
+			visit(n.id, 0)
+		}
+	}
+	drain()
+	for _, n := range l.nodes {
+		visit(n.id, 0)
+		drain()
+	}
+
+	var layers [][]*svgNode
+	for _, n := range l.nodes {
+		d := l.depth[n.id]
+		for len(layers) <= d {
+			layers = append(layers, nil)
+		}
+		layers[d] = append(layers[d], n)
+	}
+	tallest := 0
+	for _, layer := range layers {
+		tallest = max(tallest, len(layer))
+	}
+	x := svgMargin
+	for _, layer := range layers {
+		w := 0.0
+		for _, n := range layer {
+			w = math.Max(w, n.w)
+		}
+		offset := float64(tallest-len(layer)) * (svgNodeHeight + svgRowGap) / 2
+		for i, n := range layer {
+			n.x = x + (w-n.w)/2
+			n.y = top + offset + float64(i)*(svgNodeHeight+svgRowGap)
+		}
+		l.width = x + w
+		x += w + svgColGap
+	}
+	l.height = top + float64(tallest)*(svgNodeHeight+svgRowGap) - svgRowGap
+	return l
+}
+
+// svgDoc collects the elements of the picture and how far they reach.
+type svgDoc struct {
+	body          bytes.Buffer
+	width, height float64
+}
+
+// text writes one line of text at x, y (its baseline) and grows the canvas
+// to hold it; anchor is start, middle or end.
+func (d *svgDoc) text(x, y float64, anchor, attrs, s string) {
+	fmt.Fprintf(&d.body, `  <text x="%.1f" y="%.1f" text-anchor="%s"%s>%s</text>`+"\n", x, y, anchor, attrs, xmlEscape(s))
+	w := svgCharWidth * float64(utf8.RuneCountInString(s))
+	right := x + w
+	switch anchor {
+	case "middle":
+		right = x + w/2
+	case "end":
+		right = x
+	}
+	d.width = math.Max(d.width, right+svgMargin)
+	d.height = math.Max(d.height, y+svgMargin)
+}
+
+// lines writes wrapped text lines from y down and returns the y after them.
+func (d *svgDoc) lines(y float64, attrs, s string, indent string) float64 {
+	for _, line := range strings.Split(wrap(s, svgWrap, indent), "\n") {
+		d.text(svgMargin, y, "start", attrs, line)
+		y += svgLineHeight
+	}
+	return y
+}
+
+// printSVG draws the call graph as a self-contained SVG picture (no
+// Graphviz needed): workloads layered by call depth, every edge with its
+// protocol, rate and added p50 (and the what-if delta), coloured by
+// latencyBands; then the legend, the totals and the assumptions and warnings.
+func printSVG(buf *bytes.Buffer, r *predict.Report) error {
+	fmt.Fprintln(buf, `<?xml version="1.0" encoding="UTF-8"?>`)
+	return writeSVG(buf, r)
+}
+
+// printHTML wraps the SVG picture in a minimal HTML page, to open in a browser.
+func printHTML(buf *bytes.Buffer, r *predict.Report) error {
+	title := "meshinsight: " + r.Graph
+	if r.Graph == "" {
+		title = "meshinsight"
+	}
+	fmt.Fprintf(buf, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>%s</title>\n</head>\n<body>\n", xmlEscape(title))
+	if err := writeSVG(buf, r); err != nil {
+		return err
+	}
+	fmt.Fprintln(buf, "</body>\n</html>")
+	return nil
+}
+
+func writeSVG(buf *bytes.Buffer, r *predict.Report) error {
+	v := &view{r: r, ns: commonNamespace(r)}
+	shown := r.Baseline.Edges
+	if r.Variant != nil {
+		if err := checkVariant(r); err != nil {
+			return err
+		}
+		shown = r.Variant.Edges
+	}
+	d := &svgDoc{}
+	y := svgMargin + 4
+	for _, line := range strings.Split(dotTitle(r, v.ns), "\n") {
+		y = d.lines(y, ` font-weight="bold"`, line, "  ")
+	}
+	l := newSVGLayout(v, shown, y+svgLineHeight)
+	d.width = math.Max(d.width, l.width+svgMargin)
+
+	bottom := l.height
+	for i, e := range shown {
+		var base *predict.EdgeResult
+		if r.Variant != nil {
+			base = &r.Baseline.Edges[i]
+		}
+		bottom = math.Max(bottom, d.edge(l, e, base))
+	}
+	for _, n := range l.nodes {
+		d.node(n)
+	}
+
+	y = bottom + 2*svgLineHeight
+	d.text(svgMargin, y, "start", ` font-weight="bold"`, "Added p50 per call (display thresholds):")
+	x := svgMargin + 290
+	for _, b := range latencyBands {
+		fmt.Fprintf(&d.body, `  <rect x="%.1f" y="%.1f" width="12" height="12" fill="%s"/>`+"\n", x, y-10, b.colour)
+		d.text(x+16, y, "start", "", b.label())
+		x += 16 + svgCharWidth*float64(utf8.RuneCountInString(b.label())) + 20
+	}
+	d.text(x, y, "start", "", "edge width: proxy CPU")
+	y += 2 * svgLineHeight
+	y = d.lines(y, "", svgTotals(r), "  ")
+	if len(r.Messages) > 0 {
+		y += svgLineHeight
+		d.text(svgMargin, y, "start", ` font-weight="bold"`, "Assumptions and warnings:")
+		y += svgLineHeight
+		for _, m := range groupMessages(r.Messages) {
+			y = d.lines(y, "", "  "+m, "    ")
+		}
+	}
+
+	fmt.Fprintf(buf, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
+		math.Ceil(d.width), math.Ceil(d.height), math.Ceil(d.width), math.Ceil(d.height))
+	fmt.Fprintf(buf, "  <title>%s</title>\n", xmlEscape(strings.ReplaceAll(dotTitle(r, v.ns), "\n", "; ")))
+	fmt.Fprintln(buf, "  <defs>")
+	for _, b := range latencyBands {
+		fmt.Fprintf(buf, `    <marker id="arrow-%s" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="%s"/></marker>`+"\n", b.colour, b.colour)
+	}
+	fmt.Fprintln(buf, "  </defs>")
+	fmt.Fprintf(buf, `  <rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	buf.Write(d.body.Bytes())
+	fmt.Fprintln(buf, "</svg>")
+	return nil
+}
+
+// svgTotals is the report's totals in one line: proxy CPU and the slowest
+// path's added latency, with the variant's beside the baseline's.
+func svgTotals(r *predict.Report) string {
+	b := r.Baseline.Totals
+	if r.Variant == nil {
+		return fmt.Sprintf("Totals: %s, %s req/s; proxy CPU %s; slowest path +%s p50, +%s p99",
+			plural(b.Edges, "edge"), rate(b.RequestsPerSecond), millicores(b.CPUMillicores),
+			micros(b.MaxPathLatencyP50Micros), micros(b.MaxPathLatencyP99Micros))
+	}
+	w := r.Variant.Totals
+	return fmt.Sprintf("Totals: proxy CPU %s → %s (Δ %s); slowest path p50 +%s → +%s (Δ %s), p99 +%s → +%s (Δ %s)",
+		millicores(b.CPUMillicores), millicores(w.CPUMillicores), signedMillicores(w.CPUMillicores-b.CPUMillicores),
+		micros(b.MaxPathLatencyP50Micros), micros(w.MaxPathLatencyP50Micros), signedMicros(w.MaxPathLatencyP50Micros-b.MaxPathLatencyP50Micros),
+		micros(b.MaxPathLatencyP99Micros), micros(w.MaxPathLatencyP99Micros), signedMicros(w.MaxPathLatencyP99Micros-b.MaxPathLatencyP99Micros))
+}
+
+// node draws a workload: a box for a sidecar, a rounded box for ambient
+// (a thick one with a waypoint), a dashed box without a proxy.
+func (d *svgDoc) node(n *svgNode) {
+	rx, style := 4.0, ` stroke="#333" stroke-width="1.5"`
+	switch n.mode {
+	case dataplane.Ambient:
+		rx = svgNodeHeight / 2
+	case dataplane.Waypoint:
+		rx, style = svgNodeHeight/2, ` stroke="#333" stroke-width="3"`
+	case dataplane.None:
+		style = ` stroke="#333" stroke-width="1.5" stroke-dasharray="5,3"`
+	}
+	fmt.Fprintf(&d.body, `  <g><title>%s (%s)</title>`+"\n", xmlEscape(n.id), xmlEscape(string(n.mode)))
+	fmt.Fprintf(&d.body, `  <rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" rx="%.1f" fill="white"%s/>`+"\n", n.x, n.y, n.w, svgNodeHeight, rx, style)
+	cx := n.x + n.w/2
+	if n.sub == "" {
+		d.text(cx, n.y+svgNodeHeight/2+4, "middle", "", n.label)
+	} else {
+		d.text(cx, n.y+svgNodeHeight/2-3, "middle", "", n.label)
+		d.text(cx, n.y+svgNodeHeight/2+12, "middle", ` font-size="10" fill="#555"`, n.sub)
+	}
+	fmt.Fprintln(&d.body, "  </g>")
+}
+
+// edge draws one call and its label, and returns the lowest y it reaches. A
+// call to a deeper layer is a curve from the caller's right side to the
+// callee's left; any other (a cycle, a call within a layer, a self-call)
+// loops below the two nodes. base is the baseline of a variant's edge.
+func (d *svgDoc) edge(l *svgLayout, e predict.EdgeResult, base *predict.EdgeResult) float64 {
+	from, to := l.byID[e.From], l.byID[e.To]
+	colour := latencyColour(e.LatencyP50Micros)
+	var path string
+	var lx, ly float64
+	if l.depth[e.To] > l.depth[e.From] {
+		x1, y1 := from.x+from.w, from.y+svgNodeHeight/2
+		x2, y2 := to.x, to.y+svgNodeHeight/2
+		c := (x2 - x1) / 2
+		path = fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", x1, y1, x1+c, y1, x2-c, y2, x2, y2)
+		lx, ly = (x1+x2)/2, (y1+y2)/2-10
+	} else {
+		x1, x2 := from.x+from.w/3, to.x+2*to.w/3
+		if from == to {
+			x2 = from.x + 2*from.w/3
+		}
+		y1, y2 := from.y+svgNodeHeight, to.y+svgNodeHeight
+		path = fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", x1, y1, x1, y1+svgArc, x2, y2+svgArc, x2, y2)
+		lx, ly = (x1+x2)/2, (y1+y2)/2+svgArc*3/4+14
+	}
+	width := 1.5
+	if e.CPUMillicores > 0 {
+		// Proxy CPU widens the line, a little, by orders of magnitude.
+		width = math.Min(6, 1.5+math.Max(0, math.Log10(e.CPUMillicores)))
+	}
+	proto := string(e.Protocol)
+	line2 := "+" + micros(e.LatencyP50Micros) + " p50"
+	if base != nil {
+		proto = change(base.Protocol, e.Protocol)
+		line2 += " (Δ " + signedMicros(e.LatencyP50Micros-base.LatencyP50Micros) + ")"
+	}
+	fmt.Fprintf(&d.body, `  <g><title>%s</title>`+"\n", xmlEscape(e.From+" -> "+e.To))
+	fmt.Fprintf(&d.body, `  <path d="%s" fill="none" stroke="%s" stroke-width="%.2f" marker-end="url(#arrow-%s)"/>`+"\n", path, colour, width, colour)
+	halo := ` stroke="white" stroke-width="3" paint-order="stroke"`
+	d.text(lx, ly, "middle", ` font-size="11"`+halo, proto+" "+rate(e.RequestsPerSecond)+" req/s")
+	d.text(lx, ly+13, "middle", ` font-size="11" font-weight="bold" fill="`+colour+`"`+halo, line2)
+	fmt.Fprintln(&d.body, "  </g>")
+	return ly + 13
+}
+
+// xmlEscape makes s safe as XML text or a double-quoted attribute value.
+func xmlEscape(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s)) // a strings.Builder does not fail
+	return b.String()
+}
+
