@@ -179,6 +179,10 @@ func (u user) example(args []string) {
 		if !strings.HasPrefix(out, "digraph") {
 			t.Errorf("%s printed no graph:\n%.300s", line, out)
 		}
+	case output == "svg" || output == "html":
+		if !strings.Contains(out, "<svg ") || !strings.HasSuffix(out, ">\n") {
+			t.Errorf("%s printed no picture:\n%.300s", line, out)
+		}
 	default:
 		if !regexp.MustCompile(`(?m)^EDGE\s`).MatchString(out) {
 			t.Errorf("%s printed no table:\n%s", line, out)

@@ -45,13 +45,13 @@ type PredictOptions struct {
 	ProfilePath string
 	// CompareProfilePath is a second profile predicted as the variant.
 	CompareProfilePath string
-	live        liveOptions
-	budget      budgetOptions
-	traces      traceOptions
-	Output      string
-	WhatIf      []string
-	SpeedupPath string
-	FanOut      string
+	live               liveOptions
+	budget             budgetOptions
+	traces             traceOptions
+	Output             string
+	WhatIf             []string
+	SpeedupPath        string
+	FanOut             string
 	// Queueing adds the sidecars' queueing wait to p99.
 	Queueing bool
 	// ListExamples lists the embedded example graphs instead of predicting.
@@ -144,8 +144,9 @@ services it names.`,
   # 2ms p99 to an edge or a path, or a proxy replica needs more than 500m CPU
   kubectl meshinsight predict -f example:bookinfo --what-if mode=ambient --max-added-p99 2ms --max-proxy-cpu 500m
 
-  # Render the graph coloured by added latency
-  kubectl meshinsight predict -f example:bookinfo -o dot | dot -Tsvg > mesh.svg` + predictTracesExamples,
+  # Render the graph coloured by added latency, with Graphviz or without it
+  kubectl meshinsight predict -f example:bookinfo -o dot | dot -Tsvg > mesh.svg
+  kubectl meshinsight predict -f example:bookinfo --what-if mtls=off -o html > mesh.html` + predictTracesExamples,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}

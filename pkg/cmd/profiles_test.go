@@ -179,3 +179,19 @@ func TestPredictCompareProfile(t *testing.T) {
 		"missing file": {[]string{"predict", "-f", "example:bookinfo", "--compare-profile", path + ".missing"}, "reading --compare-profile"},
 	})
 }
+
+// TestPredictSVG draws an example without Graphviz: a standalone SVG (and
+// an HTML page around it) naming every workload and the assumptions.
+func TestPredictSVG(t *testing.T) {
+	for _, f := range []string{"svg", "html"} {
+		out, _, err := execute(t, "predict", "-f", "example:bookinfo", "--what-if", "mtls=off", "-o", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"<svg xmlns=", "productpage-v1", "ratings-v1", "(Δ ", "Assumptions and warnings:", "</svg>"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("-o %s: %q missing", f, want)
+			}
+		}
+	}
+}

@@ -58,8 +58,8 @@ func (o *PredictOptions) validateTraces() error {
 		return errors.New("--traces and --jaeger-url are two sources of traces: give one")
 	case o.live.AllNamespaces:
 		return errors.New("-A reads the live cluster; it cannot be combined with --traces or --jaeger-url (use -f GRAPH for modes and mTLS)")
-	case o.format == printers.Dot:
-		return errors.New("-o dot is not available with traces; use table, wide, json or yaml")
+	case o.format == printers.Dot || o.format == printers.SVG || o.format == printers.HTML:
+		return fmt.Errorf("-o %s is not available with traces; use table, wide, json or yaml", o.format)
 	case o.fanOutGiven:
 		return errors.New("--fanout combines the calls along a call graph's paths; with traces each request's critical path already says which calls were waited for: leave --fanout out")
 	case t.JaegerURL != "" && t.Service == "":

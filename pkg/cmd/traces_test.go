@@ -139,6 +139,7 @@ func TestPredictTracesErrors(t *testing.T) {
 		"service alone":     {[]string{"predict", "-f", bookinfo, "--service", "a"}, "give --traces FILE|DIR or --jaeger-url"},
 		"-A":                {[]string{"predict", "--traces", jaegerTraces, "-A"}, "cannot be combined with --traces"},
 		"dot":               {[]string{"predict", "--traces", jaegerTraces, "-o", "dot"}, "-o dot is not available with traces"},
+		"svg":               {[]string{"predict", "--traces", jaegerTraces, "-o", "svg"}, "-o svg is not available with traces"},
 		"bad limit":         {[]string{"predict", "--jaeger-url", "http://x", "--service", "a", "--limit", "0"}, "must be positive"},
 		"missing file":      {[]string{"predict", "--traces", filepath.Join(dir, "nope.json")}, "reading traces"},
 		"empty dir":         {[]string{"predict", "--traces", dir}, "no .json trace files"},

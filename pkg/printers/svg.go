@@ -332,4 +332,3 @@ func xmlEscape(s string) string {
 	_ = xml.EscapeText(&b, []byte(s)) // a strings.Builder does not fail
 	return b.String()
 }
-
