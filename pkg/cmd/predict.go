@@ -43,15 +43,13 @@ type PredictOptions struct {
 	Filename    string
 	ExportGraph string
 	ProfilePath string
-	// CompareProfilePath is a second profile predicted as the variant.
-	CompareProfilePath string
-	live               liveOptions
-	budget             budgetOptions
-	traces             traceOptions
-	Output             string
-	WhatIf             []string
-	SpeedupPath        string
-	FanOut             string
+	live        liveOptions
+	budget      budgetOptions
+	traces      traceOptions
+	Output      string
+	WhatIf      []string
+	SpeedupPath string
+	FanOut      string
 	// Queueing adds the sidecars' queueing wait to p99.
 	Queueing bool
 	// ListExamples lists the embedded example graphs instead of predicting.
@@ -62,6 +60,9 @@ type PredictOptions struct {
 	// and paths (predict.SortKeys).
 	NoHeaders bool
 	SortBy    string
+
+	// CompareProfilePath is a second profile, predicted as the variant.
+	CompareProfilePath string
 
 	// Set by Complete.
 	source      source

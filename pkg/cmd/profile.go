@@ -84,7 +84,12 @@ unless --keep. Use --dry-run to review every object and privilege first.`,
   kubectl meshinsight profile --node worker-1 --save-to-cluster
 
   # One profile per node type (instance-type label), two at a time
-  kubectl meshinsight profile --all-node-types --concurrency 2`,
+  kubectl meshinsight profile --all-node-types --concurrency 2
+
+  # The stored profiles: list them, summarise one, forget one
+  kubectl meshinsight profile list
+  kubectl meshinsight profile show kind-kind
+  kubectl meshinsight profile rm kind-kind`,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
