@@ -10,23 +10,11 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/meshinsight/kubectl-meshinsight/internal/profiletest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
 )
-
-// storedProfile is the reference profile as if measured on nodeType.
-func measuredProfile(t *testing.T, nodeType string) *profile.Profile {
-	t.Helper()
-	p, err := profile.Reference()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Metadata.Reference = false
-	p.Metadata.Name = "measured-" + nodeType
-	p.Provenance.Platform.NodeType = nodeType
-	return p
-}
 
 // TestProfileListShowRmLocal runs the subcommands as a user would, on a
 // store under a temporary XDG_CONFIG_HOME and without a kubeconfig.
@@ -39,7 +27,7 @@ func TestProfileListShowRmLocal(t *testing.T) {
 	if out, errOut, err := execute(t, "profile", "list"); err != nil || out != "" || !strings.Contains(errOut, "No profiles found in "+dir) {
 		t.Fatalf("empty store: %v\nstdout %q\nstderr %q", err, out, errOut)
 	}
-	if _, err := profilestore.SaveLocal(dir, "kind-kind", profilestore.NewSet("", measuredProfile(t, "m5.large"))); err != nil {
+	if _, err := profilestore.SaveLocal(dir, "kind-kind", profilestore.NewSet("", profiletest.Measured(t, "m5.large"))); err != nil {
 		t.Fatal(err)
 	}
 	out, _, err := execute(t, "profile", "list")
@@ -93,11 +81,11 @@ func TestProfileListShowRmLocal(t *testing.T) {
 func TestStoredProfilesCluster(t *testing.T) {
 	ctx := context.Background()
 	kc := fake.NewClientset()
-	if err := profilestore.SaveCluster(ctx, kc, "mesh", profilestore.NewSet("", measuredProfile(t, "m5.large"), measuredProfile(t, "c6g"))); err != nil {
+	if err := profilestore.SaveCluster(ctx, kc, "mesh", profilestore.NewSet("", profiletest.Measured(t, "m5.large"), profiletest.Measured(t, "c6g"))); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := profilestore.SaveLocal(dir, "prod", profilestore.NewSet("", measuredProfile(t, "m5.large"))); err != nil {
+	if _, err := profilestore.SaveLocal(dir, "prod", profilestore.NewSet("", profiletest.Measured(t, "m5.large"))); err != nil {
 		t.Fatal(err)
 	}
 	run := func(action storeAction, name, output string, fromCluster bool) (string, error) {
@@ -148,7 +136,7 @@ func TestStoredProfilesCluster(t *testing.T) {
 // same graph: the report's Baseline is --profile's, its Variant the
 // compared profile's.
 func TestPredictCompareProfile(t *testing.T) {
-	faster := measuredProfile(t, "m5.large")
+	faster := profiletest.Measured(t, "m5.large")
 	faster.Metadata.Name = "faster"
 	for i := range faster.Models {
 		faster.Models[i].LatencyP50Micros.Intercept /= 2

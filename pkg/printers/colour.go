@@ -1,5 +1,19 @@
 package printers
 
+import "github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+
+// pictured are the edges a picture (dot, svg) draws: the variant's when there
+// is one (labelled with the delta to the baseline's), else the baseline's.
+func pictured(r *predict.Report) ([]predict.EdgeResult, error) {
+	if r.Variant == nil {
+		return r.Baseline.Edges, nil
+	}
+	if err := checkVariant(r); err != nil {
+		return nil, err
+	}
+	return r.Variant.Edges, nil
+}
+
 // latencyBand is one colour of the graph outputs (dot, svg, html): edges
 // whose added p50 is below below (µs) and not in an earlier band.
 type latencyBand struct {

@@ -31,12 +31,9 @@ var dotNodeStyle = map[dataplane.Mode]string{
 // when there is one. Nodes and edges keep the report's order.
 func printDot(buf *bytes.Buffer, r *predict.Report) error {
 	v := &view{r: r, ns: commonNamespace(r)}
-	shown := r.Baseline.Edges
-	if r.Variant != nil {
-		if err := checkVariant(r); err != nil {
-			return err
-		}
-		shown = r.Variant.Edges
+	shown, err := pictured(r)
+	if err != nil {
+		return err
 	}
 	var maxCPU float64
 	for _, sc := range scenarios(r) {

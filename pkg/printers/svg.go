@@ -181,12 +181,9 @@ func printHTML(buf *bytes.Buffer, r *predict.Report) error {
 
 func writeSVG(buf *bytes.Buffer, r *predict.Report) error {
 	v := &view{r: r, ns: commonNamespace(r)}
-	shown := r.Baseline.Edges
-	if r.Variant != nil {
-		if err := checkVariant(r); err != nil {
-			return err
-		}
-		shown = r.Variant.Edges
+	shown, err := pictured(r)
+	if err != nil {
+		return err
 	}
 	d := &svgDoc{}
 	y := svgMargin + 4

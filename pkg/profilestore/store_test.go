@@ -18,19 +18,13 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/meshinsight/kubectl-meshinsight/internal/profiletest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
+// measured is a profile as if measured on nodeType.
 func measured(t *testing.T, nodeType string) *profile.Profile {
-	t.Helper()
-	p, err := profile.Reference()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Metadata.Reference = false
-	p.Metadata.Name = "measured-" + nodeType
-	p.Provenance.Platform.NodeType = nodeType
-	return p
+	return profiletest.Measured(t, nodeType)
 }
 
 func TestLocalRoundTrip(t *testing.T) {
