@@ -34,19 +34,24 @@ type svgNode struct {
 }
 
 // svgLayout places the nodes of the shown edges: each in the layer of its
-// call depth (breadth-first from the workloads nothing calls, in the
-// report's order), layers left to right, each centred vertically.
+// call depth (the longest chain of calls from a workload nothing calls),
+// layers left to right in the report's order, each centred vertically.
 type svgLayout struct {
-	nodes  []*svgNode
-	byID   map[string]*svgNode
-	depth  map[string]int
-	width  float64 // right edge of the last layer
-	height float64 // bottom of the tallest layer
+	nodes []*svgNode
+	byID  map[string]*svgNode
+	depth map[string]int
+	// calls and callers count each node's edges out and in, to put an
+	// edge's label at the end where fewer edges meet; labelled counts the
+	// labels already put at a node's left (callee) or right (caller) side.
+	calls, callers map[string]int
+	labelled       map[svgSide]int
+	width          float64 // right edge of the last layer
+	height         float64 // bottom of the tallest layer
 }
 
 func newSVGLayout(v *view, shown []predict.EdgeResult, top float64) *svgLayout {
-	l := &svgLayout{byID: map[string]*svgNode{}, depth: map[string]int{}}
-	callers := map[string]int{}
+	l := &svgLayout{byID: map[string]*svgNode{}, depth: map[string]int{}, calls: map[string]int{}, callers: map[string]int{},
+		labelled: map[svgSide]int{}}
 	for _, e := range shown {
 		for _, n := range []struct {
 			id   string
@@ -60,39 +65,53 @@ func newSVGLayout(v *view, shown []predict.EdgeResult, top float64) *svgLayout {
 				l.byID[n.id] = node
 			}
 		}
+		l.calls[e.From]++
 		if e.From != e.To {
-			callers[e.To]++
+			l.callers[e.To]++
 		}
 	}
-	// Breadth-first from the roots; a cycle nothing leads into starts
-	// from its first node.
-	var queue []string
-	visit := func(id string, d int) {
-		if _, seen := l.depth[id]; !seen {
-			l.depth[id] = d
-			queue = append(queue, id)
-		}
+	// Longest-path layering: a depth-first search from the roots (then
+	// from any node a cycle keeps unreached) sets aside the edges that
+	// close a cycle; over the rest, in topological order, each node goes
+	// one layer right of its deepest caller.
+	succ := map[string][]string{}
+	for _, e := range shown {
+		succ[e.From] = append(succ[e.From], e.To)
 	}
-	drain := func() {
-		for len(queue) > 0 {
-			id := queue[0]
-			queue = queue[1:]
-			for _, e := range shown {
-				if e.From == id {
-					visit(e.To, l.depth[id]+1)
-				}
+	state := map[string]int{} // 0 unseen, 1 on the stack, 2 done
+	back := map[[2]string]bool{}
+	var post []string
+	var dfs func(id string)
+	dfs = func(id string) {
+		state[id] = 1
+		for _, to := range succ[id] {
+			switch state[to] {
+			case 0:
+				dfs(to)
+			case 1:
+				back[[2]string{id, to}] = true
 			}
 		}
+		state[id] = 2
+		post = append(post, id)
 	}
 	for _, n := range l.nodes {
-		if callers[n.id] == 0 {
-			visit(n.id, 0)
+		if l.callers[n.id] == 0 && state[n.id] == 0 {
+			dfs(n.id)
 		}
 	}
-	drain()
 	for _, n := range l.nodes {
-		visit(n.id, 0)
-		drain()
+		if state[n.id] == 0 {
+			dfs(n.id)
+		}
+	}
+	for i := len(post) - 1; i >= 0; i-- {
+		id := post[i]
+		for _, to := range succ[id] {
+			if !back[[2]string{id, to}] {
+				l.depth[to] = max(l.depth[to], l.depth[id]+1)
+			}
+		}
 	}
 
 	var layers [][]*svgNode
@@ -125,16 +144,29 @@ func newSVGLayout(v *view, shown []predict.EdgeResult, top float64) *svgLayout {
 	return l
 }
 
+// svgSide is one side of a node: callee (left) or caller (right).
+type svgSide struct {
+	id     string
+	caller bool
+}
+
 // svgDoc collects the elements of the picture and how far they reach.
 type svgDoc struct {
-	body          bytes.Buffer
+	body bytes.Buffer
+	// labels are the edges' labels, drawn last so that no line crosses them.
+	labels        bytes.Buffer
 	width, height float64
 }
 
 // text writes one line of text at x, y (its baseline) and grows the canvas
 // to hold it; anchor is start, middle or end.
 func (d *svgDoc) text(x, y float64, anchor, attrs, s string) {
-	fmt.Fprintf(&d.body, `  <text x="%.1f" y="%.1f" text-anchor="%s"%s>%s</text>`+"\n", x, y, anchor, attrs, xmlEscape(s))
+	d.textTo(&d.body, x, y, anchor, attrs, s)
+}
+
+// textTo is text written to buf.
+func (d *svgDoc) textTo(buf *bytes.Buffer, x, y float64, anchor, attrs, s string) {
+	fmt.Fprintf(buf, `  <text x="%.1f" y="%.1f" text-anchor="%s"%s>%s</text>`+"\n", x, y, anchor, attrs, xmlEscape(s))
 	w := svgCharWidth * float64(utf8.RuneCountInString(s))
 	right := x + w
 	switch anchor {
@@ -204,6 +236,7 @@ func writeSVG(buf *bytes.Buffer, r *predict.Report) error {
 	for _, n := range l.nodes {
 		d.node(n)
 	}
+	d.body.Write(d.labels.Bytes())
 
 	y = bottom + 2*svgLineHeight
 	d.text(svgMargin, y, "start", ` font-weight="bold"`, "Added p50 per call (display thresholds):")
@@ -281,19 +314,37 @@ func (d *svgDoc) node(n *svgNode) {
 
 // edge draws one call and its label, and returns the lowest y it reaches. A
 // call to a deeper layer is a curve from the caller's right side to the
-// callee's left; any other (a cycle, a call within a layer, a self-call)
-// loops below the two nodes. base is the baseline of a variant's edge.
+// callee's left, labelled above its end where fewer edges meet (beside the
+// callee unless several calls converge on it); any other call (a cycle, a
+// call within a layer, a self-call) loops below the two nodes, labelled
+// under the loop. base is the baseline of a variant's edge.
 func (d *svgDoc) edge(l *svgLayout, e predict.EdgeResult, base *predict.EdgeResult) float64 {
 	from, to := l.byID[e.From], l.byID[e.To]
 	colour := latencyColour(e.LatencyP50Micros)
-	var path string
+	var path, anchor string
 	var lx, ly float64
 	if l.depth[e.To] > l.depth[e.From] {
 		x1, y1 := from.x+from.w, from.y+svgNodeHeight/2
 		x2, y2 := to.x, to.y+svgNodeHeight/2
 		c := (x2 - x1) / 2
 		path = fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", x1, y1, x1+c, y1, x2-c, y2, x2, y2)
-		lx, ly = (x1+x2)/2, (y1+y2)/2-10
+		// The first label at a side sits above the edge's end; more at
+		// the same side go along their curves, away from it.
+		side := svgSide{e.To, false}
+		anchor, lx, ly = "end", x2-10, y2-19
+		if l.callers[e.To] > 1 && l.callers[e.To] > l.calls[e.From] {
+			side = svgSide{e.From, true}
+			anchor, lx, ly = "start", x1+6, y1-19
+		}
+		if k := l.labelled[side]; k > 0 {
+			t := math.Max(0.2, 0.85-0.2*float64(k))
+			if side.caller {
+				t = 1 - t
+			}
+			anchor = "middle"
+			lx, ly = bezier(t, x1, x1+c, x2-c, x2), bezier(t, y1, y1, y2, y2)-19
+		}
+		l.labelled[side]++
 	} else {
 		x1, x2 := from.x+from.w/3, to.x+2*to.w/3
 		if from == to {
@@ -301,7 +352,7 @@ func (d *svgDoc) edge(l *svgLayout, e predict.EdgeResult, base *predict.EdgeResu
 		}
 		y1, y2 := from.y+svgNodeHeight, to.y+svgNodeHeight
 		path = fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", x1, y1, x1, y1+svgArc, x2, y2+svgArc, x2, y2)
-		lx, ly = (x1+x2)/2, (y1+y2)/2+svgArc*3/4+14
+		anchor, lx, ly = "middle", (x1+x2)/2, (y1+y2)/2+svgArc*3/4+14
 	}
 	width := 1.5
 	if e.CPUMillicores > 0 {
@@ -314,13 +365,18 @@ func (d *svgDoc) edge(l *svgLayout, e predict.EdgeResult, base *predict.EdgeResu
 		proto = change(base.Protocol, e.Protocol)
 		line2 += " (Δ " + signedMicros(e.LatencyP50Micros-base.LatencyP50Micros) + ")"
 	}
-	fmt.Fprintf(&d.body, `  <g><title>%s</title>`+"\n", xmlEscape(e.From+" -> "+e.To))
-	fmt.Fprintf(&d.body, `  <path d="%s" fill="none" stroke="%s" stroke-width="%.2f" marker-end="url(#arrow-%s)"/>`+"\n", path, colour, width, colour)
+	fmt.Fprintf(&d.body, `  <path d="%s" fill="none" stroke="%s" stroke-width="%.2f" marker-end="url(#arrow-%s)"><title>%s</title></path>`+"\n",
+		path, colour, width, colour, xmlEscape(e.From+" -> "+e.To))
 	halo := ` stroke="white" stroke-width="3" paint-order="stroke"`
-	d.text(lx, ly, "middle", ` font-size="11"`+halo, proto+" "+rate(e.RequestsPerSecond)+" req/s")
-	d.text(lx, ly+13, "middle", ` font-size="11" font-weight="bold" fill="`+colour+`"`+halo, line2)
-	fmt.Fprintln(&d.body, "  </g>")
+	d.textTo(&d.labels, lx, ly, anchor, ` font-size="11"`+halo, proto+" "+rate(e.RequestsPerSecond)+" req/s")
+	d.textTo(&d.labels, lx, ly+13, anchor, ` font-size="11" font-weight="bold" fill="`+colour+`"`+halo, line2)
 	return ly + 13
+}
+
+// bezier is one coordinate at t of the cubic Bézier curve p0, p1, p2, p3.
+func bezier(t, p0, p1, p2, p3 float64) float64 {
+	u := 1 - t
+	return u*u*u*p0 + 3*u*u*t*p1 + 3*u*t*t*p2 + t*t*t*p3
 }
 
 // xmlEscape makes s safe as XML text or a double-quoted attribute value.

@@ -95,7 +95,7 @@ func TestSVGLayersByCallDepth(t *testing.T) {
 	if low := d.edge(l, cyc[1], nil); low <= svgNodeHeight+svgArc/2 {
 		t.Errorf("back edge label at y=%v: should loop below the nodes", low)
 	}
-	if !strings.Contains(d.body.String(), `stroke="firebrick"`) || !strings.Contains(d.body.String(), "+600µs p50") {
-		t.Errorf("back edge:\n%s", d.body.String())
+	if !strings.Contains(d.body.String(), `stroke="firebrick"`) || !strings.Contains(d.labels.String(), "+600µs p50") {
+		t.Errorf("back edge:\n%s\n%s", d.body.String(), d.labels.String())
 	}
 }
