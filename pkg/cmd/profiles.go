@@ -211,8 +211,12 @@ func (o *StoredProfileOptions) show(ctx context.Context) error {
 	if o.FromCluster || errors.Is(err, profilestore.ErrNotFound) && o.kube != nil {
 		localErr := err
 		e, err = profilestore.ShowCluster(ctx, o.kube, o.namespace, o.name)
-		if localErr != nil && errors.Is(err, profilestore.ErrNotFound) {
+		switch {
+		case localErr == nil || err == nil:
+		case errors.Is(err, profilestore.ErrNotFound):
 			err = fmt.Errorf("%w, nor in ConfigMap %s/%s", localErr, o.namespace, profilestore.ConfigMapName)
+		default:
+			err = fmt.Errorf("%w, and the cluster's could not be read: %v", localErr, err)
 		}
 	}
 	if errors.Is(err, profilestore.ErrNotFound) {

@@ -3,12 +3,15 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/meshinsight/kubectl-meshinsight/internal/profiletest"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
@@ -129,6 +132,17 @@ func TestStoredProfilesCluster(t *testing.T) {
 	}
 	if out, err := run(listProfiles, "", "name", false); err != nil || out != "profile/prod\nprofile/prod@m5.large\n" {
 		t.Errorf("list after rm: %v\n%s", err, out)
+	}
+
+	// An unreachable cluster: list shows the files, show says both.
+	kc.PrependReactor("get", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("connection refused")
+	})
+	if out, err := run(listProfiles, "", "name", false); err != nil || out != "profile/prod\nprofile/prod@m5.large\n" {
+		t.Errorf("list, cluster unreachable: %v\n%s", err, out)
+	}
+	if _, err := run(showProfile, "nope", "table", false); err == nil || !strings.Contains(err.Error(), `no stored profile named "nope" in `+dir+`, and the cluster's could not be read`) {
+		t.Errorf("show nope, cluster unreachable: %v", err)
 	}
 }
 
