@@ -3,6 +3,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -10,14 +12,34 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/cmd"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	root := cmd.NewRootCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
 	err := root.ExecuteContext(ctx)
+	interrupted := ctx.Err() != nil
 	stop()
+	if err == nil && interrupted {
+		err = errors.New("interrupted")
+	}
 	if err != nil {
+		// Errors quote files, traces and clusters: escaped, like all output.
+		fmt.Fprintln(os.Stderr, "Error: "+safetext.Text(err.Error()))
 		os.Exit(1)
 	}
+}
+
+// signalContext returns a context that the first SIGINT or SIGTERM cancels
+// (commands stop, clean up and exit non-zero). The signals are then handed
+// back to their default action, so that a second one kills the process at
+// once, even while a run cleans up.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
 
 // GraphOptions are the options of `kubectl meshinsight graph`.
@@ -70,6 +71,9 @@ func (o *GraphOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := callgraph.Validate(g); err != nil {
+		return fmt.Errorf("the call graph derived from the cluster is invalid, so predict -f would reject it (please report this with the problems below): %w", err)
+	}
 	b, err := callgraph.Marshal(g, o.Output)
 	if err != nil {
 		return err
@@ -78,7 +82,7 @@ func (o *GraphOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("writing graph: %w", err)
 	}
 	for _, m := range msgs {
-		fmt.Fprintln(o.ErrOut, m)
+		fmt.Fprintln(o.ErrOut, safetext.Escape(m.String()))
 	}
 	return nil
 }

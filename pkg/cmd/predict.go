@@ -16,6 +16,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/inputfile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
@@ -188,10 +189,21 @@ func (o *PredictOptions) Validate() error {
 }
 
 // Run reads the calls, the profile and the speed-ups, predicts and prints.
+// Cancelling ctx (the first Ctrl-C or SIGTERM) ends it at once with an
+// error, whatever it is doing; nothing more is written to o.Out after that.
 func (o *PredictOptions) Run(ctx context.Context) error {
-	if o.source == fromTraces {
-		return o.runTraces(ctx)
-	}
+	out := cancelWriter{ctx: ctx, w: o.Out}
+	return untilDone(ctx, func() error {
+		if o.source == fromTraces {
+			return o.runTraces(ctx, out)
+		}
+		return o.runGraph(ctx, out)
+	})
+}
+
+// runGraph predicts on a call graph (a file or the live cluster) and prints
+// the report to out.
+func (o *PredictOptions) runGraph(ctx context.Context, out io.Writer) error {
 	g, msgs, err := o.readGraph(ctx)
 	if err != nil {
 		return err
@@ -213,7 +225,7 @@ func (o *PredictOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("predicting: %w", err)
 	}
-	return printers.Print(o.Out, report, o.format)
+	return printers.Print(out, report, o.format)
 }
 
 // readGraph reads the call graph from the live cluster or from -f (a file,
@@ -225,9 +237,9 @@ func (o *PredictOptions) readGraph(ctx context.Context) (*callgraph.Graph, []dia
 	case o.Filename == "":
 		return nil, nil, nil
 	case o.Filename == "-":
-		data, err := io.ReadAll(o.In)
+		data, err := inputfile.Read(o.In, "<stdin>", "call graph", callgraph.MaxFileBytes)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading call graph from stdin: %w", err)
+			return nil, nil, err
 		}
 		g, err := callgraph.Parse("<stdin>", data)
 		return g, nil, err
@@ -245,9 +257,9 @@ func (o *PredictOptions) predictInput(ctx context.Context) (predict.Input, error
 		return in, err
 	}
 	if o.SpeedupPath != "" {
-		data, err := os.ReadFile(o.SpeedupPath)
+		data, err := inputfile.ReadFile(o.SpeedupPath, "speed-up file", predict.MaxSpeedupFileBytes)
 		if err != nil {
-			return in, fmt.Errorf("reading speed-up file: %w", err)
+			return in, err
 		}
 		if in.Speedups, err = predict.ParseSpeedups(o.SpeedupPath, data); err != nil {
 			return in, err
@@ -256,8 +268,12 @@ func (o *PredictOptions) predictInput(ctx context.Context) (predict.Input, error
 	return in, nil
 }
 
-// writeGraph writes g to path, as JSON when the name ends in .json, else YAML.
+// writeGraph writes g to path, as JSON when the name ends in .json, else
+// YAML. A graph that predict -f would reject is not written.
 func writeGraph(path string, g *callgraph.Graph) error {
+	if err := callgraph.Validate(g); err != nil {
+		return fmt.Errorf("not writing --export-graph %q: predict -f would reject the graph (a bug: please report it with the problems below): %w", path, err)
+	}
 	format := "yaml"
 	if strings.HasSuffix(path, ".json") {
 		format = "json"
@@ -270,4 +286,34 @@ func writeGraph(path string, g *callgraph.Graph) error {
 		return fmt.Errorf("writing call graph: %w", err)
 	}
 	return nil
+}
+
+// untilDone runs work aside and returns its error or, as soon as ctx ends
+// first, an error saying the command was interrupted. Offline work (reading
+// files, predicting, printing) is computation that never looks at ctx: a
+// huge graph takes seconds and stdin may never end, and Ctrl-C must stop
+// the command at once. The abandoned work ends with the process; what it
+// writes goes through a cancelWriter, which refuses once ctx ends.
+func untilDone(ctx context.Context, work func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- work() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+}
+
+// cancelWriter writes to w until ctx ends.
+type cancelWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c cancelWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

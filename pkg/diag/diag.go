@@ -56,6 +56,7 @@ const (
 	TraceRepaired         Code = "MI0029"
 	TraceRates            Code = "MI0030"
 	NodeTypeProfile       Code = "MI0031"
+	SizeFarOutsideProfile Code = "MI0032"
 )
 
 // CodeInfo documents one code.
@@ -83,11 +84,11 @@ var Codes = []CodeInfo{
 	{ReferenceProfile, Info, "reference profile",
 		"No measured profile was given; the embedded reference profile built from published figures was used. Run `kubectl meshinsight profile` for your own."},
 	{RateOutsideProfile, Info, "rate outside profile",
-		"A proxy's request rate lies outside the rates the profile measured; the nearest measured rate factor was used."},
+		"A proxy's request rate lies outside the rates the profile measured, and the nearest measured rate factor was used; or the profile has no rate factors for that kind of proxy, so its CPU per request is the same at every rate."},
 	{WhatIfNoMatch, Warning, "what-if matched nothing",
 		"A --what-if selector matched no edge or workload; check the names."},
 	{SizeOutsideProfile, Info, "message size outside profile",
-		"A message size lies beyond the largest size the profile measured; the linear model was extrapolated."},
+		"A message size lies beyond the largest size the profile measured (or, for the reference profile, the size of the published runs); the linear models were extrapolated."},
 	{PerNodeProxy, Info, "per-node proxy memory not counted",
 		"ztunnel runs once per node; its memory is not attributed to workloads and is missing from the totals. Add it per node yourself."},
 	{AmbientAlwaysMTLS, Info, "ambient always uses mTLS",
@@ -130,6 +131,8 @@ var Codes = []CodeInfo{
 		"Call rates were derived from the calls seen in the traces over the time they span; sampled traces under-count them. Rates only change the predicted CPU, not the latency."},
 	{NodeTypeProfile, Info, "per-node-type profile",
 		"The proxies of workloads on this node type were predicted with the profile measured on that node type (kubectl meshinsight profile --all-node-types); workloads on node types without one use the default profile."},
+	{SizeFarOutsideProfile, Warning, "message size far outside profile",
+		"A message size is more than ten times the largest size the profile measured (or, for the reference profile, the size of the published runs); the linear models were extrapolated so far that the figures may be badly wrong. Profile those sizes."},
 }
 
 // Lookup returns the documentation of a code.

@@ -73,11 +73,16 @@ func (c *costs) zero(i int) bool { return c.p50[i] == 0 && c.p99[i] == 0 && c.cp
 func (c *costs) total() (p50, p99, cpu float64) {
 	for i := range nComponents {
 		p50 += c.p50[i]
-		p99 += c.p99[i]
+		p99 += c.p99At(i)
 		cpu += c.cpu[i]
 	}
 	return
 }
+
+// p99At is component i's p99, never below its p50: a latency rate factor
+// above 1 scales the p50 but not the profile's p99, and a p99 below the p50
+// is no percentile.
+func (c *costs) p99At(i int) float64 { return max(c.p99[i], c.p50[i]) }
 
 // traversal is one crossing of one proxy by one call, both directions.
 type traversal struct {
@@ -106,8 +111,8 @@ func newModel(p *profile.Profile, speedups map[profile.Component]float64, notes 
 		if !ok {
 			return nil, fmt.Errorf("speed-up for unknown component %q", c)
 		}
-		if !(f > 0) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("speed-up for %q must be a positive number, got %v", c, f)
+		if err := checkSpeedup(f); err != nil {
+			return nil, fmt.Errorf("speed-up for %q: %w", c, err)
 		}
 		m.speedups[i] = f
 	}
@@ -163,10 +168,6 @@ func (m *model) add(c *costs, k profile.Key, bytes, p99Scale, p50Scale, cpuScale
 		c.p50[i] += md.LatencyP50Micros.At(bytes) * p50Scale / s
 		c.p99[i] += md.LatencyP99Micros.At(bytes) * p99Scale / s
 		c.cpu[i] += md.CPUMicrosPerRequest.At(bytes) * cpuScale / s
-		if md.Fit != nil && md.Fit.MaxBytes > 0 && bytes > md.Fit.MaxBytes {
-			m.notes.Add(diag.New(diag.SizeOutsideProfile, k.String(),
-				"message size %.0f B is beyond the largest measured (%.0f B)", bytes, md.Fit.MaxBytes))
-		}
 	}
 }
 
@@ -180,6 +181,8 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 	if opts.FanOut == "" {
 		opts.FanOut = Sequential
 	}
+	nWorkloads := len(g.Workloads)
+	g, ingress, nEdges := withIngress(g, notes)
 	pt := newProxyTable(g, p)
 	models := map[*profile.Profile]*model{p: m}
 	if len(opts.NodeProfiles) > 0 {
@@ -194,6 +197,7 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 	}
 	trav, mtlsOn := pt.route(g, notes)
 	pt.finishRates(notes)
+	pt.noteExtrapolation(g, trav, notes)
 
 	sc := &Scenario{Edges: make([]EdgeResult, len(g.Edges))}
 	// One backing array for every edge's components: far fewer allocations on
@@ -222,8 +226,11 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 	}
 	sc.Proxies = pt.results(proxyCosts, notes)
 	pt.noteNodeTypes(notes)
-	sc.Paths = paths(g, sc.Edges, opts.FanOut, notes)
-	sc.Totals = totals(g, sc, &total)
+	sc.Paths = paths(g, sc.Edges, ingress, opts.FanOut, notes)
+	if ingress != nil {
+		sc.Edges, sc.Ingress = sc.Edges[:nEdges:nEdges], sc.Edges[nEdges:]
+	}
+	sc.Totals = totals(sc, &total, nWorkloads)
 	return sc, nil
 }
 
@@ -359,13 +366,15 @@ func appendComponents(out []ComponentCost, c *costs) []ComponentCost {
 		if c.zero(i) {
 			continue
 		}
-		out = append(out, ComponentCost{Component: string(comp), LatencyP50Micros: c.p50[i], LatencyP99Micros: c.p99[i], CPUMillicores: c.cpu[i]})
+		out = append(out, ComponentCost{Component: string(comp), LatencyP50Micros: c.p50[i], LatencyP99Micros: c.p99At(i), CPUMillicores: c.cpu[i]})
 	}
 	return out
 }
 
-func totals(g *callgraph.Resolved, sc *Scenario, c *costs) Totals {
-	t := Totals{Edges: len(g.Edges), Workloads: len(g.Workloads)}
+// totals sums a scenario of the graph's edges (not its ingress) and
+// workloads; c holds every crossing's CPU.
+func totals(sc *Scenario, c *costs, workloads int) Totals {
+	t := Totals{Edges: len(sc.Edges), Workloads: workloads}
 	for _, e := range sc.Edges {
 		t.RequestsPerSecond += e.RequestsPerSecond
 	}

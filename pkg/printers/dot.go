@@ -1,14 +1,15 @@
 package printers
 
 import (
-	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
 
 // Edge colours, by the edge's added p50 latency as a share of the largest added
@@ -36,18 +37,16 @@ var dotNodeStyle = map[dataplane.Mode]string{
 
 // printDot writes the call graph as a Graphviz digraph, with the variant's figures
 // when there is one. Nodes and edges keep the report's order.
-func printDot(buf *bytes.Buffer, r *predict.Report) error {
+func printDot(buf io.Writer, r *predict.Report) error {
 	v := &view{r: r, ns: commonNamespace(r)}
-	shown := r.Baseline.Edges
+	base := edgesOf(&r.Baseline)
+	shown := base
 	if r.Variant != nil {
-		if err := checkVariant(r); err != nil {
-			return err
-		}
-		shown = r.Variant.Edges
+		shown = edgesOf(r.Variant)
 	}
 	var maxP50, maxCPU float64
 	for _, sc := range scenarios(r) {
-		for _, e := range sc.Edges {
+		for _, e := range edgesOf(sc) {
 			maxP50 = math.Max(maxP50, e.LatencyP50Micros)
 			maxCPU = math.Max(maxCPU, e.CPUMillicores)
 		}
@@ -89,7 +88,7 @@ func printDot(buf *bytes.Buffer, r *predict.Report) error {
 		label := rate(e.RequestsPerSecond) + " req/s\n+" + micros(e.LatencyP50Micros) + " p50"
 		proto := string(e.Protocol)
 		if r.Variant != nil {
-			b := r.Baseline.Edges[i]
+			b := base[i]
 			proto = change(b.Protocol, e.Protocol)
 			label += " (Δ " + signedMicros(e.LatencyP50Micros-b.LatencyP50Micros) + ")"
 		}
@@ -136,8 +135,9 @@ func penWidth(cpu, max float64) float64 {
 }
 
 // dotQuote renders s as a DOT double-quoted string; newlines become centred
-// line breaks.
+// line breaks, other control characters escapes (see safetext).
 func dotQuote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
+	return `"` + safetext.Escape(dotEscaper.Replace(s)) + `"`
 }
+
+var dotEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)

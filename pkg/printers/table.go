@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
 
 // overLimitMark follows a CPU figure when one replica's predicted proxy CPU
@@ -28,15 +29,10 @@ type view struct {
 	ns string
 }
 
-func printTable(buf *bytes.Buffer, r *predict.Report, wide bool) error {
+func printTable(buf io.Writer, r *predict.Report, wide bool) error {
 	v := &view{r: r, wide: wide, ns: commonNamespace(r)}
-	if r.Variant != nil {
-		if err := checkVariant(r); err != nil {
-			return err
-		}
-	}
 	v.header(buf)
-	sections := []func(*bytes.Buffer) error{v.edges, v.components, v.proxies, v.paths, v.totals}
+	sections := []func(io.Writer) error{v.edges, v.components, v.proxies, v.paths, v.totals}
 	for _, s := range sections {
 		if err := s(buf); err != nil {
 			return err
@@ -49,7 +45,7 @@ func printTable(buf *bytes.Buffer, r *predict.Report, wide bool) error {
 // checkVariant makes sure the variant's edges line up with the baseline's, which
 // the side-by-side tables rely on.
 func checkVariant(r *predict.Report) error {
-	b, w := r.Baseline.Edges, r.Variant.Edges
+	b, w := edgesOf(&r.Baseline), edgesOf(r.Variant)
 	if len(b) != len(w) {
 		return fmt.Errorf("report is inconsistent: baseline has %d edges, what-if variant %d", len(b), len(w))
 	}
@@ -77,7 +73,7 @@ func commonNamespace(r *predict.Report) string {
 		}
 	}
 	for _, sc := range scenarios(r) {
-		for _, e := range sc.Edges {
+		for _, e := range edgesOf(sc) {
 			see(e.From)
 			see(e.To)
 		}
@@ -95,6 +91,15 @@ func commonNamespace(r *predict.Report) string {
 		return ""
 	}
 	return ns
+}
+
+// edgesOf lists a scenario's edges, then its ingress (requests from
+// outside), which every rendering shows as edges.
+func edgesOf(sc *predict.Scenario) []predict.EdgeResult {
+	if len(sc.Ingress) == 0 {
+		return sc.Edges
+	}
+	return slices.Concat(sc.Edges, sc.Ingress)
 }
 
 func scenarios(r *predict.Report) []*predict.Scenario {
@@ -116,7 +121,7 @@ func (v *view) edgeName(e predict.EdgeResult) string {
 	return v.name(e.From) + " -> " + v.name(e.To)
 }
 
-func (v *view) header(buf *bytes.Buffer) {
+func (v *view) header(buf io.Writer) {
 	r := v.r
 	parts := []string{profileLabel(r.Profile)}
 	if r.Graph != "" {
@@ -128,7 +133,7 @@ func (v *view) header(buf *bytes.Buffer) {
 	if v.ns != "" {
 		parts = append(parts, "Namespace: "+v.ns)
 	}
-	fmt.Fprintln(buf, strings.Join(parts, "   "))
+	fmt.Fprintln(buf, safetext.Escape(strings.Join(parts, "   ")))
 	if r.Variant != nil {
 		whatIfLine(buf, r.Header())
 	}
@@ -145,23 +150,23 @@ func profileLabel(p predict.ProfileInfo) string {
 }
 
 // whatIfLine lists the changes of a report's variant.
-func whatIfLine(buf *bytes.Buffer, h predict.Header) {
-	fmt.Fprintln(buf, "What-if: "+orDash(strings.Join(h.WhatIf, "; ")))
+func whatIfLine(buf io.Writer, h predict.Header) {
+	fmt.Fprintln(buf, safetext.Escape("What-if: "+orDash(strings.Join(h.WhatIf, "; "))))
 }
 
 // messages ends every report with the assumptions and warnings behind it.
-func messages(buf *bytes.Buffer, h predict.Header) {
+func messages(buf io.Writer, h predict.Header) {
 	if len(h.Messages) == 0 {
 		return
 	}
 	fmt.Fprintln(buf, "\nAssumptions and warnings:")
 	for _, m := range h.Messages {
-		fmt.Fprintln(buf, "  "+m.String())
+		fmt.Fprintln(buf, "  "+safetext.Escape(m.String()))
 	}
 }
 
-func (v *view) edges(buf *bytes.Buffer) error {
-	base := v.r.Baseline.Edges
+func (v *view) edges(buf io.Writer) error {
+	base := edgesOf(&v.r.Baseline)
 	fmt.Fprintln(buf, "\nEdges:")
 	if len(base) == 0 {
 		fmt.Fprintln(buf, "No edges.")
@@ -189,8 +194,9 @@ func (v *view) edges(buf *bytes.Buffer) error {
 		t.header("CLIENT", "SERVER")
 	}
 	t.header("+P50 BASE", "+P50 WHAT-IF", "Δ P50", "CPU BASE", "CPU WHAT-IF", "Δ CPU")
+	what := edgesOf(v.r.Variant)
 	for i, b := range base {
-		w := v.r.Variant.Edges[i]
+		w := what[i]
 		row := []string{v.edgeName(b), change(b.Protocol, w.Protocol), change(onOff(b.MTLS), onOff(w.MTLS))}
 		if v.wide {
 			row = append(row, change(b.ClientMode, w.ClientMode), change(b.ServerMode, w.ServerMode))
@@ -203,15 +209,16 @@ func (v *view) edges(buf *bytes.Buffer) error {
 }
 
 // components is the wide breakdown of each edge by proxy component.
-func (v *view) components(buf *bytes.Buffer) error {
-	if !v.wide || len(v.r.Baseline.Edges) == 0 {
+func (v *view) components(buf io.Writer) error {
+	base := edgesOf(&v.r.Baseline)
+	if !v.wide || len(base) == 0 {
 		return nil
 	}
 	fmt.Fprintln(buf, "\nComponents:")
 	t := &table{}
 	if v.r.Variant == nil {
 		t.header("EDGE", "COMPONENT", "+P50", "+P99", "CPU")
-		for _, e := range v.r.Baseline.Edges {
+		for _, e := range base {
 			for _, c := range e.Components {
 				t.row(v.edgeName(e), c.Component, micros(c.LatencyP50Micros), micros(c.LatencyP99Micros), millicores(c.CPUMillicores))
 			}
@@ -219,8 +226,9 @@ func (v *view) components(buf *bytes.Buffer) error {
 		return t.render(buf)
 	}
 	t.header("EDGE", "COMPONENT", "+P50 BASE", "+P50 WHAT-IF", "Δ P50", "CPU BASE", "CPU WHAT-IF", "Δ CPU")
-	for i, b := range v.r.Baseline.Edges {
-		w := v.r.Variant.Edges[i]
+	what := edgesOf(v.r.Variant)
+	for i, b := range base {
+		w := what[i]
 		for _, name := range componentNames(b.Components, w.Components) {
 			bc, bok := findComponent(b.Components, name)
 			wc, wok := findComponent(w.Components, name)
@@ -262,7 +270,7 @@ func findComponent(cs []predict.ComponentCost, name string) (predict.ComponentCo
 	return predict.ComponentCost{}, false
 }
 
-func (v *view) proxies(buf *bytes.Buffer) error {
+func (v *view) proxies(buf io.Writer) error {
 	scs := scenarios(v.r)
 	var all []predict.ProxyResult
 	for _, sc := range scs {
@@ -395,7 +403,7 @@ func limit(m int) string {
 	return fmt.Sprintf("%dm", m)
 }
 
-func (v *view) paths(buf *bytes.Buffer) error {
+func (v *view) paths(buf io.Writer) error {
 	base := v.r.Baseline.Paths
 	if len(base) == 0 {
 		return nil
@@ -433,7 +441,7 @@ func (v *view) chain(ids []string) string {
 	return orDash(strings.Join(names, " > "))
 }
 
-func (v *view) totals(buf *bytes.Buffer) error {
+func (v *view) totals(buf io.Writer) error {
 	b := v.r.Baseline.Totals
 	if v.r.Variant == nil {
 		parts := []string{
@@ -530,7 +538,15 @@ type table struct {
 }
 
 func (t *table) header(cols ...string) { t.head = append(t.head, cols...) }
-func (t *table) row(cells ...string)   { t.rows = append(t.rows, cells) }
+
+// row adds a row; its cells are escaped (see safetext), since names come
+// from files, traces and clusters.
+func (t *table) row(cells ...string) {
+	for i, c := range cells {
+		cells[i] = safetext.Escape(c)
+	}
+	t.rows = append(t.rows, cells)
+}
 
 // render writes the table with trailing blanks removed from every line.
 func (t *table) render(w io.Writer) error {

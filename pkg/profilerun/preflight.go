@@ -38,6 +38,7 @@ func Permissions(ns, saveNS string) []Permission {
 		{"list", "", "namespaces", "", "find leftovers of earlier runs"},
 		{"create", "", "namespaces", "", "create the ephemeral namespace"},
 		{"delete", "", "namespaces", "", "delete the ephemeral namespace afterwards"},
+		{"patch", "", "namespaces", "", "renew the run's heartbeat, which keeps other runs from deleting its namespace"},
 		{"create", "", "serviceaccounts", ns, "the agent's identity"},
 		{"create", "", "secrets", ns, "the token of the agent's load jobs"},
 		{"create", "rbac.authorization.k8s.io", "roles", ns, "let the agent write its result"},
