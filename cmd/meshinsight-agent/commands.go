@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
@@ -39,7 +41,11 @@ type profileOptions struct {
 	rates        []float64
 	duration     time.Duration
 	rounds       int
+	maxRounds    int
+	budget       time.Duration
+	precision    float64
 	connections  int
+	arrivals     string
 	samplePeriod time.Duration
 	prefix       string
 	output       string
@@ -67,66 +73,7 @@ removes everything it created, also on Ctrl-C. Needs root.`,
     --sizes 128,4096 --rates 1000 --duration 1s --rounds 1 -o nginx.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := o.handoff.reporter()
-			if err != nil {
-				return err
-			}
-			cfg, err := o.config(errOut)
-			if err == nil && o.handoff.inCluster {
-				err = o.handoff.inClusterConfig(cmd.Context(), &cfg, errOut)
-			}
-			if err != nil {
-				return errors.Join(err, rep.finish(nil, err))
-			}
-			cfg.CellDone = rep.cell
-			if err := rep.start(fmt.Sprintf("profiling %s (%d cells)", cfg.Proxy, len(cfg.Cells()))); err != nil {
-				return err
-			}
-			res, err := agent.Run(cmd.Context(), cfg)
-			if err == nil && o.handoff.nodeType != "" {
-				res.Profile.Provenance.Platform.NodeType = o.handoff.nodeType
-			}
-			if rep != nil {
-				var p *profile.Profile
-				if res != nil {
-					p = res.Profile
-				}
-				if herr := rep.finish(p, err); herr != nil {
-					return errors.Join(err, herr)
-				}
-				if err == nil {
-					fmt.Fprintf(errOut, "meshinsight-agent: handed the profile (%d models) to %s\n", len(res.Profile.Models), o.handoff.handoff)
-					if o.output == "" && o.measurements == "" {
-						return nil
-					}
-				}
-			}
-			if err != nil {
-				return err
-			}
-			if o.measurements != "" {
-				data, err := json.MarshalIndent(res.Measurements, "", "  ")
-				if err != nil {
-					return fmt.Errorf("encoding measurements: %w", err)
-				}
-				if err := os.WriteFile(o.measurements, append(data, '\n'), 0o644); err != nil {
-					return fmt.Errorf("writing measurements: %w", err)
-				}
-			}
-			if o.output == "" || o.output == "-" {
-				data, err := profile.Marshal(res.Profile)
-				if err != nil {
-					return fmt.Errorf("encoding the profile: %w", err)
-				}
-				_, err = fmt.Fprintf(out, "%s\n", data)
-				return err
-			}
-			if err := profile.WriteFile(o.output, res.Profile); err != nil {
-				return fmt.Errorf("writing the profile: %w", err)
-			}
-			fmt.Fprintf(errOut, "meshinsight-agent: wrote %s (%d models) in %v; try: kubectl meshinsight predict --profile %s -f FILE\n",
-				o.output, len(res.Profile.Models), res.Elapsed.Round(time.Second), o.output)
-			return nil
+			return o.run(cmd.Context(), out, errOut)
 		},
 	}
 	f := cmd.Flags()
@@ -137,14 +84,88 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 	f.IntSliceVar(&o.sizes, "sizes", agent.DefaultSizes, "request and response payload sizes in bytes")
 	f.Float64SliceVar(&o.rates, "rates", agent.DefaultRates, "request rates in req/s (the lowest is the models' reference rate)")
 	f.DurationVar(&o.duration, "duration", agent.DefaultDuration, "length of each load run (every mesh and bypass run of every round)")
-	f.IntVar(&o.rounds, "rounds", agent.DefaultRounds, "interleaved mesh/bypass rounds per measurement")
-	f.IntVar(&o.connections, "connections", 2, "keep-alive connections of the load generator")
+	f.IntVar(&o.rounds, "rounds", agent.DefaultRounds, "least interleaved mesh/bypass rounds per cell")
+	f.IntVar(&o.maxRounds, "max-rounds", agent.DefaultMaxRounds, "most rounds per cell: a cell adds rounds until its CPU per request is known to --precision (added p50 to twice that) or its share of --budget is spent")
+	f.Float64Var(&o.precision, "precision", agent.DefaultPrecision, "relative standard error at which a cell stops adding rounds")
+	f.DurationVar(&o.budget, "budget", agent.DefaultBudget, "time the whole profile may take before cells stop adding rounds (0: no bound)")
+	f.IntVar(&o.connections, "connections", agent.DefaultConnections, "keep-alive connections of the load generator (kept open across a cell's rounds)")
+	f.StringVar(&o.arrivals, "arrivals", string(agent.DefaultArrivals), "arrival process of the load: poisson or uniform")
 	f.DurationVar(&o.samplePeriod, "sample-period", agent.DefaultSamplePeriod, "stack-sampling period per CPU")
 	f.StringVar(&o.prefix, "prefix", "", "name prefix of the network namespaces (default mi-<random>)")
 	f.StringVarP(&o.output, "output", "o", "", "profile file to write (default stdout)")
 	f.StringVar(&o.measurements, "measurements", "", "also write the raw per-cell measurements as JSON to this file")
 	o.handoff.addFlags(f)
 	return cmd
+}
+
+// run profiles as the flags say, and hands the profile over or writes it.
+func (o *profileOptions) run(ctx context.Context, out, errOut io.Writer) error {
+	rep, err := o.handoff.reporter()
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config(errOut)
+	if err == nil && o.handoff.inCluster {
+		err = o.handoff.inClusterConfig(ctx, &cfg, errOut)
+	}
+	if err != nil {
+		return errors.Join(err, rep.finish(nil, err))
+	}
+	cfg.CellDone = rep.cell
+	if err := rep.start(fmt.Sprintf("profiling %s (%d cells)", cfg.Proxy, len(cfg.Cells()))); err != nil {
+		return err
+	}
+	res, err := agent.Run(ctx, cfg)
+	if err == nil && o.handoff.nodeType != "" {
+		res.Profile.Provenance.Platform.NodeType = o.handoff.nodeType
+	}
+	if rep != nil {
+		var p *profile.Profile
+		if res != nil {
+			p = res.Profile
+		}
+		if herr := rep.finish(p, err); herr != nil {
+			return errors.Join(err, herr)
+		}
+		if err == nil {
+			fmt.Fprintf(errOut, "meshinsight-agent: handed the profile (%d models) to %s\n", len(res.Profile.Models), o.handoff.handoff)
+			if o.output == "" && o.measurements == "" {
+				return nil
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return o.write(res, out, errOut)
+}
+
+// write writes the measurements (with --measurements) and the profile to
+// --output or stdout.
+func (o *profileOptions) write(res *agent.Result, out, errOut io.Writer) error {
+	if o.measurements != "" {
+		data, err := json.MarshalIndent(res.Measurements, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding measurements: %w", err)
+		}
+		if err := os.WriteFile(o.measurements, append(data, '\n'), 0o644); err != nil {
+			return fmt.Errorf("writing measurements: %w", err)
+		}
+	}
+	if o.output == "" || o.output == "-" {
+		data, err := profile.Marshal(res.Profile)
+		if err != nil {
+			return fmt.Errorf("encoding the profile: %w", err)
+		}
+		_, err = fmt.Fprintf(out, "%s\n", data)
+		return err
+	}
+	if err := profile.WriteFile(o.output, res.Profile); err != nil {
+		return fmt.Errorf("writing the profile: %w", err)
+	}
+	fmt.Fprintf(errOut, "meshinsight-agent: wrote %s (%d models) in %v; try: kubectl meshinsight predict --profile %s -f FILE\n",
+		o.output, len(res.Profile.Models), res.Elapsed.Round(time.Second), o.output)
+	return nil
 }
 
 // config validates the flags (no I/O) and maps them onto agent.Config.
@@ -170,7 +191,7 @@ func (o *profileOptions) config(progress io.Writer) (agent.Config, error) {
 	}
 	cfg := agent.Config{
 		Proxy: o.proxy, Protocols: o.protocols, MTLS: mtls, Sizes: o.sizes, Rates: o.rates,
-		Duration: o.duration, Rounds: o.rounds, Connections: o.connections, SamplePeriod: o.samplePeriod,
+		Duration: o.duration, Rounds: o.rounds, MaxRounds: max(o.maxRounds, o.rounds), Precision: o.precision, Budget: o.budget, Connections: o.connections, Arrivals: loadgen.Arrivals(o.arrivals), SamplePeriod: o.samplePeriod,
 		Helper: []string{exe}, Prefix: o.prefix, Progress: progress,
 	}
 	return cfg, cfg.Validate()
@@ -221,7 +242,7 @@ func newServeCommand() *cobra.Command {
 func newLoadServerCommand() *cobra.Command {
 	var listen, tokenFile string
 	cmd := &cobra.Command{
-		Use:    "load-server",
+		Use:    agent.LoadServerCommand,
 		Short:  "Run the agent's load jobs from this pod (the benchmark client of kubectl meshinsight profile)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
@@ -229,9 +250,9 @@ func newLoadServerCommand() *cobra.Command {
 			return agent.ServeLoad(cmd.Context(), listen, tokenFile)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", ":9092", "listen address")
-	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the bearer token jobs must carry")
-	_ = cmd.MarkFlagRequired("token-file")
+	cmd.Flags().StringVar(&listen, agent.FlagListen, ":9092", "listen address: host:port, or unix:PATH")
+	cmd.Flags().StringVar(&tokenFile, agent.FlagTokenFile, "", "file holding the bearer token jobs must carry")
+	_ = cmd.MarkFlagRequired(agent.FlagTokenFile)
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
 )
 
@@ -97,7 +98,7 @@ end to end and per proxy. Removes everything but --out, also on Ctrl-C.`,
 	f.IntSliceVar(&o.profileSizes, "profile-sizes", accuracy.DefaultProfileSizes, "payload sizes to profile")
 	f.DurationVar(&o.profileDuration, "profile-duration", accuracy.DefaultProfileRunTime, "length of each profiling load run")
 	f.IntVar(&o.profileRounds, "profile-rounds", accuracy.DefaultProfileRounds, "interleaved rounds per profiled cell")
-	f.IntVar(&o.profileConns, "profile-connections", accuracy.DefaultProfileConns, "keep-alive connections of the profiling load generator")
+	f.IntVar(&o.profileConns, "profile-connections", agent.DefaultConnections, "keep-alive connections of the profiling load generator")
 	f.StringVar(&o.prefix, "prefix", "", "name prefix of the network namespaces (default mv-<random>)")
 	f.StringVar(&o.outDir, "out", "meshinsight-validate", "directory for the profile, call graphs, predictions and report.json")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table|json")

@@ -11,6 +11,7 @@ K8S_VERSION="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "${
 ETCD_VERSION="$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" {print $3}' "${TESTENV_ROOT}/etcd/go.mod")"
 KWOK_VERSION="v0.8.0"
 ISTIO_API_VERSION="v1.32.0"
+GATEWAY_API_VERSION="v1.6.3"
 
 TESTENV_CACHE="${MESHINSIGHT_TESTENV_CACHE:-${HOME}/.cache/meshinsight/testenv}"
 TESTENV_BIN="${TESTENV_CACHE}/${K8S_VERSION}/bin"
@@ -308,6 +309,30 @@ install_istio_crds() {
 		die "applying ${crds} (see ${TESTENV_DIR}/logs/istio-crds.log)"
 	"$@" wait --for=condition=Established --timeout=60s -f "${crds}" >>"${TESTENV_DIR}/logs/istio-crds.log" ||
 		die "Istio CRDs not Established within 60s (see ${TESTENV_DIR}/logs/istio-crds.log)"
+}
+
+# install_gateway_crds KUBECTL... applies the Gateway API's standard CRDs
+# (Gateway, GatewayClass, HTTPRoute, ...: waypoints are Gateways) from the
+# sigs.k8s.io/gateway-api module and waits until they are Established.
+install_gateway_crds() {
+	local dir
+	local -a crds
+	dir="$(module_dir "sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}")/config/crd/standard"
+	# Only the CRDs: the directory also holds a ValidatingAdmissionPolicy.
+	crds=("${dir}"/gateway.networking.k8s.io_*.yaml)
+	crds=("${crds[@]/*_vap_*/}")
+	[[ -f "${dir}/gateway.networking.k8s.io_gateways.yaml" ]] ||
+		die "cannot find the Gateway CRD in sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}"
+	log "installing Gateway API CRDs from sigs.k8s.io/gateway-api ${GATEWAY_API_VERSION}"
+	local -a files=()
+	local f
+	for f in "${crds[@]}"; do
+		[[ -n "${f}" ]] && files+=(-f "${f}")
+	done
+	"$@" apply --server-side --field-manager=meshinsight-testenv "${files[@]}" >"${TESTENV_DIR}/logs/gateway-crds.log" ||
+		die "applying the Gateway API CRDs (see ${TESTENV_DIR}/logs/gateway-crds.log)"
+	"$@" wait --for=condition=Established --timeout=60s "${files[@]}" >>"${TESTENV_DIR}/logs/gateway-crds.log" ||
+		die "Gateway API CRDs not Established within 60s (see ${TESTENV_DIR}/logs/gateway-crds.log)"
 }
 
 # --- The real node (node-up.sh, node-inner.sh, node-down.sh): kubelet,

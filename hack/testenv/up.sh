@@ -147,6 +147,7 @@ wait_until kube-controller-manager 60 "the default ServiceAccount" \
 	kubectl get serviceaccount default --namespace default
 
 install_istio_crds kubectl
+install_gateway_crds kubectl
 
 trap - EXIT INT TERM
 log "ready in $((SECONDS - up_started))s: context meshinsight-testenv in ${kubeconfig}; stop with hack/testenv/down.sh"

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/meshinsight/kubectl-meshinsight/internal/testenv"
 )
@@ -24,6 +25,9 @@ var (
 	}
 	peerAuthGVR = schema.GroupVersionResource{
 		Group: "security.istio.io", Version: "v1", Resource: "peerauthentications",
+	}
+	gatewayGVR = schema.GroupVersionResource{
+		Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways",
 	}
 )
 
@@ -85,19 +89,10 @@ func TestDeploymentGetsRunningPodsOnFakeNode(t *testing.T) {
 func TestIstioCRDsEstablished(t *testing.T) {
 	client := testenv.DynamicClient(t)
 	ctx := t.Context()
-
-	crds, err := client.Resource(crdGVR).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatalf("listing CRDs: %v", err)
-	}
-	var istio []string
-	for _, crd := range crds.Items {
-		if !strings.HasSuffix(crd.GetName(), ".istio.io") {
-			continue
-		}
-		istio = append(istio, crd.GetName())
-		if !established(crd) {
-			t.Errorf("CRD %s is not Established", crd.GetName())
+	istio := crds(t, client, ".istio.io")
+	for name, ok := range istio {
+		if !ok {
+			t.Errorf("CRD %s is not Established", name)
 		}
 	}
 	// istio.io/api v1.32.0 ships 15 CRDs.
@@ -108,6 +103,38 @@ func TestIstioCRDsEstablished(t *testing.T) {
 	if _, err := client.Resource(peerAuthGVR).Namespace(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{}); err != nil {
 		t.Errorf("listing PeerAuthentications: %v", err)
 	}
+}
+
+// TestGatewayAPICRDsEstablished: waypoints are Gateways, so the Gateway API's
+// standard CRDs (from the sigs.k8s.io/gateway-api module) are installed.
+func TestGatewayAPICRDsEstablished(t *testing.T) {
+	client := testenv.DynamicClient(t)
+	ctx := t.Context()
+	found := crds(t, client, ".gateway.networking.k8s.io")
+	for _, name := range []string{"gateways.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io"} {
+		if !found[name] {
+			t.Errorf("CRD %s missing or not Established (found %v): hack/testenv/up.sh installs them", name, found)
+		}
+	}
+	if _, err := client.Resource(gatewayGVR).Namespace(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("listing Gateways: %v", err)
+	}
+}
+
+// crds maps the CRDs whose name ends in suffix to whether each is Established.
+func crds(t *testing.T, client dynamic.Interface, suffix string) map[string]bool {
+	t.Helper()
+	list, err := client.Resource(crdGVR).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("listing CRDs: %v", err)
+	}
+	out := map[string]bool{}
+	for _, crd := range list.Items {
+		if strings.HasSuffix(crd.GetName(), suffix) {
+			out[crd.GetName()] = established(crd)
+		}
+	}
+	return out
 }
 
 func established(crd unstructured.Unstructured) bool {

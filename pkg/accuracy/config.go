@@ -66,9 +66,7 @@ type ProfileConfig struct {
 	Duration time.Duration
 	Rounds   int
 	// Connections is the profiling load generator's connection count; zero
-	// means 4. The agent's default of 2 cannot carry the highest rates on
-	// this kind of VM without queueing (rate × latency approaches it); more
-	// would add TLS handshakes that each run's CPU per request amortises.
+	// means the agent's default (agent.DefaultConnections).
 	Connections int
 }
 
@@ -83,7 +81,6 @@ var (
 	DefaultConnections    = 8
 	DefaultProfileRounds  = 3
 	DefaultProfileRunTime = time.Second
-	DefaultProfileConns   = 4
 )
 
 // WithDefaults returns c with every zero field filled in.
@@ -117,9 +114,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Profile.Rounds == 0 {
 		c.Profile.Rounds = DefaultProfileRounds
-	}
-	if c.Profile.Connections == 0 {
-		c.Profile.Connections = DefaultProfileConns
 	}
 	return c
 }

@@ -160,7 +160,9 @@ type measurer struct {
 	cfg     Config
 	chain   *datapath.Chain
 	proxies map[string]int
-	seq     int
+	// loader runs load jobs on the entry pod's load server, which keeps
+	// its connections from run to run as a long-lived client does.
+	loader func(context.Context, agent.LoadJob) (*agent.LoadOutcome, error)
 }
 
 // newMeasurer builds the chain and starts a relay in every service pod.
@@ -199,6 +201,13 @@ func newMeasurer(ctx context.Context, cfg Config, prefix string) (_ *measurer, e
 			}
 		}
 	}
+	m.loader, err = agent.StartLoadServer(bctx, chain.Dir(), "load", cfg.Helper, func(argv []string) (*datapath.Process, error) {
+		// The load server lives as long as the chain: Close stops it.
+		return chain.Start(context.WithoutCancel(ctx), t.Entry, argv, helperUID)
+	})
+	if err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -214,6 +223,9 @@ func (m *measurer) loadConfig(rate float64, side string, d time.Duration) loadge
 		Target:        m.chain.Addr(entry.To).String() + ":" + strconv.Itoa(port),
 		RatePerSecond: rate, RequestBytes: entry.RequestBytes, ResponseBytes: entry.ResponseBytes,
 		Duration: d, Connections: m.cfg.Connections, Timeout: loadTimeout,
+		// The chain's clients are independent of one another, as a
+		// service's are: Poisson arrivals, as the profile was taken with.
+		Arrivals: loadgen.Poisson,
 	}
 }
 
@@ -293,8 +305,8 @@ func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Du
 	}
 	run := &experiment.LoadRun{
 		P50Micros: micros(res.P50), P99Micros: micros(res.P99), AchievedRate: res.AchievedRate,
-		Completed: res.Completed, Errors: res.Errors, Late: res.Late,
-		Requests:      res.Completed + m.cfg.Connections,
+		Sent: res.Sent, Completed: res.Completed, Errors: res.Errors, Dropped: res.Dropped, Late: res.Late,
+		Requests:      res.Completed + res.Probes,
 		ProxyCPUNanos: map[string]uint64{}, Edges: map[string]experiment.Latency{}, Handlers: map[string]experiment.Latency{},
 	}
 	for pod := range m.proxies {
@@ -332,16 +344,12 @@ func (m *measurer) schedstats() (map[string]uint64, error) {
 	return out, nil
 }
 
-// load runs the agent's load helper in the entry pod, so that its traffic
-// leaves through the entry pod's sidecar like an app's.
+// load runs one load run from the entry pod, so that its traffic leaves
+// through the entry pod's sidecar like an app's.
 func (m *measurer) load(ctx context.Context, lc loadgen.LoadConfig) (*loadgen.Result, error) {
-	m.seq++
 	lctx, cancel := context.WithTimeout(ctx, lc.Duration+2*lc.Timeout+30*time.Second)
 	defer cancel()
-	out, err := agent.RunLoadJob(lctx, m.chain.Dir(), fmt.Sprintf("load-%d", m.seq), m.cfg.Helper, agent.LoadJob{Mesh: lc, Rounds: 1},
-		func(argv []string) (*datapath.Process, error) {
-			return m.chain.Start(lctx, m.cfg.Topology.Entry, argv, helperUID)
-		})
+	out, err := m.loader(lctx, agent.LoadJob{Mesh: lc, Rounds: 1})
 	if err != nil {
 		return nil, fmt.Errorf("against %s: %w", lc.Target, err)
 	}

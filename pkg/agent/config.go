@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 )
 
 // Defaults of a full local profile (the CLI's flag defaults and the
@@ -21,10 +22,32 @@ var (
 	DefaultRates     = []float64{500, 2000}
 )
 
-// DefaultDuration and DefaultRounds: see DefaultProtocols.
+// DefaultDuration and DefaultRounds: see DefaultProtocols. A cell runs
+// DefaultRounds rounds, then more, up to DefaultMaxRounds, until its CPU
+// per request and added p50 are known to DefaultPrecision (the standard
+// error of the mean over rounds, relative to it) or its share of
+// DefaultBudget is spent.
 const (
-	DefaultDuration = time.Second
-	DefaultRounds   = 3
+	DefaultDuration  = time.Second
+	DefaultRounds    = 3
+	DefaultMaxRounds = 8
+	DefaultPrecision = 0.05
+	DefaultBudget    = 5 * time.Minute
+)
+
+// DefaultConnections and DefaultArrivals shape the load the way many
+// independent clients of a service do: Poisson arrivals (exponential gaps)
+// over a few keep-alive connections, kept open across a cell's rounds. The
+// arrival process matters: a proxy that is woken once for several requests
+// arriving together spends far less CPU per request (a generator whose
+// clients fire in lock-step measured about half), while independent
+// clients, paced or Poisson, measured the same within a few per cent
+// (README, "Accuracy": the keep-alive check). Four connections keep
+// Poisson bursts from queueing behind a busy connection at the default
+// rates.
+const (
+	DefaultConnections = 4
+	DefaultArrivals    = loadgen.Poisson
 )
 
 // Proxies the local profile can measure (implementations in pkg/datapath).
@@ -50,11 +73,25 @@ type Config struct {
 	// Duration is the length of each load run (each mesh and each bypass run
 	// of each round).
 	Duration time.Duration
-	// Rounds is the number of interleaved mesh/bypass pairs per cell.
+	// Rounds is the least number of interleaved mesh/bypass pairs per
+	// cell.
 	Rounds int
+	// MaxRounds is the most; zero means Rounds (a fixed count). Between
+	// the two, a cell stops once its CPU per request and its added p50
+	// are known to Precision.
+	MaxRounds int
+	// Precision is the relative standard error at which a cell stops
+	// early; zero means DefaultPrecision.
+	Precision float64
+	// Budget bounds the whole profile's measuring: cells stop adding
+	// rounds when their share of what is left is spent (never below
+	// Rounds). Zero means no bound.
+	Budget time.Duration
 	// Connections is the number of keep-alive connections of the load
-	// generator; zero means 2.
+	// generator; zero means DefaultConnections.
 	Connections int
+	// Arrivals is the load's arrival process; empty means DefaultArrivals.
+	Arrivals loadgen.Arrivals
 	// SamplePeriod is the stack-sampling period on each CPU; zero means
 	// DefaultSamplePeriod.
 	SamplePeriod time.Duration
@@ -138,8 +175,20 @@ func (c Config) Validate() error {
 	if c.Rounds < 1 || c.Rounds > 100 {
 		return bad("rounds %d: want 1 to 100", c.Rounds)
 	}
+	if c.MaxRounds != 0 && (c.MaxRounds < c.Rounds || c.MaxRounds > 100) {
+		return bad("max rounds %d: want 0 (= rounds) or %d to 100", c.MaxRounds, c.Rounds)
+	}
+	if c.Precision < 0 || c.Precision >= 1 {
+		return bad("precision %g: want 0 (default) up to 1", c.Precision)
+	}
+	if c.Budget < 0 {
+		return bad("budget %v: want 0 (none) or a positive duration", c.Budget)
+	}
 	if c.Connections < 0 || c.Connections > 256 {
 		return bad("connections %d: want 0 (default) to 256", c.Connections)
+	}
+	if c.Arrivals != "" && c.Arrivals != loadgen.Uniform && c.Arrivals != loadgen.Poisson {
+		return bad("arrivals %q: want %s or %s", c.Arrivals, loadgen.Poisson, loadgen.Uniform)
 	}
 	if c.SamplePeriod < 0 || (c.SamplePeriod > 0 && c.SamplePeriod < 100*time.Microsecond) {
 		return bad("sample period %v: want 0 (default) or at least 100µs", c.SamplePeriod)
@@ -167,4 +216,38 @@ func (c Config) Cells() []Cell {
 		}
 	}
 	return cells
+}
+
+// load returns the connections and arrival process of the load, with the
+// defaults filled in.
+func (c Config) load() (int, loadgen.Arrivals) {
+	conns, arrivals := c.Connections, c.Arrivals
+	if conns == 0 {
+		conns = DefaultConnections
+	}
+	if arrivals == "" {
+		arrivals = DefaultArrivals
+	}
+	return conns, arrivals
+}
+
+// samplePeriod is the stack-sampling period, with the default filled in.
+func (c Config) samplePeriod() time.Duration {
+	if c.SamplePeriod == 0 {
+		return DefaultSamplePeriod
+	}
+	return c.SamplePeriod
+}
+
+// roundsRange returns the least and the most rounds per cell and the
+// precision that stops a cell between them.
+func (c Config) roundsRange() (least, most int, precision float64) {
+	least, most, precision = c.Rounds, c.MaxRounds, c.Precision
+	if most == 0 {
+		most = least
+	}
+	if precision == 0 {
+		precision = DefaultPrecision
+	}
+	return least, most, precision
 }

@@ -16,8 +16,10 @@ import (
 // flags. A program named by Config.Helper implements them by calling Serve
 // and RunLoadFile.
 const (
-	ServeCommand = "serve"
-	LoadCommand  = "load"
+	ServeCommand      = "serve"
+	LoadCommand       = "load"
+	LoadServerCommand = "load-server"
+	FlagTokenFile     = "token-file"
 
 	FlagProtocol = "protocol"
 	FlagListen   = "listen"
@@ -36,6 +38,13 @@ func ServeArgv(helper []string, protocol loadgen.Protocol, listen string) []stri
 func LoadArgv(helper []string, jobPath, outPath string) []string {
 	argv := append([]string(nil), helper...)
 	return append(argv, LoadCommand, "--"+FlagJob, jobPath, "--"+FlagOut, outPath)
+}
+
+// LoadServerArgv is the argv of the load server helper listening on
+// listen (host:port or unix:PATH) with the token in tokenFile.
+func LoadServerArgv(helper []string, listen, tokenFile string) []string {
+	argv := append([]string(nil), helper...)
+	return append(argv, LoadServerCommand, "--"+FlagListen, listen, "--"+FlagTokenFile, tokenFile)
 }
 
 // LoadJob is what one load helper run does: Rounds pairs of Mesh then
@@ -138,6 +147,13 @@ func RunHelper(ctx context.Context, args []string) error {
 			return err
 		}
 		return Serve(ctx, *protocol, *listen)
+	case LoadServerCommand:
+		listen := fs.String(FlagListen, "", "")
+		token := fs.String(FlagTokenFile, "", "")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return ServeLoad(ctx, *listen, *token)
 	case LoadCommand:
 		job := fs.String(FlagJob, "", "")
 		out := fs.String(FlagOut, "-", "")

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 )
 
 // LoadPath is where a load server takes load jobs.
@@ -25,10 +27,80 @@ const LoadPath = "/v1/load"
 // needs neither to enter the pod's network namespace (CAP_SYS_ADMIN) nor to
 // open it (CAP_SYS_PTRACE on the namespace file). Jobs must carry the run's
 // bearer token; one job runs at a time.
+//
+// Like a long-lived client, it keeps its connections open from job to job
+// (one loadgen.Session per target, protocol and connection count), so that
+// the agent measures the proxies in steady state: connection set-up, and
+// through a mesh the mTLS handshakes, happen once, in the first job to a
+// target (the agent's warm-up), not in every measured cell.
 type LoadServer struct {
 	// Token is the bearer token a job must present.
-	Token string
-	busy  sync.Mutex
+	Token    string
+	busy     sync.Mutex
+	sessions map[sessionKey]*loadgen.Session
+}
+
+// sessionKey is what a session's connections are for.
+type sessionKey struct {
+	protocol    loadgen.Protocol
+	target      string
+	connections int
+	maxInFlight int
+}
+
+// run runs a job on the server's sessions (s.busy held).
+func (s *LoadServer) run(ctx context.Context, job LoadJob) (*LoadOutcome, error) {
+	out := &LoadOutcome{}
+	for i := range max(job.Rounds, 1) {
+		r, err := s.runOn(ctx, job.Mesh)
+		if err != nil {
+			return out, fmt.Errorf("load round %d on %s: %w", i+1, job.Mesh.Target, err)
+		}
+		out.Mesh = append(out.Mesh, r)
+		if job.Bypass.Target == "" {
+			continue
+		}
+		r, err = s.runOn(ctx, job.Bypass)
+		if err != nil {
+			return out, fmt.Errorf("load round %d on %s: %w", i+1, job.Bypass.Target, err)
+		}
+		out.Bypass = append(out.Bypass, r)
+	}
+	return out, nil
+}
+
+// runOn runs cfg on its session, opening one when there is none; a session
+// whose run failed is closed, so the next job starts with fresh
+// connections.
+func (s *LoadServer) runOn(ctx context.Context, cfg loadgen.LoadConfig) (*loadgen.Result, error) {
+	key := sessionKey{cfg.Protocol, cfg.Target, cfg.Connections, cfg.MaxInFlight}
+	if s.sessions == nil {
+		s.sessions = map[sessionKey]*loadgen.Session{}
+	}
+	sess, ok := s.sessions[key]
+	if !ok {
+		var err error
+		if sess, err = loadgen.Open(ctx, cfg); err != nil {
+			return nil, err
+		}
+		s.sessions[key] = sess
+	}
+	r, err := sess.Run(ctx, cfg)
+	if err != nil {
+		sess.Close()
+		delete(s.sessions, key)
+	}
+	return r, err
+}
+
+// Close closes the sessions' connections.
+func (s *LoadServer) Close() {
+	s.busy.Lock()
+	defer s.busy.Unlock()
+	for k, sess := range s.sessions {
+		sess.Close()
+		delete(s.sessions, k)
+	}
 }
 
 // loadReply is a load server's answer: the outcome, or why there is none.
@@ -64,7 +136,7 @@ func (s *LoadServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("decoding the load job: %v", err), http.StatusBadRequest)
 		return
 	}
-	out, err := RunLoad(r.Context(), job)
+	out, err := s.run(r.Context(), job)
 	reply := loadReply{Outcome: out}
 	if err != nil {
 		reply.Error = err.Error()
@@ -73,8 +145,8 @@ func (s *LoadServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(reply) // the agent sees a truncated reply as an error
 }
 
-// ServeLoad runs a load server on listen until ctx ends, with the token
-// read from tokenFile.
+// ServeLoad runs a load server on listen (host:port, or unix:PATH for a
+// Unix socket) until ctx ends, with the token read from tokenFile.
 func ServeLoad(ctx context.Context, listen, tokenFile string) error {
 	tok, err := os.ReadFile(tokenFile)
 	if err != nil {
@@ -84,25 +156,39 @@ func ServeLoad(ctx context.Context, listen, tokenFile string) error {
 	if token == "" {
 		return fmt.Errorf("the load token in %s is empty", tokenFile)
 	}
-	ln, err := net.Listen("tcp", listen)
+	network, addr := "tcp", listen
+	if path, ok := strings.CutPrefix(listen, "unix:"); ok {
+		network, addr = "unix", path
+	}
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", listen, err)
 	}
-	srv := &http.Server{Handler: &LoadServer{Token: token}, ReadHeaderTimeout: 10 * time.Second}
+	ls := &LoadServer{Token: token}
+	srv := &http.Server{Handler: ls, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
+	defer ls.Close()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving load jobs: %w", err)
 	}
 	return nil
 }
 
-// RemoteLoad runs load jobs on the load server at addr (host:port) with
-// token. The job's own context bounds the request.
+// RemoteLoad runs load jobs on the load server at addr (host:port, or
+// unix:PATH) with token. The job's own context bounds the request.
 func RemoteLoad(addr, token string) func(context.Context, LoadJob) (*LoadOutcome, error) {
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	tr := &http.Transport{DisableKeepAlives: true}
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		addr = "load-server"
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}
+	}
+	client := &http.Client{Transport: tr}
 	return func(ctx context.Context, job LoadJob) (*LoadOutcome, error) {
 		body, err := json.Marshal(job)
 		if err != nil {

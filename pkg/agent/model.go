@@ -98,6 +98,48 @@ type Round struct {
 	MeshP99Micros   float64 `json:"meshP99Micros"`
 	BypassP50Micros float64 `json:"bypassP50Micros"`
 	BypassP99Micros float64 `json:"bypassP99Micros"`
+	// MeshRequests and CPUMicrosPerRequest are the round's own requests
+	// through the proxies and both proxies' on-CPU time per request (eBPF);
+	// zero when the cell was measured in one piece.
+	MeshRequests        int     `json:"meshRequests,omitempty"`
+	CPUMicrosPerRequest float64 `json:"cpuMicrosPerRequest,omitempty"`
+	// MeshAchievedRate is the round's achieved mesh request rate.
+	MeshAchievedRate float64 `json:"meshAchievedRate,omitempty"`
+}
+
+// Precise reports whether the cell's CPU per request is known to
+// precision and its added p50 to twice that (latency is the noisier
+// figure): the standard error of the mean over its rounds, relative to the
+// mean (two rounds at least).
+func (m Measurement) Precise(precision float64) bool {
+	if len(m.Rounds) < 2 {
+		return false
+	}
+	cpu := make([]float64, len(m.Rounds))
+	p50 := make([]float64, len(m.Rounds))
+	for i, r := range m.Rounds {
+		cpu[i], p50[i] = r.CPUMicrosPerRequest, r.MeshP50Micros-r.BypassP50Micros
+	}
+	return relativeSE(cpu) <= precision && relativeSE(p50) <= 2*precision
+}
+
+// relativeSE is the standard error of the mean of v over |mean| (+Inf for
+// a zero mean).
+func relativeSE(v []float64) float64 {
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	mean := sum / float64(len(v))
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	se := math.Sqrt(ss/float64(len(v)-1)) / math.Sqrt(float64(len(v)))
+	if mean == 0 {
+		return math.Inf(1)
+	}
+	return se / math.Abs(mean)
 }
 
 // Measurement is everything measured in one cell.
@@ -292,35 +334,9 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 	for _, m := range ms {
 		lowest = math.Min(lowest, m.RatePerSecond)
 	}
-	type series struct{ cpu, p50, p99 []profile.Point }
-	byKey := map[profile.Key]map[profile.Component]*series{}
-	var keys []profile.Key
-	for _, m := range ms {
-		if m.RatePerSecond != lowest {
-			continue
-		}
-		costs, err := Attribute(m)
-		if err != nil {
-			return nil, fmt.Errorf("building profile: %w", err)
-		}
-		for _, c := range costs {
-			k := profile.Key{Mode: Mode, Protocol: dataplane.Protocol(m.Protocol), MTLS: m.MTLS, Side: c.Side, Direction: c.Direction}
-			comps, ok := byKey[k]
-			if !ok {
-				comps = map[profile.Component]*series{}
-				byKey[k] = comps
-				keys = append(keys, k)
-			}
-			s, ok := comps[c.Component]
-			if !ok {
-				s = &series{}
-				comps[c.Component] = s
-			}
-			b := float64(m.Bytes)
-			s.cpu = append(s.cpu, profile.Point{Bytes: b, Value: c.CPUMicros})
-			s.p50 = append(s.p50, profile.Point{Bytes: b, Value: c.LatencyP50Micros})
-			s.p99 = append(s.p99, profile.Point{Bytes: b, Value: c.LatencyP99Micros})
-		}
+	costs, err := collectCosts(ms, lowest)
+	if err != nil {
+		return nil, fmt.Errorf("building profile: %w", err)
 	}
 	p := &profile.Profile{
 		APIVersion: profile.APIVersion,
@@ -328,35 +344,17 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 		Metadata:   profile.Metadata{Name: name, Created: created.UTC()},
 		Provenance: profile.Provenance{Platform: platform, Method: Method},
 	}
-	for _, k := range keys {
+	for _, k := range costs.keys {
 		for _, comp := range profile.Components {
-			s, ok := byKey[k][comp]
+			s, ok := costs.byKey[k][comp]
 			if !ok || allZero(s.cpu, s.p50, s.p99) {
 				continue
 			}
-			cpu, cpuFit, err := profile.FitLinear(s.cpu)
+			m, err := fitModel(k, comp, s, lowest)
 			if err != nil {
-				return nil, fmt.Errorf("fitting %s/%s cpu: %w", k, comp, err)
+				return nil, err
 			}
-			p50, p50Fit, err := profile.FitLinear(s.p50)
-			if err != nil {
-				return nil, fmt.Errorf("fitting %s/%s p50: %w", k, comp, err)
-			}
-			p99, p99Fit, err := profile.FitLinear(s.p99)
-			if err != nil {
-				return nil, fmt.Errorf("fitting %s/%s p99: %w", k, comp, err)
-			}
-			fit := cpuFit
-			p.Models = append(p.Models, profile.Model{
-				Key:                 k,
-				Component:           comp,
-				LatencyP50Micros:    p50,
-				LatencyP99Micros:    p99,
-				CPUMicrosPerRequest: cpu,
-				Fit:                 &fit,
-				Note: fmt.Sprintf("fit is the CPU fit; latency R² p50 %.2f, p99 %.2f; %d sizes at %g req/s",
-					p50Fit.R2, p99Fit.R2, cpuFit.Samples, lowest),
-			})
+			p.Models = append(p.Models, m)
 		}
 	}
 	if curve, ok := rateCurve(ms, lowest, Measurement.CPUMicrosPerRequest); ok {
@@ -377,6 +375,76 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 		return nil, fmt.Errorf("validating the measured profile: %w", err)
 	}
 	return p, nil
+}
+
+// series are one component's attributed costs against message size.
+type series struct{ cpu, p50, p99 []profile.Point }
+
+// costSeries are the attributed costs of every traversal and component,
+// keys in first-seen order.
+type costSeries struct {
+	byKey map[profile.Key]map[profile.Component]*series
+	keys  []profile.Key
+}
+
+// collectCosts attributes the cells at the reference rate (the lowest)
+// to traversals and components.
+func collectCosts(ms []Measurement, lowest float64) (*costSeries, error) {
+	cs := &costSeries{byKey: map[profile.Key]map[profile.Component]*series{}}
+	for _, m := range ms {
+		if m.RatePerSecond != lowest {
+			continue
+		}
+		costs, err := Attribute(m)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range costs {
+			k := profile.Key{Mode: Mode, Protocol: dataplane.Protocol(m.Protocol), MTLS: m.MTLS, Side: c.Side, Direction: c.Direction}
+			comps, ok := cs.byKey[k]
+			if !ok {
+				comps = map[profile.Component]*series{}
+				cs.byKey[k] = comps
+				cs.keys = append(cs.keys, k)
+			}
+			s, ok := comps[c.Component]
+			if !ok {
+				s = &series{}
+				comps[c.Component] = s
+			}
+			b := float64(m.Bytes)
+			s.cpu = append(s.cpu, profile.Point{Bytes: b, Value: c.CPUMicros})
+			s.p50 = append(s.p50, profile.Point{Bytes: b, Value: c.LatencyP50Micros})
+			s.p99 = append(s.p99, profile.Point{Bytes: b, Value: c.LatencyP99Micros})
+		}
+	}
+	return cs, nil
+}
+
+// fitModel fits one component's CPU and latency against message size.
+func fitModel(k profile.Key, comp profile.Component, s *series, lowest float64) (profile.Model, error) {
+	cpu, cpuFit, err := profile.FitLinear(s.cpu)
+	if err != nil {
+		return profile.Model{}, fmt.Errorf("fitting %s/%s cpu: %w", k, comp, err)
+	}
+	p50, p50Fit, err := profile.FitLinear(s.p50)
+	if err != nil {
+		return profile.Model{}, fmt.Errorf("fitting %s/%s p50: %w", k, comp, err)
+	}
+	p99, p99Fit, err := profile.FitLinear(s.p99)
+	if err != nil {
+		return profile.Model{}, fmt.Errorf("fitting %s/%s p99: %w", k, comp, err)
+	}
+	return profile.Model{
+		Key:                 k,
+		Component:           comp,
+		LatencyP50Micros:    p50,
+		LatencyP99Micros:    p99,
+		CPUMicrosPerRequest: cpu,
+		Fit:                 &cpuFit,
+		Note: fmt.Sprintf("fit is the CPU fit; latency R² p50 %.2f, p99 %.2f; %d sizes at %g req/s",
+			p50Fit.R2, p99Fit.R2, cpuFit.Samples, lowest),
+	}, nil
 }
 
 func allZero(series ...[]profile.Point) bool {

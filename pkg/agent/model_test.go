@@ -252,3 +252,29 @@ func TestChecksOf(t *testing.T) {
 		t.Errorf("no measurements: %+v", c)
 	}
 }
+
+func TestPrecise(t *testing.T) {
+	round := func(cpu, added float64) Round {
+		return Round{CPUMicrosPerRequest: cpu, MeshP50Micros: 500 + added, BypassP50Micros: 500}
+	}
+	tight := Measurement{Rounds: []Round{round(100, 200), round(101, 205), round(99, 195)}}
+	if !tight.Precise(0.05) {
+		t.Error("rounds within 1 % (CPU) and 2.5 % (p50) are not precise to 5 %")
+	}
+	// CPU per round 100, 140, 60: SE 23 % of the mean.
+	noisyCPU := Measurement{Rounds: []Round{round(100, 200), round(140, 200), round(60, 200)}}
+	if noisyCPU.Precise(0.05) {
+		t.Error("noisy CPU passed as precise")
+	}
+	// Added p50 200, 260, 140: SE 17 %, above twice 5 %.
+	noisyP50 := Measurement{Rounds: []Round{round(100, 200), round(100, 260), round(100, 140)}}
+	if noisyP50.Precise(0.05) || !noisyP50.Precise(0.1) {
+		t.Error("the added p50's allowance is not twice the CPU's")
+	}
+	if (Measurement{Rounds: []Round{round(100, 200)}}).Precise(1) {
+		t.Error("one round passed as precise")
+	}
+	if (Measurement{Rounds: []Round{round(0, 0), round(0, 0)}}).Precise(0.5) {
+		t.Error("a zero mean passed as precise")
+	}
+}

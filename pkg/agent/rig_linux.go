@@ -2,13 +2,14 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
@@ -42,13 +43,15 @@ type RigConfig struct {
 	Dir string
 }
 
-// Rig is a built datapath with the echo server running in its server pod:
-// what the agent measures one variant on.
+// Rig is a built datapath with the echo server running in its server pod
+// and a load server in its client pod: what the agent measures one variant
+// on. The load server keeps its connections open from job to job, as a
+// long-lived client does (see LoadServer).
 type Rig struct {
 	cfg    RigConfig
 	dp     *datapath.Datapath
 	server *datapath.Process
-	seq    atomic.Int64
+	load   func(context.Context, LoadJob) (*LoadOutcome, error)
 }
 
 // NewRig builds the datapath and starts the echo server on MeshPort and
@@ -97,7 +100,56 @@ func NewRig(ctx context.Context, cfg RigConfig) (_ *Rig, err error) {
 			return nil, fmt.Errorf("waiting for the echo server on :%d: %w (output: %s)", port, err, tail(r.server.Output()))
 		}
 	}
+	r.load, err = StartLoadServer(ctx, cfg.Dir, cfg.Prefix+"-load", cfg.Helper, func(argv []string) (*datapath.Process, error) {
+		// The load server lives as long as the datapath: Close stops it.
+		return dp.Start(context.WithoutCancel(ctx), datapath.Client, argv, helperUID)
+	})
+	if err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// StartLoadServer runs the load server (helper's LoadServerArgv) with
+// start, which places it in a pod, on a Unix socket <dir>/<name>.sock (the
+// filesystem is shared, the network namespace is the pod's), and returns
+// how to run jobs on it. The process lives until the caller stops it (a
+// datapath's Close does).
+func StartLoadServer(ctx context.Context, dir, name string, helper []string,
+	start func(argv []string) (*datapath.Process, error)) (func(context.Context, LoadJob) (*LoadOutcome, error), error) {
+	token, err := randomToken()
+	if err != nil {
+		return nil, err
+	}
+	tokenFile := filepath.Join(dir, name+".token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		return nil, fmt.Errorf("writing the load token: %w", err)
+	}
+	sock := filepath.Join(dir, name+".sock")
+	proc, err := start(LoadServerArgv(helper, "unix:"+sock, tokenFile))
+	if err != nil {
+		return nil, fmt.Errorf("starting the load server: %w", err)
+	}
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			return RemoteLoad("unix:"+sock, token), nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the load server: %w (output: %s)", ctx.Err(), tail(proc.Output()))
+		case <-proc.Done():
+			return nil, fmt.Errorf("the load server exited: %v (output: %s)", proc.Err(), tail(proc.Output()))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func randomToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating a load token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // MeshTarget is the address the client dials through both proxies.
@@ -114,10 +166,7 @@ func (r *Rig) ProxyPIDs() (outbound, inbound int) {
 
 // RunLoad runs a load job in the client pod and returns its outcome.
 func (r *Rig) RunLoad(ctx context.Context, job LoadJob) (*LoadOutcome, error) {
-	name := fmt.Sprintf("%s-%d", r.cfg.Prefix, r.seq.Add(1))
-	return RunLoadJob(ctx, r.cfg.Dir, name, r.cfg.Helper, job, func(argv []string) (*datapath.Process, error) {
-		return r.dp.Start(ctx, datapath.Client, argv, helperUID)
-	})
+	return r.load(ctx, job)
 }
 
 // RunLoadJob writes job to <dir>/<name>-job.json, runs the load helper

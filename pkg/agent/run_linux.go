@@ -18,6 +18,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/symbolize"
 )
 
@@ -48,26 +49,11 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(progress, "meshinsight-agent: "+format+"\n", a...)
 	}
-	if _, err := exec.LookPath(cfg.Proxy); cfg.Testbeds == nil && err != nil {
-		return nil, fmt.Errorf("proxy %s not found: install it (Debian: apt-get install %s): %w", cfg.Proxy, cfg.Proxy, err)
-	}
-	rules, err := classify.Load(cfg.Proxy)
+	vr, err := prepare(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("loading classification rules: %w", err)
+		return nil, err
 	}
-	ksyms, err := probe.LoadKernelSymbols()
-	if err != nil {
-		return nil, fmt.Errorf("loading kernel symbols: %w", err)
-	}
-	prefix := cfg.Prefix
-	if prefix == "" {
-		b := make([]byte, 3)
-		if _, err := rand.Read(b); err != nil {
-			return nil, fmt.Errorf("naming the datapaths: %w", err)
-		}
-		prefix = "mi-" + hex.EncodeToString(b)
-	}
-	dir, err := os.MkdirTemp("", prefix+"-agent-")
+	dir, err := os.MkdirTemp("", vr.prefix+"-agent-")
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary directory: %w", err)
 	}
@@ -76,52 +62,14 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 			err = errors.Join(err, fmt.Errorf("removing %s: %w", dir, rmErr))
 		}
 	}()
+	vr.dir = dir
 	platform := localPlatform(ctx, cfg.Proxy, cfg.Testbeds == nil)
 	if cfg.Mesh != "" {
 		platform.Mesh, platform.ProxyVersion = cfg.Mesh, cfg.ProxyVersion
 	}
-
-	cells := cfg.Cells()
-	perVariant := len(cfg.Rates) * len(cfg.Sizes)
-	conns := cfg.Connections
-	if conns == 0 {
-		conns = 2
-	}
-	// A first guess of a cell's wall time; replaced by the measured mean.
-	cellGuess := time.Duration(2*cfg.Rounds)*(cfg.Duration+150*time.Millisecond) + 200*time.Millisecond
-	var ms []Measurement
-	for v := 0; v < len(cells)/perVariant; v++ {
-		first := cells[v*perVariant]
-		variantCells := cells[v*perVariant : (v+1)*perVariant]
-		logf("[variant %d/%d] %s mtls=%s: building the datapath", v+1, len(cells)/perVariant, first.Protocol, onOff(first.MTLS))
-		got, err := measureVariant(ctx, variantRun{
-			cfg: cfg, rules: rules, ksyms: ksyms, dir: dir, conns: conns,
-			prefix: fmt.Sprintf("%s%d", prefix, v),
-			cells:  variantCells,
-			onCell: func(i int, m Measurement) {
-				done := len(ms) + i + 1
-				if cfg.CellDone != nil {
-					cfg.CellDone(done, len(cells))
-				}
-				mean := time.Since(start) / time.Duration(done)
-				if done == 1 {
-					mean = max(mean, cellGuess)
-				}
-				eta := mean * time.Duration(len(cells)-done)
-				p50 := m.AddedP50Micros()
-				logf("[cell %d/%d] %s: %.1f CPU-µs/req, added p50 %.0f µs [%.0f, %.0f], eBPF/schedstat within %.1f%% (ETA %v)",
-					done, len(cells), m.Cell, m.CPUMicrosPerRequest(), p50.Median, p50.Min, p50.Max,
-					100*maxAgreement(m), eta.Round(time.Second))
-				if m.Overloaded() {
-					logf("[cell %d/%d] warning: %d mesh and %d bypass requests of %d late, %d failed: the machine could not keep up with %g req/s; latency includes queueing",
-						done, len(cells), m.MeshLate, m.BypassLate, m.MeshRequests, m.MeshErrors, m.RatePerSecond)
-				}
-			},
-		})
-		ms = append(ms, got...)
-		if err != nil {
-			return nil, err
-		}
+	ms, observer, err := measureAll(ctx, vr, start, logf)
+	if err != nil {
+		return nil, err
 	}
 	logf("fitting %d measurements", len(ms))
 	where := "local"
@@ -135,7 +83,109 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	}
 	p.Provenance.Method += agreementNote(ms)
 	p.Provenance.Checks = ChecksOf(ms)
+	p.Provenance.Checks.ObserverThroughputRatio = observer
+	p.Provenance.Load = &profile.Load{Arrivals: string(vr.arrivals), Connections: vr.conns, ConnectionsKept: "cell"}
 	return &Result{Profile: p, Measurements: ms, Elapsed: time.Since(start)}, nil
+}
+
+// prepare loads what every variant shares: the proxy's classification
+// rules, the kernel's symbols, the name prefix and the load's shape.
+func prepare(cfg Config) (variantRun, error) {
+	if _, err := exec.LookPath(cfg.Proxy); cfg.Testbeds == nil && err != nil {
+		return variantRun{}, fmt.Errorf("proxy %s not found: install it (Debian: apt-get install %s): %w", cfg.Proxy, cfg.Proxy, err)
+	}
+	rules, err := classify.Load(cfg.Proxy)
+	if err != nil {
+		return variantRun{}, fmt.Errorf("loading classification rules: %w", err)
+	}
+	ksyms, err := probe.LoadKernelSymbols()
+	if err != nil {
+		return variantRun{}, fmt.Errorf("loading kernel symbols: %w", err)
+	}
+	prefix := cfg.Prefix
+	if prefix == "" {
+		b := make([]byte, 3)
+		if _, err := rand.Read(b); err != nil {
+			return variantRun{}, fmt.Errorf("naming the datapaths: %w", err)
+		}
+		prefix = "mi-" + hex.EncodeToString(b)
+	}
+	conns, arrivals := cfg.load()
+	return variantRun{cfg: cfg, rules: rules, ksyms: ksyms, prefix: prefix, conns: conns, arrivals: arrivals}, nil
+}
+
+// measureAll measures every variant of the matrix on its own testbed, the
+// first one after measuring what the probes cost (the returned ratio).
+func measureAll(ctx context.Context, base variantRun, start time.Time, logf func(string, ...any)) ([]Measurement, float64, error) {
+	cfg := base.cfg
+	cells := cfg.Cells()
+	perVariant := len(cfg.Rates) * len(cfg.Sizes)
+	var ms []Measurement
+	var observer float64
+	for v := 0; v < len(cells)/perVariant; v++ {
+		first := cells[v*perVariant]
+		logf("[variant %d/%d] %s mtls=%s: building the datapath", v+1, len(cells)/perVariant, first.Protocol, onOff(first.MTLS))
+		vr := base
+		vr.prefix = fmt.Sprintf("%s%d", base.prefix, v)
+		vr.cells = cells[v*perVariant : (v+1)*perVariant]
+		done := len(ms)
+		vr.onCell = cellLogger(cfg, start, len(cells), logf, func(i int) int { return done + i + 1 })
+		if cfg.Budget > 0 {
+			measured := 0
+			vr.onCell = counting(vr.onCell, &measured)
+			vr.deadline = func() time.Time {
+				left := len(cells) - done - measured
+				return time.Now().Add(time.Until(start.Add(cfg.Budget)) / time.Duration(max(left, 1)))
+			}
+		}
+		if v == 0 {
+			vr.observer = &observer
+		}
+		got, err := measureVariant(ctx, vr)
+		if v == 0 && observer > 0 {
+			logf("the probes cost the proxies %.1f%% of their closed-loop throughput (with ÷ without: %.3f)", 100*(1-observer), observer)
+		}
+		ms = append(ms, got...)
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return ms, observer, nil
+}
+
+// counting wraps onCell to count the cells measured.
+func counting(onCell func(int, Measurement), n *int) func(int, Measurement) {
+	return func(i int, m Measurement) {
+		*n++
+		onCell(i, m)
+	}
+}
+
+// cellLogger reports each measured cell: to CellDone, and as a progress
+// line with an estimate of the time left. number turns a variant's cell
+// index into the cell's number in the whole matrix.
+func cellLogger(cfg Config, start time.Time, total int, logf func(string, ...any), number func(int) int) func(int, Measurement) {
+	// A first guess of a cell's wall time; replaced by the measured mean.
+	cellGuess := time.Duration(2*cfg.Rounds)*(cfg.Duration+150*time.Millisecond) + 200*time.Millisecond
+	return func(i int, m Measurement) {
+		done := number(i)
+		if cfg.CellDone != nil {
+			cfg.CellDone(done, total)
+		}
+		mean := time.Since(start) / time.Duration(done)
+		if done == 1 {
+			mean = max(mean, cellGuess)
+		}
+		eta := mean * time.Duration(total-done)
+		p50 := m.AddedP50Micros()
+		logf("[cell %d/%d] %s: %.1f CPU-µs/req, added p50 %.0f µs [%.0f, %.0f], eBPF/schedstat within %.1f%% (ETA %v)",
+			done, total, m.Cell, m.CPUMicrosPerRequest(), p50.Median, p50.Min, p50.Max,
+			100*maxAgreement(m), eta.Round(time.Second))
+		if m.Overloaded() {
+			logf("[cell %d/%d] warning: %d mesh and %d bypass requests of %d late, %d failed: the machine could not keep up with %g req/s; latency includes queueing",
+				done, total, m.MeshLate, m.BypassLate, m.MeshRequests, m.MeshErrors, m.RatePerSecond)
+		}
+	}
 }
 
 // agreementNote summarises the eBPF/schedstat cross-check for the
@@ -162,14 +212,21 @@ func maxAgreement(m Measurement) float64 {
 
 // variantRun is one datapath's share of the matrix.
 type variantRun struct {
-	cfg    Config
-	rules  *classify.Rules
-	ksyms  *probe.KernelSymbols
-	dir    string
-	prefix string
-	conns  int
-	cells  []Cell
-	onCell func(i int, m Measurement)
+	cfg      Config
+	rules    *classify.Rules
+	ksyms    *probe.KernelSymbols
+	dir      string
+	prefix   string
+	conns    int
+	arrivals loadgen.Arrivals
+	cells    []Cell
+	onCell   func(i int, m Measurement)
+	// observer, when set, receives the probes' throughput cost on this
+	// variant's proxies (observerRatio), measured before its cells.
+	observer *float64
+	// deadline, when set, says by when the next cell should stop adding
+	// rounds (its share of the budget).
+	deadline func() time.Time
 }
 
 // measureVariant builds one datapath, attaches the probes to its proxies,
@@ -180,70 +237,48 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 	if first.Protocol == "tcp" {
 		proto = loadgen.TCP
 	}
-	buildCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	newBed := vr.cfg.Testbeds
-	if newBed == nil {
-		newBed = LocalTestbeds
+	fail := func(what string, err error) error {
+		return fmt.Errorf("variant %s mtls=%s: %s: %w", first.Protocol, onOff(first.MTLS), what, err)
 	}
-	rig, err := newBed(buildCtx, Variant{
-		Protocol: first.Protocol, MTLS: first.MTLS, Prefix: vr.prefix, Proxy: vr.cfg.Proxy,
-		Helper: vr.cfg.Helper, Dir: vr.dir,
-	})
-	cancel()
+	rig, err := newTestbed(ctx, vr)
 	if err != nil {
-		return nil, fmt.Errorf("variant %s mtls=%s: %w", first.Protocol, onOff(first.MTLS), err)
+		return nil, fail("building the testbed", err)
 	}
 	defer func() { err = errors.Join(err, rig.Close()) }()
 
 	out, in := rig.ProxyPIDs()
 	pids := []int{out, in}
-	sides := []profile.Side{profile.Outbound, profile.Inbound}
-	syms := make(map[int]*symbolize.Process, 2)
-	for _, pid := range pids {
-		s, err := symbolize.ForProcess(pid)
-		if err != nil {
-			return nil, fmt.Errorf("reading the symbols of proxy %d: %w", pid, err)
-		}
-		if err := readable(s); err != nil {
-			return nil, fmt.Errorf("reading the symbols of proxy %d: %w", pid, err)
-		}
-		syms[pid] = s
-	}
-	sched, err := probe.NewSched()
+	syms, err := symbolsOf(pids)
 	if err != nil {
-		return nil, fmt.Errorf("loading the scheduler probe: %w", err)
+		return nil, err
 	}
-	defer func() { err = errors.Join(err, closeProbe("scheduler", sched.Close)) }()
-	period := vr.cfg.SamplePeriod
-	if period == 0 {
-		period = DefaultSamplePeriod
-	}
-	stacks, err := probe.NewStacks(probe.StacksOptions{Period: period})
-	if err != nil {
-		return nil, fmt.Errorf("loading the stack sampler: %w", err)
-	}
-	defer func() { err = errors.Join(err, closeProbe("stack sampler", stacks.Close)) }()
-	if err := sched.Start(pids); err != nil {
-		return nil, fmt.Errorf("attaching the scheduler probe to proxies %v: %w", pids, err)
-	}
-	if err := stacks.Start(pids); err != nil {
-		return nil, fmt.Errorf("attaching the stack sampler to proxies %v: %w", pids, err)
-	}
-
 	// Warm the proxies up (connections, TLS session state, page faults)
-	// before anything is recorded.
+	// before anything is measured.
 	warm := loadgen.LoadConfig{
-		Protocol: proto, Target: rig.MeshTarget(), RatePerSecond: vr.cells[0].RatePerSecond,
+		Protocol: proto, Target: rig.MeshTarget(), RatePerSecond: first.RatePerSecond,
 		RequestBytes: first.Bytes, ResponseBytes: first.Bytes, Duration: 300 * time.Millisecond,
-		Connections: vr.conns, Timeout: loadTimeout,
+		Connections: vr.conns, Arrivals: vr.arrivals, Timeout: loadTimeout,
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	_, err = rig.RunLoad(wctx, LoadJob{Mesh: warm, Rounds: 1})
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("variant %s mtls=%s: warming up: %w", first.Protocol, onOff(first.MTLS), err)
+		return nil, fail("warming up", err)
 	}
+	if vr.observer != nil {
+		f, err := ObserverRatio(ctx, rig, proto, vr.conns, pids, vr.cfg.samplePeriod(), observerPairs, observerRun)
+		if err != nil {
+			return nil, fail("measuring the probes' cost", err)
+		}
+		*vr.observer = f.Median
+	}
+	sched, stacks, detach, err := attachProbes(pids, vr.cfg.samplePeriod())
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, detach()) }()
 
+	sides := []profile.Side{profile.Outbound, profile.Inbound}
 	for i, c := range vr.cells {
 		m, err := measureCell(ctx, vr, rig, c, proto, sched, stacks, pids, sides, syms)
 		if err != nil {
@@ -255,6 +290,60 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 		}
 	}
 	return ms, nil
+}
+
+// newTestbed builds the variant's testbed, within a minute.
+func newTestbed(ctx context.Context, vr variantRun) (Testbed, error) {
+	first := vr.cells[0]
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	newBed := vr.cfg.Testbeds
+	if newBed == nil {
+		newBed = LocalTestbeds
+	}
+	return newBed(ctx, Variant{
+		Protocol: first.Protocol, MTLS: first.MTLS, Prefix: vr.prefix, Proxy: vr.cfg.Proxy,
+		Helper: vr.cfg.Helper, Dir: vr.dir,
+	})
+}
+
+// symbolsOf reads the proxies' symbols, refusing unreadable executables.
+func symbolsOf(pids []int) (map[int]*symbolize.Process, error) {
+	syms := make(map[int]*symbolize.Process, len(pids))
+	for _, pid := range pids {
+		s, err := symbolize.ForProcess(pid)
+		if err == nil {
+			err = readable(s)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the symbols of proxy %d: %w", pid, err)
+		}
+		syms[pid] = s
+	}
+	return syms, nil
+}
+
+// attachProbes loads the scheduler probe and the stack sampler and
+// attaches both to pids; detach closes them.
+func attachProbes(pids []int, period time.Duration) (_ *probe.Sched, _ *probe.Stacks, detach func() error, err error) {
+	sched, err := probe.NewSched()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("loading the scheduler probe: %w", err)
+	}
+	stacks, err := probe.NewStacks(probe.StacksOptions{Period: period})
+	if err != nil {
+		return nil, nil, nil, errors.Join(fmt.Errorf("loading the stack sampler: %w", err), closeProbe("scheduler", sched.Close))
+	}
+	detach = func() error {
+		return errors.Join(closeProbe("scheduler", sched.Close), closeProbe("stack sampler", stacks.Close))
+	}
+	if err := sched.Start(pids); err != nil {
+		return nil, nil, nil, errors.Join(fmt.Errorf("attaching the scheduler probe to proxies %v: %w", pids, err), detach())
+	}
+	if err := stacks.Start(pids); err != nil {
+		return nil, nil, nil, errors.Join(fmt.Errorf("attaching the stack sampler to proxies %v: %w", pids, err), detach())
+	}
+	return sched, stacks, detach, nil
 }
 
 // readable fails when a module of the proxy could not be read for want of
@@ -269,6 +358,65 @@ func readable(p *symbolize.Process) error {
 	return nil
 }
 
+// A profile measures its probes' cost in observerPairs pairs of
+// observerRun runs (about 5 s).
+const (
+	observerPairs = 4
+	observerRun   = 500 * time.Millisecond
+)
+
+// ObserverRatio measures what the agent's probes cost the proxies of rig
+// (pids): closed-loop throughput through both with the probes attached ÷
+// without, in pairs of runs of length run in ABBA order (the machine's
+// drift cancels out), 1 KiB messages. Closed loop saturates the proxies,
+// so this is the worst case. It returns the pairs' ratios.
+func ObserverRatio(ctx context.Context, rig Testbed, proto loadgen.Protocol, conns int, pids []int, period time.Duration,
+	pairs int, run time.Duration) (spread.Figure, error) {
+	lc := loadgen.LoadConfig{Protocol: proto, Target: rig.MeshTarget(), RequestBytes: 1024, ResponseBytes: 1024,
+		Duration: run, Connections: conns, Timeout: loadTimeout}
+	throughput := func(probed bool) (_ float64, err error) {
+		if probed {
+			_, _, detach, err := attachProbes(pids, period)
+			if err != nil {
+				return 0, err
+			}
+			defer func() { err = errors.Join(err, detach()) }()
+		}
+		out, err := rig.RunLoad(ctx, LoadJob{Mesh: lc, Rounds: 1})
+		if err != nil {
+			return 0, err
+		}
+		if len(out.Mesh) != 1 || out.Mesh[0].Completed == 0 {
+			return 0, errors.New("no request completed")
+		}
+		return out.Mesh[0].AchievedRate, nil
+	}
+	var ratios []float64
+	for i := range pairs {
+		order := []bool{false, true}
+		if i%2 == 1 {
+			order = []bool{true, false}
+		}
+		var rate [2]float64 // without, with
+		for _, probed := range order {
+			r, err := throughput(probed)
+			if err != nil {
+				return spread.Figure{}, err
+			}
+			rate[btoi(probed)] = r
+		}
+		ratios = append(ratios, rate[1]/rate[0])
+	}
+	return spread.Of(ratios), nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func closeProbe(what string, f func() error) error {
 	if err := f(); err != nil {
 		return fmt.Errorf("closing the %s: %w", what, err)
@@ -276,7 +424,10 @@ func closeProbe(what string, f func() error) error {
 	return nil
 }
 
-// measureCell runs one cell's interleaved load with the probes attached.
+// measureCell runs one cell's interleaved load with the probes attached,
+// one mesh/bypass round at a time: at least the configured rounds, then
+// more until the cell is precise, has run its most rounds, or has spent
+// its share of the budget.
 func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto loadgen.Protocol,
 	sched *probe.Sched, stacks *probe.Stacks, pids []int, sides []profile.Side,
 	syms map[int]*symbolize.Process) (Measurement, error) {
@@ -284,83 +435,121 @@ func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto 
 	lc := loadgen.LoadConfig{
 		Protocol: proto, Target: rig.MeshTarget(), RatePerSecond: c.RatePerSecond,
 		RequestBytes: c.Bytes, ResponseBytes: c.Bytes, Duration: vr.cfg.Duration,
-		Connections: vr.conns, Timeout: loadTimeout,
+		Connections: vr.conns, Arrivals: vr.arrivals, Timeout: loadTimeout,
 	}
 	bypass := lc
 	bypass.Target = rig.BypassTarget()
-	job := LoadJob{Mesh: lc, Bypass: bypass, Rounds: vr.cfg.Rounds}
-
+	least, most, precision := vr.cfg.roundsRange()
+	var deadline time.Time
+	if vr.deadline != nil {
+		deadline = vr.deadline()
+	}
 	if err := stacks.Reset(); err != nil {
 		return Measurement{}, fmt.Errorf("resetting the stack sampler: %w", err)
 	}
-	before, err := schedTotals(sched)
+	first, err := takeSnapshot(sched, pids)
 	if err != nil {
 		return Measurement{}, err
 	}
-	ssBefore, err := schedstats(pids)
-	if err != nil {
-		return Measurement{}, err
-	}
-	limit := time.Duration(2*vr.cfg.Rounds)*(vr.cfg.Duration+2*loadTimeout) + 30*time.Second
-	lctx, cancel := context.WithTimeout(ctx, limit)
-	outcome, err := rig.RunLoad(lctx, job)
-	cancel()
-	if err != nil {
-		return Measurement{}, err
-	}
-	after, err := schedTotals(sched)
-	if err != nil {
-		return Measurement{}, err
-	}
-	ssAfter, err := schedstats(pids)
-	if err != nil {
-		return Measurement{}, err
+	m := Measurement{Cell: c}
+	last := first
+	for r := 0; r < most; r++ {
+		if r >= least && (m.Precise(precision) || !deadline.IsZero() && time.Now().After(deadline)) {
+			break
+		}
+		lctx, cancel := context.WithTimeout(ctx, 2*(vr.cfg.Duration+2*loadTimeout)+30*time.Second)
+		outcome, err := rig.RunLoad(lctx, LoadJob{Mesh: lc, Bypass: bypass, Rounds: 1})
+		cancel()
+		if err != nil {
+			return Measurement{}, err
+		}
+		now, err := takeSnapshot(sched, pids)
+		if err != nil {
+			return Measurement{}, err
+		}
+		if err := m.addRound(r, outcome, now.onCPU(pids)-last.onCPU(pids)); err != nil {
+			return Measurement{}, err
+		}
+		last = now
 	}
 	samples, err := stacks.Snapshot()
 	if err != nil {
 		return Measurement{}, fmt.Errorf("reading stack samples: %w", err)
 	}
-	if len(outcome.Mesh) != vr.cfg.Rounds || len(outcome.Bypass) != vr.cfg.Rounds {
-		return Measurement{}, fmt.Errorf("load generator returned %d mesh and %d bypass runs, want %d each",
-			len(outcome.Mesh), len(outcome.Bypass), vr.cfg.Rounds)
-	}
-
-	m := Measurement{Cell: c}
-	var rates []float64
-	for i := range outcome.Mesh {
-		mr, br := outcome.Mesh[i], outcome.Bypass[i]
-		if mr.Completed == 0 || br.Completed == 0 {
-			return Measurement{}, fmt.Errorf("round %d completed %d mesh and %d bypass requests (first errors: %q, %q)",
-				i+1, mr.Completed, br.Completed, mr.FirstError, br.FirstError)
-		}
-		// Each run first sends one readiness request per connection through
-		// the target; through the mesh port it crossed the proxies too.
-		m.MeshRequests += mr.Completed + vr.conns
-		m.MeshErrors += mr.Errors
-		m.MeshLate += mr.Late
-		m.BypassLate += br.Late
-		m.BypassErrors += br.Errors
-		rates = append(rates, mr.AchievedRate)
-		m.Rounds = append(m.Rounds, Round{
-			MeshP50Micros: micros(mr.P50), MeshP99Micros: micros(mr.P99),
-			BypassP50Micros: micros(br.P50), BypassP99Micros: micros(br.P99),
-		})
-	}
-	m.MeshAchievedRate, _, _ = loadgen.Spread(rates)
-
 	counts := classifySamples(vr.rules, vr.ksyms, syms, samples)
 	for i, pid := range pids {
 		m.Sides = append(m.Sides, SideMeasurement{
 			Side:                sides[i],
 			PID:                 pid,
-			OnCPUNanos:          after[pid].on - before[pid].on,
-			RunqWaitNanos:       after[pid].wait - before[pid].wait,
-			SchedstatOnCPUNanos: ssAfter[i].OnCPUNanos - ssBefore[i].OnCPUNanos,
+			OnCPUNanos:          last.sched[pid].on - first.sched[pid].on,
+			RunqWaitNanos:       last.sched[pid].wait - first.sched[pid].wait,
+			SchedstatOnCPUNanos: last.schedstat[i].OnCPUNanos - first.schedstat[i].OnCPUNanos,
 			Samples:             counts[pid],
 		})
 	}
 	m.Elapsed = time.Since(start)
 	return m, nil
+}
+
+// cellSnapshot is the proxies' CPU accounting at one instant, from the
+// eBPF probe and from /proc schedstat.
+type cellSnapshot struct {
+	sched     map[int]schedTotal
+	schedstat []probe.Schedstat
+}
+
+func takeSnapshot(sched *probe.Sched, pids []int) (cellSnapshot, error) {
+	t, err := schedTotals(sched)
+	if err != nil {
+		return cellSnapshot{}, err
+	}
+	ss, err := schedstats(pids)
+	if err != nil {
+		return cellSnapshot{}, err
+	}
+	return cellSnapshot{sched: t, schedstat: ss}, nil
+}
+
+// onCPU sums the eBPF on-CPU time of pids.
+func (s cellSnapshot) onCPU(pids []int) uint64 {
+	var ns uint64
+	for _, pid := range pids {
+		ns += s.sched[pid].on
+	}
+	return ns
+}
+
+// addRound adds round i of the load (one mesh and one bypass run) with the
+// proxies' on-CPU time during it.
+func (m *Measurement) addRound(i int, outcome *LoadOutcome, cpuNanos uint64) error {
+	if len(outcome.Mesh) != 1 || len(outcome.Bypass) != 1 {
+		return fmt.Errorf("load generator returned %d mesh and %d bypass runs, want 1 each", len(outcome.Mesh), len(outcome.Bypass))
+	}
+	mr, br := outcome.Mesh[0], outcome.Bypass[0]
+	if mr.Completed == 0 || br.Completed == 0 {
+		return fmt.Errorf("round %d completed %d mesh and %d bypass requests (first errors: %q, %q)",
+			i+1, mr.Completed, br.Completed, mr.FirstError, br.FirstError)
+	}
+	// The readiness requests of the session's connections (first round)
+	// crossed the proxies too.
+	requests := mr.Completed + mr.Probes
+	m.MeshRequests += requests
+	m.MeshErrors += mr.Errors
+	m.MeshLate += mr.Late
+	m.BypassLate += br.Late
+	m.BypassErrors += br.Errors
+	m.Rounds = append(m.Rounds, Round{
+		MeshP50Micros: micros(mr.P50), MeshP99Micros: micros(mr.P99),
+		BypassP50Micros: micros(br.P50), BypassP99Micros: micros(br.P99),
+		MeshRequests: requests, CPUMicrosPerRequest: float64(cpuNanos) / 1e3 / float64(requests),
+		MeshAchievedRate: mr.AchievedRate,
+	})
+	rates := make([]float64, len(m.Rounds))
+	for i, r := range m.Rounds {
+		rates[i] = r.MeshAchievedRate
+	}
+	m.MeshAchievedRate = spread.Of(rates).Median
+	return nil
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

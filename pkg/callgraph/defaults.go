@@ -1,6 +1,9 @@
 package callgraph
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
@@ -15,7 +18,14 @@ const (
 	DefaultRequestBytes      = 512.0
 	DefaultResponseBytes     = 1024.0
 	DefaultReplicas          = 1
+	// DefaultWaypointName is the waypoint of a workload in mode waypoint
+	// that names none: Istio's default name for a namespace's waypoint.
+	DefaultWaypointName = "waypoint"
 )
+
+// NoWaypoint, as an edge's waypoint, says the call crosses no waypoint even
+// though its server workload has one.
+const NoWaypoint = "none"
 
 // ResolvedEdge is an edge with every default applied and references resolved to
 // workload indexes in the graph.
@@ -37,13 +47,43 @@ type ResolvedEdge struct {
 	MirrorFraction float64
 	// TracingFraction is TracingSamplingPercent/100, or -1 when unset.
 	TracingFraction float64
+	// WaypointOverride is the edge's own waypoint: "" (the server's),
+	// NoWaypoint, or a waypoint's "namespace/name". Resolved.EdgeWaypoint
+	// says which waypoint the call crosses.
+	WaypointOverride string
 }
 
-// ResolvedWorkload is a workload with defaults applied.
+// ResolvedWorkload is a workload with defaults applied. Mode is Waypoint
+// exactly when the workload is ambient and has a waypoint.
 type ResolvedWorkload struct {
 	Workload
 	Replicas int
-	id       string
+	// Outbound is the path of the calls the workload makes, Inbound that of
+	// the calls it receives after any waypoint: sidecar, ambient or none.
+	Outbound, Inbound dataplane.Mode
+	// WaypointID is the "namespace/name" of the waypoint calls to the
+	// workload cross, or "".
+	WaypointID string
+	// noWaypoint is set by SetMode(Ambient): no call to the workload crosses
+	// a waypoint, whatever its edges say.
+	noWaypoint bool
+	id         string
+}
+
+// SetMode moves the workload to data-plane mode m on both its paths, as a
+// what-if does: Waypoint keeps the workload's waypoint (or gives it the
+// namespace's default one), Ambient removes every waypoint in front of it.
+func (w *ResolvedWorkload) SetMode(m dataplane.Mode) {
+	w.Mode, w.Outbound, w.Inbound = m, m.Capture(), m.Capture()
+	w.noWaypoint = m == dataplane.Ambient
+	switch m {
+	case dataplane.Waypoint:
+		if w.WaypointID == "" {
+			w.WaypointID = w.Namespace + "/" + DefaultWaypointName
+		}
+	case dataplane.Ambient:
+		w.WaypointID = ""
+	}
 }
 
 // ID is the workload's "namespace/name", computed once.
@@ -58,6 +98,40 @@ type Resolved struct {
 	Entries []int
 	// Assumptions lists every default that was used.
 	Assumptions []diag.Message
+	// Nodes is the number of nodes, one ztunnel each; NodesDefaulted is true
+	// when the graph did not say (the default is reported by the predictor,
+	// only when a ztunnel is used).
+	Nodes          int
+	NodesDefaulted bool
+	// waypointReplicas holds the replicas of the listed waypoints by ID.
+	waypointReplicas map[string]int
+}
+
+// WaypointReplicas returns the replicas of waypoint id ("namespace/name") and
+// whether the graph lists it; an unlisted waypoint has DefaultReplicas.
+func (r *Resolved) WaypointReplicas(id string) (int, bool) {
+	n, ok := r.waypointReplicas[id]
+	if !ok {
+		return DefaultReplicas, false
+	}
+	return n, true
+}
+
+// EdgeWaypoint is the "namespace/name" of the waypoint call e crosses, or
+// "": a waypoint stands in front of an ambient server only, and only a
+// meshed client (sidecar or ztunnel) sends to it.
+func (r *Resolved) EdgeWaypoint(e *ResolvedEdge) string {
+	client, server := &r.Workloads[e.FromIndex], &r.Workloads[e.ToIndex]
+	if server.Inbound != dataplane.Ambient || !client.Outbound.Meshed() || server.noWaypoint {
+		return ""
+	}
+	switch e.WaypointOverride {
+	case "":
+		return server.WaypointID
+	case NoWaypoint:
+		return ""
+	}
+	return e.WaypointOverride
 }
 
 // WorkloadIndex maps "namespace/name" to a workload index.
@@ -91,11 +165,24 @@ func Resolve(g *Graph) (*Resolved, error) {
 			rw.Mode = DefaultMode
 			defaulted(rw.ID, "mode", DefaultMode)
 		}
+		resolveWaypoint(&rw, defaulted)
 		if w.Replicas != nil {
 			rw.Replicas = *w.Replicas
 		}
+		r.Nodes = max(r.Nodes, rw.Replicas)
 		hasEntry = hasEntry || w.Entry
 		r.Workloads[i] = rw
+	}
+	r.NodesDefaulted = g.Nodes == nil
+	if g.Nodes != nil {
+		r.Nodes = *g.Nodes
+	}
+	r.waypointReplicas = make(map[string]int, len(g.Waypoints))
+	for _, w := range g.Waypoints {
+		r.waypointReplicas[w.ID()] = DefaultReplicas
+		if w.Replicas != nil {
+			r.waypointReplicas[w.ID()] = *w.Replicas
+		}
 	}
 	refs := newRefIndex(g.Workloads)
 	incoming := make([]bool, len(g.Workloads))
@@ -117,6 +204,35 @@ func Resolve(g *Graph) (*Resolved, error) {
 	return r, nil
 }
 
+// resolveWaypoint sets a workload's paths and waypoint from its mode,
+// outbound and waypoint fields: an ambient workload with a waypoint is in
+// mode waypoint, and one in mode waypoint without one gets its namespace's
+// default waypoint.
+func resolveWaypoint(w *ResolvedWorkload, defaulted defaultedFunc) {
+	if w.Waypoint != "" {
+		w.WaypointID = qualify(w.Waypoint, w.Namespace)
+		if w.Mode == dataplane.Ambient {
+			w.Mode = dataplane.Waypoint
+		}
+	} else if w.Mode == dataplane.Waypoint {
+		w.WaypointID = w.Namespace + "/" + DefaultWaypointName
+		defaulted(w.ID, "waypoint", fmt.Sprintf("%s (the namespace's waypoint)", w.WaypointID))
+	}
+	w.Inbound = w.Mode.Capture()
+	w.Outbound = w.Inbound
+	if w.Workload.Outbound != "" {
+		w.Outbound = w.Workload.Outbound
+	}
+}
+
+// qualify turns a reference "name" into "namespace/name" in ns.
+func qualify(ref, ns string) string {
+	if strings.Contains(ref, "/") {
+		return ref
+	}
+	return ns + "/" + ref
+}
+
 // defaultedFunc notes that field of subject was not set and value is used.
 type defaultedFunc func(subject func() string, field string, value any)
 
@@ -131,7 +247,7 @@ func resolveEdge(e Edge, refs refIndex, workloads []ResolvedWorkload, defaulted 
 		re.Protocol = DefaultProtocol
 		defaulted(subject, "protocol", DefaultProtocol)
 	}
-	bothMeshed := workloads[from].Mode.Meshed() && workloads[to].Mode.Meshed()
+	bothMeshed := workloads[from].Outbound.Meshed() && workloads[to].Inbound.Meshed()
 	if e.MTLS != nil {
 		re.MTLSRequested, re.MTLSExplicit = *e.MTLS, true
 	} else {
@@ -164,6 +280,12 @@ func resolveEdge(e Edge, refs refIndex, workloads []ResolvedWorkload, defaulted 
 	}
 	if e.TracingSamplingPercent != nil {
 		re.TracingFraction = *e.TracingSamplingPercent / 100
+	}
+	if e.Waypoint != "" {
+		re.WaypointOverride = NoWaypoint
+		if e.Waypoint != NoWaypoint {
+			re.WaypointOverride = qualify(e.Waypoint, workloads[to].Namespace)
+		}
 	}
 	return re
 }

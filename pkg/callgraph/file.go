@@ -235,7 +235,7 @@ func friendlyType(goType string) string {
 		return "a string"
 	case "[]string":
 		return "a list of strings"
-	case "[]callgraph.Workload", "[]callgraph.Edge":
+	case "[]callgraph.Workload", "[]callgraph.Edge", "[]callgraph.Waypoint":
 		return "a list"
 	default:
 		return "a mapping"

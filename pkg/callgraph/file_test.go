@@ -97,6 +97,14 @@ func TestParseRejects(t *testing.T) {
 		"huge entry":    {head + "workloads: [{name: a, requestsPerSecond: 1e12}]\n", "workloads[0].requestsPerSecond: must not be above"},
 		"huge replicas": {head + "workloads: [{name: a, replicas: 2000000000}]\n", "workloads[0].replicas: must not be above 1000000"},
 		"huge bytes/s":  {head + "workloads: [{name: a}]\nedges: [{from: a, to: a, protocol: tcp, bytesPerSecond: 1e300}]\n", "bytesPerSecond: must not be above"},
+		"outbound waypoint": {head + "workloads: [{name: a, outbound: waypoint}]\n",
+			`workloads[0].outbound: unknown outbound mode "waypoint" (want sidecar, ambient, none)`},
+		"waypoint on a sidecar":  {head + "workloads: [{name: a, mode: sidecar, waypoint: wp}]\n", "a waypoint serves ambient workloads"},
+		"workload waypoint none": {head + "workloads: [{name: a, mode: ambient, waypoint: none}]\n", "only valid on an edge"},
+		"edge waypoint":          {head + "workloads: [{name: a}]\nedges: [{from: a, to: a, waypoint: a/b/c}]\n", "edges[0].waypoint"},
+		"nodes":                  {head + "nodes: 0\nworkloads: [{name: a}]\n", "nodes: must be at least 1"},
+		"duplicate waypoint": {head + "waypoints: [{name: wp}, {name: wp, namespace: default, replicas: 0}]\nworkloads: [{name: a}]\n",
+			`waypoints[1].name: duplicate waypoint "default/wp"`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -142,6 +150,70 @@ func TestResolveDefaultsAreReported(t *testing.T) {
 	}
 	if len(r.Entries) != 1 || r.Workloads[r.Entries[0]].Name != "a" {
 		t.Errorf("entries = %v", r.Entries)
+	}
+}
+
+// TestResolveDataPlanePaths: a workload's outbound path, inbound path and
+// waypoint are separate facts; today's mode still says both.
+func TestResolveDataPlanePaths(t *testing.T) {
+	g, err := Parse("x.yaml", []byte(`apiVersion: meshinsight.dev/v1
+kind: CallGraph
+nodes: 3
+waypoints: [{name: wp, namespace: shop, replicas: 2}]
+workloads:
+  - {name: front, namespace: shop, mode: ambient}
+  - {name: api, namespace: shop, mode: ambient, waypoint: wp}
+  - {name: legacy, namespace: shop, mode: waypoint}
+  - {name: batch, namespace: shop, mode: sidecar, outbound: none}
+  - {name: ext, namespace: shop, mode: none}
+edges:
+  - {from: front, to: api}
+  - {from: front, to: api, protocol: grpc, waypoint: none}
+  - {from: front, to: legacy}
+  - {from: batch, to: api}
+  - {from: ext, to: api}
+  - {from: api, to: front}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Resolve(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type paths struct {
+		mode, out, in dataplane.Mode
+		waypoint      string
+	}
+	for i, want := range []paths{
+		{dataplane.Ambient, dataplane.Ambient, dataplane.Ambient, ""},
+		{dataplane.Waypoint, dataplane.Ambient, dataplane.Ambient, "shop/wp"},
+		{dataplane.Waypoint, dataplane.Ambient, dataplane.Ambient, "shop/waypoint"},
+		{dataplane.Sidecar, dataplane.None, dataplane.Sidecar, ""},
+		{dataplane.None, dataplane.None, dataplane.None, ""},
+	} {
+		w := r.Workloads[i]
+		if got := (paths{w.Mode, w.Outbound, w.Inbound, w.WaypointID}); got != want {
+			t.Errorf("%s = %+v, want %+v", w.ID(), got, want)
+		}
+	}
+	for i, want := range []string{"shop/wp", "", "shop/waypoint", "", "", ""} {
+		if got := r.EdgeWaypoint(&r.Edges[i]); got != want {
+			t.Errorf("%s crosses %q, want %q (no waypoint after an unmeshed client, none on the way out)", r.Edges[i].Name(), got, want)
+		}
+	}
+	if n, listed := r.WaypointReplicas("shop/wp"); n != 2 || !listed || r.Nodes != 3 || r.NodesDefaulted {
+		t.Errorf("waypoint replicas %d (listed %v), nodes %d (defaulted %v)", n, listed, r.Nodes, r.NodesDefaulted)
+	}
+	if r.Edges[3].MTLSRequested {
+		t.Error("auto mTLS from a client whose outbound path has no proxy")
+	}
+	found := false
+	for _, m := range r.Assumptions {
+		found = found || m.Subject == "shop/legacy" && strings.Contains(m.Message, "waypoint not set")
+	}
+	if !found {
+		t.Errorf("the legacy mode's default waypoint is not reported: %v", r.Assumptions)
 	}
 }
 

@@ -17,11 +17,38 @@ const (
 
 // Graph is a call graph: workloads and the calls between them.
 type Graph struct {
-	APIVersion string     `json:"apiVersion" yaml:"apiVersion"`
-	Kind       string     `json:"kind" yaml:"kind"`
-	Metadata   Metadata   `json:"metadata,omitzero" yaml:"metadata,omitempty"`
-	Workloads  []Workload `json:"workloads" yaml:"workloads"`
-	Edges      []Edge     `json:"edges" yaml:"edges"`
+	APIVersion string   `json:"apiVersion" yaml:"apiVersion"`
+	Kind       string   `json:"kind" yaml:"kind"`
+	Metadata   Metadata `json:"metadata,omitzero" yaml:"metadata,omitempty"`
+	// Nodes is the number of nodes the mesh runs on: ambient mode runs one
+	// ztunnel on each. Default: as many as the largest workload has replicas.
+	Nodes *int `json:"nodes,omitempty" yaml:"nodes,omitempty"`
+	// Waypoints are waypoint proxies (Gateways of class istio-waypoint) that
+	// workloads and edges name, with their replicas; a waypoint named but not
+	// listed has one replica.
+	Waypoints []Waypoint `json:"waypoints,omitempty" yaml:"waypoints,omitempty"`
+	Workloads []Workload `json:"workloads" yaml:"workloads"`
+	Edges     []Edge     `json:"edges" yaml:"edges"`
+}
+
+// Waypoint is a waypoint proxy deployment: an L7 proxy that calls to the
+// ambient workloads behind it cross, shared by all of them.
+type Waypoint struct {
+	// Name is unique within its namespace.
+	Name string `json:"name" yaml:"name"`
+	// Namespace defaults to "default".
+	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
+	// Replicas is the number of waypoint pods; its rate is per replica. Default 1.
+	Replicas *int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
+}
+
+// ID is the waypoint's unique key, "namespace/name".
+func (w Waypoint) ID() string {
+	ns := w.Namespace
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	return ns + "/" + w.Name
 }
 
 // Metadata names and describes a graph.
@@ -36,8 +63,21 @@ type Workload struct {
 	Name string `json:"name" yaml:"name"`
 	// Namespace defaults to "default".
 	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
-	// Mode defaults to sidecar.
+	// Mode is the data plane of the workload's pods, on both its outbound
+	// and inbound paths: sidecar, ambient (the node's ztunnel) or none;
+	// waypoint means ambient with a waypoint in front of the workload (the
+	// one Waypoint names, else one named "waypoint" in its namespace).
+	// Default sidecar.
 	Mode dataplane.Mode `json:"mode,omitempty" yaml:"mode,omitempty"`
+	// Outbound is the path of the calls the workload makes, when it differs
+	// from Mode (e.g. a sidecar whose outbound capture is turned off):
+	// sidecar, ambient or none. A waypoint is never on it.
+	Outbound dataplane.Mode `json:"outbound,omitempty" yaml:"outbound,omitempty"`
+	// Waypoint names the waypoint that calls to this ambient workload cross
+	// ("name" in its namespace, or "namespace/name"): its Service's, its
+	// namespace's or, for calls addressed to its pods, its own. Edges may
+	// name another.
+	Waypoint string `json:"waypoint,omitempty" yaml:"waypoint,omitempty"`
 	// Replicas is the number of pods; rates per proxy are divided by it. Default 1.
 	Replicas *int `json:"replicas,omitempty" yaml:"replicas,omitempty"`
 	// Entry marks an entry point for end-to-end paths, in addition to the workloads
@@ -88,6 +128,10 @@ type Edge struct {
 	To   string `json:"to" yaml:"to"`
 	// Protocol defaults to http.
 	Protocol dataplane.Protocol `json:"protocol,omitempty" yaml:"protocol,omitempty"`
+	// Waypoint names the waypoint this call crosses when it differs from the
+	// server workload's (the call's Service has another one): "name" in the
+	// server's namespace, "namespace/name", or "none".
+	Waypoint string `json:"waypoint,omitempty" yaml:"waypoint,omitempty"`
 	// MTLS defaults to true when both sides are meshed (Istio's auto mTLS).
 	MTLS *bool `json:"mtls,omitempty" yaml:"mtls,omitempty"`
 	// RequestsPerSecond is the call rate (for tcp: messages, i.e. request/response

@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -131,6 +132,10 @@ func Validate(g *Graph) error {
 	if len(g.Workloads) == 0 {
 		add("workloads", "at least one workload is required")
 	}
+	if g.Nodes != nil && *g.Nodes < 1 {
+		add("nodes", "must be at least 1, got %d", *g.Nodes)
+	}
+	validateWaypoints(add, g.Waypoints)
 	seen := make(map[string]int, len(g.Workloads))
 	for i, w := range g.Workloads {
 		validateWorkload(add, item{"workloads", i}, w, seen)
@@ -151,27 +156,22 @@ type problemFunc func(path, format string, args ...any)
 // validateWorkload checks workloads[i]; seen maps the IDs before it to
 // their index, for duplicates.
 func validateWorkload(add problemFunc, p item, w Workload, seen map[string]int) {
-	switch {
-	case w.Name == "":
-		add(p.Field("name"), "required")
-	case strings.ContainsAny(w.Name, "/ \t"):
-		add(p.Field("name"), "%q must not contain '/' or spaces", w.Name)
-	}
-	if strings.ContainsAny(w.Namespace, "/ \t") {
-		add(p.Field("namespace"), "%q must not contain '/' or spaces", w.Namespace)
-	}
-	id := w.Namespace
-	if id == "" {
-		id = DefaultNamespace
-	}
-	id += "/" + w.Name
-	if j, dup := seen[id]; dup && w.Name != "" {
-		add(p.Field("name"), "duplicate workload %q (also workloads[%d])", id, j)
-	}
-	seen[id] = p.index
+	validateName(add, p, "workload", w.Name, w.Namespace, seen)
 	if w.Mode != "" {
 		if _, err := dataplane.ParseMode(string(w.Mode)); err != nil {
 			add(p.Field("mode"), "%v", err)
+		}
+	}
+	if w.Outbound != "" {
+		if _, err := dataplane.ParseCaptureMode(string(w.Outbound)); err != nil {
+			add(p.Field("outbound"), "%v", err)
+		}
+	}
+	if w.Waypoint != "" {
+		if why := waypointRefProblem(w.Waypoint, false); why != "" {
+			add(p.Field("waypoint"), "%s", why)
+		} else if mode := cmp.Or(w.Mode, DefaultMode); mode.Capture() != dataplane.Ambient {
+			add(p.Field("waypoint"), "a waypoint serves ambient workloads, but mode is %s: set mode: ambient", mode)
 		}
 	}
 	if w.Replicas != nil && *w.Replicas < 1 {
@@ -212,6 +212,11 @@ func validateEdge(add problemFunc, p item, e Edge, refs refIndex) {
 			add(p.Field("protocol"), "%v", err)
 		}
 	}
+	if e.Waypoint != "" {
+		if why := waypointRefProblem(e.Waypoint, true); why != "" {
+			add(p.Field("waypoint"), "%s", why)
+		}
+	}
 	for _, n := range []struct {
 		field    string
 		v        *float64
@@ -243,6 +248,60 @@ func validateEdge(add problemFunc, p item, e Edge, refs refIndex) {
 			add(fmt.Sprintf("%s.filters[%d]", p, j), "must not be empty")
 		}
 	}
+}
+
+// validateName checks the name and namespace of the workload or waypoint at
+// p, and that none before it (seen maps their IDs to their index) has the
+// same ID.
+func validateName(add problemFunc, p item, what, name, namespace string, seen map[string]int) {
+	switch {
+	case name == "":
+		add(p.Field("name"), "required")
+	case strings.ContainsAny(name, "/ \t"):
+		add(p.Field("name"), "%q must not contain '/' or spaces", name)
+	}
+	if strings.ContainsAny(namespace, "/ \t") {
+		add(p.Field("namespace"), "%q must not contain '/' or spaces", namespace)
+	}
+	id := cmp.Or(namespace, DefaultNamespace) + "/" + name
+	if j, dup := seen[id]; dup && name != "" {
+		add(p.Field("name"), "duplicate %s %q (also %s[%d])", what, id, p.list, j)
+	}
+	seen[id] = p.index
+}
+
+// validateWaypoints checks the waypoints list: names, duplicates, replicas.
+func validateWaypoints(add problemFunc, ws []Waypoint) {
+	seen := make(map[string]int, len(ws))
+	for i, w := range ws {
+		p := item{"waypoints", i}
+		validateName(add, p, "waypoint", w.Name, w.Namespace, seen)
+		if w.Name == NoWaypoint {
+			add(p.Field("name"), "%q names no waypoint: choose another name", NoWaypoint)
+		}
+		if w.Replicas != nil && *w.Replicas < 1 {
+			add(p.Field("replicas"), "must be at least 1, got %d", *w.Replicas)
+		}
+	}
+}
+
+// waypointRefProblem says what is wrong with a waypoint reference ("name"
+// or "namespace/name"; "none" too where noneOK), or "".
+func waypointRefProblem(ref string, noneOK bool) string {
+	if ref == NoWaypoint {
+		if noneOK {
+			return ""
+		}
+		return fmt.Sprintf("%q is only valid on an edge; leave the field out for no waypoint", NoWaypoint)
+	}
+	ns, name, qualified := strings.Cut(ref, "/")
+	if !qualified {
+		ns, name = "x", ref
+	}
+	if ns == "" || name == "" || strings.ContainsAny(ref, " \t") || strings.Count(ref, "/") > 1 {
+		return fmt.Sprintf("%q: want a waypoint as name or namespace/name", ref)
+	}
+	return ""
 }
 
 // item locates a list element; its field paths are only formatted when a problem

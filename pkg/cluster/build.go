@@ -31,25 +31,41 @@ type Input struct {
 }
 
 // Build assembles the graph. It never fails: what it cannot place it reports.
+// Waypoints, gateways, ztunnel and istiod are proxies or the control plane,
+// never workloads of the graph: the waypoints are listed with their
+// replicas, and the nodes (one ztunnel each) are counted.
 func Build(in Input) (*callgraph.Graph, []diag.Message) {
 	b := &builder{in: in, g: &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind,
-		Metadata: callgraph.Metadata{Name: in.Name}}, index: map[string]int{}, services: map[string]mesh.Service{}}
+		Metadata: callgraph.Metadata{Name: in.Name}}, index: map[string]int{}, services: map[string]mesh.Service{},
+		roles: map[string]kube.Role{}, kubeWorkloads: map[string]kube.Workload{}, kubeServices: map[string]kube.Service{}}
 	b.notes.AddAll(in.Topology.Messages)
+	ztunnels := 0
 	for _, w := range in.Topology.Workloads {
-		if w.Role == "waypoint" {
-			continue // a waypoint's own deployment is modelled as a proxy, not a workload
+		b.roles[w.ID()] = w.Role
+		b.kubeWorkloads[w.ID()] = w
+		if w.Role == kube.RoleZtunnel {
+			ztunnels += w.Replicas
 		}
-		b.addWorkload(w)
+		if w.Role == kube.RoleApplication {
+			b.addWorkload(w)
+		}
 	}
+	b.addMeshFacts(ztunnels)
 	for _, s := range in.Topology.Services {
 		ms := meshService(s)
 		b.services[s.ID()] = ms
+		b.kubeServices[s.ID()] = s
 		b.serviceList = append(b.serviceList, ms)
 	}
 	if in.Traffic != nil {
-		b.notes.AddAll(in.Traffic.Messages)
-		for _, t := range in.Traffic.Edges {
+		b.notes.AddAll(b.aboutCalls(in.Traffic.Messages))
+		calls, external := b.joinCalls(in.Traffic.Edges)
+		for _, t := range calls {
 			b.addObserved(t)
+		}
+		for _, id := range slices.Sorted(maps.Keys(external)) {
+			ns, name := splitID(id)
+			b.addExternal(b.workload(ns, name, dataplane.Sidecar), external[id])
 		}
 		if len(in.Traffic.Edges) == 0 {
 			b.notes.Add(diag.New(diag.TelemetryIncomplete, string(in.Traffic.Source), "no traffic observed in the window; the graph has no edges"))
@@ -59,6 +75,26 @@ func Build(in Input) (*callgraph.Graph, []diag.Message) {
 	}
 	b.finishEntries()
 	return b.g, b.notes.Sorted()
+}
+
+// addMeshFacts lists the waypoints with their replicas and sets the node
+// count: the ztunnel pods found, else the cluster's nodes.
+func (b *builder) addMeshFacts(ztunnels int) {
+	for _, w := range b.in.Topology.Waypoints {
+		cw := callgraph.Waypoint{Name: w.Name, Namespace: w.Namespace}
+		if w.Replicas > 0 {
+			r := w.Replicas
+			cw.Replicas = &r
+		}
+		b.g.Waypoints = append(b.g.Waypoints, cw)
+	}
+	nodes := ztunnels
+	if nodes == 0 {
+		nodes = len(b.in.Topology.Nodes)
+	}
+	if nodes > 0 {
+		b.g.Nodes = &nodes
+	}
 }
 
 // builder assembles one graph. Workloads and services are converted to the
@@ -75,13 +111,21 @@ type builder struct {
 	services    map[string]mesh.Service
 	serviceList []mesh.Service
 	external    map[int]float64 // requests per second from outside the mesh, per workload
-	notes       diag.List
+	// roles, kubeWorkloads and kubeServices index the topology by ID, proxies
+	// and control plane included.
+	roles         map[string]kube.Role
+	kubeWorkloads map[string]kube.Workload
+	kubeServices  map[string]kube.Service
+	notes         diag.List
 }
 
 func (b *builder) addWorkload(w kube.Workload) int {
 	replicas := max(w.Replicas, 1)
 	cw := callgraph.Workload{Name: w.Name, Namespace: w.Namespace, Mode: w.DataPlane.Mode, Replicas: &replicas,
 		ProxyConcurrency: w.DataPlane.ProxyConcurrency, ProxyCPULimitMillicores: w.DataPlane.ProxyCPULimitMillicores}
+	if w.DataPlane.Waypoint != "" {
+		cw.Mode, cw.Waypoint = dataplane.Ambient, shortRef(w.DataPlane.Waypoint, w.Namespace)
+	}
 	if len(w.NodeTypes) > 0 {
 		cw.NodeType = w.NodeTypes[0]
 	}
@@ -89,6 +133,39 @@ func (b *builder) addWorkload(w kube.Workload) int {
 	b.workloads = append(b.workloads, meshWorkload(w))
 	b.index[w.ID()] = len(b.g.Workloads) - 1
 	return len(b.g.Workloads) - 1
+}
+
+// shortRef writes "namespace/name" as "name" when it is in namespace ns.
+func shortRef(id, ns string) string {
+	if n, name := splitID(id); n == ns {
+		return name
+	}
+	return id
+}
+
+// edgeWaypoint is the waypoint a call to service svc served by workload
+// to crosses: the Service's, or for a headless Service (its clients address
+// the pods) or a Service without one, the pods' own.
+func (b *builder) edgeWaypoint(to string, svc kube.Service, known bool) string {
+	w := b.kubeWorkloads[to]
+	if w.DataPlane.Mode.Capture() != dataplane.Ambient {
+		return ""
+	}
+	if known && !svc.Headless && svc.Waypoint != "" {
+		return svc.Waypoint
+	}
+	if !known {
+		return w.DataPlane.Waypoint
+	}
+	return w.DataPlane.WorkloadWaypoint
+}
+
+// addExternal records requests entering the mesh at workload i.
+func (b *builder) addExternal(i int, rps float64) {
+	if b.external == nil {
+		b.external = map[int]float64{}
+	}
+	b.external[i] += rps
 }
 
 // workload finds a workload by namespace and name, adding a stub for one outside
@@ -160,20 +237,19 @@ func (b *builder) addObserved(t telemetry.EdgeTraffic) {
 	if t.SourceWorkload == "" || t.SourceWorkload == "unknown" {
 		// Traffic from outside the mesh (ingress without identity, or clients
 		// without a proxy): it makes the destination an entry point.
-		if b.external == nil {
-			b.external = map[int]float64{}
-		}
-		b.external[to] += t.RequestsPerSecond
+		b.addExternal(to, t.RequestsPerSecond)
 		return
 	}
 	from := b.workload(t.SourceNamespace, t.SourceWorkload, clientMode)
 	e := callgraph.Edge{From: b.g.Workloads[from].Namespace + "/" + b.g.Workloads[from].Name,
 		To: b.g.Workloads[to].Namespace + "/" + b.g.Workloads[to].Name, Protocol: observed}
 
-	svc, ok := b.services[t.DestinationNamespace+"/"+t.DestinationService]
+	svcID := t.DestinationNamespace + "/" + t.DestinationService
+	server := b.edgeServer(&e, to, svcID)
+	svc, ok := b.services[svcID]
 	if ok && len(svc.Ports) > 0 {
 		port := b.port(svc, observed)
-		pol := b.in.Mesh.Edge(b.workloads[from], b.workloads[to], svc, port)
+		pol := b.in.Mesh.Edge(b.workloads[from], server, svc, port)
 		b.notes.AddAll(pol.Messages)
 		if pol.ProtocolSource != mesh.ProtocolSniffed && pol.Protocol != "" {
 			e.Protocol = pol.Protocol // configured protocol wins over what was sniffed
@@ -190,6 +266,37 @@ func (b *builder) addObserved(t telemetry.EdgeTraffic) {
 		mtls := t.ConnectionSecurity == "mutual_tls"
 		e.MTLS = &mtls
 	}
+	b.observedRates(&e, t, observed)
+	if t.HasSizes {
+		req, resp := t.MeanRequestBytes, t.MeanResponseBytes
+		e.RequestBytes, e.ResponseBytes = &req, &resp
+	} else {
+		b.notes.Add(diag.New(diag.TelemetryIncomplete, t.Name(), "no message sizes observed; default sizes used"))
+	}
+	b.g.Edges = append(b.g.Edges, e)
+}
+
+// edgeServer is the server workload as the policy model sees it for a call
+// to Service svcID: behind the waypoint that call crosses. When that is not
+// the workload's own waypoint, the edge names it (or none).
+func (b *builder) edgeServer(e *callgraph.Edge, to int, svcID string) mesh.Workload {
+	ksvc, known := b.kubeServices[svcID]
+	server := b.workloads[to]
+	if wp := b.edgeWaypoint(server.ID(), ksvc, known); wp != server.Waypoint {
+		e.Waypoint = callgraph.NoWaypoint
+		server.Mode, server.Waypoint = dataplane.Ambient, ""
+		if wp != "" {
+			e.Waypoint = shortRef(wp, server.Namespace)
+			server.Mode, server.Waypoint = dataplane.Waypoint, wp
+		}
+	}
+	return server
+}
+
+// observedRates sets an edge's rates from what telemetry observed: bytes
+// and connections for TCP, requests for L7. An L7 call that only ztunnels
+// saw gets a request rate from its bytes at the default sizes.
+func (b *builder) observedRates(e *callgraph.Edge, t telemetry.EdgeTraffic, observed dataplane.Protocol) {
 	if e.Protocol == dataplane.TCP {
 		if bps := t.TCPSentBytesPerSecond + t.TCPReceivedBytesPerSecond; bps > 0 {
 			e.BytesPerSecond = &bps
@@ -201,17 +308,15 @@ func (b *builder) addObserved(t telemetry.EdgeTraffic) {
 			r := t.RequestsPerSecond
 			e.RequestsPerSecond = &r
 		}
-	} else {
-		r := t.RequestsPerSecond
-		e.RequestsPerSecond = &r
+		return
 	}
-	if t.HasSizes {
-		req, resp := t.MeanRequestBytes, t.MeanResponseBytes
-		e.RequestBytes, e.ResponseBytes = &req, &resp
-	} else {
-		b.notes.Add(diag.New(diag.TelemetryIncomplete, t.Name(), "no message sizes observed; default sizes used"))
+	r := t.RequestsPerSecond
+	if r == 0 && observed == dataplane.TCP {
+		r = (t.TCPSentBytesPerSecond + t.TCPReceivedBytesPerSecond) / (callgraph.DefaultRequestBytes + callgraph.DefaultResponseBytes)
+		b.notes.Add(diag.New(diag.TelemetryIncomplete, t.Name(),
+			"only L4 (ztunnel) telemetry for this %s call: requests per second derived from bytes per second with the default sizes", e.Protocol))
 	}
-	b.g.Edges = append(b.g.Edges, e)
+	e.RequestsPerSecond = &r
 }
 
 // applyPolicy copies retries, mirroring, filters and tracing into an edge.

@@ -95,12 +95,17 @@ func TestRequestTimeoutIsBoundedByDefault(t *testing.T) {
 		t.Fatalf("--request-timeout default = %v, want 30s", f)
 	}
 
+	release := make(chan struct{})
 	silent := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
 	}))
 	silent.TLS = &tls.Config{}
 	silent.StartTLS()
 	defer silent.Close()
+	defer close(release) // before Close, which waits for the handlers
 	kubeconfigPath := writeFile(t, t.TempDir(), "kubeconfig", `apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "`+silent.URL+`", insecure-skip-tls-verify: true}}]
@@ -112,6 +117,7 @@ users: [{name: u, user: {token: t}}]
 	requestTimeout = 300 * time.Millisecond
 	start := time.Now()
 	_, _, err := execute(t, "profile", "--kubeconfig", kubeconfigPath)
+	t.Logf("after %v: %v", time.Since(start), err)
 	if err == nil || time.Since(start) > 20*time.Second {
 		t.Errorf("profile against a silent server: %v after %v", err, time.Since(start))
 	}

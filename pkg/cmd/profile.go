@@ -120,7 +120,7 @@ func (o *ProfileOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntSliceVar(&o.Sizes, "sizes", nil, "Agent: message sizes in bytes (default 128,1024,4096,16384)")
 	f.Float64SliceVar(&o.Rates, "rates", nil, "Agent: request rates (default 500,2000)")
 	f.DurationVar(&o.Duration, "duration", 0, "Agent: length of each load run (default 1s)")
-	f.IntVar(&o.Rounds, "rounds", 0, "Agent: interleaved mesh/bypass rounds per cell (default 3)")
+	f.IntVar(&o.Rounds, "rounds", 0, "Agent: exactly this many interleaved mesh/bypass rounds per cell (default: 3 to 8, more while a cell is imprecise, within 5 minutes)")
 }
 
 // Complete builds the cluster's clients.
@@ -183,7 +183,7 @@ func (o *ProfileOptions) agentArgs() []string {
 		a = append(a, "--duration="+o.Duration.String())
 	}
 	if o.Rounds > 0 {
-		a = append(a, "--rounds="+strconv.Itoa(o.Rounds))
+		a = append(a, "--rounds="+strconv.Itoa(o.Rounds), "--max-rounds="+strconv.Itoa(o.Rounds))
 	}
 	return a
 }

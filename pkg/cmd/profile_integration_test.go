@@ -289,7 +289,15 @@ func TestProfileNodeEndToEnd(t *testing.T) {
 
 	// predict picks the stored profiles up: the cluster's ConfigMap when it
 	// reads the cluster, the context's file for a graph file, and --profile
-	// over both.
+	// over both. istiod is the control plane, not a workload of the live
+	// graph: an application gives that graph a workload.
+	one, app := int32(1), map[string]string{"app": "sleep"}
+	if _, err := cs.AppsV1().Deployments(istioNS).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "sleep", Namespace: istioNS},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: app},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: app}, Spec: corev1.PodSpec{NodeName: testenv.FakeNodeName,
+				Containers: []corev1.Container{{Name: "sleep", Image: "example.invalid/sleep"}}}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name       string
 		args       []string

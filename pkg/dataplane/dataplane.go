@@ -33,12 +33,35 @@ var Modes = []Mode{Sidecar, Ambient, Waypoint, None}
 // profile has models for.
 var ProxiedModes = []Mode{Sidecar, Ambient, Waypoint}
 
+// CaptureModes lists the ways a workload's own pods can have their traffic
+// intercepted: by their own sidecar, by the node's ztunnel (ambient), or not
+// at all. A workload's outbound path (the calls it makes) and its inbound
+// path (the calls it receives, behind any waypoint) are each one of them; a
+// waypoint is never on a workload's own outbound path.
+var CaptureModes = []Mode{Sidecar, Ambient, None}
+
 // Meshed reports whether traffic of a workload in this mode passes a proxy.
 func (m Mode) Meshed() bool { return m != None }
+
+// Capture is how the pods of a workload in mode m intercept their own
+// traffic: Waypoint is ambient capture with a waypoint in front of the
+// workload, not in its pods, so its capture is Ambient.
+func (m Mode) Capture() Mode {
+	if m == Waypoint {
+		return Ambient
+	}
+	return m
+}
 
 // ParseMode returns the Mode spelled s.
 func ParseMode(s string) (Mode, error) {
 	return parse(s, Modes, "data-plane mode")
+}
+
+// ParseCaptureMode returns the capture mode (sidecar, ambient or none)
+// spelled s: the value of a workload's outbound path.
+func ParseCaptureMode(s string) (Mode, error) {
+	return parse(s, CaptureModes, "outbound mode")
 }
 
 // Protocol is the application protocol of a call as the proxy sees it.

@@ -46,3 +46,18 @@ func toStrings(ms []Mode) []string {
 	}
 	return out
 }
+
+func TestCapture(t *testing.T) {
+	want := map[Mode]Mode{Sidecar: Sidecar, Ambient: Ambient, Waypoint: Ambient, None: None}
+	for m, c := range want {
+		if got := m.Capture(); got != c {
+			t.Errorf("%s.Capture() = %s, want %s", m, got, c)
+		}
+		if _, err := ParseCaptureMode(string(c)); err != nil {
+			t.Errorf("ParseCaptureMode(%q): %v", c, err)
+		}
+	}
+	if _, err := ParseCaptureMode("waypoint"); err == nil || !strings.Contains(err.Error(), "(want sidecar, ambient, none)") {
+		t.Errorf("a waypoint is accepted as an outbound path: %v", err)
+	}
+}

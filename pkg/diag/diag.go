@@ -35,7 +35,7 @@ const (
 	RateOutsideProfile    Code = "MI0008"
 	WhatIfNoMatch         Code = "MI0009"
 	SizeOutsideProfile    Code = "MI0010"
-	PerNodeProxy          Code = "MI0011"
+	ProxyMemoryUnknown    Code = "MI0011"
 	AmbientAlwaysMTLS     Code = "MI0012"
 	PartialTopology       Code = "MI0013"
 	MixedDataPlane        Code = "MI0014"
@@ -89,8 +89,8 @@ var Codes = []CodeInfo{
 		"A --what-if selector matched no edge or workload; check the names."},
 	{SizeOutsideProfile, Info, "message size outside profile",
 		"A message size lies beyond the largest size the profile measured (or, for the reference profile, the size of the published runs); the linear models were extrapolated."},
-	{PerNodeProxy, Info, "per-node proxy memory not counted",
-		"ztunnel runs once per node; its memory is not attributed to workloads and is missing from the totals. Add it per node yourself."},
+	{ProxyMemoryUnknown, Info, "proxy memory not from the profile",
+		"The profile has no memory figure for a kind of proxy (sidecar, ztunnel per node, waypoint): a stand-in figure is used (a waypoint takes the sidecar's, a measured profile the reference profile's) and named, or, without any, that proxy's memory is missing from the totals."},
 	{AmbientAlwaysMTLS, Info, "ambient always uses mTLS",
 		"Traffic between two meshed workloads where either side is in ambient mode travels over HBONE, which is always mTLS; an edge's mtls: false does not apply."},
 	{PartialTopology, Warning, "partial topology",

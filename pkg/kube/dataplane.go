@@ -19,7 +19,12 @@ const (
 	labelRevision        = "istio.io/rev"            // namespace or pod
 	labelDataplaneMode   = "istio.io/dataplane-mode" // namespace or pod: ambient|none
 	labelUseWaypoint     = "istio.io/use-waypoint"   // namespace, service or pod
-	labelSidecarInject   = "sidecar.istio.io/inject" // pod label (or legacy annotation)
+	labelUseWaypointNS   = "istio.io/use-waypoint-namespace"
+	labelWaypointFor     = "istio.io/waypoint-for"                  // on a waypoint Gateway
+	labelGatewayName     = "gateway.networking.k8s.io/gateway-name" // on a Gateway's Deployment and pods
+	labelGatewayManaged  = "gateway.istio.io/managed"
+	managedByMesh        = "istio.io-mesh-controller" // Istio's value of labelGatewayManaged for waypoints
+	labelSidecarInject   = "sidecar.istio.io/inject"  // pod label (or legacy annotation)
 	annotationStatus     = "sidecar.istio.io/status"
 	annotationProxyCPU   = "sidecar.istio.io/proxyCPULimit"
 	annotationProxyCfg   = "proxy.istio.io/config"
@@ -50,18 +55,85 @@ func (b *builder) dataPlane(ns string, p *corev1.Pod, fromTemplate bool) DataPla
 	}
 	if ambient, reason := ambientEnrolled(p, nsl); ambient {
 		dp := DataPlane{Mode: dataplane.Ambient, Reason: reason}
-		if wp := firstNonEmpty(p.Labels[labelUseWaypoint], nsl[labelUseWaypoint]); wp != "" && wp != "none" {
-			how := "namespace " + ns
-			if p.Labels[labelUseWaypoint] != "" {
-				how = "pod " + p.Name
+		if id, via := useWaypoint(p.Labels, nsl, ns, "its pods"); id != "" {
+			if id = b.applicableWaypoint(id, via, WaypointForWorkload); id != "" {
+				dp.Mode, dp.Waypoint, dp.WorkloadWaypoint = dataplane.Waypoint, id, id
+				dp.Reason = "istio.io/use-waypoint on " + via
 			}
-			w := &Workload{Name: p.Name, Namespace: ns, DataPlane: dp}
-			b.setWaypoint(w, ns, wp, how)
-			dp = w.DataPlane
 		}
 		return dp
 	}
 	return DataPlane{Mode: dataplane.None, Reason: "no sidecar and not enrolled in ambient"}
+}
+
+// useWaypoint reads istio.io/use-waypoint (with istio.io/use-waypoint-namespace)
+// from an object's own labels, else from its namespace's: the waypoint's
+// "namespace/name" and what named it (via, or the namespace), or "" when
+// none is named or the object opts out with "none".
+func useWaypoint(own, nsLabels map[string]string, ns, via string) (id, named string) {
+	if name, ok := own[labelUseWaypoint]; ok {
+		if name == "" || name == "none" {
+			return "", ""
+		}
+		return firstNonEmpty(own[labelUseWaypointNS], ns) + "/" + name, via
+	}
+	if name := nsLabels[labelUseWaypoint]; name != "" && name != "none" {
+		return firstNonEmpty(nsLabels[labelUseWaypointNS], ns) + "/" + name, "namespace " + ns
+	}
+	return "", ""
+}
+
+// applicableWaypoint returns waypoint id if it takes the traffic type
+// (WaypointForService or WaypointForWorkload), else "". A waypoint that
+// does not exist is reported and kept (the calls then fail in the cluster),
+// except for a namespace's label and workload traffic;
+// one named on an object itself that does not take that traffic is
+// reported and dropped (a namespace's label applies to both types, each
+// waypoint taking its own).
+func (b *builder) applicableWaypoint(id, via, traffic string) string {
+	w, ok := b.waypoints[id]
+	if !ok {
+		if traffic == WaypointForWorkload && strings.HasPrefix(via, "namespace ") {
+			return "" // as Istio's default, a namespace's waypoint is for services
+		}
+		b.notes.Add(diag.New(diag.WaypointMissing, id, "%s uses waypoint %q but no Gateway of class istio-waypoint has that name", via, id))
+		return id
+	}
+	if w.Serves(traffic) {
+		return id
+	}
+	if !strings.HasPrefix(via, "namespace ") {
+		b.notes.Add(diag.New(diag.MeshConfigSimplified, id, "%s uses waypoint %q, which takes %s traffic only (%s=%s): %s calls do not cross it",
+			via, id, firstNonEmpty(w.For, WaypointForService), labelWaypointFor, firstNonEmpty(w.For, WaypointForService), traffic))
+	}
+	return ""
+}
+
+// roleOf tells what a pod (or pod template) is from its labels: a
+// waypoint's or another Gateway's Deployment, ztunnel, istiod, or an
+// application.
+func (b *builder) roleOf(ns string, p *corev1.Pod) Role {
+	l := p.Labels
+	if gw := l[labelGatewayName]; gw != "" {
+		if _, ok := b.waypoints[ns+"/"+gw]; ok || l[labelGatewayManaged] == managedByMesh {
+			return RoleWaypoint
+		}
+		return RoleGateway
+	}
+	switch {
+	case l[labelGatewayManaged] == managedByMesh, l["istio.io/gateway-name"] != "" && isWaypointPod(p):
+		return RoleWaypoint
+	case l["app"] == "ztunnel", l["app.kubernetes.io/name"] == "ztunnel":
+		return RoleZtunnel
+	case l["app"] == "istiod", l["istio"] == "pilot":
+		return RoleControlPlane
+	}
+	return RoleApplication
+}
+
+// gatewayOf is the name of the Gateway a waypoint workload is deployed for.
+func gatewayOf(w *Workload) string {
+	return firstNonEmpty(w.Labels[labelGatewayName], w.Labels["istio.io/gateway-name"])
 }
 
 // proxyOf finds the istio-proxy container: a regular container, or an init container

@@ -167,7 +167,7 @@ func readWaypoints(ctx context.Context, dyn dynamic.Interface, ns, where string,
 	var out []Waypoint
 	for _, g := range gws.Items {
 		if class, _, _ := unstructured.NestedString(g.Object, "spec", "gatewayClassName"); class == "istio-waypoint" {
-			out = append(out, Waypoint{Name: g.GetName(), Namespace: g.GetNamespace(), For: g.GetLabels()["istio.io/waypoint-for"]})
+			out = append(out, Waypoint{Name: g.GetName(), Namespace: g.GetNamespace(), For: g.GetLabels()[labelWaypointFor]})
 		}
 	}
 	return out, nil
@@ -260,7 +260,9 @@ func (b *builder) template(w *Workload, tpl *corev1.PodTemplateSpec, replicas in
 	w.Labels = tpl.Labels
 	w.ServiceAccount = tpl.Spec.ServiceAccountName
 	w.Replicas = replicas
-	w.DataPlane = b.dataPlane(w.Namespace, &corev1.Pod{ObjectMeta: tpl.ObjectMeta, Spec: tpl.Spec}, true)
+	p := &corev1.Pod{ObjectMeta: tpl.ObjectMeta, Spec: tpl.Spec}
+	w.Role = b.roleOf(w.Namespace, p)
+	w.DataPlane = b.dataPlane(w.Namespace, p, true)
 }
 
 // addPods attaches pods to their workloads through owner references.
@@ -293,8 +295,8 @@ func (b *builder) addPods(pods []corev1.Pod, rss []appsv1.ReplicaSet) {
 		if nt, ok := b.nodeTypes[p.Spec.NodeName]; ok && !slices.Contains(w.NodeTypes, nt) {
 			w.NodeTypes = append(w.NodeTypes, nt)
 		}
-		if p.Labels["gateway.istio.io/managed"] == "istio.io-mesh-controller" || p.Labels["istio.io/gateway-name"] != "" && isWaypointPod(p) {
-			w.Role = "waypoint"
+		if r := b.roleOf(p.Namespace, p); r != RoleApplication {
+			w.Role = r
 		}
 	}
 	for id, n := range running {
@@ -343,7 +345,8 @@ func (b *builder) owner(p *corev1.Pod) (kind, name string) {
 	return ref.Kind, ref.Name
 }
 
-// finish sorts workloads into Topology order: by namespace, then name.
+// finish sorts workloads into Topology order (by namespace, then name) and
+// gives each waypoint the replicas of its Deployment.
 func (b *builder) finish() {
 	sort.Strings(b.order)
 	for _, id := range b.order {
@@ -351,6 +354,16 @@ func (b *builder) finish() {
 		sort.Slice(w.Pods, func(i, j int) bool { return w.Pods[i].Name < w.Pods[j].Name })
 		sort.Strings(w.NodeTypes)
 		b.t.Workloads = append(b.t.Workloads, *w)
+		if w.Role != RoleWaypoint {
+			continue
+		}
+		wid := w.Namespace + "/" + gatewayOf(w)
+		for i := range b.t.Waypoints {
+			if b.t.Waypoints[i].ID() == wid {
+				b.t.Waypoints[i].Replicas += w.Replicas
+				b.waypoints[wid] = b.t.Waypoints[i]
+			}
+		}
 	}
 }
 
@@ -362,7 +375,11 @@ func (b *builder) addServices(svcs []corev1.Service) {
 	}
 	for i := range svcs {
 		s := &svcs[i]
-		out := Service{Name: s.Name, Namespace: s.Namespace, Selector: s.Spec.Selector, Labels: s.Labels, Waypoint: s.Labels["istio.io/use-waypoint"]}
+		out := Service{Name: s.Name, Namespace: s.Namespace, Selector: s.Spec.Selector, Labels: s.Labels,
+			Headless: s.Spec.ClusterIP == corev1.ClusterIPNone}
+		if id, via := useWaypoint(s.Labels, b.nsLabels[s.Namespace], s.Namespace, "service "+out.ID()); id != "" {
+			out.Waypoint = b.applicableWaypoint(id, via, WaypointForService)
+		}
 		for _, p := range s.Spec.Ports {
 			sp := ServicePort{Name: p.Name, Port: p.Port, TargetPort: p.TargetPort.String(), Protocol: string(p.Protocol)}
 			if p.AppProtocol != nil {
@@ -385,34 +402,27 @@ func (b *builder) addServices(svcs []corev1.Service) {
 	b.applyServiceWaypoints()
 }
 
-// applyServiceWaypoints moves ambient workloads behind a service with
-// istio.io/use-waypoint into waypoint mode.
+// applyServiceWaypoints puts the ambient workloads behind a Service with a
+// waypoint (not a headless one: its clients address the pods) behind that
+// waypoint: a Service's waypoint goes before the pods' own.
 func (b *builder) applyServiceWaypoints() {
 	idx := map[string]int{}
 	for i, w := range b.t.Workloads {
 		idx[w.ID()] = i
 	}
 	for _, s := range b.t.Services {
-		if s.Waypoint == "" || s.Waypoint == "none" {
+		if s.Waypoint == "" || s.Headless {
 			continue
 		}
 		for _, id := range s.Workloads {
 			w := &b.t.Workloads[idx[id]]
-			if w.DataPlane.Mode == dataplane.Ambient {
-				b.setWaypoint(w, s.Namespace, s.Waypoint, "service "+s.ID())
+			dp := &w.DataPlane
+			if dp.Mode.Capture() != dataplane.Ambient || dp.Waypoint != "" && dp.Waypoint != dp.WorkloadWaypoint {
+				continue // not ambient, or an earlier Service's waypoint was taken
 			}
+			dp.Mode, dp.Waypoint, dp.Reason = dataplane.Waypoint, s.Waypoint, "istio.io/use-waypoint on service "+s.ID()
 		}
 	}
-}
-
-func (b *builder) setWaypoint(w *Workload, ns, name, via string) {
-	id := ns + "/" + name
-	if _, ok := b.waypoints[id]; !ok {
-		b.notes.Add(diag.New(diag.WaypointMissing, w.ID(), "%s uses waypoint %q but no Gateway of class istio-waypoint has that name", via, id))
-	}
-	w.DataPlane.Mode = dataplane.Waypoint
-	w.DataPlane.Waypoint = id
-	w.DataPlane.Reason = "istio.io/use-waypoint on " + via
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -44,9 +44,31 @@ type Workload struct {
 	Pods      []Pod
 	// NodeTypes are the distinct node types (instance-type label) of its pods.
 	NodeTypes []string
-	// Role is "waypoint" for a waypoint proxy's own deployment, "" for applications.
-	Role string
+	// Role is what the workload is when it is part of the mesh rather than an
+	// application (RoleWaypoint, RoleGateway, RoleZtunnel, RoleControlPlane),
+	// or RoleApplication.
+	Role Role
 }
+
+// Role says whether a workload is an application or a part of the mesh.
+type Role string
+
+// Workload roles. Only applications are workloads of the call graph: the
+// others are proxies or the control plane.
+const (
+	// RoleApplication is an application workload.
+	RoleApplication Role = ""
+	// RoleWaypoint is a waypoint proxy's Deployment (behind a Gateway of
+	// class istio-waypoint).
+	RoleWaypoint Role = "waypoint"
+	// RoleGateway is another Gateway's Deployment (an ingress or egress
+	// gateway deployed for a Gateway API Gateway).
+	RoleGateway Role = "gateway"
+	// RoleZtunnel is ztunnel's DaemonSet, the ambient node proxy.
+	RoleZtunnel Role = "ztunnel"
+	// RoleControlPlane is istiod.
+	RoleControlPlane Role = "istiod"
+)
 
 // ID is "namespace/name".
 func (w Workload) ID() string { return w.Namespace + "/" + w.Name }
@@ -54,8 +76,13 @@ func (w Workload) ID() string { return w.Namespace + "/" + w.Name }
 // DataPlane is how a workload's traffic is proxied.
 type DataPlane struct {
 	Mode dataplane.Mode
-	// Waypoint is "namespace/name" of the waypoint serving it (mode waypoint).
+	// Waypoint is "namespace/name" of the waypoint calls to the workload
+	// cross (mode waypoint): its Services', else its own (WorkloadWaypoint).
 	Waypoint string
+	// WorkloadWaypoint is "namespace/name" of the waypoint of calls
+	// addressed to its pods rather than to a Service (istio.io/use-waypoint
+	// on the pod or namespace, for a waypoint for workload or all traffic).
+	WorkloadWaypoint string
 	// Native is true for a sidecar run as a native sidecar (init container with
 	// restartPolicy Always).
 	Native                  bool
@@ -86,8 +113,13 @@ type Service struct {
 	Ports     []ServicePort
 	// Workloads are IDs ("namespace/name") of the workloads behind it.
 	Workloads []string
-	// Waypoint is the istio.io/use-waypoint label of the service, if any.
+	// Waypoint is "namespace/name" of the waypoint that calls to the
+	// service cross: istio.io/use-waypoint on the service, else on its
+	// namespace, naming a waypoint for service or all traffic; "" for none.
 	Waypoint string
+	// Headless is true for a Service without a cluster IP: its clients
+	// address the pods, so the pods' waypoint applies, not the service's.
+	Headless bool
 	Labels   map[string]string
 }
 
@@ -108,8 +140,31 @@ type ServicePort struct {
 type Waypoint struct {
 	Name      string
 	Namespace string
-	// For is the gateway's istio.io/waypoint-for label (service, workload, all, none).
+	// For is the gateway's istio.io/waypoint-for label (service, workload,
+	// all, none); empty means service, Istio's default.
 	For string
+	// Replicas counts its Deployment's pods (the desired count when none
+	// run); 0 when the Deployment was not found.
+	Replicas int
+}
+
+// Waypoint traffic types: the values of istio.io/waypoint-for.
+const (
+	WaypointForService  = "service"
+	WaypointForWorkload = "workload"
+	WaypointForAll      = "all"
+)
+
+// Serves reports whether the waypoint takes traffic of the given type
+// (WaypointForService or WaypointForWorkload).
+func (w Waypoint) Serves(traffic string) bool {
+	switch w.For {
+	case "", WaypointForService:
+		return traffic == WaypointForService
+	case WaypointForAll:
+		return true
+	}
+	return w.For == traffic
 }
 
 // ID is "namespace/name".

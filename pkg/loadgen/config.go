@@ -161,7 +161,24 @@ type LoadConfig struct {
 	// Requests, if positive, stops the run after this many requests were sent in the
 	// measured window (closed-loop benchmarks).
 	Requests int `json:"requests,omitempty"`
+	// Arrivals is how open-loop requests are spaced: Uniform (every 1/rate, the
+	// default) or Poisson (exponential gaps of mean 1/rate, as many independent
+	// clients produce). A proxy spends less CPU per request when requests
+	// arrive close together (one wake-up serves several), so the arrival
+	// process is part of what a measurement measured.
+	Arrivals Arrivals `json:"arrivals,omitempty"`
+	// Seed seeds the Poisson schedule; zero picks a random seed.
+	Seed uint64 `json:"seed,omitempty"`
 }
+
+// Arrivals is an open-loop arrival process.
+type Arrivals string
+
+// Arrival processes.
+const (
+	Uniform Arrivals = "uniform"
+	Poisson Arrivals = "poisson"
+)
 
 const (
 	defaultTimeout            = 5 * time.Second
@@ -195,6 +212,8 @@ func (c LoadConfig) validate() error {
 		return fmt.Errorf("rate %v req/s is not a number", c.RatePerSecond)
 	case c.RatePerSecond < 0:
 		return fmt.Errorf("rate %g req/s is negative: use a positive rate, or 0 for closed loop", c.RatePerSecond)
+	case c.Arrivals != "" && c.Arrivals != Uniform && c.Arrivals != Poisson:
+		return fmt.Errorf("arrivals %q: want %q or %q", c.Arrivals, Uniform, Poisson)
 	case c.RatePerSecond > MaxRatePerSecond:
 		return fmt.Errorf("rate %g req/s exceeds %g", c.RatePerSecond, float64(MaxRatePerSecond))
 	}

@@ -25,13 +25,24 @@ func Interleave(ctx context.Context, a, b LoadConfig, rounds int) (aResults, bRe
 	if err := b.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("config b: %w", err)
 	}
+	sa, err := Open(ctx, a)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config a (%s): %w", a.Target, err)
+	}
+	defer sa.Close()
+	sb, err := Open(ctx, b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config b (%s): %w", b.Target, err)
+	}
+	defer sb.Close()
 	for round := range rounds {
 		for _, side := range []struct {
 			name string
+			s    *Session
 			cfg  LoadConfig
 			into *[]*Result
-		}{{"a", a, &aResults}, {"b", b, &bResults}} {
-			res, err := Run(ctx, side.cfg)
+		}{{"a", sa, a, &aResults}, {"b", sb, b, &bResults}} {
+			res, err := side.s.Run(ctx, side.cfg)
 			if err != nil {
 				return aResults, bResults, fmt.Errorf("interleaved round %d/%d, %s (%s): %w", round+1, rounds, side.name, side.cfg.Target, err)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +47,27 @@ func newClient(ctx context.Context, cfg LoadConfig) (client, error) {
 // not recorded. If ctx is cancelled, Run returns promptly with the partial Result and
 // an error wrapping ctx.Err().
 func Run(ctx context.Context, cfg LoadConfig) (*Result, error) {
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Run(ctx, cfg)
+}
+
+// Session is a load generator whose connections stay open across runs, as
+// a long-lived client's do: a run on a session pays no connection set-up
+// (TCP and, through a mesh, mTLS handshakes) that a deployment would
+// amortise over hours.
+type Session struct {
+	cfg    LoadConfig
+	cl     client
+	probes int // readiness requests not yet reported in a Result
+}
+
+// Open connects a session for cfg's protocol, target and connections, and
+// sends one readiness request per connection (see Run).
+func Open(ctx context.Context, cfg LoadConfig) (*Session, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -56,19 +76,34 @@ func Run(ctx context.Context, cfg LoadConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer cl.close()
 	if err := probe(ctx, cl, cfg); err != nil {
+		cl.close()
 		return nil, err
 	}
+	return &Session{cfg: cfg, cl: cl, probes: cfg.Connections}, nil
+}
 
+// Run runs cfg on the session's connections. cfg must name the session's
+// protocol, target and connections; rate, sizes, durations and arrivals
+// may differ from run to run. The first run's Result counts the session's
+// readiness requests (Probes).
+func (s *Session) Run(ctx context.Context, cfg LoadConfig) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Protocol != s.cfg.Protocol || cfg.Target != s.cfg.Target || cfg.Connections != s.cfg.Connections || cfg.MaxInFlight != s.cfg.MaxInFlight {
+		return nil, fmt.Errorf("%w: a session of %s to %s with %d connections cannot run %s to %s with %d",
+			ErrInvalidConfig, s.cfg.Protocol, s.cfg.Target, s.cfg.Connections, cfg.Protocol, cfg.Target, cfg.Connections)
+	}
 	r := newRecorder(cfg)
 	var wg sync.WaitGroup
 	for w := range cfg.MaxInFlight {
 		wg.Go(func() {
 			if cfg.RatePerSecond > 0 {
-				r.openLoopWorker(ctx, cl, w)
+				r.openLoopWorker(ctx, s.cl, w)
 			} else {
-				r.closedLoopWorker(ctx, cl, w)
+				r.closedLoopWorker(ctx, s.cl, w)
 			}
 		})
 	}
@@ -77,11 +112,15 @@ func Run(ctx context.Context, cfg LoadConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	res.Probes, s.probes = s.probes, 0
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("load run against %s stopped early: %w", cfg.Target, context.Cause(ctx))
 	}
 	return res, nil
 }
+
+// Close closes the session's connections.
+func (s *Session) Close() { s.cl.close() }
 
 // probe sends one request per connection, concurrently, so that connection set-up
 // is not measured and a wrong target fails with a clear error.
@@ -110,10 +149,9 @@ type recorder struct {
 	windowEnd   time.Time
 	// claimDeadline ends the drain: after it, due requests are dropped, not sent.
 	claimDeadline time.Time
-	intervalNs    float64
+	sched         schedule
 
 	busy     *busyClock
-	next     atomic.Int64 // next slot of the open-loop schedule
 	claimed  atomic.Int64 // requests sent in the window (for cfg.Requests)
 	limitHit atomic.Bool
 	mu       sync.Mutex
@@ -140,26 +178,9 @@ func newRecorder(cfg LoadConfig) *recorder {
 	r.claimDeadline = r.windowEnd.Add(cfg.Timeout)
 	r.busy = newBusyClock(cfg.MaxInFlight, now)
 	if cfg.RatePerSecond > 0 {
-		r.intervalNs = 1e9 / cfg.RatePerSecond
+		r.sched = newSchedule(cfg)
 	}
 	return r
-}
-
-// due returns the offset of slot i from the start of the schedule.
-func (r *recorder) due(i int64) time.Duration {
-	return time.Duration(float64(i) * r.intervalNs)
-}
-
-// firstSlotAt returns the smallest slot due at or after offset d.
-func (r *recorder) firstSlotAt(d time.Duration) int64 {
-	i := int64(math.Ceil(float64(d) / r.intervalNs))
-	for i > 0 && r.due(i-1) >= d {
-		i--
-	}
-	for r.due(i) < d {
-		i++
-	}
-	return i
 }
 
 // takeQuota reports whether one more request may be sent in the window.
@@ -178,8 +199,7 @@ func (r *recorder) openLoopWorker(ctx context.Context, cl client, w int) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for ctx.Err() == nil {
-		i := r.next.Add(1) - 1
-		intended := r.start.Add(r.due(i))
+		intended := r.start.Add(r.sched.next())
 		if !intended.Before(r.windowEnd) {
 			return
 		}
@@ -285,7 +305,7 @@ func (r *recorder) result(cancelled bool) (*Result, error) {
 		res.FirstError = r.firstErr.Error()
 	}
 	if r.cfg.RatePerSecond > 0 && !r.limitHit.Load() && !cancelled {
-		slots := r.firstSlotAt(r.cfg.Warmup+r.cfg.Duration) - r.firstSlotAt(r.cfg.Warmup)
+		slots := r.sched.slotsInWindow()
 		res.Dropped = max(0, int(slots)-c.sent)
 	}
 	// The window, stretched if sending ran late past its end (the generator or

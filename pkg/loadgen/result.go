@@ -31,6 +31,11 @@ type Result struct {
 	// because the schedule was still behind Timeout after the window ended. When
 	// non-zero, the percentiles understate latency.
 	Dropped int `json:"dropped"`
+	// Probes counts readiness requests sent through the target before the
+	// window: one per connection when they were opened (the first run of a
+	// Session, every Run), none on later runs of a session. They crossed
+	// the target too, so per-request costs count them.
+	Probes int `json:"probes,omitempty"`
 	// Late counts open-loop requests that no worker was free to send until more
 	// than 1 ms after their due time because earlier requests were still
 	// outstanding: the target fell behind (or Connections is too small for the

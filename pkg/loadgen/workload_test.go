@@ -333,8 +333,13 @@ func TestServerSeveralListeners(t *testing.T) {
 	if len(as) != 2 || len(bs) != 2 {
 		t.Fatalf("got %d and %d results, want 2 and 2", len(as), len(bs))
 	}
-	if st := s.Stats(); st.Requests != 4*(3+1) || st.BytesReceived != 4*4*10 || st.BytesSent != 4*4*20 {
-		t.Errorf("stats %+v, want 16 requests over both ports", st)
+	// Each side's connection is opened (and probed) once and kept for both
+	// of its rounds: 4 runs of 3 requests and 2 probes.
+	if st := s.Stats(); st.Requests != 4*3+2 || st.BytesReceived != 14*10 || st.BytesSent != 14*20 {
+		t.Errorf("stats %+v, want 14 requests over both ports", st)
+	}
+	if as[0].Probes != 1 || as[1].Probes != 0 || bs[0].Probes != 1 {
+		t.Errorf("probes %d, %d, %d: want the first run of each side to count its connection's probe", as[0].Probes, as[1].Probes, bs[0].Probes)
 	}
 	m, err := Merge(as...)
 	if err != nil {

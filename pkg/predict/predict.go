@@ -84,12 +84,29 @@ func (c *costs) total() (p50, p99, cpu float64) {
 // is no percentile.
 func (c *costs) p99At(i int) float64 { return max(c.p99[i], c.p50[i]) }
 
-// traversal is one crossing of one proxy by one call, both directions.
+// traversal is one crossing of one proxy (one leg of a waypoint) by one
+// call, both directions.
 type traversal struct {
 	mode  dataplane.Mode
 	side  profile.Side
-	proxy int // index into the proxies table
-	l7    bool
+	proxy int32 // index into the proxies table
+	// workload is the workload whose node type's profile costs this
+	// crossing of a ztunnel, or -1 for the row's profile.
+	workload int32
+	// once: the crossing comes before the proxy that retries, so it
+	// carries each request once, not the edge's expected tries; mirror:
+	// mirrored copies leave through it (the routing L7 proxy's outbound
+	// leg); features: the server-side filters run here; traces: this L7
+	// proxy records a span (once per proxy, not per leg).
+	once, mirror, features, traces bool
+}
+
+// tries is how many times the crossing carries each request of e.
+func (t traversal) tries(e *callgraph.ResolvedEdge) float64 {
+	if t.once {
+		return 1
+	}
+	return e.ExpectedTries
 }
 
 // model evaluates a profile; it caches key resolution and fallbacks.
@@ -97,12 +114,27 @@ type model struct {
 	prof     *profile.Profile
 	idx      *profile.Index
 	speedups [nComponents]float64
-	resolved map[profile.Key]profile.Key
+	resolved map[profile.Key]source
+	// borrowed holds, for a mode the profile has no model of, the reference
+	// profile's models and the scale applied to them (see borrow).
+	borrowed map[dataplane.Mode]*source
 	notes    *diag.List
 }
 
+// source is where a traversal's models come from: an index, the key in it,
+// and the factors its latency p50, p99 and CPU are multiplied by (1 for the
+// profile's own models).
+type source struct {
+	idx   *profile.Index
+	key   profile.Key
+	scale [3]float64
+}
+
+// found reports whether the source has models.
+func (s source) found() bool { return s.idx != nil }
+
 func newModel(p *profile.Profile, speedups map[profile.Component]float64, notes *diag.List) (*model, error) {
-	m := &model{prof: p, idx: profile.NewIndex(p), resolved: make(map[profile.Key]profile.Key), notes: notes}
+	m := &model{prof: p, idx: profile.NewIndex(p), resolved: make(map[profile.Key]source), notes: notes}
 	for i := range m.speedups {
 		m.speedups[i] = 1
 	}
@@ -127,47 +159,62 @@ var fallbackProtocols = map[dataplane.Protocol][]dataplane.Protocol{
 	dataplane.TCP:   {dataplane.HTTP, dataplane.HTTP2, dataplane.GRPC},
 }
 
-// resolve finds the key the profile has for want, noting any fallback.
-func (m *model) resolve(want profile.Key, subject string) (profile.Key, bool) {
-	if k, ok := m.resolved[want]; ok {
-		return k, k.Mode != ""
+// resolve finds the models the profile has for want, noting any fallback:
+// another protocol or mTLS setting of the same mode, else the reference
+// profile's models of that mode as borrowed (see borrow).
+func (m *model) resolve(want profile.Key, subject string) source {
+	if s, ok := m.resolved[want]; ok {
+		return s
 	}
-	if m.idx.Has(want) {
-		m.resolved[want] = want
-		return want, true
+	own := source{idx: m.idx, scale: [3]float64{1, 1, 1}}
+	if k, ok := lookup(m.idx, want); ok {
+		own.key = k
+		if k != want {
+			m.notes.Add(diag.New(diag.ProfileFallback, string(want.Mode)+" proxy",
+				"profile %q has no model for %s; used %s", m.prof.Metadata.Name, want.Variant(), k.Variant()))
+		}
+		m.resolved[want] = own
+		return own
 	}
-	candidates := []profile.Key{}
+	if b := m.borrowed[want.Mode]; b != nil {
+		if k, ok := lookup(b.idx, want); ok {
+			s := *b
+			s.key = k
+			m.resolved[want] = s
+			return s
+		}
+	}
+	m.resolved[want] = source{}
+	m.notes.Add(diag.New(diag.ProfileFallback, subject,
+		"profile %q has no model for %s proxies; their overhead is counted as zero", m.prof.Metadata.Name, want.Mode))
+	return source{}
+}
+
+// lookup finds want in idx, or the nearest key it has: the same mTLS setting
+// before the other, the same protocol before related ones.
+func lookup(idx *profile.Index, want profile.Key) (profile.Key, bool) {
 	for _, mtls := range []bool{want.MTLS, !want.MTLS} {
 		for _, proto := range append([]dataplane.Protocol{want.Protocol}, fallbackProtocols[want.Protocol]...) {
 			k := want
 			k.MTLS, k.Protocol = mtls, proto
-			candidates = append(candidates, k)
+			if idx.Has(k) {
+				return k, true
+			}
 		}
 	}
-	for _, k := range candidates {
-		if m.idx.Has(k) {
-			m.resolved[want] = k
-			m.notes.Add(diag.New(diag.ProfileFallback, string(want.Mode)+" proxy",
-				"profile %q has no model for %s; used %s", m.prof.Metadata.Name, want.Variant(), k.Variant()))
-			return k, true
-		}
-	}
-	m.resolved[want] = profile.Key{}
-	m.notes.Add(diag.New(diag.ProfileFallback, subject,
-		"profile %q has no model for %s proxies; their overhead is counted as zero", m.prof.Metadata.Name, want.Mode))
 	return profile.Key{}, false
 }
 
 // add accumulates one traversal direction at a message size into c. cpuScale
 // multiplies CPU (rate factor × tries); p99Scale multiplies p99 latency
 // (tries) and p50Scale the p50 (tries × latency rate factor).
-func (m *model) add(c *costs, k profile.Key, bytes, p99Scale, p50Scale, cpuScale float64) {
-	for _, md := range m.idx.Models(k) {
+func (m *model) add(c *costs, s source, bytes, p99Scale, p50Scale, cpuScale float64) {
+	for _, md := range s.idx.Models(s.key) {
 		i := componentIndex[md.Component]
-		s := m.speedups[i]
-		c.p50[i] += md.LatencyP50Micros.At(bytes) * p50Scale / s
-		c.p99[i] += md.LatencyP99Micros.At(bytes) * p99Scale / s
-		c.cpu[i] += md.CPUMicrosPerRequest.At(bytes) * cpuScale / s
+		sp := m.speedups[i]
+		c.p50[i] += md.LatencyP50Micros.At(bytes) * p50Scale * s.scale[0] / sp
+		c.p99[i] += md.LatencyP99Micros.At(bytes) * p99Scale * s.scale[1] / sp
+		c.cpu[i] += md.CPUMicrosPerRequest.At(bytes) * cpuScale * s.scale[2] / sp
 	}
 }
 
@@ -196,6 +243,11 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 		}
 	}
 	trav, mtlsOn := pt.route(g, notes)
+	for _, mm := range models {
+		if err := mm.borrowMissing(trav); err != nil {
+			return nil, err
+		}
+	}
 	pt.finishRates(notes)
 	pt.noteExtrapolation(g, trav, notes)
 
@@ -207,10 +259,14 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 	var total costs
 	for i := range g.Edges {
 		e := &g.Edges[i]
-		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
 		var c costs
 		for _, t := range trav[i] {
-			pc := traversalCosts(models[pt.rows[t.proxy].prof], e, t, mtlsOn[i], pt.rows[t.proxy])
+			row := pt.rows[t.proxy]
+			prof := row.prof
+			if t.workload >= 0 {
+				prof = pt.profiles[t.workload]
+			}
+			pc := traversalCosts(models[prof], e, t, mtlsOn[i], row)
 			for j := range nComponents {
 				c.p50[j] += pc.p50[j]
 				c.p99[j] += pc.p99[j]
@@ -219,10 +275,11 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 				total.cpu[j] += pc.cpu[j]
 			}
 		}
-		if len(e.Filters) > 0 && server.Mode != dataplane.Sidecar && server.Mode != dataplane.Waypoint {
-			notes.Add(diag.New(diag.L7FeatureWithoutProxy, e.Name(), "filters %v need an L7 proxy on the server side (mode %s)", e.Filters, server.Mode))
+		wp := g.EdgeWaypoint(e)
+		if len(e.Filters) > 0 && g.Workloads[e.ToIndex].Inbound != dataplane.Sidecar && wp == "" {
+			notes.Add(diag.New(diag.L7FeatureWithoutProxy, e.Name(), "filters %v need an L7 proxy on the server side (mode %s)", e.Filters, g.Workloads[e.ToIndex].Mode))
 		}
-		sc.Edges[i], compBuf = edgeResult(e, client, server, mtlsOn[i], &c, compBuf)
+		sc.Edges[i], compBuf = edgeResult(g, e, wp, mtlsOn[i], &c, compBuf)
 	}
 	sc.Proxies = pt.results(proxyCosts, notes)
 	pt.noteNodeTypes(notes)
@@ -235,7 +292,8 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 }
 
 // route assigns every edge's traversals to proxy rows and adds the edge's
-// rate to each, and decides whether mTLS is in effect on each edge.
+// rate to each, and decides whether mTLS is in effect on each edge. A
+// waypoint's rate is counted on the leg it forwards, once per request.
 func (pt *proxyTable) route(g *callgraph.Resolved, notes *diag.List) (trav [][]traversal, mtlsOn []bool) {
 	trav = make([][]traversal, len(g.Edges))
 	travBuf := make([]traversal, 0, 4*len(g.Edges))
@@ -243,13 +301,16 @@ func (pt *proxyTable) route(g *callgraph.Resolved, notes *diag.List) (trav [][]t
 	for i := range g.Edges {
 		e := &g.Edges[i]
 		client, server := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
-		mtlsOn[i] = effectiveMTLS(e, client.Mode, server.Mode, notes)
+		mtlsOn[i] = effectiveMTLS(e, client.Outbound, server.Inbound, notes)
 		start := len(travBuf)
-		travBuf = pt.traversals(travBuf, e, client, server)
+		travBuf = pt.traversals(travBuf, g, e, notes)
 		trav[i] = travBuf[start:len(travBuf):len(travBuf)]
 		for _, t := range trav[i] {
-			r := e.RequestsPerSecond * e.ExpectedTries
-			if t.l7 && t.side == profile.Outbound {
+			if t.mode == dataplane.Waypoint && t.side == profile.Inbound {
+				continue
+			}
+			r := e.RequestsPerSecond * t.tries(e)
+			if t.mirror {
 				r += e.RequestsPerSecond * e.MirrorFraction
 			}
 			pt.rows[t.proxy].rps += r
@@ -266,28 +327,28 @@ func traversalCosts(m *model, e *callgraph.ResolvedEdge, t traversal, mtls bool,
 	if t.mode == dataplane.Ambient {
 		proto = dataplane.TCP // ztunnel is L4 only
 	}
-	tries := e.ExpectedTries
+	tries := t.tries(e)
 	cpuMult := tries
-	if t.l7 && t.side == profile.Outbound {
+	if t.mirror {
 		cpuMult += e.MirrorFraction // mirrored copies leave through the L7 proxy that routes
 	}
 	want := profile.Key{Mode: t.mode, Protocol: proto, MTLS: mtls, Side: t.side}
 	for _, dir := range []profile.Direction{profile.Request, profile.Response} {
 		want.Direction = dir
-		k, ok := m.resolve(want, e.Name())
-		if !ok {
+		s := m.resolve(want, e.Name())
+		if !s.found() {
 			continue
 		}
 		bytes := e.RequestBytes
 		if dir == profile.Response {
 			bytes = e.ResponseBytes
 		}
-		m.add(&pc, k, bytes, tries, tries*row.latency, cpuMult*row.factor)
+		m.add(&pc, s, bytes, tries, tries*row.latency, cpuMult*row.factor)
 	}
-	if t.l7 && t.side == profile.Inbound {
-		m.addFeatures(&pc, e, tries*row.factor)
+	if t.features {
+		m.addFeatures(&pc, e, tries, tries*row.factor)
 	}
-	if t.l7 && e.TracingFraction > 0 {
+	if t.traces && e.TracingFraction > 0 {
 		m.addFeature(&pc, e, "tracing", e.TracingFraction*tries, e.TracingFraction*tries*row.factor)
 	}
 	for j := range nComponents {
@@ -297,9 +358,9 @@ func traversalCosts(m *model, e *callgraph.ResolvedEdge, t traversal, mtls bool,
 }
 
 // addFeatures adds the costs of an edge's filters at the server's L7 proxy.
-func (m *model) addFeatures(c *costs, e *callgraph.ResolvedEdge, cpuScale float64) {
+func (m *model) addFeatures(c *costs, e *callgraph.ResolvedEdge, latScale, cpuScale float64) {
 	for _, name := range e.Filters {
-		m.addFeature(c, e, name, e.ExpectedTries, cpuScale)
+		m.addFeature(c, e, name, latScale, cpuScale)
 	}
 }
 
@@ -316,8 +377,9 @@ func (m *model) addFeature(c *costs, e *callgraph.ResolvedEdge, name string, lat
 	c.cpu[i] += f.CPUMicrosPerRequest.At(e.RequestBytes) * cpuScale / s
 }
 
-// effectiveMTLS is the edge's mTLS after checking both sides can do it: none
-// without a proxy on both sides, always with ambient on either side (HBONE).
+// effectiveMTLS is the edge's mTLS after checking both sides can do it, from
+// the client's outbound and the server's inbound path: none without a proxy
+// on both sides, always with ambient on either side (HBONE).
 func effectiveMTLS(e *callgraph.ResolvedEdge, client, server dataplane.Mode, notes *diag.List) bool {
 	if !client.Meshed() || !server.Meshed() {
 		if e.MTLSRequested {
@@ -329,7 +391,7 @@ func effectiveMTLS(e *callgraph.ResolvedEdge, client, server dataplane.Mode, not
 		}
 		return false
 	}
-	if client != dataplane.Sidecar || server != dataplane.Sidecar {
+	if client == dataplane.Ambient || server == dataplane.Ambient {
 		if !e.MTLSRequested && e.MTLSExplicit {
 			notes.Add(diag.New(diag.AmbientAlwaysMTLS, e.Name(), "mtls: false ignored: ambient traffic is always mTLS (HBONE)"))
 		}
@@ -338,11 +400,18 @@ func effectiveMTLS(e *callgraph.ResolvedEdge, client, server dataplane.Mode, not
 	return e.MTLSRequested
 }
 
-func edgeResult(e *callgraph.ResolvedEdge, client, server callgraph.ResolvedWorkload, mtls bool, c *costs, buf []ComponentCost) (EdgeResult, []ComponentCost) {
+// edgeResult reports edge e: the client's outbound path as ClientMode; the
+// server's inbound path as ServerMode, waypoint when the call crosses
+// waypoint wp.
+func edgeResult(g *callgraph.Resolved, e *callgraph.ResolvedEdge, wp string, mtls bool, c *costs, buf []ComponentCost) (EdgeResult, []ComponentCost) {
+	client, server := &g.Workloads[e.FromIndex], &g.Workloads[e.ToIndex]
 	r := EdgeResult{
 		From: client.ID(), To: server.ID(), Protocol: e.Protocol, MTLS: mtls,
-		ClientMode: client.Mode, ServerMode: server.Mode,
+		ClientMode: client.Outbound, ServerMode: server.Inbound, Waypoint: wp,
 		RequestsPerSecond: e.RequestsPerSecond, RequestBytes: e.RequestBytes, ResponseBytes: e.ResponseBytes,
+	}
+	if wp != "" {
+		r.ServerMode = dataplane.Waypoint
 	}
 	r.LatencyP50Micros, r.LatencyP99Micros, r.CPUMillicores = c.total()
 	start := len(buf)

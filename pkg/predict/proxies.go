@@ -11,6 +11,10 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
+// ZtunnelOwner names the ztunnels in the proxies table: Istio's ztunnel
+// DaemonSet, one pod per node.
+const ZtunnelOwner = "istio-system/ztunnel"
+
 // proxyRow is one proxy deployment that CPU is charged to.
 type proxyRow struct {
 	owner    string
@@ -24,8 +28,9 @@ type proxyRow struct {
 	prof     *profile.Profile // the default, or its node type's
 }
 
-// proxyTable assigns traversals to proxies: a workload's sidecar or its share of the
-// node's ztunnel, and one waypoint per namespace.
+// proxyTable assigns traversals to proxies: each workload's sidecar, the
+// ztunnels (one per node, shared by every ambient workload), and each
+// waypoint.
 type proxyTable struct {
 	prof *profile.Profile
 	// nodeProfiles are per-node-type profiles (Options.NodeProfiles).
@@ -34,46 +39,92 @@ type proxyTable struct {
 	// types whose profile was used and those without one.
 	nodeTypesUsed, nodeTypesMissing map[string][]string
 	rows                            []proxyRow
-	// byWorkload is the row of each workload's own proxy (sidecar or ztunnel
-	// share), or -1 before it is first used.
-	byWorkload []int
-	waypoints  map[string]int
+	// sidecars is the row of each workload's sidecar, or -1 before it is
+	// first used; profiles is each workload's profile, nil before it is
+	// first needed.
+	sidecars []int32
+	profiles []*profile.Profile
+	// ztunnel is the row of the ztunnels, or -1.
+	ztunnel   int32
+	waypoints map[string]int32
 }
 
 func newProxyTable(g *callgraph.Resolved, p *profile.Profile) *proxyTable {
-	pt := &proxyTable{prof: p, byWorkload: make([]int, len(g.Workloads)), waypoints: map[string]int{}}
-	for i := range pt.byWorkload {
-		pt.byWorkload[i] = -1
+	pt := &proxyTable{prof: p, sidecars: make([]int32, len(g.Workloads)), profiles: make([]*profile.Profile, len(g.Workloads)),
+		ztunnel: -1, waypoints: map[string]int32{}}
+	for i := range pt.sidecars {
+		pt.sidecars[i] = -1
 	}
 	return pt
 }
 
-func (pt *proxyTable) add(r proxyRow) int {
+func (pt *proxyTable) add(r proxyRow) int32 {
 	if r.prof == nil {
 		r.prof = pt.prof
 	}
 	pt.rows = append(pt.rows, r)
-	return len(pt.rows) - 1
+	return int32(len(pt.rows) - 1)
 }
 
-// workloadProxy returns the proxy row serving the pods of workload i.
-func (pt *proxyTable) workloadProxy(i int, w callgraph.ResolvedWorkload) int {
-	if row := pt.byWorkload[i]; row >= 0 {
+// sidecar returns the row of workload i's sidecars.
+func (pt *proxyTable) sidecar(i int, w *callgraph.ResolvedWorkload) int32 {
+	if row := pt.sidecars[i]; row >= 0 {
 		return row
 	}
-	r := proxyRow{owner: w.ID(), kind: KindZtunnel, mode: dataplane.Ambient, replicas: w.Replicas, prof: pt.nodeProfile(w)}
-	if w.Mode == dataplane.Sidecar {
-		r.kind, r.mode = KindSidecar, dataplane.Sidecar
-		if w.ProxyCPULimitMillicores != nil {
-			r.limit = *w.ProxyCPULimitMillicores
-		}
+	r := proxyRow{owner: w.ID(), kind: KindSidecar, mode: dataplane.Sidecar, replicas: w.Replicas, prof: pt.workloadProfile(i, w)}
+	if w.ProxyCPULimitMillicores != nil {
+		r.limit = *w.ProxyCPULimitMillicores
 	}
-	pt.byWorkload[i] = pt.add(r)
-	return pt.byWorkload[i]
+	pt.sidecars[i] = pt.add(r)
+	return pt.sidecars[i]
 }
 
-// nodeProfile is the profile for a workload's own proxy: its node type's,
-// else the default.
+// ztunnelShare returns the workload whose pods' share of the ztunnels a
+// crossing is, having looked up its profile (its node type's).
+func (pt *proxyTable) ztunnelShare(i int, w *callgraph.ResolvedWorkload) int32 {
+	pt.workloadProfile(i, w)
+	return int32(i)
+}
+
+// ztunnelRow returns the row of the ztunnels: one per node, so as many
+// replicas as the graph has nodes.
+func (pt *proxyTable) ztunnelRow(g *callgraph.Resolved, notes *diag.List) int32 {
+	if pt.ztunnel < 0 {
+		pt.ztunnel = pt.add(proxyRow{owner: ZtunnelOwner, kind: KindZtunnel, mode: dataplane.Ambient, replicas: max(g.Nodes, 1)})
+		if g.NodesDefaulted {
+			notes.Add(diag.New(diag.DefaultUsed, "ztunnel", "nodes not set; assuming %d (as many as the largest workload has replicas), one ztunnel each: set nodes: N in the graph",
+				max(g.Nodes, 1)))
+		}
+	}
+	return pt.ztunnel
+}
+
+// waypoint returns the row of waypoint id.
+func (pt *proxyTable) waypoint(g *callgraph.Resolved, id string, notes *diag.List) int32 {
+	if row, ok := pt.waypoints[id]; ok {
+		return row
+	}
+	replicas, listed := g.WaypointReplicas(id)
+	if !listed {
+		notes.Add(diag.New(diag.DefaultUsed, id, "waypoint not listed under waypoints; assuming %d replica", replicas))
+	}
+	row := pt.add(proxyRow{owner: id, kind: KindWaypoint, mode: dataplane.Waypoint, replicas: replicas})
+	pt.waypoints[id] = row
+	return row
+}
+
+// workloadProfile is the profile for the proxies serving workload i's pods
+// (its sidecar, its crossings of the node's ztunnel): its node type's, else
+// the default.
+func (pt *proxyTable) workloadProfile(i int, w *callgraph.ResolvedWorkload) *profile.Profile {
+	if p := pt.profiles[i]; p != nil {
+		return p
+	}
+	pt.profiles[i] = pt.nodeProfile(*w)
+	return pt.profiles[i]
+}
+
+// nodeProfile is the profile of a workload's node type, else the default.
 func (pt *proxyTable) nodeProfile(w callgraph.ResolvedWorkload) *profile.Profile {
 	if len(pt.nodeProfiles) == 0 || w.NodeType == "" {
 		return pt.prof
@@ -120,50 +171,52 @@ func abbreviate(names []string) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:3], ", "), len(names)-3)
 }
 
-// waypoint returns the row of the waypoint serving namespace ns.
-func (pt *proxyTable) waypoint(ns string) int {
-	if row, ok := pt.waypoints[ns]; ok {
-		return row
-	}
-	row := pt.add(proxyRow{owner: ns + "/waypoint", kind: KindWaypoint, mode: dataplane.Waypoint, replicas: 1})
-	pt.waypoints[ns] = row
-	return row
-}
-
-// traversals lists the proxies a call from client to server crosses:
-// the client's outbound proxy, then a waypoint if the server has one, then the
-// server's inbound proxy.
-// It appends to ts (a call crosses at most four proxy legs), so that callers can
-// reuse one backing array for every edge.
-func (pt *proxyTable) traversals(ts []traversal, e *callgraph.ResolvedEdge, client, server callgraph.ResolvedWorkload) []traversal {
-	clientProxy := func() int { return pt.workloadProxy(e.FromIndex, client) }
-	serverProxy := func() int { return pt.workloadProxy(e.ToIndex, server) }
-	switch client.Mode {
+// traversals lists the proxies call e crosses, in order: the client's
+// outbound path (its sidecar or its node's ztunnel), the waypoint of the
+// server's Service if the call crosses one (its two legs), then the
+// server's inbound path (sidecar or ztunnel). A workload's own waypoint is
+// never on its outbound path: waypoints serve traffic to their workloads.
+//
+// Each crossing says what it is charged besides the proxying: the L7 proxy
+// that routes the call (the client's sidecar, else the waypoint) retries
+// and mirrors, so crossings before it carry each request once; the server's
+// L7 proxy (its sidecar, else the waypoint, once) runs the server-side
+// filters; every L7 proxy (not every leg) records a span when tracing.
+// It appends to ts (a call crosses at most four proxy legs), so that
+// callers can reuse one backing array for every edge.
+func (pt *proxyTable) traversals(ts []traversal, g *callgraph.Resolved, e *callgraph.ResolvedEdge, notes *diag.List) []traversal {
+	client, server := &g.Workloads[e.FromIndex], &g.Workloads[e.ToIndex]
+	wp := g.EdgeWaypoint(e)
+	waypointRoutes := wp != "" && client.Outbound != dataplane.Sidecar
+	switch client.Outbound {
 	case dataplane.Sidecar:
-		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Outbound, proxy: clientProxy(), l7: true})
-	case dataplane.Ambient, dataplane.Waypoint:
-		// The client's own waypoint is not on its outbound path: waypoints serve
-		// traffic to their workloads.
-		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Outbound, proxy: clientProxy()})
-	}
-	switch server.Mode {
-	case dataplane.Sidecar:
-		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Inbound, proxy: serverProxy(), l7: true})
-	case dataplane.Waypoint:
-		wp := pt.waypoint(server.Namespace)
-		ts = append(ts,
-			traversal{mode: dataplane.Waypoint, side: profile.Inbound, proxy: wp, l7: true},
-			traversal{mode: dataplane.Waypoint, side: profile.Outbound, proxy: wp, l7: true},
-			traversal{mode: dataplane.Ambient, side: profile.Inbound, proxy: serverProxy()})
+		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Outbound, proxy: pt.sidecar(e.FromIndex, client), workload: -1,
+			mirror: true, traces: true})
 	case dataplane.Ambient:
-		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Inbound, proxy: serverProxy()})
+		// With a waypoint routing, retries happen after this crossing.
+		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Outbound, proxy: pt.ztunnelRow(g, notes),
+			workload: pt.ztunnelShare(e.FromIndex, client), once: waypointRoutes})
+	}
+	if wp != "" {
+		row := pt.waypoint(g, wp, notes)
+		ts = append(ts,
+			traversal{mode: dataplane.Waypoint, side: profile.Inbound, proxy: row, workload: -1, once: waypointRoutes, features: true, traces: true},
+			traversal{mode: dataplane.Waypoint, side: profile.Outbound, proxy: row, workload: -1, mirror: waypointRoutes})
+	}
+	switch server.Inbound {
+	case dataplane.Sidecar:
+		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Inbound, proxy: pt.sidecar(e.ToIndex, server), workload: -1,
+			features: true, traces: true})
+	case dataplane.Ambient:
+		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Inbound, proxy: pt.ztunnelRow(g, notes),
+			workload: pt.ztunnelShare(e.ToIndex, server)})
 	}
 	return ts
 }
 
-// finishRates computes each proxy's per-replica rate and rate factor. A waypoint's
-// two legs count one request once. Proxies whose rate lies outside the profile's
-// measured range are reported together, one message per mode.
+// finishRates computes each proxy's per-replica rate and rate factor.
+// Proxies whose rate lies outside the profile's measured range are reported
+// together, one message per mode.
 func (pt *proxyTable) finishRates(notes *diag.List) {
 	outside := map[dataplane.Mode][]string{}
 	var order []dataplane.Mode
@@ -192,31 +245,32 @@ func (pt *proxyTable) finishRates(notes *diag.List) {
 	}
 }
 
-// perReplica is the request rate one instance of the proxy handles.
+// perReplica is the request rate one instance of the proxy handles. A
+// waypoint's rate counts each request once, on the leg it forwards.
 func (pt *proxyTable) perReplica(r *proxyRow) float64 {
-	rps := r.rps
-	if r.kind == KindWaypoint {
-		rps /= 2
-	}
-	return rps / float64(r.replicas)
+	return r.rps / float64(r.replicas)
 }
 
-// results turns rows and their accumulated costs into ProxyResults.
+// results turns rows and their accumulated costs into ProxyResults. Every
+// proxy's memory is per instance times its instances: replicas for
+// sidecars and waypoints, nodes for ztunnels (see memoryPerInstance).
 func (pt *proxyTable) results(c []costs, notes *diag.List) []ProxyResult {
 	out := make([]ProxyResult, len(pt.rows))
-	perNodeNoted := false
+	type memKey struct {
+		prof *profile.Profile
+		kind ProxyKind
+	}
+	memory := map[memKey]float64{}
 	for i, r := range pt.rows {
 		res := ProxyResult{Workload: r.owner, Kind: r.kind, Replicas: r.replicas, RateFactor: r.factor, CPULimitMillicores: r.limit}
 		res.RequestsPerSecondPerReplica = pt.perReplica(&r)
 		_, _, res.CPUMillicores = c[i].total()
-		if pc, ok := r.prof.ProxyCost(r.mode); ok {
-			if !pc.PerNode {
-				res.MemoryMiB = pc.MemoryMiB * float64(r.replicas)
-			} else if !perNodeNoted {
-				perNodeNoted = true
-				notes.Add(diag.New(diag.PerNodeProxy, string(r.kind), "%s memory (%.0f MiB per node) is not in the totals", r.kind, pc.MemoryMiB))
-			}
+		mib, ok := memory[memKey{r.prof, r.kind}]
+		if !ok {
+			mib = memoryPerInstance(r.prof, r.kind, r.mode, notes)
+			memory[memKey{r.prof, r.kind}] = mib
 		}
+		res.MemoryMiB = mib * float64(r.replicas)
 		if r.limit > 0 && res.CPUMillicores/float64(r.replicas) > float64(r.limit) {
 			res.OverLimit = true
 		}
@@ -224,4 +278,45 @@ func (pt *proxyTable) results(c []costs, notes *diag.List) []ProxyResult {
 	}
 	sortProxies(out)
 	return out
+}
+
+// memoryPerInstance is one proxy instance's memory in MiB: the profile's
+// figure for the mode; for a waypoint without one, the profile's sidecar
+// figure (both are Envoy); else the embedded reference profile's, in the
+// same order. Any stand-in is reported; without any figure the memory is
+// not counted, and that is reported too.
+func memoryPerInstance(p *profile.Profile, kind ProxyKind, mode dataplane.Mode, notes *diag.List) float64 {
+	candidates := []dataplane.Mode{mode}
+	if mode == dataplane.Waypoint {
+		candidates = append(candidates, dataplane.Sidecar)
+	}
+	profiles := []*profile.Profile{p}
+	if !p.Metadata.Reference {
+		if ref, err := profile.Reference(); err == nil {
+			profiles = append(profiles, ref)
+		}
+	}
+	for _, from := range profiles {
+		for _, m := range candidates {
+			pc, ok := from.ProxyCost(m)
+			if !ok {
+				continue
+			}
+			if from != p || m != mode {
+				notes.Add(diag.New(diag.ProxyMemoryUnknown, string(kind), "profile %q has no memory figure for %s proxies; %s %s figure (%.0f MiB per instance) is used",
+					p.Metadata.Name, kind, profileName(from, p), kindOfMode(m), pc.MemoryMiB))
+			}
+			return pc.MemoryMiB
+		}
+	}
+	notes.Add(diag.New(diag.ProxyMemoryUnknown, string(kind), "profile %q has no memory figure for %s proxies; their memory is not in the totals", p.Metadata.Name, kind))
+	return 0
+}
+
+// profileName names from as the source of a figure used for p.
+func profileName(from, p *profile.Profile) string {
+	if from == p {
+		return "its"
+	}
+	return fmt.Sprintf("the reference profile's (%s)", from.Metadata.Name)
 }

@@ -68,15 +68,20 @@ type Scenario struct {
 
 // EdgeResult is the overhead the mesh adds to one edge.
 type EdgeResult struct {
-	From              string             `json:"from"`
-	To                string             `json:"to"`
-	Protocol          dataplane.Protocol `json:"protocol"`
-	MTLS              bool               `json:"mtls"`
-	ClientMode        dataplane.Mode     `json:"clientMode"`
-	ServerMode        dataplane.Mode     `json:"serverMode"`
-	RequestsPerSecond float64            `json:"requestsPerSecond"`
-	RequestBytes      float64            `json:"requestBytes"`
-	ResponseBytes     float64            `json:"responseBytes"`
+	From     string             `json:"from"`
+	To       string             `json:"to"`
+	Protocol dataplane.Protocol `json:"protocol"`
+	MTLS     bool               `json:"mtls"`
+	// ClientMode is the client's outbound path (sidecar, ambient or none);
+	// ServerMode the server's inbound path, or waypoint when the call
+	// crosses a waypoint (named by Waypoint) before it.
+	ClientMode dataplane.Mode `json:"clientMode"`
+	ServerMode dataplane.Mode `json:"serverMode"`
+	// Waypoint is the "namespace/name" of the waypoint the call crosses.
+	Waypoint          string  `json:"waypoint,omitempty"`
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	RequestBytes      float64 `json:"requestBytes"`
+	ResponseBytes     float64 `json:"responseBytes"`
 	// LatencyP50Micros and LatencyP99Micros are added latency per request in µs.
 	LatencyP50Micros float64 `json:"latencyP50Micros"`
 	LatencyP99Micros float64 `json:"latencyP99Micros"`
@@ -108,8 +113,9 @@ const (
 	KindWaypoint ProxyKind = "waypoint"
 )
 
-// ProxyResult is the predicted cost of the proxies serving one workload (all
-// replicas), or of a namespace's waypoint.
+// ProxyResult is the predicted cost of one proxy deployment, all its
+// instances: a workload's sidecars, a waypoint (named by its Gateway), or
+// the ztunnels (one per node, Replicas is the node count).
 type ProxyResult struct {
 	Workload string    `json:"workload"`
 	Kind     ProxyKind `json:"kind"`
@@ -119,7 +125,8 @@ type ProxyResult struct {
 	RequestsPerSecondPerReplica float64 `json:"requestsPerSecondPerReplica"`
 	RateFactor                  float64 `json:"rateFactor"`
 	CPUMillicores               float64 `json:"cpuMillicores"`
-	// MemoryMiB is the proxies' memory; 0 for per-node ztunnels and unknown costs.
+	// MemoryMiB is the proxies' memory, all instances; 0 when the profile
+	// has no figure for their kind.
 	MemoryMiB float64 `json:"memoryMiB"`
 	// CPULimitMillicores is the limit of one proxy container, if known.
 	CPULimitMillicores int `json:"cpuLimitMillicores,omitempty"`

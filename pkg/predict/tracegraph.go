@@ -27,6 +27,7 @@ func GraphFromTraces(sum *traces.Summary, base *callgraph.Graph, notes *diag.Lis
 			Metadata: callgraph.Metadata{Name: "traces", Description: fmt.Sprintf("built from %d traces", sum.Traces)}}}
 	if base != nil {
 		b.m = newMatcher(base)
+		b.g.Nodes, b.g.Waypoints = base.Nodes, base.Waypoints
 		if base.Metadata.Name != "" {
 			b.g.Metadata.Name = base.Metadata.Name + "+traces"
 		}

@@ -125,7 +125,7 @@ func Apply(g *callgraph.Resolved, changes []WhatIf, notes *diag.List) *callgraph
 		if w.Mode != "" {
 			for i := range v.Workloads {
 				if w.matchWorkload(v.Workloads[i]) {
-					v.Workloads[i].Mode = w.Mode
+					v.Workloads[i].SetMode(w.Mode)
 					matched = true
 				}
 			}
@@ -133,7 +133,7 @@ func Apply(g *callgraph.Resolved, changes []WhatIf, notes *diag.List) *callgraph
 			for i := range v.Edges {
 				e := &v.Edges[i]
 				if !e.MTLSExplicit {
-					e.MTLSRequested = v.Workloads[e.FromIndex].Mode.Meshed() && v.Workloads[e.ToIndex].Mode.Meshed()
+					e.MTLSRequested = v.Workloads[e.FromIndex].Outbound.Meshed() && v.Workloads[e.ToIndex].Inbound.Meshed()
 				}
 			}
 		}

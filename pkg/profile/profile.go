@@ -106,6 +106,21 @@ type Provenance struct {
 	// the published runs); predictions beyond it are reported as
 	// extrapolations.
 	MaxBytes float64 `json:"maxBytes,omitempty"`
+	// Load is the traffic a measured profile was taken with; nil for
+	// reference profiles.
+	Load *Load `json:"load,omitempty"`
+}
+
+// Load describes the benchmark traffic of a measurement. CPU per request
+// depends on it: requests that arrive together share a proxy's wake-up.
+type Load struct {
+	// Arrivals is the arrival process: "poisson" or "uniform".
+	Arrivals string `json:"arrivals"`
+	// Connections is the number of keep-alive client connections.
+	Connections int `json:"connections"`
+	// ConnectionsKept says how long they stayed open: "cell" (across the
+	// rounds of one cell), "run" (one load run).
+	ConnectionsKept string `json:"connectionsKept"`
 }
 
 // Checks tell how far a measured profile can be trusted: how many of its
@@ -126,6 +141,11 @@ type Checks struct {
 	// cell (0 is perfect agreement).
 	SchedstatAgreementMedian float64 `json:"schedstatAgreementMedian"`
 	SchedstatAgreementWorst  float64 `json:"schedstatAgreementWorst"`
+	// ObserverThroughputRatio is what measuring cost the proxies:
+	// closed-loop throughput through them with the probes attached ÷
+	// without (1 is free), the median of interleaved pairs of short runs
+	// at the start of the profile; 0 when not measured.
+	ObserverThroughputRatio float64 `json:"observerThroughputRatio,omitempty"`
 }
 
 // Platform describes the machine and mesh that were measured.

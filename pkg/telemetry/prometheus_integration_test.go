@@ -101,7 +101,26 @@ var (
 	unDetails = httpEdge(wantEdge("unknown", "unknown", "details-v1", "bookinfo", "details", "http", "none", ReporterDestination), 2, 150, 420)
 	shopCart  = httpEdge(wantEdge("frontend", "shop", "cart", "shop", "cart", "http", "mutual_tls", ReporterWaypoint), 7, 120, 640)
 	legacyAB  = httpEdge(wantEdge("a-v1", "legacy", "b-v1", "legacy", "b", "http", "unknown", ReporterSource), 3, 100, 200)
+
+	// Ambient and mixed: each call once per protocol its proxies saw it as
+	// (pkg/cluster joins the L4 and L7 reports of a call into one edge).
+	ambFrontAPI   = httpEdge(wantEdge("front", "ambient", "api", "ambient", "api", "http", "mutual_tls", ReporterWaypoint), 50, 200, 1500)
+	ambFrontWP    = tcpEdge(wantEdge("front", "ambient", "wp", "ambient", "api", "tcp", "mutual_tls", ReporterSource), 75000, 10000, 0.5)
+	ambWPAPI      = tcpEdge(wantEdge("wp", "ambient", "api", "ambient", "api", "tcp", "mutual_tls", ReporterDestination), 75000, 10000, 0.5)
+	ambAPIStore   = tcpEdge(wantEdge("api", "ambient", "store", "ambient", "store", "tcp", "mutual_tls", ReporterSource), 8000, 2000, 1)
+	mixWebCart    = httpEdge(wantEdge("web", "mixed", "cart", "mixed", "cart", "http", "unknown", ReporterSource), 20, 300, 900)
+	mixWebCartL4  = tcpEdge(wantEdge("web", "mixed", "cart", "mixed", "cart", "tcp", "mutual_tls", ReporterDestination), 18000, 6000, 0.2)
+	mixCartPay    = httpEdge(wantEdge("cart", "mixed", "pay", "mixed", "pay", "http", "mutual_tls", ReporterDestination), 8, 150, 250)
+	mixCartPayL4  = tcpEdge(wantEdge("cart", "mixed", "pay", "mixed", "pay", "tcp", "mutual_tls", ReporterSource), 2000, 1200, 0.1)
+	podClientAPI2 = httpEdge(wantEdge("client", "pods", "api2", "pods", "api2", "http", "mutual_tls", ReporterWaypoint), 6, 90, 400)
+	podClientDB   = httpEdge(wantEdge("client", "pods", "db", "pods", "db", "http", "mutual_tls", ReporterWaypoint), 12, 100, 700)
+	podClientDBL4 = tcpEdge(wantEdge("client", "pods", "db", "pods", "db", "tcp", "mutual_tls", ReporterSource), 8400, 1200, 0.3)
 )
+
+func tcpEdge(e EdgeTraffic, sent, received, opened float64) EdgeTraffic {
+	e.TCPSentBytesPerSecond, e.TCPReceivedBytesPerSecond, e.TCPConnectionsOpenedPerSecond = sent, received, opened
+	return e
+}
 
 func TestPrometheusRealTraffic(t *testing.T) {
 	p := realPrometheus(t)
@@ -134,9 +153,16 @@ func TestPrometheusRealTraffic(t *testing.T) {
 		want:       []EdgeTraffic{shopCart},
 		fallbacks:  []string{"shop/frontend -> shop/cart"},
 	}, {
+		name:       "ambient namespace with a waypoint: L7 from the waypoint, L4 legs from the ztunnels",
+		namespaces: []string{"ambient"},
+		window:     5 * time.Minute,
+		want:       []EdgeTraffic{ambAPIStore, ambFrontAPI, ambFrontWP, ambWPAPI},
+		fallbacks:  []string{"ambient/front -> ambient/api", "ambient/wp -> ambient/api"},
+	}, {
 		name:   "all namespaces",
 		window: 5 * time.Minute,
-		want:   []EdgeTraffic{pdDetails, pdReviews, rtMongo, rvRatings, gwProduct, legacyAB, shopCart, unDetails},
+		want: []EdgeTraffic{ambAPIStore, ambFrontAPI, ambFrontWP, ambWPAPI, pdDetails, pdReviews, rtMongo, rvRatings, gwProduct, legacyAB,
+			mixCartPay, mixCartPayL4, mixWebCart, mixWebCartL4, podClientAPI2, podClientDB, podClientDBL4, shopCart, unDetails},
 	}, {
 		name:       "regex characters in a name match literally",
 		namespaces: []string{"book.*", "d|b"},

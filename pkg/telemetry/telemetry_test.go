@@ -140,3 +140,56 @@ func TestParseSource(t *testing.T) {
 		t.Error("unknown source accepted")
 	}
 }
+
+// TestAssembleOneEdgePerProtocolForEveryReporterMix: whichever of the
+// reporters source, destination and waypoint report a call (L7) and
+// whichever of the ztunnels report it (L4, source and destination), each
+// protocol gives exactly one edge, with the preferred reporter's figures.
+func TestAssembleOneEdgePerProtocolForEveryReporterMix(t *testing.T) {
+	l7 := edge("front", "api", "http")
+	l4 := edge("front", "api", "tcp")
+	reporters := []string{ReporterSource, ReporterDestination, ReporterWaypoint}
+	for mask7 := 1; mask7 < 1<<len(reporters); mask7++ {
+		for mask4 := 0; mask4 < 1<<2; mask4++ {
+			var samples []sample
+			want7 := ""
+			for i, r := range reporters {
+				if mask7&(1<<i) != 0 {
+					samples = append(samples, sample{requests, r, l7, "mutual_tls", float64(10 + i)})
+				}
+			}
+			for _, r := range reporterPreference {
+				if i := indexOf(reporters, r); mask7&(1<<i) != 0 {
+					want7 = r
+					break
+				}
+			}
+			for i, r := range reporters[:2] {
+				if mask4&(1<<i) != 0 {
+					samples = append(samples, sample{tcpSentBytes, r, l4, "mutual_tls", 500})
+				}
+			}
+			edges, _ := assemble(samples)
+			wantN := 1
+			if mask4 != 0 {
+				wantN = 2
+			}
+			if len(edges) != wantN {
+				t.Errorf("L7 reporters %03b, L4 reporters %02b: %d edges, want %d: %+v", mask7, mask4, len(edges), wantN, edges)
+				continue
+			}
+			if e := edges[0]; e.Protocol != "http" || e.Reporter != want7 || !near(e.RequestsPerSecond, float64(10+indexOf(reporters, want7))) {
+				t.Errorf("L7 reporters %03b: edge %+v, want reporter %s", mask7, e, want7)
+			}
+		}
+	}
+}
+
+func indexOf(s []string, v string) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}

@@ -46,6 +46,30 @@ var (
 	legacyA  = workload{"a-v1", "legacy", "a", "v1", "default", []string{"a-v1-85f7c6d9b-abcde"}}
 	legacyB  = workload{"b-v1", "legacy", "b", "v1", "default", []string{"b-v1-6d5c4b3a2-fghij"}}
 	unknown  = workload{"unknown", "unknown", "unknown", "unknown", "", nil}
+
+	// ztunnel, the ambient node proxy: one pod per node, reporting L4
+	// series for the ambient pods on its node (reporter "source" for their
+	// outbound connections, "destination" for their inbound ones), scraped
+	// as a pod labelled app=ztunnel in istio-system.
+	ztunnel = workload{"ztunnel", "istio-system", "ztunnel", "", "ztunnel", []string{"ztunnel-4xk2p", "ztunnel-9qz7m"}}
+
+	// ambient: front and api and store in ambient mode, api's Service behind
+	// waypoint wp (for service traffic).
+	ambFront = workload{"front", "ambient", "front", "v1", "front", nil}
+	ambAPI   = workload{"api", "ambient", "api", "v1", "api", nil}
+	ambStore = workload{"store", "ambient", "store", "v1", "store", nil}
+	ambWP    = workload{"wp", "ambient", "wp", "", "wp", []string{"wp-6c9f7d8b5-r2x4t"}}
+	// mixed: web and pay with sidecars, cart in ambient mode.
+	mixWeb  = workload{"web", "mixed", "web", "v1", "web", []string{"web-5d8c7b6a9-k3m2n"}}
+	mixCart = workload{"cart", "mixed", "cart", "v1", "cart", nil}
+	mixPay  = workload{"pay", "mixed", "pay", "v1", "pay", []string{"pay-7b6c5d4e3-p9q8r"}}
+	// pods: db's pods use waypoint db-wp (for workload traffic) behind a
+	// headless Service; the namespace uses ns-wp (for service traffic).
+	podClient = workload{"client", "pods", "client", "v1", "client", nil}
+	podDB     = workload{"db", "pods", "db", "v1", "db", nil}
+	podAPI2   = workload{"api2", "pods", "api2", "v1", "api2", nil}
+	podDBWP   = workload{"db-wp", "pods", "db-wp", "", "db-wp", []string{"db-wp-5f6d7c8b9-h7j6k"}}
+	podNSWP   = workload{"ns-wp", "pods", "ns-wp", "", "ns-wp", []string{"ns-wp-8e7d6c5b4-w2v3u"}}
 )
 
 // report is what one reporter saw of an edge, summed over its pods (the
@@ -89,6 +113,18 @@ type edge struct {
 //	frontend -> cart (shop)       http   7 rps (waypoint only), 120/640 B, mutual_tls
 //	a-v1 -> b-v1 (legacy)         http   3 rps, 100/200 B, mutual_tls
 //	productpage-v1 -> reviews-v2  http   stopped 20m ago: no traffic in the window
+//
+// Ambient and mixed meshes (pkg/cmd/live_integration_test.go's scenarios),
+// each call reported as Istio does, L7 by sidecars or a waypoint and L4 by
+// the ztunnels:
+//
+//	ambient: front -> api    http 50 rps, 200/1500 B, through waypoint wp: wp reports it (L7);
+//	                         the client's ztunnel reports front -> wp, the server's wp -> api (L4)
+//	ambient: api -> store    tcp 8000 B/s sent, 2000 B/s received, 1 conn/s: both ztunnels (L4)
+//	mixed:   web -> cart     http 20 rps, 300/900 B: web's sidecar (L7), cart's ztunnel (L4)
+//	mixed:   cart -> pay     http 8 rps, 150/250 B: pay's sidecar (L7), cart's ztunnel (L4)
+//	pods:    client -> db    http 12 rps, 100/700 B: waypoint db-wp (L7), client's ztunnel (L4)
+//	pods:    client -> api2  http 6 rps, 90/400 B: waypoint ns-wp (L7)
 var edges = []edge{{
 	src: productpage, dst: reviewsV1, service: "reviews", protocol: "http",
 	reports: []report{
@@ -151,6 +187,47 @@ var edges = []edge{{
 		{reporter: "source", by: productpage, security: "unknown", stopAgo: 20 * time.Minute,
 			requests: map[string]float64{"200": 4}, reqMean: 300, respMean: 980},
 	},
+}, {
+	src: ambFront, dst: ambAPI, service: "api", protocol: "http",
+	reports: []report{{reporter: "waypoint", by: ambWP, security: "mutual_tls",
+		requests: map[string]float64{"200": 50}, reqMean: 200, respMean: 1500}},
+}, {
+	src: ambFront, dst: ambWP, service: "api", protocol: "tcp",
+	reports: []report{{reporter: "source", by: ztunnel, security: "mutual_tls", sent: 75000, received: 10000, opened: 0.5}},
+}, {
+	src: ambWP, dst: ambAPI, service: "api", protocol: "tcp",
+	reports: []report{{reporter: "destination", by: ztunnel, security: "mutual_tls", sent: 75000, received: 10000, opened: 0.5}},
+}, {
+	src: ambAPI, dst: ambStore, service: "store", protocol: "tcp",
+	reports: []report{
+		{reporter: "source", by: ztunnel, security: "mutual_tls", sent: 8000, received: 2000, opened: 1},
+		{reporter: "destination", by: ztunnel, security: "mutual_tls", sent: 8000, received: 2000, opened: 1},
+	},
+}, {
+	src: mixWeb, dst: mixCart, service: "cart", protocol: "http",
+	reports: []report{{reporter: "source", by: mixWeb, security: "unknown",
+		requests: map[string]float64{"200": 20}, reqMean: 300, respMean: 900}},
+}, {
+	src: mixWeb, dst: mixCart, service: "cart", protocol: "tcp",
+	reports: []report{{reporter: "destination", by: ztunnel, security: "mutual_tls", sent: 18000, received: 6000, opened: 0.2}},
+}, {
+	src: mixCart, dst: mixPay, service: "pay", protocol: "http",
+	reports: []report{{reporter: "destination", by: mixPay, security: "mutual_tls",
+		requests: map[string]float64{"200": 8}, reqMean: 150, respMean: 250}},
+}, {
+	src: mixCart, dst: mixPay, service: "pay", protocol: "tcp",
+	reports: []report{{reporter: "source", by: ztunnel, security: "mutual_tls", sent: 2000, received: 1200, opened: 0.1}},
+}, {
+	src: podClient, dst: podDB, service: "db", protocol: "http",
+	reports: []report{{reporter: "waypoint", by: podDBWP, security: "mutual_tls",
+		requests: map[string]float64{"200": 12}, reqMean: 100, respMean: 700}},
+}, {
+	src: podClient, dst: podDB, service: "db", protocol: "tcp",
+	reports: []report{{reporter: "source", by: ztunnel, security: "mutual_tls", sent: 8400, received: 1200, opened: 0.3}},
+}, {
+	src: podClient, dst: podAPI2, service: "api2", protocol: "http",
+	reports: []report{{reporter: "waypoint", by: podNSWP, security: "mutual_tls",
+		requests: map[string]float64{"200": 6}, reqMean: 90, respMean: 400}},
 }}
 
 // Istio's default buckets for istio_request_bytes and istio_response_bytes.
@@ -377,6 +454,11 @@ func istioLabels(e edge, r report, pod string) [][2]string {
 		[2]string{"namespace", r.by.namespace},
 		[2]string{"pod", pod},
 	)
+	if r.by.name == ztunnel.name {
+		// Istio's scrape config copies pod labels: ztunnel's series carry
+		// its app label, which is how dashboards tell L4 reports apart.
+		l = append(l, [2]string{"app", "ztunnel"})
+	}
 	return l
 }
 

@@ -77,25 +77,9 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	kf := informers.NewSharedInformerFactory(kc, 10*time.Minute)
-	isf := istioinformers.NewSharedInformerFactory(ic, 10*time.Minute)
-	d := &discovery{
-		pods: kf.Core().V1().Pods().Lister(), services: kf.Core().V1().Services().Lister(),
-		slices: kf.Discovery().V1().EndpointSlices().Lister(),
-		rules:  isf.Networking().V1().DestinationRules().Lister(), peers: isf.Security().V1().PeerAuthentications().Lister(),
-		rootNS: *ns, ca: root, threadsBy: threads,
-	}
-	kf.Start(ctx.Done())
-	isf.Start(ctx.Done())
-	for typ, ok := range kf.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return fmt.Errorf("syncing the %v informer", typ)
-		}
-	}
-	for typ, ok := range isf.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return fmt.Errorf("syncing the %v informer", typ)
-		}
+	d, err := startDiscovery(ctx, kc, ic, *ns, root)
+	if err != nil {
+		return err
 	}
 
 	inj := &injector{proxyImage: *proxyImage, revision: *revision,
@@ -133,6 +117,32 @@ func run(ctx context.Context) error {
 		_ = s.Shutdown(sctx)
 	}
 	return nil
+}
+
+// startDiscovery starts the informers the configuration is computed from
+// and waits for their caches.
+func startDiscovery(ctx context.Context, kc kubernetes.Interface, ic istioclient.Interface, ns string, root *ca) (*discovery, error) {
+	kf := informers.NewSharedInformerFactory(kc, 10*time.Minute)
+	isf := istioinformers.NewSharedInformerFactory(ic, 10*time.Minute)
+	d := &discovery{
+		pods: kf.Core().V1().Pods().Lister(), services: kf.Core().V1().Services().Lister(),
+		slices: kf.Discovery().V1().EndpointSlices().Lister(),
+		rules:  isf.Networking().V1().DestinationRules().Lister(), peers: isf.Security().V1().PeerAuthentications().Lister(),
+		rootNS: ns, ca: root, threadsBy: threads,
+	}
+	kf.Start(ctx.Done())
+	isf.Start(ctx.Done())
+	for typ, ok := range kf.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return nil, fmt.Errorf("syncing the %v informer", typ)
+		}
+	}
+	for typ, ok := range isf.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return nil, fmt.Errorf("syncing the %v informer", typ)
+		}
+	}
+	return d, nil
 }
 
 // patchCABundle sets the caBundle of every webhook of the named

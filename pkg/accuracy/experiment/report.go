@@ -61,9 +61,15 @@ type LoadRun struct {
 	P50Micros    float64 `json:"p50Micros"`
 	P99Micros    float64 `json:"p99Micros"`
 	AchievedRate float64 `json:"achievedRate"`
-	Completed    int     `json:"completed"`
-	Errors       int     `json:"errors"`
-	Late         int     `json:"late"`
+	// Sent counts requests the generator sent in the window; with Poisson
+	// arrivals it varies around rate × duration (standard deviation √n).
+	Sent      int `json:"sent"`
+	Completed int `json:"completed"`
+	Errors    int `json:"errors"`
+	// Dropped counts requests due in the window that were never sent
+	// because the generator fell too far behind.
+	Dropped int `json:"dropped,omitempty"`
+	Late    int `json:"late"`
 	// Requests is how many requests entered the chain: completed ones plus
 	// the load generator's readiness requests, one per connection.
 	Requests int `json:"requests"`
