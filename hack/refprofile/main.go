@@ -192,6 +192,9 @@ func build() *profile.Profile {
 		{Mode: dataplane.Sidecar, MemoryMiB: sidecarMemoryMiB, Source: srcIstio124},
 		{Mode: dataplane.Ambient, MemoryMiB: ztunnelMemoryMiB, PerNode: true, Source: srcIstio124},
 	}
+	// The published sidecar figures were taken at 1k rps through sidecars
+	// with 2 worker threads.
+	p.OperatingPoint = &profile.OperatingPoint{RequestsPerSecond: 1000, ProxyThreads: 2, Source: srcIstio124}
 	return p
 }
 

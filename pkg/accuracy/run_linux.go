@@ -100,6 +100,7 @@ func Run(ctx context.Context, cfg Config) (_ *experiment.Report, err error) {
 		rep.Rates = append(rep.Rates, *rr)
 	}
 	rep.Summary = experiment.Summarize(rep.Rates)
+	rep.SummaryWithoutQueueing = experiment.SummarizeWithoutQueueing(rep.Rates)
 	rep.LoadAverage = append(rep.LoadAverage, loadAverage())
 	rep.Elapsed = time.Since(start)
 	data, err := json.MarshalIndent(rep, "", "  ")
@@ -382,12 +383,20 @@ func predictRate(cfg Config, prof *profile.Profile, profPath string, rr *experim
 	if err != nil {
 		return fmt.Errorf("resolving the call graph: %w", err)
 	}
-	report, err := predict.Run(predict.Input{
-		Graph: resolved, GraphName: rr.GraphPath, Profile: prof, ProfileSource: profPath, FanOut: predict.Parallel,
-	})
+	in := predict.Input{
+		Graph: resolved, GraphName: rr.GraphPath, Profile: prof, ProfileSource: profPath, FanOut: predict.Parallel, Queueing: true,
+	}
+	report, err := predict.Run(in)
 	if err != nil {
 		return fmt.Errorf("predicting %s: %w", rr.GraphPath, err)
 	}
+	// The same prediction without the queueing term, to show what it does.
+	in.Queueing = false
+	without, err := predict.Run(in)
+	if err != nil {
+		return fmt.Errorf("predicting %s without queueing: %w", rr.GraphPath, err)
+	}
+	rr.RowsWithoutQueueing = experiment.Compare(cfg.Topology, rr.RatePerSecond, rr.Rounds, &without.Baseline)
 	out, err := json.MarshalIndent(report, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding the prediction: %w", err)

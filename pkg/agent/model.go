@@ -320,7 +320,8 @@ const Method = "meshinsight-agent profile --local: two-pod sidecar datapath in n
 	"perf CPU-clock stack samples classified by rule file; CPU per request = on-CPU ÷ mesh requests; " +
 	"latency = added mesh−bypass median over rounds, apportioned to sides by CPU and to components " +
 	"by sample share (not measured per component); both split evenly between request and response; " +
-	"linear fits over message size at the lowest rate"
+	"linear fits over message size at the lowest rate; each model's range is a 90% bootstrap interval over " +
+	"the rounds of its variant's cells with the size fit's residual added in quadrature"
 
 // BuildProfile fits the measurements into a profile: one model per
 // (protocol, mTLS, side, direction, component) fitted over message size at
@@ -344,6 +345,7 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 		Metadata:   profile.Metadata{Name: name, Created: created.UTC()},
 		Provenance: profile.Provenance{Platform: platform, Method: Method},
 	}
+	rs := ranges(ms, lowest)
 	for _, k := range costs.keys {
 		for _, comp := range profile.Components {
 			s, ok := costs.byKey[k][comp]
@@ -354,6 +356,7 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 			if err != nil {
 				return nil, err
 			}
+			m.Range = rangeOf(rs, k)
 			p.Models = append(p.Models, m)
 		}
 	}
@@ -494,4 +497,29 @@ func rateCurve(ms []Measurement, lowest float64, value func(Measurement) float64
 		return curve.Points[i].RequestsPerSecond < curve.Points[j].RequestsPerSecond
 	})
 	return curve, true
+}
+
+// Worker threads of the proxies measured: the local datapath runs its
+// proxies with one (datapath's default); a cluster's sidecars run Istio's
+// default proxy concurrency, 2, which the agent does not read from the pod.
+const (
+	localProxyThreads   = 1
+	clusterProxyThreads = 2
+)
+
+// operatingPoint is where the models were measured: the reference (lowest)
+// rate through each proxy, and its worker threads.
+func operatingPoint(ms []Measurement, inCluster bool) *profile.OperatingPoint {
+	lowest := math.Inf(1)
+	for _, m := range ms {
+		lowest = math.Min(lowest, m.RatePerSecond)
+	}
+	if math.IsInf(lowest, 1) || lowest <= 0 {
+		return nil
+	}
+	op := &profile.OperatingPoint{RequestsPerSecond: lowest, ProxyThreads: localProxyThreads}
+	if inCluster {
+		op.ProxyThreads = clusterProxyThreads
+	}
+	return op
 }

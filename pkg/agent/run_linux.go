@@ -85,6 +85,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	p.Provenance.Checks = ChecksOf(ms)
 	p.Provenance.Checks.ObserverThroughputRatio = observer
 	p.Provenance.Load = &profile.Load{Arrivals: string(vr.arrivals), Connections: vr.conns, ConnectionsKept: "cell"}
+	p.OperatingPoint = operatingPoint(ms, cfg.Mesh != "")
 	return &Result{Profile: p, Measurements: ms, Elapsed: time.Since(start)}, nil
 }
 

@@ -48,6 +48,8 @@ type PredictOptions struct {
 	WhatIf      []string
 	SpeedupPath string
 	FanOut      string
+	// Queueing adds the sidecars' queueing wait to p99.
+	Queueing bool
 
 	// Set by Complete.
 	source      source
@@ -64,7 +66,7 @@ type PredictOptions struct {
 
 // NewPredictOptions returns options with defaults.
 func NewPredictOptions(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *PredictOptions {
-	return &PredictOptions{getter: getter, IOStreams: streams, FanOut: string(predict.Sequential), live: newLiveOptions(), traces: newTraceOptions()}
+	return &PredictOptions{getter: getter, IOStreams: streams, FanOut: string(predict.Sequential), Queueing: true, live: newLiveOptions(), traces: newTraceOptions()}
 }
 
 // NewPredictCommand builds `kubectl meshinsight predict`.
@@ -130,6 +132,7 @@ func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B (repeatable)")
 	f.StringVar(&o.SpeedupPath, "speedup", "", "File of per-component speed-ups for the variant, e.g. {parsing: 2}")
 	f.StringVar(&o.FanOut, "fanout", o.FanOut, "How a request's downstream calls combine on a path: sequential (sum) or parallel (slowest)")
+	f.BoolVar(&o.Queueing, "queueing", o.Queueing, "Add each sidecar's queueing wait at its predicted load to p99 (M/M/c over the profile's proxy threads); --queueing=false leaves p99 at the profile's operating point")
 	o.live.addFlags(f)
 	o.traces.addFlags(f)
 }
@@ -251,7 +254,7 @@ func (o *PredictOptions) readGraph(ctx context.Context) (*callgraph.Graph, []dia
 // predictInput is what every prediction shares: the profiles (see
 // loadProfile), the fan-out and the variant's what-ifs and speed-ups.
 func (o *PredictOptions) predictInput(ctx context.Context) (predict.Input, error) {
-	in := predict.Input{FanOut: o.fanOut, WhatIf: o.whatIfs}
+	in := predict.Input{FanOut: o.fanOut, WhatIf: o.whatIfs, Queueing: o.Queueing}
 	var err error
 	if in.Profile, in.ProfileSource, in.NodeProfiles, err = o.loadProfile(ctx); err != nil {
 		return in, err

@@ -135,7 +135,7 @@ func (o *PredictOptions) runTraces(ctx context.Context, out io.Writer) error {
 	report, tg, err := predict.PredictTraces(predict.TraceInput{
 		Summary: sum, Source: source, Graph: g,
 		Profile: in.Profile, ProfileSource: in.ProfileSource, NodeProfiles: in.NodeProfiles,
-		WhatIf: in.WhatIf, Speedups: in.Speedups,
+		WhatIf: in.WhatIf, Speedups: in.Speedups, Queueing: in.Queueing,
 	})
 	if err != nil {
 		return err

@@ -57,6 +57,8 @@ const (
 	TraceRates            Code = "MI0030"
 	NodeTypeProfile       Code = "MI0031"
 	SizeFarOutsideProfile Code = "MI0032"
+	NoRanges              Code = "MI0033"
+	ProxySaturated        Code = "MI0034"
 )
 
 // CodeInfo documents one code.
@@ -133,6 +135,10 @@ var Codes = []CodeInfo{
 		"The proxies of workloads on this node type were predicted with the profile measured on that node type (kubectl meshinsight profile --all-node-types); workloads on node types without one use the default profile."},
 	{SizeFarOutsideProfile, Warning, "message size far outside profile",
 		"A message size is more than ten times the largest size the profile measured (or, for the reference profile, the size of the published runs); the linear models were extrapolated so far that the figures may be badly wrong. Profile those sizes."},
+	{NoRanges, Info, "figures without ranges",
+		"A measured profile gives its models a low–high range, but some figures also use models without one (borrowed ztunnel or waypoint models, feature costs), so those figures are shown without a range. The reference profile's published figures carry no spread at all, so its predictions have no ranges."},
+	{ProxySaturated, Warning, "proxy saturated",
+		"A sidecar's predicted CPU per instance reaches 95% of its worker threads (the profile's operating point): requests queue without bound there, so its latency figures are a floor. Add replicas, raise the proxy's concurrency or its CPU."},
 }
 
 // Lookup returns the documentation of a code.

@@ -27,7 +27,7 @@ func BenchmarkPredictLarge(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rep, err := Run(Input{Graph: r, Profile: ref, ProfileSource: "embedded"})
+		rep, err := Run(Input{Graph: r, Profile: ref, ProfileSource: "embedded", Queueing: true})
 		if err != nil {
 			b.Fatal(err)
 		}

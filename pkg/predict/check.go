@@ -71,10 +71,16 @@ func (sc *Scenario) check(scenario string) error {
 		if err := figures(where, field{"requestsPerSecondPerReplica", p.RequestsPerSecondPerReplica}, field{"rateFactor", p.RateFactor}, field{"cpuMillicores", p.CPUMillicores}, field{"memoryMiB", p.MemoryMiB}); err != nil {
 			return err
 		}
+		if err := p.Range.check(where); err != nil {
+			return err
+		}
 	}
 	for _, p := range sc.Paths {
 		where := scenario + ": path from " + p.Entry
 		if err := figures(where, field{"latencyP50Micros", p.LatencyP50Micros}, field{"latencyP99Micros", p.LatencyP99Micros}, field{"calls", p.Calls}); err != nil {
+			return err
+		}
+		if err := p.Range.check(where); err != nil {
 			return err
 		}
 	}
@@ -82,12 +88,15 @@ func (sc *Scenario) check(scenario string) error {
 	if err := figures(scenario+": totals", field{"requestsPerSecond", t.RequestsPerSecond}, field{"cpuMillicores", t.CPUMillicores}, field{"memoryMiB", t.MemoryMiB}, field{"maxPathLatencyP50Micros", t.MaxPathLatencyP50Micros}, field{"maxPathLatencyP99Micros", t.MaxPathLatencyP99Micros}); err != nil {
 		return err
 	}
-	return nil
+	return t.Range.check(scenario + ": totals")
 }
 
 func (e EdgeResult) check(scenario string) error {
 	where := scenario + ": edge " + e.Name()
 	if err := figures(where, field{"requestsPerSecond", e.RequestsPerSecond}, field{"requestBytes", e.RequestBytes}, field{"responseBytes", e.ResponseBytes}, field{"latencyP50Micros", e.LatencyP50Micros}, field{"latencyP99Micros", e.LatencyP99Micros}, field{"cpuMillicores", e.CPUMillicores}); err != nil {
+		return err
+	}
+	if err := e.Range.check(where); err != nil {
 		return err
 	}
 	for _, c := range e.Components {
@@ -114,6 +123,25 @@ func (c ComponentCost) check(where string) error {
 	where += " component " + c.Component
 	if err := figures(where, field{"latencyP50Micros", c.LatencyP50Micros}, field{"latencyP99Micros", c.LatencyP99Micros}, field{"cpuMillicores", c.CPUMillicores}); err != nil {
 		return err
+	}
+	return nil
+}
+
+// check checks the ends of a figure's range, if it has one.
+func (r *Range) check(where string) error {
+	if r == nil {
+		return nil
+	}
+	for _, i := range []struct {
+		name string
+		v    *Interval
+	}{{"latencyP50Micros", r.LatencyP50Micros}, {"latencyP99Micros", r.LatencyP99Micros}, {"cpuMillicores", r.CPUMillicores}} {
+		if i.v == nil {
+			continue
+		}
+		if err := figures(where+" range", field{i.name + ".low", i.v.Low}, field{i.name + ".high", i.v.High}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

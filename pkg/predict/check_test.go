@@ -47,6 +47,12 @@ func TestCheckNamesTheImpossibleFigure(t *testing.T) {
 		{"negative proxy", func(r *Report) { r.Baseline.Proxies[0].CPUMillicores = -1 }, "proxy default/"},
 		{"path", func(r *Report) { r.Baseline.Paths[0].LatencyP99Micros = math.Inf(-1) }, "path from default/client: latencyP99Micros is -Inf"},
 		{"totals", func(r *Report) { r.Baseline.Totals.CPUMillicores = math.NaN() }, "baseline: totals: cpuMillicores is NaN"},
+		{"edge range", func(r *Report) {
+			r.Baseline.Edges[0].Range = &Range{CPUMillicores: &Interval{Low: -1, High: 2}}
+		}, "edge default/client->default/server range: cpuMillicores.low is -1"},
+		{"totals range", func(r *Report) {
+			r.Baseline.Totals.Range = &Range{LatencyP99Micros: &Interval{Low: 1, High: math.Inf(1)}}
+		}, "totals range: latencyP99Micros.high is +Inf"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, callgraph.Edge{})

@@ -62,6 +62,37 @@ type branch struct {
 // to be the slowest one a request makes there. Cycles are cut where they close,
 // and reported.
 func paths(g *callgraph.Resolved, edges []EdgeResult, ingress []int, fan FanOut, notes *diag.List) []PathResult {
+	return pathsOf(g, edges, ingress, func(i int) (float64, float64) { return edges[i].LatencyP50Micros, edges[i].LatencyP99Micros }, fan, notes)
+}
+
+// pathsWithRanges is paths with each path's range: the same combination
+// over the edges' low ends, then their high ends (both are monotone in the
+// edges' figures). Paths get no range when an edge has none.
+func pathsWithRanges(g *callgraph.Resolved, edges []EdgeResult, ingress []int, fan FanOut, notes *diag.List) []PathResult {
+	res := paths(g, edges, ingress, fan, notes)
+	for _, e := range edges {
+		if e.Range == nil {
+			return res
+		}
+	}
+	quiet := &diag.List{} // cycles are reported once, above
+	low := pathsOf(g, edges, ingress, func(i int) (float64, float64) {
+		return edges[i].Range.LatencyP50Micros.Low, edges[i].Range.LatencyP99Micros.Low
+	}, fan, quiet)
+	high := pathsOf(g, edges, ingress, func(i int) (float64, float64) {
+		return edges[i].Range.LatencyP50Micros.High, edges[i].Range.LatencyP99Micros.High
+	}, fan, quiet)
+	for i := range res {
+		res[i].Range = &Range{
+			LatencyP50Micros: &Interval{Low: low[i].LatencyP50Micros, High: high[i].LatencyP50Micros},
+			LatencyP99Micros: &Interval{Low: low[i].LatencyP99Micros, High: high[i].LatencyP99Micros},
+		}
+	}
+	return res
+}
+
+// pathsOf is paths with the edges' latencies from latency.
+func pathsOf(g *callgraph.Resolved, edges []EdgeResult, ingress []int, latency func(int) (p50, p99 float64), fan FanOut, notes *diag.List) []PathResult {
 	out := make([][]int, len(g.Workloads))
 	for i, e := range g.Edges {
 		out[e.FromIndex] = append(out[e.FromIndex], i)
@@ -93,7 +124,8 @@ func paths(g *callgraph.Resolved, edges []EdgeResult, ingress []int, fan FanOut,
 			scratch = scratch[:0]
 			for _, ei := range out[w] {
 				to := g.Edges[ei].ToIndex
-				b := branch{edge: ei, weight: weight[ei], p50: edges[ei].LatencyP50Micros, p99: edges[ei].LatencyP99Micros, calls: 1}
+				p50, p99 := latency(ei)
+				b := branch{edge: ei, weight: weight[ei], p50: p50, p99: p99, calls: 1}
 				if !st[to].onStack { // below a back edge nothing more is counted
 					b.p50, b.p99, b.calls = b.p50+st[to].p50, b.p99+st[to].p99, b.calls+st[to].calls
 				}
@@ -111,8 +143,9 @@ func paths(g *callgraph.Resolved, edges []EdgeResult, ingress []int, fan FanOut,
 		}
 		r := PathResult{Entry: g.Workloads[entry].ID(), LatencyP50Micros: st[entry].p50, LatencyP99Micros: st[entry].p99, Calls: st[entry].calls}
 		if ingress != nil && ingress[entry] >= 0 {
-			r.LatencyP50Micros += edges[ingress[entry]].LatencyP50Micros
-			r.LatencyP99Micros += edges[ingress[entry]].LatencyP99Micros
+			p50, p99 := latency(ingress[entry])
+			r.LatencyP50Micros += p50
+			r.LatencyP99Micros += p99
 		}
 		r.CriticalPath = []string{r.Entry}
 		seen := map[int]bool{entry: true}

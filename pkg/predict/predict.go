@@ -42,6 +42,9 @@ type Options struct {
 	// whose NodeType has one are predicted with it, the others with the
 	// default profile.
 	NodeProfiles map[string]*profile.Profile
+	// Queueing adds each sidecar's queueing wait to the p99 (see
+	// queueing.go).
+	Queueing bool
 }
 
 // cpuMicrosPerSecondPerMillicore converts CPU-µs per second into millicores:
@@ -63,9 +66,82 @@ var componentIndex = func() map[profile.Component]int {
 
 const nComponents = 10
 
-// costs accumulates per-component figures.
+// costs accumulates per-component figures, and the low and high ends of
+// their totals (p50, p99, CPU) from the models' ranges.
 type costs struct {
 	p50, p99, cpu [nComponents]float64
+	low, high     [3]float64
+	// unranged is set when a term came from a model without a range,
+	// ranged when one came from a model with one.
+	unranged, ranged bool
+	// service is the CPU-µs per request of the models added, at the
+	// profile's operating point (no rate factor, tries or features): the
+	// crossing's service time for the queueing term.
+	service float64
+}
+
+// term adds one component's p50, p99 and CPU with their relative bounds
+// (nil: unknown, counted as exact and marked). The p99 is never below the
+// p50: a latency rate factor above 1 scales the p50 but not the profile's
+// p99, and a p99 below the p50 is no percentile.
+func (c *costs) term(i int, p50, p99, cpu float64, r *profile.Range) {
+	p99 = max(p99, p50)
+	c.p50[i] += p50
+	c.p99[i] += p99
+	c.cpu[i] += cpu
+	b := [3]profile.Bounds{profile.Exact, profile.Exact, profile.Exact}
+	if r != nil {
+		b = [3]profile.Bounds{r.LatencyP50, r.LatencyP99, r.CPU}
+		c.ranged = true
+	} else {
+		c.unranged = true
+	}
+	for j, v := range [3]float64{p50, p99, cpu} {
+		c.low[j] += v * b[j].Low
+		c.high[j] += v * b[j].High
+	}
+}
+
+// merge adds o's figures into c.
+func (c *costs) merge(o *costs) {
+	for j := range nComponents {
+		c.p50[j] += o.p50[j]
+		c.p99[j] += o.p99[j]
+		c.cpu[j] += o.cpu[j]
+	}
+	for j := range 3 {
+		c.low[j] += o.low[j]
+		c.high[j] += o.high[j]
+	}
+	c.unranged = c.unranged || o.unranged
+	c.ranged = c.ranged || o.ranged
+}
+
+// wait adds a queueing wait (µs, known exactly given the load) to
+// component i's p99.
+func (c *costs) wait(i int, micros float64) {
+	c.p99[i] += micros
+	c.low[1] += micros
+	c.high[1] += micros
+}
+
+// mergeCPU adds o's CPU figures into c.
+func (c *costs) mergeCPU(o *costs) {
+	for j := range nComponents {
+		c.cpu[j] += o.cpu[j]
+	}
+	c.low[2] += o.low[2]
+	c.high[2] += o.high[2]
+	c.unranged = c.unranged || o.unranged
+	c.ranged = c.ranged || o.ranged
+}
+
+// ranges reports c's totals' ranges, nil when a term had none.
+func (c *costs) ranges() (p50, p99, cpu *Interval) {
+	if c.unranged {
+		return nil, nil, nil
+	}
+	return &Interval{c.low[0], c.high[0]}, &Interval{c.low[1], c.high[1]}, &Interval{c.low[2], c.high[2]}
 }
 
 func (c *costs) zero(i int) bool { return c.p50[i] == 0 && c.p99[i] == 0 && c.cpu[i] == 0 }
@@ -73,16 +149,11 @@ func (c *costs) zero(i int) bool { return c.p50[i] == 0 && c.p99[i] == 0 && c.cp
 func (c *costs) total() (p50, p99, cpu float64) {
 	for i := range nComponents {
 		p50 += c.p50[i]
-		p99 += c.p99At(i)
+		p99 += c.p99[i]
 		cpu += c.cpu[i]
 	}
 	return
 }
-
-// p99At is component i's p99, never below its p50: a latency rate factor
-// above 1 scales the p50 but not the profile's p99, and a p99 below the p50
-// is no percentile.
-func (c *costs) p99At(i int) float64 { return max(c.p99[i], c.p50[i]) }
 
 // traversal is one crossing of one proxy (one leg of a waypoint) by one
 // call, both directions.
@@ -212,9 +283,14 @@ func (m *model) add(c *costs, s source, bytes, p99Scale, p50Scale, cpuScale floa
 	for _, md := range s.idx.Models(s.key) {
 		i := componentIndex[md.Component]
 		sp := m.speedups[i]
-		c.p50[i] += md.LatencyP50Micros.At(bytes) * p50Scale * s.scale[0] / sp
-		c.p99[i] += md.LatencyP99Micros.At(bytes) * p99Scale * s.scale[1] / sp
-		c.cpu[i] += md.CPUMicrosPerRequest.At(bytes) * cpuScale * s.scale[2] / sp
+		r := md.Range
+		if s.idx != m.idx {
+			r = nil // borrowed: the scale rule's own uncertainty is unknown
+		}
+		cpu := md.CPUMicrosPerRequest.At(bytes) * s.scale[2] / sp
+		c.service += cpu
+		c.term(i, md.LatencyP50Micros.At(bytes)*p50Scale*s.scale[0]/sp,
+			md.LatencyP99Micros.At(bytes)*p99Scale*s.scale[1]/sp, cpu*cpuScale, r)
 	}
 }
 
@@ -257,37 +333,52 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 	compBuf := make([]ComponentCost, 0, len(g.Edges)*len(profile.Components))
 	proxyCosts := make([]costs, len(pt.rows))
 	var total costs
+	edgeCosts := make([]costs, len(g.Edges))
+	// service holds every crossing's service time, edge by edge in trav's
+	// order, for the queueing term.
+	var service []float64
 	for i := range g.Edges {
 		e := &g.Edges[i]
-		var c costs
+		c := &edgeCosts[i]
 		for _, t := range trav[i] {
-			row := pt.rows[t.proxy]
-			prof := row.prof
-			if t.workload >= 0 {
-				prof = pt.profiles[t.workload]
-			}
-			pc := traversalCosts(models[prof], e, t, mtlsOn[i], row)
-			for j := range nComponents {
-				c.p50[j] += pc.p50[j]
-				c.p99[j] += pc.p99[j]
-				c.cpu[j] += pc.cpu[j]
-				proxyCosts[t.proxy].cpu[j] += pc.cpu[j]
-				total.cpu[j] += pc.cpu[j]
+			pc := traversalCosts(models[pt.crossingProfile(t)], e, t, mtlsOn[i], pt.rows[t.proxy])
+			c.merge(&pc)
+			proxyCosts[t.proxy].mergeCPU(&pc)
+			total.mergeCPU(&pc)
+			if opts.Queueing {
+				service = append(service, pc.service)
 			}
 		}
+	}
+	if opts.Queueing {
+		q := newQueueing(pt, proxyCosts, notes)
+		k := 0
+		for i := range g.Edges {
+			for _, t := range trav[i] {
+				q.add(&edgeCosts[i], t.proxy, pt.crossingProfile(t), service[k], t.tries(&g.Edges[i]))
+				k++
+			}
+		}
+	}
+	for i := range g.Edges {
+		e := &g.Edges[i]
+		c := &edgeCosts[i]
 		wp := g.EdgeWaypoint(e)
 		if len(e.Filters) > 0 && g.Workloads[e.ToIndex].Inbound != dataplane.Sidecar && wp == "" {
 			notes.Add(diag.New(diag.L7FeatureWithoutProxy, e.Name(), "filters %v need an L7 proxy on the server side (mode %s)", e.Filters, g.Workloads[e.ToIndex].Mode))
 		}
-		sc.Edges[i], compBuf = edgeResult(g, e, wp, mtlsOn[i], &c, compBuf)
+		sc.Edges[i], compBuf = edgeResult(g, e, wp, mtlsOn[i], c, compBuf)
 	}
 	sc.Proxies = pt.results(proxyCosts, notes)
 	pt.noteNodeTypes(notes)
-	sc.Paths = paths(g, sc.Edges, ingress, opts.FanOut, notes)
+	sc.Paths = pathsWithRanges(g, sc.Edges, ingress, opts.FanOut, notes)
 	if ingress != nil {
 		sc.Edges, sc.Ingress = sc.Edges[:nEdges:nEdges], sc.Edges[nEdges:]
 	}
 	sc.Totals = totals(sc, &total, nWorkloads)
+	if total.unranged && total.ranged {
+		notes.Add(diag.New(diag.NoRanges, "", "some figures come from models without a measured spread; they have no range"))
+	}
 	return sc, nil
 }
 
@@ -354,6 +445,8 @@ func traversalCosts(m *model, e *callgraph.ResolvedEdge, t traversal, mtls bool,
 	for j := range nComponents {
 		pc.cpu[j] = MillicoresFromRate(e.RequestsPerSecond, pc.cpu[j])
 	}
+	pc.low[2] = MillicoresFromRate(e.RequestsPerSecond, pc.low[2])
+	pc.high[2] = MillicoresFromRate(e.RequestsPerSecond, pc.high[2])
 	return pc
 }
 
@@ -372,9 +465,8 @@ func (m *model) addFeature(c *costs, e *callgraph.ResolvedEdge, name string, lat
 	}
 	i := componentIndex[profile.Filters]
 	s := m.speedups[i]
-	c.p50[i] += f.LatencyP50Micros.At(e.RequestBytes) * latScale / s
-	c.p99[i] += f.LatencyP99Micros.At(e.RequestBytes) * latScale / s
-	c.cpu[i] += f.CPUMicrosPerRequest.At(e.RequestBytes) * cpuScale / s
+	c.term(i, f.LatencyP50Micros.At(e.RequestBytes)*latScale/s, f.LatencyP99Micros.At(e.RequestBytes)*latScale/s,
+		f.CPUMicrosPerRequest.At(e.RequestBytes)*cpuScale/s, nil)
 }
 
 // effectiveMTLS is the edge's mTLS after checking both sides can do it, from
@@ -414,6 +506,9 @@ func edgeResult(g *callgraph.Resolved, e *callgraph.ResolvedEdge, wp string, mtl
 		r.ServerMode = dataplane.Waypoint
 	}
 	r.LatencyP50Micros, r.LatencyP99Micros, r.CPUMillicores = c.total()
+	if p50, p99, cpu := c.ranges(); p50 != nil {
+		r.Range = &Range{LatencyP50Micros: p50, LatencyP99Micros: p99, CPUMillicores: cpu}
+	}
 	start := len(buf)
 	buf = appendComponents(buf, c)
 	r.Components = buf[start:len(buf):len(buf)]
@@ -435,7 +530,7 @@ func appendComponents(out []ComponentCost, c *costs) []ComponentCost {
 		if c.zero(i) {
 			continue
 		}
-		out = append(out, ComponentCost{Component: string(comp), LatencyP50Micros: c.p50[i], LatencyP99Micros: c.p99At(i), CPUMillicores: c.cpu[i]})
+		out = append(out, ComponentCost{Component: string(comp), LatencyP50Micros: c.p50[i], LatencyP99Micros: c.p99[i], CPUMillicores: c.cpu[i]})
 	}
 	return out
 }
@@ -451,9 +546,20 @@ func totals(sc *Scenario, c *costs, workloads int) Totals {
 	for _, p := range sc.Proxies {
 		t.MemoryMiB += p.MemoryMiB
 	}
+	var p50, p99 *Interval
+	ranged := !c.unranged
 	for _, p := range sc.Paths {
 		t.MaxPathLatencyP50Micros = math.Max(t.MaxPathLatencyP50Micros, p.LatencyP50Micros)
 		t.MaxPathLatencyP99Micros = math.Max(t.MaxPathLatencyP99Micros, p.LatencyP99Micros)
+		if p.Range == nil {
+			ranged = false
+			continue
+		}
+		p50, p99 = p50.max(p.Range.LatencyP50Micros), p99.max(p.Range.LatencyP99Micros)
+	}
+	if ranged {
+		_, _, cpu := c.ranges()
+		t.Range = &Range{LatencyP50Micros: p50, LatencyP99Micros: p99, CPUMillicores: cpu}
 	}
 	best := 0.0
 	for i, comp := range profile.Components {

@@ -214,6 +214,15 @@ func (pt *proxyTable) traversals(ts []traversal, g *callgraph.Resolved, e *callg
 	return ts
 }
 
+// crossingProfile is the profile that costs crossing t: its proxy row's,
+// or, for a ztunnel crossing, that of the workload's node type.
+func (pt *proxyTable) crossingProfile(t traversal) *profile.Profile {
+	if t.workload >= 0 {
+		return pt.profiles[t.workload]
+	}
+	return pt.rows[t.proxy].prof
+}
+
 // finishRates computes each proxy's per-replica rate and rate factor.
 // Proxies whose rate lies outside the profile's measured range are reported
 // together, one message per mode.
@@ -265,6 +274,9 @@ func (pt *proxyTable) results(c []costs, notes *diag.List) []ProxyResult {
 		res := ProxyResult{Workload: r.owner, Kind: r.kind, Replicas: r.replicas, RateFactor: r.factor, CPULimitMillicores: r.limit}
 		res.RequestsPerSecondPerReplica = pt.perReplica(&r)
 		_, _, res.CPUMillicores = c[i].total()
+		if _, _, cpu := c[i].ranges(); cpu != nil {
+			res.Range = &Range{CPUMillicores: cpu}
+		}
 		mib, ok := memory[memKey{r.prof, r.kind}]
 		if !ok {
 			mib = memoryPerInstance(r.prof, r.kind, r.mode, notes)

@@ -3,6 +3,7 @@ package predict
 import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"math"
 )
 
 // ReportAPIVersion and ReportKind identify the machine-readable report.
@@ -87,9 +88,40 @@ type EdgeResult struct {
 	LatencyP99Micros float64 `json:"latencyP99Micros"`
 	// CPUMillicores is the proxies' added CPU for this edge's traffic.
 	CPUMillicores float64 `json:"cpuMillicores"`
+	// Range holds the low–high range of each figure; nil when a model
+	// behind them has no measured spread (MI0033).
+	Range *Range `json:"range,omitempty"`
 	// TopComponent is the component adding the most p50 latency.
 	TopComponent string          `json:"topComponent,omitempty"`
 	Components   []ComponentCost `json:"components"`
+}
+
+// Interval is the low–high range of one predicted figure: the models'
+// relative bounds (profile.Range, a 90% interval from the profile's own
+// spread) applied to each term and summed, terms taken as fully
+// correlated, which is the wider, cautious choice.
+type Interval struct {
+	Low  float64 `json:"low"`
+	High float64 `json:"high"`
+}
+
+// max is the interval of the larger of two figures (nil counts as absent).
+func (i *Interval) max(o *Interval) *Interval {
+	switch {
+	case i == nil:
+		return o
+	case o == nil:
+		return i
+	}
+	return &Interval{Low: math.Max(i.Low, o.Low), High: math.Max(i.High, o.High)}
+}
+
+// Range holds the ranges of the figures beside it: an edge's or a path's
+// latencies, a proxy's or an edge's CPU. A figure without one is absent.
+type Range struct {
+	LatencyP50Micros *Interval `json:"latencyP50Micros,omitempty"`
+	LatencyP99Micros *Interval `json:"latencyP99Micros,omitempty"`
+	CPUMillicores    *Interval `json:"cpuMillicores,omitempty"`
 }
 
 // Name renders the edge as "from->to".
@@ -128,6 +160,8 @@ type ProxyResult struct {
 	// MemoryMiB is the proxies' memory, all instances; 0 when the profile
 	// has no figure for their kind.
 	MemoryMiB float64 `json:"memoryMiB"`
+	// Range is the range of CPUMillicores; nil when unknown (MI0033).
+	Range *Range `json:"range,omitempty"`
 	// CPULimitMillicores is the limit of one proxy container, if known.
 	CPULimitMillicores int `json:"cpuLimitMillicores,omitempty"`
 	// OverLimit is true when one replica's predicted CPU exceeds its limit.
@@ -148,6 +182,9 @@ type PathResult struct {
 	CriticalPath []string `json:"criticalPath"`
 	// Calls is the expected number of calls one request causes.
 	Calls float64 `json:"calls"`
+	// Range is the range of the latencies, from the edges' ranges
+	// through the same fan-out; nil when an edge has none.
+	Range *Range `json:"range,omitempty"`
 }
 
 // Totals sum a scenario.
@@ -162,4 +199,7 @@ type Totals struct {
 	MaxPathLatencyP99Micros float64 `json:"maxPathLatencyP99Micros"`
 	// TopComponent adds the most CPU over the whole graph.
 	TopComponent string `json:"topComponent,omitempty"`
+	// Range holds the ranges of CPUMillicores and the largest path
+	// latencies; nil when a figure behind them has none.
+	Range *Range `json:"range,omitempty"`
 }

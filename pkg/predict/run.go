@@ -21,6 +21,8 @@ type Input struct {
 	Speedups map[profile.Component]float64
 	// NodeProfiles are per-node-type profiles (Options.NodeProfiles).
 	NodeProfiles map[string]*profile.Profile
+	// Queueing adds the sidecars' queueing wait to p99 (Options.Queueing).
+	Queueing bool
 	// Messages from building the graph (e.g. reading the cluster) are reported with
 	// the prediction's own.
 	Messages []diag.Message
@@ -37,13 +39,13 @@ func Run(in Input) (*Report, error) {
 	notes.AddAll(in.Graph.Assumptions)
 	r := &Report{APIVersion: ReportAPIVersion, Kind: ReportKind, Graph: in.GraphName, FanOut: in.FanOut}
 	r.Profile, r.WhatIf = header(in.Profile, in.ProfileSource, in.WhatIf, in.Speedups, &notes)
-	base, err := Predict(in.Graph, in.Profile, Options{FanOut: in.FanOut, NodeProfiles: in.NodeProfiles}, &notes)
+	base, err := Predict(in.Graph, in.Profile, Options{FanOut: in.FanOut, NodeProfiles: in.NodeProfiles, Queueing: in.Queueing}, &notes)
 	if err != nil {
 		return nil, err
 	}
 	r.Baseline = *base
 	if len(in.WhatIf) > 0 || len(in.Speedups) > 0 {
-		variant, err := Predict(Apply(in.Graph, in.WhatIf, &notes), in.Profile, Options{FanOut: in.FanOut, Speedups: in.Speedups, NodeProfiles: in.NodeProfiles}, &notes)
+		variant, err := Predict(Apply(in.Graph, in.WhatIf, &notes), in.Profile, Options{FanOut: in.FanOut, Speedups: in.Speedups, NodeProfiles: in.NodeProfiles, Queueing: in.Queueing}, &notes)
 		if err != nil {
 			return nil, err
 		}

@@ -143,6 +143,8 @@ type TraceInput struct {
 	// WhatIf and Speedups define the variant; with neither there is none.
 	WhatIf   []WhatIf
 	Speedups map[profile.Component]float64
+	// Queueing adds the sidecars' queueing wait to p99 (Options.Queueing).
+	Queueing bool
 }
 
 // PredictTraces builds a call graph from the calls in the traces, predicts
@@ -169,7 +171,7 @@ func PredictTraces(in TraceInput) (*TraceReport, *callgraph.Graph, error) {
 		}
 		rep, err := Run(Input{
 			Graph: resolved, GraphName: g.Metadata.Name, Profile: in.Profile, ProfileSource: in.ProfileSource,
-			WhatIf: in.WhatIf, Speedups: in.Speedups, NodeProfiles: in.NodeProfiles, Messages: notes.Sorted(),
+			WhatIf: in.WhatIf, Speedups: in.Speedups, NodeProfiles: in.NodeProfiles, Messages: notes.Sorted(), Queueing: in.Queueing,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("predicting: %w", err)

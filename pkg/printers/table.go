@@ -179,13 +179,21 @@ func (v *view) edges(buf io.Writer) error {
 			t.header("CLIENT", "SERVER")
 		}
 		t.header("RPS", "REQ/RESP", "+P50", "+P99", "CPU", "TOP")
+		ranged := v.wide && slices.ContainsFunc(base, func(e predict.EdgeResult) bool { return e.Range != nil })
+		if ranged {
+			t.header("+P50 RANGE", "+P99 RANGE", "CPU RANGE")
+		}
 		for _, e := range base {
 			row := []string{v.edgeName(e), string(e.Protocol), onOff(e.MTLS)}
 			if v.wide {
 				row = append(row, string(e.ClientMode), string(e.ServerMode))
 			}
-			t.row(append(row, rate(e.RequestsPerSecond), byteSize(e.RequestBytes)+"/"+byteSize(e.ResponseBytes),
-				micros(e.LatencyP50Micros), micros(e.LatencyP99Micros), millicores(e.CPUMillicores), orDash(e.TopComponent))...)
+			row = append(row, rate(e.RequestsPerSecond), byteSize(e.RequestBytes)+"/"+byteSize(e.ResponseBytes),
+				micros(e.LatencyP50Micros), micros(e.LatencyP99Micros), millicores(e.CPUMillicores), orDash(e.TopComponent))
+			if ranged {
+				row = append(row, interval(e.Range, latencyP50, micros), interval(e.Range, latencyP99, micros), interval(e.Range, cpuMillicores, millicores))
+			}
+			t.row(row...)
 		}
 		return t.render(buf)
 	}
@@ -301,8 +309,12 @@ func (v *view) proxyTable(ps []predict.ProxyResult) *table {
 	withLimit := slices.ContainsFunc(ps, func(p predict.ProxyResult) bool { return p.CPULimitMillicores > 0 })
 	t := &table{}
 	t.header("WORKLOAD", "KIND", "REPLICAS", "RPS/REPLICA", "CPU", "MEMORY")
+	ranged := v.wide && slices.ContainsFunc(ps, func(p predict.ProxyResult) bool { return p.Range != nil })
 	if v.wide {
 		t.header("RATE FACTOR")
+	}
+	if ranged {
+		t.header("CPU RANGE")
 	}
 	if withLimit {
 		t.header("CPU LIMIT")
@@ -312,6 +324,9 @@ func (v *view) proxyTable(ps []predict.ProxyResult) *table {
 			proxyCPU(p), mebibytes(p.MemoryMiB)}
 		if v.wide {
 			row = append(row, fmt.Sprintf("%.2f", p.RateFactor))
+		}
+		if ranged {
+			row = append(row, interval(p.Range, cpuMillicores, millicores))
 		}
 		if withLimit {
 			row = append(row, limit(p.CPULimitMillicores))
@@ -412,8 +427,16 @@ func (v *view) paths(buf io.Writer) error {
 	t := &table{}
 	if v.r.Variant == nil {
 		t.header("ENTRY", "+P50", "+P99", "CALLS", "CRITICAL PATH")
+		ranged := v.wide && slices.ContainsFunc(base, func(p predict.PathResult) bool { return p.Range != nil })
+		if ranged {
+			t.header("+P50 RANGE", "+P99 RANGE")
+		}
 		for _, p := range base {
-			t.row(v.name(p.Entry), micros(p.LatencyP50Micros), micros(p.LatencyP99Micros), calls(p.Calls), v.chain(p.CriticalPath))
+			row := []string{v.name(p.Entry), micros(p.LatencyP50Micros), micros(p.LatencyP99Micros), calls(p.Calls), v.chain(p.CriticalPath)}
+			if ranged {
+				row = append(row, interval(p.Range, latencyP50, micros), interval(p.Range, latencyP99, micros))
+			}
+			t.row(row...)
 		}
 		return t.render(buf)
 	}
@@ -582,4 +605,18 @@ func (t *table) render(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// Selectors of a figure's interval in a predict.Range.
+func latencyP50(r *predict.Range) *predict.Interval    { return r.LatencyP50Micros }
+func latencyP99(r *predict.Range) *predict.Interval    { return r.LatencyP99Micros }
+func cpuMillicores(r *predict.Range) *predict.Interval { return r.CPUMillicores }
+
+// interval renders one figure's range as "low–high", "-" when unknown.
+func interval(r *predict.Range, figure func(*predict.Range) *predict.Interval, unit func(float64) string) string {
+	if r == nil || figure(r) == nil {
+		return "-"
+	}
+	i := figure(r)
+	return unit(i.Low) + "–" + unit(i.High)
 }

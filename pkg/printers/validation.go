@@ -46,10 +46,10 @@ func validationRate(buf *bytes.Buffer, entry string, rr experiment.RateResult) e
 			spread.Of(mesh).Median, spread.Of(bypass).Median, late, errs, rr.IdleProxyMillicores)
 	}
 	t := &table{gap: 2}
-	t.header("KIND", "NAME", "METRIC", "MEASURED", "PREDICTED", "ERROR", "IN SPREAD", "NOTE")
+	t.header("KIND", "NAME", "METRIC", "MEASURED", "PREDICTED", "ERROR", "IN SPREAD", "IN RANGE", "NOTE")
 	for _, row := range rr.Rows {
-		t.row(row.Kind, row.Name, row.Metric+" "+row.Unit, measured(row.Measured), fmt.Sprintf("%.1f", row.Predict),
-			signedPercent(row.RelError), yesNo(row.Inside), row.Note)
+		t.row(row.Kind, row.Name, row.Metric+" "+row.Unit, measured(row.Measured), predicted(row),
+			signedPercent(row.RelError), yesNo(row.Inside), inRange(row), row.Note)
 	}
 	if err := t.render(buf); err != nil {
 		return err
@@ -73,11 +73,15 @@ func validationSummary(buf *bytes.Buffer, r *experiment.Report) {
 		{"latency p50", s.LatencyP50},
 		{"latency p99", s.LatencyP99},
 	} {
-		fmt.Fprintf(buf, "  %s: %d rows, %d inside the measured spread; |error| median %.0f µs (%s), max %.0f µs (%s)\n",
-			l.name, l.st.Rows, l.st.Inside, l.st.MedianAbs, wholePercent(l.st.MedianRel), l.st.MaxAbs, wholePercent(l.st.MaxRel))
+		fmt.Fprintf(buf, "  %s: %d rows, %d inside the measured spread, %s; |error| median %.0f µs (%s), max %.0f µs (%s)\n",
+			l.name, l.st.Rows, l.st.Inside, inRangeCount(l.st), l.st.MedianAbs, wholePercent(l.st.MedianRel), l.st.MaxAbs, wholePercent(l.st.MaxRel))
 	}
-	fmt.Fprintf(buf, "  CPU per proxy: %d rows, %d inside the measured spread; |error| median %.1f mcores (%s), max %.1f mcores (%s)\n",
-		s.CPU.Rows, s.CPU.Inside, s.CPU.MedianAbs, wholePercent(s.CPU.MedianRel), s.CPU.MaxAbs, wholePercent(s.CPU.MaxRel))
+	fmt.Fprintf(buf, "  CPU per proxy: %d rows, %d inside the measured spread, %s; |error| median %.1f mcores (%s), max %.1f mcores (%s)\n",
+		s.CPU.Rows, s.CPU.Inside, inRangeCount(s.CPU), s.CPU.MedianAbs, wholePercent(s.CPU.MedianRel), s.CPU.MaxAbs, wholePercent(s.CPU.MaxRel))
+	if w := r.SummaryWithoutQueueing; w != nil {
+		fmt.Fprintf(buf, "  without the queueing term: latency p99 %d of %d inside the measured spread, |error| median %s, max %s; p50 |error| median %s\n",
+			w.LatencyP99.Inside, w.LatencyP99.Rows, wholePercent(w.LatencyP99.MedianRel), wholePercent(w.LatencyP99.MaxRel), wholePercent(w.LatencyP50.MedianRel))
+	}
 	fmt.Fprintf(buf, "  run time %v\n", r.Elapsed.Round(time.Second))
 }
 
@@ -88,6 +92,32 @@ func measured(f spread.Figure) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.1f [%.1f, %.1f]", f.Median, f.Min, f.Max)
+}
+
+// predicted renders a prediction with its range, "12.3 [10.1, 15.0]".
+func predicted(r experiment.Row) string {
+	if r.Range == nil {
+		return fmt.Sprintf("%.1f", r.Predict)
+	}
+	return fmt.Sprintf("%.1f [%.1f, %.1f]", r.Predict, r.Range.Low, r.Range.High)
+}
+
+// inRange says whether the measured median lies in the predicted range,
+// "-" without one.
+func inRange(r experiment.Row) string {
+	if r.Range == nil {
+		return "-"
+	}
+	return yesNo(r.InRange)
+}
+
+// inRangeCount summarises how many measured medians lay in their predicted
+// ranges.
+func inRangeCount(st experiment.ErrorStats) string {
+	if st.Ranged == 0 {
+		return "no predicted ranges"
+	}
+	return fmt.Sprintf("%d of %d inside the predicted range", st.InRange, st.Ranged)
 }
 
 func yesNo(b bool) string {

@@ -81,6 +81,19 @@ type Profile struct {
 	Features []Feature `json:"features,omitempty"`
 	// Proxies hold per-proxy fixed costs such as memory.
 	Proxies []ProxyCost `json:"proxies,omitempty"`
+	// OperatingPoint is where the sidecar models were measured; the
+	// queueing term needs it (none without).
+	OperatingPoint *OperatingPoint `json:"operatingPoint,omitempty"`
+}
+
+// OperatingPoint is where a profile's sidecar models were measured: the
+// request rate through each proxy and the proxy's worker threads. The
+// models' latency already holds the queueing wait of that point; the
+// predictor's queueing term adds only the difference at another load.
+type OperatingPoint struct {
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	ProxyThreads      int     `json:"proxyThreads"`
+	Source            string  `json:"source,omitempty"`
 }
 
 // Metadata names a profile.
@@ -219,9 +232,52 @@ type Model struct {
 	// CPUMicrosPerRequest is CPU time in µs per request at the reference rate.
 	CPUMicrosPerRequest Linear `json:"cpuMicrosPerRequest"`
 	Fit                 *Fit   `json:"fit,omitempty"`
+	// Range is how sure the measured figures are; nil when the profile
+	// does not know (published figures carry no spread).
+	Range *Range `json:"range,omitempty"`
 	// Source refers to Provenance.Sources by ID, for reference profiles.
 	Source string `json:"source,omitempty"`
 	Note   string `json:"note,omitempty"`
+}
+
+// Bounds are a relative range around a figure: from the figure × Low to
+// the figure × High, 0 ≤ Low ≤ 1 ≤ High.
+type Bounds struct {
+	Low  float64 `json:"low"`
+	High float64 `json:"high"`
+}
+
+// Exact is the range of a figure known exactly (or of unknown spread).
+var Exact = Bounds{Low: 1, High: 1}
+
+// MaxRangeHigh bounds Bounds.High: a figure known only to within a factor
+// of a thousand is no measurement.
+const MaxRangeHigh = 1000
+
+// Range holds a model's relative bounds for each of its figures: a 90%
+// interval from the measurement's own spread (see the agent's
+// documentation for how it is computed).
+type Range struct {
+	LatencyP50 Bounds `json:"latencyP50Micros"`
+	LatencyP99 Bounds `json:"latencyP99Micros"`
+	CPU        Bounds `json:"cpuMicrosPerRequest"`
+	// Basis says what the range covers, e.g. "bootstrap over 3–8 rounds
+	// per cell and the fit's residuals".
+	Basis string `json:"basis,omitempty"`
+}
+
+// validate checks each bounds is finite and 0 ≤ Low ≤ 1 ≤ High ≤
+// MaxRangeHigh.
+func (r *Range) validate() error {
+	for _, b := range []struct {
+		name string
+		b    Bounds
+	}{{"latencyP50Micros", r.LatencyP50}, {"latencyP99Micros", r.LatencyP99}, {"cpuMicrosPerRequest", r.CPU}} {
+		if !finite(b.b.Low) || !finite(b.b.High) || b.b.Low < 0 || b.b.Low > 1 || b.b.High < 1 || b.b.High > MaxRangeHigh {
+			return fmt.Errorf("range %s [%g, %g]: want 0 ≤ low ≤ 1 ≤ high ≤ %d", b.name, b.b.Low, b.b.High, MaxRangeHigh)
+		}
+	}
+	return nil
 }
 
 // RatePoint is the factor applied to CPU per request at a request rate through one
@@ -337,6 +393,14 @@ func (p *Profile) Validate() error {
 			return err
 		}
 	}
+	if op := p.OperatingPoint; op != nil {
+		if !finite(op.RequestsPerSecond) || op.RequestsPerSecond <= 0 || op.ProxyThreads < 1 || op.ProxyThreads > 1024 {
+			return fmt.Errorf("operatingPoint: %g req/s with %d threads: want a positive rate and 1 to 1024 threads", op.RequestsPerSecond, op.ProxyThreads)
+		}
+		if err := checkSource("operatingPoint", op.Source); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -379,6 +443,11 @@ func validateModel(i int, m Model, seen map[modelKey]int, checkSource func(where
 		}
 		if m.Fit.Samples < 0 || !finite(m.Fit.R2) {
 			return fmt.Errorf("%s: fit: samples must not be negative and r2 must be a number", where)
+		}
+	}
+	if m.Range != nil {
+		if err := m.Range.validate(); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
 		}
 	}
 	return checkSource(where, m.Source)

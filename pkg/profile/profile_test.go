@@ -62,15 +62,17 @@ func TestParseRejects(t *testing.T) {
 	}
 	s := string(ref)
 	cases := map[string]struct{ in, want string }{
-		"unknown field":  {strings.Replace(s, `"kind"`, `"knd": 1, "kind"`, 1), "unknown field"},
-		"version":        {strings.Replace(s, APIVersion, "meshinsight.dev/v0", 1), "apiVersion"},
-		"component":      {strings.Replace(s, `"component": "parsing"`, `"component": "magic"`, 1), "unknown component"},
-		"side":           {strings.Replace(s, `"side": "outbound"`, `"side": "sideways"`, 1), "side"},
-		"duplicate":      {strings.Replace(s, `"component": "tls"`, `"component": "socket-write"`, 1), "duplicates"},
-		"rate order":     {strings.Replace(s, `"requestsPerSecond": 2000`, `"requestsPerSecond": 500`, 1), "increasing rate order"},
-		"unknown source": {strings.Replace(s, `"source": "istio-1.24-perf"`, `"source": "hearsay"`, 1), "not listed"},
-		"not json":       {"{", "invalid profile"},
-		"empty models":   {`{"apiVersion": "meshinsight.dev/v1alpha1", "kind": "Profile", "metadata": {"name": "x"}, "provenance": {"platform": {}, "method": ""}, "models": []}`, "at least one model"},
+		"unknown field":   {strings.Replace(s, `"kind"`, `"knd": 1, "kind"`, 1), "unknown field"},
+		"version":         {strings.Replace(s, APIVersion, "meshinsight.dev/v0", 1), "apiVersion"},
+		"component":       {strings.Replace(s, `"component": "parsing"`, `"component": "magic"`, 1), "unknown component"},
+		"side":            {strings.Replace(s, `"side": "outbound"`, `"side": "sideways"`, 1), "side"},
+		"duplicate":       {strings.Replace(s, `"component": "tls"`, `"component": "socket-write"`, 1), "duplicates"},
+		"rate order":      {strings.Replace(s, `"requestsPerSecond": 2000`, `"requestsPerSecond": 500`, 1), "increasing rate order"},
+		"unknown source":  {strings.Replace(s, `"source": "istio-1.24-perf"`, `"source": "hearsay"`, 1), "not listed"},
+		"not json":        {"{", "invalid profile"},
+		"range low > 1":   {strings.Replace(s, `"component": "parsing",`, `"component": "parsing", "range": {"latencyP50Micros": {"low": 1.2, "high": 1.3}, "latencyP99Micros": {"low": 1, "high": 1}, "cpuMicrosPerRequest": {"low": 1, "high": 1}},`, 1), "range latencyP50Micros"},
+		"range high huge": {strings.Replace(s, `"component": "parsing",`, `"component": "parsing", "range": {"latencyP50Micros": {"low": 1, "high": 1}, "latencyP99Micros": {"low": 1, "high": 1}, "cpuMicrosPerRequest": {"low": 0.5, "high": 1e300}},`, 1), "range cpuMicrosPerRequest"},
+		"empty models":    {`{"apiVersion": "meshinsight.dev/v1alpha1", "kind": "Profile", "metadata": {"name": "x"}, "provenance": {"platform": {}, "method": ""}, "models": []}`, "at least one model"},
 		// Issue #13 item 8: a measured profile never has negative or
 		// astronomical costs; one that has them is corrupted or tampered.
 		"negative cost":  {strings.Replace(s, `"intercept": 7.5`, `"intercept": -7.5`, 1), "cpuMicrosPerRequest.intercept is -7.5, want a number from 0 to 1e+07"},

@@ -265,7 +265,10 @@ func Execute(ctx context.Context, c Clients, p *Plan, o RunOptions) (results []R
 		if cause := context.Cause(bctx); errors.Is(cause, errHeartbeat) {
 			return results, cause
 		}
-		if errors.Is(rctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		// client-go's rate limiter refuses a wait that would end after the
+		// deadline, before it has passed: that is the timeout too.
+		deadline, _ := rctx.Deadline()
+		if ctx.Err() == nil && (errors.Is(rctx.Err(), context.DeadlineExceeded) || time.Until(deadline) < time.Second) {
 			return results, fmt.Errorf("timed out after %v: %w%s", o.Timeout, werr, w.stuckSummary())
 		}
 		return results, werr

@@ -36,3 +36,29 @@ func TestInside(t *testing.T) {
 		t.Error("a figure of no values contains 0")
 	}
 }
+
+func TestBootstrap(t *testing.T) {
+	values := []float64{10, 11, 9, 10.5, 9.5, 10, 30}
+	low, high := Bootstrap(values, Mean, 0.9, 2000)
+	mean := Mean(values)
+	if !(low < mean && mean < high) {
+		t.Fatalf("90%% interval of the mean [%g, %g] does not contain the mean %g", low, high, mean)
+	}
+	if low < 9 || high > 30 {
+		t.Fatalf("interval [%g, %g] outside the values' range", low, high)
+	}
+	// Same values, same interval (seeded), and a wider level is no narrower.
+	if l2, h2 := Bootstrap(values, Mean, 0.9, 2000); l2 != low || h2 != high {
+		t.Fatalf("not reproducible: [%g, %g] then [%g, %g]", low, high, l2, h2)
+	}
+	if l99, h99 := Bootstrap(values, Mean, 0.99, 2000); l99 > low || h99 < high {
+		t.Fatalf("99%% interval [%g, %g] narrower than 90%% [%g, %g]", l99, h99, low, high)
+	}
+	// The median ignores the outlier more than the mean does.
+	if _, hm := Bootstrap(values, Median, 0.9, 2000); hm >= high {
+		t.Fatalf("median's upper bound %g not below the mean's %g", hm, high)
+	}
+	if l, h := Bootstrap([]float64{4}, Mean, 0.9, 100); l != 4 || h != 4 {
+		t.Fatalf("one value: [%g, %g], want [4, 4]", l, h)
+	}
+}

@@ -184,11 +184,20 @@ func TestCompare(t *testing.T) {
 			t.Errorf("%s %s: abs error %g, want %g", tt.row.Name, tt.row.Metric, tt.row.AbsError, tt.row.Predict-tt.want)
 		}
 	}
-	r := NewRow(KindEdge, "x", MetricP50, "µs", []float64{100, 120, 90}, 110, "")
+	r := NewRow(KindEdge, "x", MetricP50, "µs", []float64{100, 120, 90}, 110, nil, "")
+	if r.InRange || r.Range != nil {
+		t.Errorf("row without a predicted range: %+v, want not in range", r)
+	}
+	if r := NewRow(KindEdge, "x", MetricP50, "µs", []float64{100, 120, 90}, 110, &predict.Interval{Low: 99, High: 130}, ""); !r.InRange {
+		t.Errorf("median 100 in [99, 130]: %+v, want in range", r)
+	}
+	if r := NewRow(KindEdge, "x", MetricP50, "µs", []float64{100, 120, 90}, 110, &predict.Interval{Low: 101, High: 130}, ""); r.InRange {
+		t.Errorf("median 100 outside [101, 130]: %+v, want not in range", r)
+	}
 	if !r.Inside || r.Measured.Min != 90 || r.Measured.Max != 120 || math.Abs(r.RelError-0.1) > 1e-9 {
 		t.Errorf("row %+v: want inside [90,120] with +10%%", r)
 	}
-	if r := NewRow(KindEdge, "x", MetricP50, "µs", []float64{0}, 5, ""); !math.IsNaN(r.RelError) || r.Inside {
+	if r := NewRow(KindEdge, "x", MetricP50, "µs", []float64{0}, 5, nil, ""); !math.IsNaN(r.RelError) || r.Inside {
 		t.Errorf("zero measurement: %+v, want NaN relative error and outside", r)
 	}
 }

@@ -27,6 +27,8 @@ type Report struct {
 	RunSeconds float64      `json:"runSeconds"`
 	Rates      []RateResult `json:"rates"`
 	Summary    Summary      `json:"summary"`
+	// SummaryWithoutQueueing summarises the rows without the queueing term.
+	SummaryWithoutQueueing *Summary `json:"summaryWithoutQueueing,omitempty"`
 }
 
 // RateResult is everything measured and predicted at one entry rate.
@@ -41,6 +43,9 @@ type RateResult struct {
 	Rounds []Round `json:"rounds"`
 	// Rows compare measured and predicted figures.
 	Rows []Row `json:"rows"`
+	// RowsWithoutQueueing are the same rows predicted without the
+	// queueing term, to show what the term does.
+	RowsWithoutQueueing []Row `json:"rowsWithoutQueueing,omitempty"`
 	// IdleProxyMillicores is the proxies' total CPU during bypass runs (no
 	// request crosses them then), median over rounds: their floor.
 	IdleProxyMillicores float64 `json:"idleProxyMillicores"`
@@ -119,8 +124,12 @@ type Row struct {
 	AbsError float64 `json:"absError"`
 	RelError float64 `json:"relError"`
 	// Inside is true when the prediction lies within the measured min..max.
-	Inside bool   `json:"inside"`
-	Note   string `json:"note,omitempty"`
+	Inside bool `json:"inside"`
+	// Range is the prediction's low–high range (nil when the profile
+	// gives none); InRange is true when the measured median lies in it.
+	Range   *predict.Interval `json:"range,omitempty"`
+	InRange bool              `json:"inRange"`
+	Note    string            `json:"note,omitempty"`
 }
 
 // Summary condenses every row of every rate into error statistics.
@@ -139,6 +148,10 @@ type ErrorStats struct {
 	Rows int `json:"rows"`
 	// Inside counts the rows whose prediction lies in the measured spread.
 	Inside int `json:"inside"`
+	// Ranged counts the rows with a predicted range, InRange those whose
+	// measured median lies in it.
+	Ranged  int `json:"ranged"`
+	InRange int `json:"inRange"`
 	// MedianAbs and MaxAbs are |predicted − measured| in the rows' unit.
 	MedianAbs float64 `json:"medianAbs"`
 	MaxAbs    float64 `json:"maxAbs"`
@@ -148,17 +161,26 @@ type ErrorStats struct {
 }
 
 // NewRow compares one measured quantity (values over rounds) with its
-// prediction.
-func NewRow(kind, name, metric, unit string, measured []float64, predicted float64, note string) Row {
+// prediction and the prediction's range (nil when unknown).
+func NewRow(kind, name, metric, unit string, measured []float64, predicted float64, predictedRange *predict.Interval, note string) Row {
 	f := spread.Of(measured)
-	r := Row{Kind: kind, Name: name, Metric: metric, Unit: unit, Measured: f, Predict: predicted, Note: note}
+	r := Row{Kind: kind, Name: name, Metric: metric, Unit: unit, Measured: f, Predict: predicted, Range: predictedRange, Note: note}
 	r.AbsError = predicted - f.Median
 	r.RelError = math.NaN()
 	if f.Median != 0 {
 		r.RelError = r.AbsError / math.Abs(f.Median)
 	}
 	r.Inside = f.Inside(predicted)
+	r.InRange = predictedRange != nil && f.N > 0 && f.Median >= predictedRange.Low && f.Median <= predictedRange.High
 	return r
+}
+
+// rangeOf picks one figure's interval from a prediction's ranges.
+func rangeOf(r *predict.Range, figure func(*predict.Range) *predict.Interval) *predict.Interval {
+	if r == nil {
+		return nil
+	}
+	return figure(r)
 }
 
 // Compare turns one rate's rounds and the predictor's scenario into rows:
@@ -189,17 +211,23 @@ func (c comparison) perRound(f func(r Round) float64) []float64 {
 
 // percentiles select a p50 or a p99 from the measurements.
 var percentiles = []struct {
-	metric  string
-	latency func(Latency) float64
-	run     func(LoadRun) float64
-	edge    func(predict.EdgeResult) float64
-	path    func(predict.PathResult) float64
+	metric   string
+	latency  func(Latency) float64
+	run      func(LoadRun) float64
+	edge     func(predict.EdgeResult) float64
+	path     func(predict.PathResult) float64
+	interval func(*predict.Range) *predict.Interval
 }{
 	{MetricP50, func(l Latency) float64 { return l.P50Micros }, func(r LoadRun) float64 { return r.P50Micros },
-		func(e predict.EdgeResult) float64 { return e.LatencyP50Micros }, func(p predict.PathResult) float64 { return p.LatencyP50Micros }},
+		func(e predict.EdgeResult) float64 { return e.LatencyP50Micros }, func(p predict.PathResult) float64 { return p.LatencyP50Micros },
+		func(r *predict.Range) *predict.Interval { return r.LatencyP50Micros }},
 	{MetricP99, func(l Latency) float64 { return l.P99Micros }, func(r LoadRun) float64 { return r.P99Micros },
-		func(e predict.EdgeResult) float64 { return e.LatencyP99Micros }, func(p predict.PathResult) float64 { return p.LatencyP99Micros }},
+		func(e predict.EdgeResult) float64 { return e.LatencyP99Micros }, func(p predict.PathResult) float64 { return p.LatencyP99Micros },
+		func(r *predict.Range) *predict.Interval { return r.LatencyP99Micros }},
 }
+
+// cpuInterval picks the CPU range.
+func cpuInterval(r *predict.Range) *predict.Interval { return r.CPUMillicores }
 
 // edgeRows compare each call's added latency. The load generator reports no
 // per-call handler times, so the entry edge is end-to-end minus the callee's
@@ -230,7 +258,7 @@ func (c comparison) edgeRows() []Row {
 				}
 				return pc.latency(m) - pc.latency(b)
 			})
-			rows = append(rows, NewRow(KindEdge, label, pc.metric, "µs", added, pc.edge(pred), note))
+			rows = append(rows, NewRow(KindEdge, label, pc.metric, "µs", added, pc.edge(pred), rangeOf(pred.Range, pc.interval), note))
 		}
 	}
 	return rows
@@ -252,7 +280,7 @@ func (c comparison) pathRows() []Row {
 			note = "predicted critical path " + critical
 		}
 		added := c.perRound(func(r Round) float64 { return pc.run(r.Mesh) - pc.run(r.Bypass) })
-		rows = append(rows, NewRow(KindPath, "from "+c.t.Entry, pc.metric, "µs", added, pc.path(path), note))
+		rows = append(rows, NewRow(KindPath, "from "+c.t.Entry, pc.metric, "µs", added, pc.path(path), rangeOf(path.Range, pc.interval), note))
 	}
 	return rows
 }
@@ -272,11 +300,19 @@ func (c comparison) proxyRows() []Row {
 	}
 	var rows []Row
 	var totalPred float64
+	totalRange := &predict.Interval{}
 	for _, pod := range c.t.Pods() {
 		pred := predicted[Namespace+"/"+pod]
 		totalPred += pred.CPUMillicores
+		r := rangeOf(pred.Range, cpuInterval)
+		if r != nil && totalRange != nil {
+			totalRange.Low += r.Low
+			totalRange.High += r.High
+		} else {
+			totalRange = nil
+		}
 		rows = append(rows, NewRow(KindProxy, pod, MetricCPU, "mcores",
-			c.perRound(func(r Round) float64 { return millicores(r.Mesh, pod) }), pred.CPUMillicores,
+			c.perRound(func(r Round) float64 { return millicores(r.Mesh, pod) }), pred.CPUMillicores, r,
 			fmt.Sprintf("%.0f req/s through it, rate factor %.2f", pred.RequestsPerSecondPerReplica, pred.RateFactor)))
 	}
 	return append(rows, NewRow(KindTotal, "sum", MetricCPU, "mcores", c.perRound(func(r Round) float64 {
@@ -285,13 +321,30 @@ func (c comparison) proxyRows() []Row {
 			sum += millicores(r.Mesh, pod)
 		}
 		return sum
-	}), totalPred, ""))
+	}), totalPred, totalRange, ""))
 }
 
 // Summarize computes the error statistics over every rate's rows: latency
 // over edge and end-to-end rows (p50 and p99), CPU over per-proxy rows (the
 // total would count them twice).
 func Summarize(rates []RateResult) Summary {
+	return summarize(rates, func(rr RateResult) []Row { return rr.Rows })
+}
+
+// SummarizeWithoutQueueing is Summarize over the rows predicted without
+// the queueing term; nil when there are none.
+func SummarizeWithoutQueueing(rates []RateResult) *Summary {
+	for _, rr := range rates {
+		if len(rr.RowsWithoutQueueing) > 0 {
+			s := summarize(rates, func(rr RateResult) []Row { return rr.RowsWithoutQueueing })
+			return &s
+		}
+	}
+	return nil
+}
+
+// summarize computes the statistics over the rows rows picks from each rate.
+func summarize(rates []RateResult, rows func(RateResult) []Row) Summary {
 	var s Summary
 	type acc struct{ abs, rel []float64 }
 	accs := map[*ErrorStats]*acc{}
@@ -305,13 +358,19 @@ func Summarize(rates []RateResult) Summary {
 		if r.Inside {
 			st.Inside++
 		}
+		if r.Range != nil {
+			st.Ranged++
+		}
+		if r.InRange {
+			st.InRange++
+		}
 		a.abs = append(a.abs, math.Abs(r.AbsError))
 		if !math.IsNaN(r.RelError) {
 			a.rel = append(a.rel, math.Abs(r.RelError))
 		}
 	}
 	for _, rr := range rates {
-		for _, r := range rr.Rows {
+		for _, r := range rows(rr) {
 			if r.Measured.N == 0 {
 				continue
 			}
