@@ -20,6 +20,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilerun"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/version"
 )
@@ -208,14 +209,17 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 	kc, kctx := o.clients.Kube, o.clients.Context
 	quiet := o.Output != "table"
 	prog := newProgress(o.ErrOut, quiet)
+	// What is logged quotes the cluster (node, image and namespace names,
+	// pod states): escaped, like all output.
+	say := func(format string, args ...any) { fmt.Fprintln(o.ErrOut, safetext.Text(fmt.Sprintf(format, args...))) }
 	logf := func(format string, args ...any) {
 		if !quiet {
-			fmt.Fprintf(o.ErrOut, format+"\n", args...)
+			say(format, args...)
 		}
 	}
 
 	if o.CleanLeftovers {
-		return o.handleLeftovers(ctx, kc, func(format string, args ...any) { fmt.Fprintf(o.ErrOut, format+"\n", args...) })
+		return o.handleLeftovers(ctx, kc, say)
 	}
 	if skew := version.AgentSkew(version.Version, o.Image); skew != "" {
 		logf("%s", skew)
