@@ -20,8 +20,8 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilerun"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/version"
 )
 
