@@ -7,10 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"text/tabwriter"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
@@ -572,35 +569,33 @@ func (t *table) row(cells ...string) {
 }
 
 // render writes the table with trailing blanks removed from every line.
+// Columns are aligned by text/tabwriter, as kubectl's own printers do
+// (widths in runes): a table of 100,000 edges renders in a fraction of a
+// second, where a full table layout library took seconds.
 func (t *table) render(w io.Writer) error {
 	var buf bytes.Buffer
-	cell := tw.CellConfig{
-		Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
-		Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
-		Padding:    tw.CellPadding{Global: tw.Padding{Right: strings.Repeat(" ", cmp.Or(t.gap, 3)), Overwrite: true}},
-	}
-	tbl := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders:  tw.BorderNone,
-			Symbols:  tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{Lines: tw.LinesNone, Separators: tw.SeparatorsNone},
-		})),
-		tablewriter.WithConfig(tablewriter.Config{Header: cell, Row: cell}),
-	)
-	tbl.Header(t.head)
-	for _, r := range t.rows {
-		if err := tbl.Append(r); err != nil {
-			return fmt.Errorf("rendering table: %w", err)
+	tab := tabwriter.NewWriter(&buf, 0, 8, cmp.Or(t.gap, 3), ' ', 0)
+	line := func(cells []string) {
+		for i, c := range cells {
+			if i > 0 {
+				_, _ = io.WriteString(tab, "\t")
+			}
+			_, _ = io.WriteString(tab, c)
 		}
+		_, _ = io.WriteString(tab, "\n")
 	}
-	if err := tbl.Render(); err != nil {
+	line(t.head)
+	for _, r := range t.rows {
+		line(r)
+	}
+	if err := tab.Flush(); err != nil {
 		return fmt.Errorf("rendering table: %w", err)
 	}
-	for _, line := range strings.SplitAfter(buf.String(), "\n") {
-		if line == "" {
+	for _, l := range strings.SplitAfter(buf.String(), "\n") {
+		if l == "" {
 			continue
 		}
-		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+		if _, err := io.WriteString(w, strings.TrimRight(l, " \n")+"\n"); err != nil {
 			return err
 		}
 	}
