@@ -2,6 +2,7 @@ package predict
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/traces"
 )
 
 // Issue #13 item 5: a latency rate factor above 1 raises the p50; the p99
@@ -162,5 +164,42 @@ func TestExtrapolationIsReported(t *testing.T) {
 	_, notes = run(t, twoWorkloads(dataplane.Ambient, dataplane.Ambient, edge(0)), ref)
 	if !diag.Has(notes, diag.RateOutsideProfile, "no rate factors for ambient proxies") {
 		t.Errorf("ambient with a profile without ambient rate factors: %v", notes)
+	}
+}
+
+// Issue #13 item 8: a trace report is checked as thoroughly, each figure
+// named by its operation and call.
+func TestTraceCheckNamesTheImpossibleFigure(t *testing.T) {
+	sum := traces.Summarize(readSet(t, "../traces/testdata/otlp-checkout.json"), traces.Filter{})
+	w, err := ParseWhatIf("mtls=off")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		mutate func(r *TraceReport)
+		want   string
+	}{
+		{"window", func(r *TraceReport) { r.WindowSeconds = math.NaN() }, "traces: windowSeconds is NaN"},
+		{"operation", func(r *TraceReport) { r.Operations[0].Baseline.ShareP99 = -1 }, "operation " + "%s: shareP99 is -1"},
+		{"variant component", func(r *TraceReport) { r.Operations[0].Variant.Components[0].LatencyP50Micros = math.Inf(1) },
+			"operation %s (what-if variant) component"},
+		{"call edge", func(r *TraceReport) { r.Operations[0].Calls[0].VariantEdge.CPUMillicores = math.Inf(1) },
+			"operation %s call (what-if variant): edge "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, _, err := PredictTraces(TraceInput{Summary: sum, Profile: reference(t), ProfileSource: "embedded", WhatIf: []WhatIf{w}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.mutate(r)
+			want := c.want
+			if strings.Contains(want, "%s") {
+				want = fmt.Sprintf(want, r.Operations[0].Name())
+			}
+			if err := r.Check(); !errors.Is(err, ErrImpossible) || !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %v, want %q", err, want)
+			}
+		})
 	}
 }
