@@ -11,7 +11,7 @@ AGENT_DIGEST ?=
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) $(if $(AGENT_DIGEST),-X $(PKG)/pkg/version.AgentDigest=$(AGENT_DIGEST))
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
+.PHONY: bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-e2e bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -100,17 +100,20 @@ check-cli-deps: ## The CLI must not link cilium/ebpf (it runs on macOS and Windo
 validate: build-agent ## Measured vs predicted overhead on a real 5-pod haproxy sidecar chain; prints the error table (root, ~4 min)
 	$(BIN)/meshinsight-agent validate --out $(BIN)/validate
 
-bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges, and end to end through the binary (goals printed)
+bench: bench-e2e ## Benchmarks: predict on 10,000 workloads / 100,000 edges, and end to end through the binary (goals printed)
 	$(GO) test -run '^$$' -bench 'BenchmarkPredictLarge' -benchtime 5x -benchmem ./pkg/predict
 	$(GO) test -run '^$$' -bench 'BenchmarkParseLarge' -benchtime 1x ./pkg/callgraph
 	$(GO) test -run '^$$' -bench 'BenchmarkParseAndCriticalPath100k' -benchtime 5x -benchmem ./pkg/traces
+
+bench-e2e: ## End to end through the binary on 10,000 workloads / 100,000 edges (25 MB of JSON): wall time and peak RSS per output format, with the load average
 	@$(GO) build -o $(BIN)/kubectl-meshinsight ./cmd/kubectl-meshinsight
 	@$(GO) run ./hack/benchgraph -format json > $(BIN)/bench-graph.json
-	@echo "end to end through the binary (parse JSON + predict + print), 10,000 workloads / 100,000 edges;"
+	@echo "end to end through the binary (parse JSON + predict + print), 10,000 workloads / 100,000 edges, $$(du -m $(BIN)/bench-graph.json | cut -f1) MB;"
 	@echo "goals on a 2-vCPU machine: -o json and table <= 1.5 s and <= 500 MiB, -o yaml <= 5 s and <= 1 GiB; load average $$(cut -d' ' -f1-3 /proc/loadavg):"
 	@for o in json table yaml; do \
-		/usr/bin/time -f "  -o $$o: %e s wall, peak RSS %M KiB" $(BIN)/kubectl-meshinsight predict -f $(BIN)/bench-graph.json -o $$o 2>&1 >/dev/null | grep -v '^Using'; \
+		/usr/bin/time -f "  -o $$o: %e s wall, %U s user, peak RSS %M KiB" $(BIN)/kubectl-meshinsight predict -f $(BIN)/bench-graph.json -o $$o 2>&1 >/dev/null | grep -v '^Using' || exit 1; \
 	done
+	@echo "load average after: $$(cut -d' ' -f1-3 /proc/loadavg)"
 
 bench-keepalive: ## The agent's CPU per request vs an independent keep-alive chain (hack/keepalive) for HTTP and TCP (root; prints the ratios)
 	$(GO) test -tags privileged -count=1 -run '^$$' -bench BenchmarkKeepAliveAgreement -benchtime 1x -timeout 30m -v ./pkg/agent/
