@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	yaml3 "go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -219,4 +220,26 @@ func TestPrintAllocatesLittle(t *testing.T) {
 			t.Errorf("-o %s allocated %.1f bytes per byte written, want at most %g", f, ratio, most)
 		}
 	}
+}
+
+// The YAML writer lays out any nesting: sequences in sequences, mappings
+// in sequences, empty ones, nulls, values that marshal themselves.
+func TestYAMLNesting(t *testing.T) {
+	v := map[string]any{
+		"lists":  []any{[]any{1, []any{"a", "b"}, []any{}}, map[string]any{"k": []any{map[string]any{}}, "z": nil}, []int(nil)},
+		"empty":  map[string]int{},
+		"when":   time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC),
+		"number": json.Number("1.50"),
+		"bytes":  []byte("hi"),
+		"nested": map[string]map[string][]string{"a": {"b": {"c", "yes"}}},
+	}
+	var got bytes.Buffer
+	if err := printYAML(&got, v); err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameData(t, got.Bytes(), want)
 }

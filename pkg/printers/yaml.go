@@ -53,13 +53,23 @@ type entry struct {
 	value reflect.Value
 }
 
-// shape resolves v (through pointers, interfaces and JSON marshalers) to
-// what is written: a scalar's text, a mapping's entries in order, or a
-// sequence.
-func (y *yamlWriter) shape(v reflect.Value) (kind yamlKind, scalar string, entries []entry, seq reflect.Value, err error) {
+// node is what a value is written as: a scalar's text, a mapping's entries
+// in order, or a sequence.
+type node struct {
+	kind    yamlKind
+	scalar  string
+	entries []entry
+	seq     reflect.Value
+}
+
+// scalar is a node written on its line.
+func scalar(s string) node { return node{kind: yamlScalar, scalar: s} }
+
+// shape resolves v, through pointers, interfaces and JSON marshalers.
+func shape(v reflect.Value) (node, error) {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
-			return yamlScalar, "null", nil, seq, nil
+			return scalar("null"), nil
 		}
 		if v.Kind() == reflect.Pointer && hasMarshaler(v) {
 			break
@@ -67,100 +77,126 @@ func (y *yamlWriter) shape(v reflect.Value) (kind yamlKind, scalar string, entri
 		v = v.Elem()
 	}
 	if v.Type() == reflect.TypeFor[json.Number]() {
-		return yamlScalar, v.String(), nil, seq, nil
+		return scalar(v.String()), nil
 	}
 	if hasMarshaler(v) {
-		return y.shapeOfJSON(v)
+		return shapeOfJSON(v)
 	}
 	switch v.Kind() {
 	case reflect.Struct:
 		fields, ok := jsonFields(v)
 		if !ok { // embedded fields
-			return y.shapeOfJSON(v)
+			return shapeOfJSON(v)
 		}
-		entries = make([]entry, len(fields))
+		n := node{kind: yamlMapping, entries: make([]entry, len(fields))}
 		for i, f := range fields {
-			entries[i] = entry{f.name, f.value}
+			n.entries[i] = entry{f.name, f.value}
 		}
-		slices.SortStableFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-		return yamlMapping, "", entries, seq, nil
+		slices.SortStableFunc(n.entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+		return n, nil
 	case reflect.Map:
 		if v.IsNil() {
-			return yamlScalar, "null", nil, seq, nil
+			return scalar("null"), nil
 		}
 		if v.Type().Key().Kind() != reflect.String {
-			return 0, "", nil, seq, fmt.Errorf("cannot write a map with %s keys as YAML", v.Type().Key())
+			return node{}, fmt.Errorf("cannot write a map with %s keys as YAML", v.Type().Key())
 		}
+		n := node{kind: yamlMapping}
 		for it := v.MapRange(); it.Next(); {
-			entries = append(entries, entry{it.Key().String(), it.Value()})
+			n.entries = append(n.entries, entry{it.Key().String(), it.Value()})
 		}
-		slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-		return yamlMapping, "", entries, seq, nil
+		slices.SortFunc(n.entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+		return n, nil
 	case reflect.Slice:
 		if v.IsNil() {
-			return yamlScalar, "null", nil, seq, nil
+			return scalar("null"), nil
 		}
 		if v.Type().Elem().Kind() == reflect.Uint8 { // JSON writes bytes as base64
-			b, err := json.Marshal(v.Interface())
-			if err != nil {
-				return 0, "", nil, seq, err
-			}
-			s, _ := strconv.Unquote(string(b))
-			return yamlScalar, yamlString(s), nil, seq, nil
+			return shapeOfJSON(v)
 		}
-		return yamlSequence, "", nil, v, nil
+		return node{kind: yamlSequence, seq: v}, nil
 	case reflect.Array:
-		return yamlSequence, "", nil, v, nil
+		return node{kind: yamlSequence, seq: v}, nil
 	case reflect.String:
-		return yamlScalar, yamlString(v.String()), nil, seq, nil
+		return scalar(yamlString(v.String())), nil
 	case reflect.Bool:
-		return yamlScalar, strconv.FormatBool(v.Bool()), nil, seq, nil
+		return scalar(strconv.FormatBool(v.Bool())), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return yamlScalar, strconv.FormatInt(v.Int(), 10), nil, seq, nil
+		return scalar(strconv.FormatInt(v.Int(), 10)), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return yamlScalar, strconv.FormatUint(v.Uint(), 10), nil, seq, nil
+		return scalar(strconv.FormatUint(v.Uint(), 10)), nil
 	case reflect.Float32, reflect.Float64:
 		f := v.Float()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, "", nil, seq, fmt.Errorf("unsupported value: %v", f)
+			return node{}, fmt.Errorf("unsupported value: %v", f)
 		}
-		return yamlScalar, yamlFloat(f, v.Type().Bits()), nil, seq, nil
+		return scalar(yamlFloat(f, v.Type().Bits())), nil
 	}
-	return 0, "", nil, seq, fmt.Errorf("cannot write a %s as YAML", v.Type())
+	return node{}, fmt.Errorf("cannot write a %s as YAML", v.Type())
 }
 
 // shapeOfJSON is the shape of the JSON v marshals to: for values that
-// marshal themselves, and structs with embedded fields.
-func (y *yamlWriter) shapeOfJSON(v reflect.Value) (yamlKind, string, []entry, reflect.Value, error) {
+// marshal themselves, structs with embedded fields and bytes.
+func shapeOfJSON(v reflect.Value) (node, error) {
 	b, err := json.Marshal(v.Interface())
 	if err != nil {
-		return 0, "", nil, reflect.Value{}, err
+		return node{}, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var generic any
 	if err := dec.Decode(&generic); err != nil {
-		return 0, "", nil, reflect.Value{}, err
+		return node{}, err
 	}
-	return y.shape(reflect.ValueOf(&generic).Elem())
+	return shape(reflect.ValueOf(&generic).Elem())
 }
 
-// empty is the flow form of an empty mapping or sequence, or "".
-func empty(kind yamlKind, entries []entry, seq reflect.Value) string {
+// node resolves v to what is written, an empty mapping or sequence as its
+// flow form on the line; false after an error, kept in y.err.
+func (y *yamlWriter) node(v reflect.Value) (node, bool) {
+	n, err := shape(v)
 	switch {
-	case kind == yamlMapping && len(entries) == 0:
-		return "{}"
-	case kind == yamlSequence && seq.Len() == 0:
-		return "[]"
+	case err != nil:
+		y.err = err
+		return n, false
+	case n.kind == yamlMapping && len(n.entries) == 0:
+		n = scalar("{}")
+	case n.kind == yamlSequence && n.seq.Len() == 0:
+		n = scalar("[]")
 	}
-	return ""
+	return n, true
 }
 
-// mapping writes entries, the first line after first (already indented),
+// line ends the line being built with s and writes it.
+func (y *yamlWriter) line(s string) {
+	y.b = append(y.b, s...)
+	y.b = append(y.b, '\n')
+	y.flush()
+}
+
+// value writes n, whose line so far ("- ", or nothing at the top) is in
+// y.b; further lines of a mapping or sequence go at indent.
+func (y *yamlWriter) value(n node, indent string) {
+	switch n.kind {
+	case yamlScalar:
+		y.line(n.scalar)
+	case yamlMapping:
+		first := string(y.b)
+		y.b = y.b[:0]
+		y.mapping(n.entries, indent, first)
+	case yamlSequence:
+		first := string(y.b)
+		y.b = y.b[:0]
+		y.sequence(n.seq, 0, n.seq.Len(), indent, first)
+	}
+}
+
+// mapping writes entries, the first line after first (the line so far),
 // the others at indent.
 func (y *yamlWriter) mapping(entries []entry, indent, first string) {
 	for i, e := range entries {
-		if y.err != nil {
+		n, ok := y.node(e.value)
+		if !ok {
 			return
 		}
 		if i == 0 {
@@ -169,29 +205,15 @@ func (y *yamlWriter) mapping(entries []entry, indent, first string) {
 			y.b = append(y.b, indent...)
 		}
 		y.b = append(y.b, yamlString(e.key)...)
-		y.b = append(y.b, ':')
-		kind, scalar, inner, seq, err := y.shape(e.value)
-		if err != nil {
-			y.err = err
-			return
-		}
-		if flow := empty(kind, inner, seq); flow != "" {
-			scalar, kind = flow, yamlScalar
-		}
-		switch kind {
+		switch n.kind {
 		case yamlScalar:
-			y.b = append(y.b, ' ')
-			y.b = append(y.b, scalar...)
-			y.b = append(y.b, '\n')
-			y.flush()
+			y.line(": " + n.scalar)
 		case yamlMapping:
-			y.b = append(y.b, '\n')
-			y.flush()
-			y.mapping(inner, indent+"  ", indent+"  ")
+			y.line(":")
+			y.mapping(n.entries, indent+"  ", indent+"  ")
 		case yamlSequence:
-			y.b = append(y.b, '\n')
-			y.flush()
-			y.list(seq, indent)
+			y.line(":")
+			y.list(n.seq, indent)
 		}
 	}
 }
@@ -218,57 +240,29 @@ func (a *appender) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// sequence writes the items from to to of seq, the first after first, the
-// others at indent.
+// sequence writes the items from to to of seq, the first after first (the
+// line so far), the others at indent.
 func (y *yamlWriter) sequence(seq reflect.Value, from, to int, indent, first string) {
 	for i := from; i < to; i++ {
-		if y.err != nil {
+		n, ok := y.node(seq.Index(i))
+		if !ok {
 			return
 		}
-		prefix := indent + "- "
 		if i == from {
-			prefix = first + "- "
+			y.b = append(y.b, first...)
+		} else {
+			y.b = append(y.b, indent...)
 		}
-		kind, scalar, inner, sub, err := y.shape(seq.Index(i))
-		if err != nil {
-			y.err = err
-			return
-		}
-		if flow := empty(kind, inner, sub); flow != "" {
-			scalar, kind = flow, yamlScalar
-		}
-		switch kind {
-		case yamlScalar:
-			y.b = append(y.b, prefix...)
-			y.b = append(y.b, scalar...)
-			y.b = append(y.b, '\n')
-			y.flush()
-		case yamlMapping:
-			y.mapping(inner, indent+"  ", prefix)
-		case yamlSequence:
-			y.sequence(sub, 0, sub.Len(), indent+"  ", prefix)
-		}
+		y.b = append(y.b, "- "...)
+		y.value(n, indent+"  ")
 	}
 }
 
 // printYAML writes any report as YAML, with the JSON field names.
 func printYAML(w io.Writer, r any) error {
 	y := &yamlWriter{w: w}
-	kind, scalar, entries, seq, err := y.shape(reflect.ValueOf(r))
-	if err != nil {
-		return fmt.Errorf("encoding report as YAML: %w", err)
-	}
-	if flow := empty(kind, entries, seq); flow != "" {
-		scalar, kind = flow, yamlScalar
-	}
-	switch kind {
-	case yamlScalar:
-		y.b = append(y.b, scalar+"\n"...)
-		y.flush()
-	case yamlMapping:
-		y.mapping(entries, "", "")
-	case yamlSequence:
-		y.list(seq, "")
+	if n, ok := y.node(reflect.ValueOf(r)); ok {
+		y.value(n, "")
 	}
 	if y.err != nil {
 		return fmt.Errorf("encoding report as YAML: %w", y.err)

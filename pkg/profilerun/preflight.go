@@ -17,6 +17,8 @@ type Permission struct {
 	Why string
 }
 
+// String renders the permission for people: verb, resource (with its
+// group) and where ("list nodes cluster-wide").
 func (p Permission) String() string {
 	r := p.Resource
 	if p.Group != "" {
@@ -78,6 +80,7 @@ type MissingPermissionsError struct {
 	Missing []Permission
 }
 
+// Error lists every missing permission with what it is needed for.
 func (e *MissingPermissionsError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "your credentials lack %d permission(s) that profiling needs:", len(e.Missing))
