@@ -70,21 +70,26 @@ test-integration: ## Suites against the real control plane and Prometheus (start
 bench-discover: ## Discovery of 5,000 pods / 1,000 services in 50 namespaces on the real control plane
 	$(GO) test -tags integration -count=1 -run '^$$' -bench BenchmarkDiscoverLarge -benchtime 5x -timeout 20m ./pkg/kube/
 
-# Every fuzz target, as package:Target. The /proc parsers of pkg/probe
-# (schedstat, kallsyms) and pkg/agent (cgroup) have none yet.
+# Every fuzz target, as package:Target: the parsers of everything read from
+# users, clusters, agents and /proc, and the property that any valid graph
+# and profile give a finite, non-negative, encodable report.
 FUZZ_TARGETS := \
 	./pkg/callgraph:FuzzParse ./pkg/profile:FuzzParse ./pkg/handoff:FuzzRead \
 	./pkg/predict:FuzzParseWhatIf ./pkg/predict:FuzzParseSpeedups ./pkg/predict:FuzzPredict \
 	./pkg/traces:FuzzParseJaeger ./pkg/traces:FuzzParseZipkin ./pkg/traces:FuzzParseOTLP \
 	./pkg/traces:FuzzJaegerSpanScanner ./pkg/traces:FuzzJaegerDocScanner \
-	./pkg/telemetry:FuzzParseStats ./pkg/symbolize:FuzzParseMaps ./pkg/datapath:FuzzListensOn
+	./pkg/telemetry:FuzzParseStats ./pkg/symbolize:FuzzParseMaps ./pkg/datapath:FuzzListensOn \
+	./pkg/probe:FuzzParseSchedstat ./pkg/probe:FuzzParseKernelSymbols \
+	./pkg/agent:FuzzInContainer ./pkg/agent:FuzzProcStat ./pkg/agent:FuzzEffectiveCapabilities
 FUZZTIME ?= 10s
 
-fuzz: ## Run every fuzz target for FUZZTIME (10s) each, without minimizing; prints each target's executions
+fuzz: ## Run every fuzz target for FUZZTIME (10s) each on one worker, without minimizing; prints each target's executions and records them in bin/fuzz-execs.txt
+	@mkdir -p $(BIN); : > $(BIN)/fuzz-execs.txt
 	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$pkg $$name"; \
-		out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 0 $$pkg 2>&1); rc=$$?; \
-		echo "$$out" | grep -E 'elapsed: .*execs: [0-9]+ \(' | tail -1; \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 0 -parallel 1 $$pkg 2>&1); rc=$$?; \
+		execs=$$(echo "$$out" | grep -oE 'execs: [0-9]+ ' | tail -1 | grep -oE '[0-9]+'); \
+		echo "$$pkg $$name: $${execs:-?} execs in $(FUZZTIME)" | tee -a $(BIN)/fuzz-execs.txt; \
 		if [ $$rc -ne 0 ]; then echo "$$out"; exit 1; fi; \
 	done
 

@@ -59,7 +59,7 @@ func FuzzParseSpeedups(f *testing.F) {
 
 // FuzzPredict is the property behind every figure: any graph that
 // validates, with any profile coefficients that validate, any latency rate
-// factor, fan-out and speed-up, gives a report whose figures are all finite
+// factor, fan-out and speed-up, with the queueing term, gives a report whose figures are all finite
 // and non-negative (Run checks), with p99 never below p50, that encodes as
 // JSON.
 func FuzzPredict(f *testing.F) {
@@ -94,7 +94,7 @@ func FuzzPredict(f *testing.F) {
 			return
 		}
 		in := Input{Graph: rg, Profile: &p, FanOut: Sequential, Speedups: map[profile.Component]float64{profile.Parsing: speedup},
-			WhatIf: []WhatIf{{Raw: "mode=ambient", Mode: "ambient"}}}
+			WhatIf: []WhatIf{{Raw: "mode=ambient", Mode: "ambient"}}, Queueing: true}
 		if parallel {
 			in.FanOut = Parallel
 		}
