@@ -9,9 +9,10 @@ PKG       := github.com/meshinsight/kubectl-meshinsight
 # the plugin's default agent image by digest; releases always set it.
 AGENT_DIGEST ?=
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) $(if $(AGENT_DIGEST),-X $(PKG)/pkg/version.AgentDigest=$(AGENT_DIGEST))
-PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+DIST      ?= dist
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-e2e bench-probe bench-workload dist clean
+.PHONY: test-dist bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-e2e bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -67,7 +68,7 @@ INTEGRATION_PKGS := ./internal/testenv/ ./pkg/kube/ ./pkg/mesh/ ./pkg/telemetry/
 test-integration: ## Suites against the real control plane and Prometheus (start them with make testenv / make prometheus and export what they print)
 	$(GO) test -tags integration -count=1 -p 1 -timeout 20m -v $(INTEGRATION_PKGS)
 
-bench-discover: ## Discovery of 5,000 pods / 1,000 services in 50 namespaces on the real control plane
+bench-discover: ## Discovery of 5,000 pods / 1,000 services in 50 namespaces on the real control plane, and every sidecar's visibility of them (target < 1 s)
 	$(GO) test -tags integration -count=1 -run '^$$' -bench BenchmarkDiscoverLarge -benchtime 5x -timeout 20m ./pkg/kube/
 
 # Every fuzz target, as package:Target: the parsers of everything read from
@@ -102,13 +103,14 @@ check-cli-deps: ## The CLI must not link cilium/ebpf (it runs on macOS and Windo
 		echo "cmd/kubectl-meshinsight links github.com/cilium/ebpf"; exit 1; fi
 	@echo "cmd/kubectl-meshinsight does not link cilium/ebpf"
 
-validate: build-agent ## Measured vs predicted overhead on a real 5-pod haproxy sidecar chain; prints the error table (root, ~4 min)
+validate: build-agent ## Measured vs predicted overhead on real haproxy sidecar chains (default, then diamond); prints the error tables (root, ~6 min)
 	$(BIN)/meshinsight-agent validate --out $(BIN)/validate
 
-bench: bench-e2e ## Benchmarks: predict on 10,000 workloads / 100,000 edges, and end to end through the binary (goals printed)
+bench: bench-e2e ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s, < 500 MiB); sidecar visibility of 1,000 Services (target < 1 s); end to end through the binary (goals printed)
 	$(GO) test -run '^$$' -bench 'BenchmarkPredictLarge' -benchtime 5x -benchmem ./pkg/predict
 	$(GO) test -run '^$$' -bench 'BenchmarkParseLarge' -benchtime 1x ./pkg/callgraph
 	$(GO) test -run '^$$' -bench 'BenchmarkParseAndCriticalPath100k' -benchtime 5x -benchmem ./pkg/traces
+	$(GO) test -run '^$$' -bench 'BenchmarkVisibilityLarge' -benchtime 5x -benchmem ./pkg/mesh
 
 bench-e2e: ## End to end through the binary on 10,000 workloads / 100,000 edges (25 MB of JSON): wall time and peak RSS per output format, with the load average
 	@$(GO) build -o $(BIN)/kubectl-meshinsight ./cmd/kubectl-meshinsight
@@ -145,20 +147,23 @@ image: build-agent-all ## Agent image (linux/amd64+arm64) without Docker: OCI la
 	$(GO) run -ldflags '$(LDFLAGS)' ./hack/image $(foreach a,$(AGENT_ARCHES),-binary linux/$(a)=$(BIN)/linux_$(a)/meshinsight-agent) \
 		-o $(BIN)/image -tar $(BIN)/meshinsight-agent.tar -digest-file $(BIN)/image.digest $(if $(PUSH),-push $(PUSH))
 
-dist: ## Cross-compile release archives into dist/ (binary, LICENSE and README at the archive's top level, as .krew.yaml and krew-index expect)
+dist: ## Cross-compile release archives into dist/ (DIST=DIR elsewhere, PLATFORMS=linux/amd64 for one): binary, LICENSE and README at the archive's top level, as .krew.yaml and krew-index expect
 	@test -f LICENSE || { echo "dist: LICENSE is missing: krew-index requires it in every archive"; exit 1; }
-	@rm -rf dist && mkdir -p dist
+	@rm -rf $(DIST) && mkdir -p $(DIST)
 	@for p in $(PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-		dir=dist/kubectl-meshinsight_$${os}_$${arch}; mkdir -p $$dir; \
+		dir=$(DIST)/kubectl-meshinsight_$${os}_$${arch}; mkdir -p $$dir; \
 		echo "building $$os/$$arch"; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/kubectl-meshinsight$$ext ./cmd/kubectl-meshinsight || exit 1; \
 		cp LICENSE README.md $$dir/ || exit 1; \
 		if [ $$os = windows ]; then (cd $$dir && zip -qr ../kubectl-meshinsight_$${os}_$${arch}.zip .); \
-		else tar -C $$dir -czf dist/kubectl-meshinsight_$${os}_$${arch}.tar.gz .; fi; \
+		else tar -C $$dir -czf $(DIST)/kubectl-meshinsight_$${os}_$${arch}.tar.gz .; fi; \
 		rm -rf $$dir; \
 	done
-	@cd dist && sha256sum * > checksums.txt && cat checksums.txt
+	@cd $(DIST) && sha256sum * > checksums.txt && cat checksums.txt
+
+test-dist: ## The linux/amd64 release archive unpacked alone: --help, every help example that needs no cluster, predict without a kubeconfig
+	$(GO) test -tags dist -count=1 -timeout 15m -v ./internal/disttest/
 
 clean: ## Remove build outputs
 	rm -rf $(BIN) dist

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/floatlist"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
@@ -47,6 +48,9 @@ type profileOptions struct {
 	connections  int
 	arrivals     string
 	samplePeriod time.Duration
+	memServices  []int
+	memEndpoints []int
+	memThreads   []int
 	prefix       string
 	output       string
 	measurements string
@@ -61,12 +65,16 @@ func newProfileCommand(out, errOut io.Writer) *cobra.Command {
 		Long: `Builds a two-pod sidecar datapath in network namespaces (proxies as uid 1337,
 istio-init-style nat rules), measures the proxies with eBPF under interleaved
 mesh/bypass load for every protocol × mTLS × rate × size, fits a profile and
-removes everything it created, also on Ctrl-C. Needs root.`,
+removes everything it created, also on Ctrl-C. Then, with haproxy, it starts the
+proxy with its sidecar configuration plus 10, 100 and 1000 upstream services of 1 and
+4 endpoints each, at 1 and 2 worker threads, reads its resident memory and fits the
+profile's memory model (base + per cluster + per endpoint + per worker thread). Needs
+root.`,
 		Example: `  # Profile haproxy over tcp and http, mTLS on and off, and write the profile
   sudo meshinsight-agent profile --local --proxy haproxy -o haproxy.json
 
   # Use it for a prediction
-  kubectl meshinsight predict --profile haproxy.json -f examples/bookinfo.yaml
+  kubectl meshinsight predict --profile haproxy.json -f example:bookinfo
 
   # A quick profile: one rate, two sizes, one round of 1 s
   sudo meshinsight-agent profile --local --proxy nginx --protocols http --mtls off \
@@ -82,7 +90,7 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 	f.StringSliceVar(&o.protocols, "protocols", agent.DefaultProtocols, "protocols to measure (tcp, http)")
 	f.StringVar(&o.mtls, "mtls", "both", "mTLS settings to measure: both|on|off")
 	f.IntSliceVar(&o.sizes, "sizes", agent.DefaultSizes, "request and response payload sizes in bytes")
-	f.Float64SliceVar(&o.rates, "rates", agent.DefaultRates, "request rates in req/s (the lowest is the models' reference rate)")
+	floatlist.Var(f, &o.rates, "rates", agent.DefaultRates, "request rates in req/s (the lowest is the models' reference rate)")
 	f.DurationVar(&o.duration, "duration", agent.DefaultDuration, "length of each load run (every mesh and bypass run of every round)")
 	f.IntVar(&o.rounds, "rounds", agent.DefaultRounds, "least interleaved mesh/bypass rounds per cell")
 	f.IntVar(&o.maxRounds, "max-rounds", agent.DefaultMaxRounds, "most rounds per cell: a cell adds rounds until its CPU per request is known to --precision (added p50 to twice that) or its share of --budget is spent")
@@ -91,6 +99,10 @@ removes everything it created, also on Ctrl-C. Needs root.`,
 	f.IntVar(&o.connections, "connections", agent.DefaultConnections, "keep-alive connections of the load generator (kept open across a cell's rounds)")
 	f.StringVar(&o.arrivals, "arrivals", string(agent.DefaultArrivals), "arrival process of the load: poisson or uniform")
 	f.DurationVar(&o.samplePeriod, "sample-period", agent.DefaultSamplePeriod, "stack-sampling period per CPU")
+	f.IntSliceVar(&o.memServices, "memory-services", agent.DefaultMemoryServices,
+		"upstream services of the configurations the proxy's memory is measured with (--memory-services= skips the memory model)")
+	f.IntSliceVar(&o.memEndpoints, "memory-endpoints", agent.DefaultMemoryEndpoints, "endpoints per upstream service of those configurations")
+	f.IntSliceVar(&o.memThreads, "memory-threads", agent.DefaultMemoryThreads, "worker threads of those configurations")
 	f.StringVar(&o.prefix, "prefix", "", "name prefix of the network namespaces (default mi-<random>)")
 	f.StringVarP(&o.output, "output", "o", "", "profile file to write (default stdout)")
 	f.StringVar(&o.measurements, "measurements", "", "also write the raw per-cell measurements as JSON to this file")
@@ -193,6 +205,7 @@ func (o *profileOptions) config(progress io.Writer) (agent.Config, error) {
 		Proxy: o.proxy, Protocols: o.protocols, MTLS: mtls, Sizes: o.sizes, Rates: o.rates,
 		Duration: o.duration, Rounds: o.rounds, MaxRounds: max(o.maxRounds, o.rounds), Precision: o.precision, Budget: o.budget, Connections: o.connections, Arrivals: loadgen.Arrivals(o.arrivals), SamplePeriod: o.samplePeriod,
 		Helper: []string{exe}, Prefix: o.prefix, Progress: progress,
+		MemoryServices: o.memServices, MemoryEndpoints: o.memEndpoints, MemoryThreads: o.memThreads,
 	}
 	return cfg, cfg.Validate()
 }

@@ -34,7 +34,7 @@ func (h *handoffOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&h.handoff, "handoff", "", "report progress and the profile to this ConfigMap (NAMESPACE/NAME) through the API")
 	f.StringVar(&h.kubeconfig, "kubeconfig", "", "kubeconfig for --handoff (default: the pod's service account)")
 	f.StringVar(&h.nodeType, "node-type", "", "node type recorded in the profile (keys per-node-type profiles)")
-	f.BoolVar(&h.inCluster, "in-cluster", false, "measure the injected benchmark pods of --target (deployed by `kubectl meshinsight profile`) instead of a local datapath")
+	f.BoolVar(&h.inCluster, "in-cluster", false, "measure the injected benchmark pods of --target (deployed by kubectl meshinsight profile) instead of a local datapath")
 	f.StringVar(&h.targetNamespace, "target-namespace", "", "namespace of the benchmark pods")
 	f.StringVar(&h.target, "target", "", "benchmark target name (pods bench-server-TARGET, bench-client-TARGET)")
 	f.StringVar(&h.loadTokenFile, "load-token-file", "", "file holding the token of the client pod's load server")

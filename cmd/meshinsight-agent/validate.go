@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,12 +11,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/floatlist"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
 )
 
 // validateOptions are the flags of `validate`.
 type validateOptions struct {
+	chains          []string
 	rates           []float64
 	rounds          int
 	duration        time.Duration
@@ -38,21 +42,31 @@ func newValidateCommand(out, errOut io.Writer) *cobra.Command {
 	o := &validateOptions{}
 	cmd := &cobra.Command{
 		Use:   "validate",
-		Short: "Measure a real multi-hop sidecar chain and compare it with the predictions (root)",
-		Long: `Profiles haproxy on this node, builds a five-pod chain in network namespaces
-(client → front → {orders → db, cache}: HTTP/1.1 and TCP edges, mTLS on two,
-a parallel fan-out; haproxy sidecars as uid 1337 behind istio-init-style
-rules), measures it with interleaved mesh/bypass rounds at each rate, predicts
-the same topology from the profile and prints measured vs predicted per edge,
-end to end and per proxy. Removes everything but --out, also on Ctrl-C.`,
-		Example: `  # The full validation (about four minutes), files in bin/validate
+		Short: "Measure real multi-hop sidecar chains and compare them with the predictions (root)",
+		Long: `Profiles haproxy on this node once, then for each chain builds it in network
+namespaces (haproxy sidecars as uid 1337 behind istio-init-style rules, the
+stand-in for Envoy), measures it with interleaved mesh/bypass rounds at each
+rate, predicts the same topology from the profile and prints measured vs
+predicted per edge, end to end and per proxy. Removes everything but --out,
+also on Ctrl-C.
+
+Chains:
+  default  client → front → {orders → db, cache}: HTTP/1.1 and TCP edges, mTLS
+           on two, a parallel fan-out; the agent's own sidecar configuration;
+           8 load connections; 150 and 450 req/s
+  diamond  client → gateway → {users → store, catalog → store, search}: a
+           fan-out of three joining at a store called twice per request, HTTP
+           and TCP each with and without mTLS; sidecars unlike the agent's (2
+           threads, http-reuse always, maxconn 1024, other timeouts); 32 load
+           connections; 150 and 300 req/s`,
+		Example: `  # The full validation (about six minutes), files in bin/validate
   sudo meshinsight-agent validate --out bin/validate
 
-  # Reuse a profile and keep it short
-  sudo meshinsight-agent validate --profile haproxy.json --rates 300 --rounds 3 --duration 1s
+  # One chain, reusing a profile, short
+  sudo meshinsight-agent validate --chains diamond --profile haproxy.json --rates 300 --rounds 3 --duration 1s
 
   # Reproduce one rate's prediction with the plugin
-  kubectl meshinsight predict -f bin/validate/graph-200.yaml --profile bin/validate/profile.json --fanout parallel`,
+  kubectl meshinsight predict -f bin/validate/diamond/graph-150.yaml --profile bin/validate/profile.json --fanout parallel`,
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,8 +77,12 @@ end to end and per proxy. Removes everything but --out, also on Ctrl-C.`,
 			if err != nil {
 				return fmt.Errorf("finding the agent's own executable for its helpers: %w", err)
 			}
+			chains, err := accuracy.ChainsNamed(o.chains)
+			if err != nil {
+				return err
+			}
 			cfg := accuracy.Config{
-				Rates: o.rates, Rounds: o.rounds, Duration: o.duration, Warmup: o.warmup,
+				Chains: chains, Rates: o.rates, Rounds: o.rounds, Duration: o.duration, Warmup: o.warmup,
 				Connections: o.connections, ProfilePath: o.profilePath,
 				Profile: accuracy.ProfileConfig{Rates: o.profileRates, Sizes: o.profileSizes, Duration: o.profileDuration, Rounds: o.profileRounds, Connections: o.profileConns},
 				Helper:  []string{exe}, Prefix: o.prefix, OutDir: o.outDir, Progress: errOut,
@@ -72,37 +90,58 @@ end to end and per proxy. Removes everything but --out, also on Ctrl-C.`,
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			rep, err := accuracy.Run(cmd.Context(), cfg)
-			if err != nil {
-				return err
+			reps, err := accuracy.Run(cmd.Context(), cfg)
+			// The chains measured before a failure are printed too.
+			if perr := printValidation(out, o.output, reps); perr != nil {
+				return errors.Join(err, perr)
 			}
-			if o.output == "json" {
-				data, err := json.MarshalIndent(rep, "", "  ")
-				if err != nil {
-					return fmt.Errorf("encoding the report: %w", err)
-				}
-				_, err = fmt.Fprintf(out, "%s\n", data)
-				return err
-			}
-			return printers.PrintValidation(out, rep)
+			return err
 		},
 	}
 	f := cmd.Flags()
-	f.Float64SliceVar(&o.rates, "rates", accuracy.DefaultRates, "request rates at the entry, req/s")
+	f.StringSliceVar(&o.chains, "chains", accuracy.ChainNames(), "chains to measure, in order")
+	floatlist.Var(f, &o.rates, "rates", nil, "request rates at the entry of every chain, req/s; empty: each chain's own")
 	f.IntVar(&o.rounds, "rounds", accuracy.DefaultRounds, "interleaved mesh/bypass rounds per rate")
 	f.DurationVar(&o.duration, "duration", accuracy.DefaultDuration, "length of each load run")
 	f.DurationVar(&o.warmup, "warmup", accuracy.DefaultWarmup, "unrecorded mesh and bypass run before each rate")
-	f.IntVar(&o.connections, "connections", accuracy.DefaultConnections, "keep-alive connections of the load generator")
+	f.IntVar(&o.connections, "connections", 0, "keep-alive connections of the load generator in every chain (default each chain's own)")
 	f.StringVar(&o.profilePath, "profile", "", "predict with this profile instead of profiling haproxy first")
-	f.Float64SliceVar(&o.profileRates, "profile-rates", accuracy.DefaultProfileRates, "rates to profile (span the per-proxy rates of the chain)")
+	floatlist.Var(f, &o.profileRates, "profile-rates", accuracy.DefaultProfileRates, "rates to profile (span the per-proxy rates of the chains)")
 	f.IntSliceVar(&o.profileSizes, "profile-sizes", accuracy.DefaultProfileSizes, "payload sizes to profile")
 	f.DurationVar(&o.profileDuration, "profile-duration", accuracy.DefaultProfileRunTime, "length of each profiling load run")
 	f.IntVar(&o.profileRounds, "profile-rounds", accuracy.DefaultProfileRounds, "interleaved rounds per profiled cell")
 	f.IntVar(&o.profileConns, "profile-connections", agent.DefaultConnections, "keep-alive connections of the profiling load generator")
 	f.StringVar(&o.prefix, "prefix", "", "name prefix of the network namespaces (default mv-<random>)")
-	f.StringVar(&o.outDir, "out", "meshinsight-validate", "directory for the profile, call graphs, predictions and report.json")
+	f.StringVar(&o.outDir, "out", "meshinsight-validate", "directory for the profile and, per chain, its call graphs, predictions and report.json")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table|json")
 	return cmd
+}
+
+// printValidation writes the chains' reports, one after the other, as
+// tables or as one JSON array.
+func printValidation(out io.Writer, format string, reps []*experiment.Report) error {
+	if len(reps) == 0 {
+		return nil
+	}
+	if format == "json" {
+		data, err := json.MarshalIndent(reps, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding the reports: %w", err)
+		}
+		_, err = fmt.Fprintf(out, "%s\n", data)
+		return err
+	}
+	for i, rep := range reps {
+		if i > 0 {
+			if _, err := fmt.Fprintln(out); err != nil {
+				return err
+			}
+		}
+		if err := printers.PrintValidation(out, rep); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // newRelayCommand is the relay helper validate runs in each service pod.

@@ -30,6 +30,7 @@ const (
 	srcIstio124   = "istio-1.24-perf"
 	srcIssue15335 = "istio-issue-15335"
 	srcZhu        = "zhu-socc23"
+	srcEnvoyMem   = "envoy-memory-tests"
 )
 
 // Published figures.
@@ -49,7 +50,26 @@ const (
 	ztunnelMemoryMiB            = 12.0              // srcIstio124: 12 MB
 	// Message size of the published runs (A4 treats it as 1 KiB each way).
 	publishedBytes = 1024.0
+	// Envoy's memory tests bound the bytes one more cluster and one more
+	// host (endpoint) cost (srcEnvoyMem: EXPECT_MEMORY_LE(m_per_cluster,
+	// 42000), EXPECT_MEMORY_LE(m_per_host, 3000); exact values measured in
+	// 2021: 40,577 and 1,380).
+	envoyClusterBytes  = 42000.0
+	envoyEndpointBytes = 3000.0
+	// Istio's load-test mesh: 1000 services and 2000 pods (srcIstio124).
+	// A7 takes it as the configuration the published sidecar memory was
+	// measured with: a cluster per service (one port each) and an endpoint
+	// per pod.
+	loadTestClusters  = 1000
+	loadTestEndpoints = 2000
 )
+
+// sidecarBaseBytes is what A7 leaves of the published 60 MB (read as MiB,
+// as the flat figure always was) once the load-test mesh's clusters and
+// endpoints are taken out at Envoy's bounds: 62,914,560 − 42,000,000 −
+// 6,000,000 = 14,914,560 B (14.2 MiB). It holds the two worker threads the
+// figure was measured with.
+const sidecarBaseBytes = sidecarMemoryMiB*profile.MiB - loadTestClusters*envoyClusterBytes - loadTestEndpoints*envoyEndpointBytes
 
 // sidecarVCPUAtRate is sidecar CPU at 1k…5k qps (srcIssue15335).
 var sidecarVCPUAtRate = []struct{ rps, vcpu float64 }{
@@ -66,7 +86,11 @@ const assumptions = `Reference profile from published Istio figures; not measure
 	`A3: no p50 is published; p50 is set to the published p90 (an upper bound). ` +
 	`A4: byte-driven components (socket read/write, loopback, TLS) are half fixed, half proportional to size at the published 1 KiB. ` +
 	`A5: a waypoint's latency equals one sidecar's (half a sidecar pair); its rate factor follows the sidecar's (both Envoy). ` +
-	`A6: HTTP/2 and gRPC cost as HTTP/1.1 (no published split).`
+	`A6: HTTP/2 and gRPC cost as HTTP/1.1 (no published split). ` +
+	`A7: the published sidecar memory (60 MB, 2 worker threads) was measured with the configuration of Istio's load-test mesh ` +
+	`(1000 services with one port each, 2000 pods: 1000 clusters, 2000 endpoints); Envoy's memory-test bounds per cluster ` +
+	`(42,000 B) and per endpoint (3,000 B) are taken out of it to leave the base (14.2 MiB); per-thread memory is not published ` +
+	`and stays in the base.`
 
 // share is a component's part of a proxy's cost.
 type share struct {
@@ -142,9 +166,11 @@ func build() *profile.Profile {
 			Sources: []profile.Source{
 				{ID: srcIstio120, Citation: "istio.io, Performance and Scalability (Istio 1.20)", Figure: "sidecar pair, 1 KB, 1k rps, mTLS: +0.228 ms p90, +0.298 ms p99"},
 				{ID: srcIstio122, Citation: "istio.io, Performance and Scalability (Istio 1.22)", Figure: "two ztunnels: +0.17 ms p90, +0.20 ms p99"},
-				{ID: srcIstio124, Citation: "istio.io, Performance and Scalability (Istio 1.24)", Figure: "at 1k rps, 1 KB: sidecar 0.20 vCPU / 60 MB; waypoint 0.25 vCPU; ztunnel 0.06 vCPU / 12 MB"},
+				{ID: srcIstio124, Citation: "istio.io, Performance and Scalability (Istio 1.24)", Figure: "at 1k rps, 1 KB: sidecar 0.20 vCPU / 60 MB (2 worker threads); waypoint 0.25 vCPU; ztunnel 0.06 vCPU / 12 MB; load-test mesh of 1000 services and 2000 pods"},
 				{ID: srcIssue15335, Citation: "istio/istio.io issue 15335", Figure: "sidecar 0.18, 0.30, 0.40, 0.43, 0.45 vCPU at 1k…5k qps"},
 				{ID: srcZhu, Citation: "Zhu et al., Dissecting Overheads of Service Mesh Sidecars, SoCC'23", Figure: "HTTP: parsing dominates; TCP: loopback IPC and socket writes dominate"},
+				{ID: srcEnvoyMem, Citation: "envoyproxy/envoy, test/integration/stats_integration_test.cc (MemoryLargeClusterSize, MemoryLargeHostSizeWithStats)",
+					Figure: "at most 42,000 B per cluster (40,577 B measured in 2021) and 3,000 B per host (1,380 B measured)"},
 			},
 		},
 	}
@@ -189,7 +215,10 @@ func build() *profile.Profile {
 		{Mode: dataplane.Waypoint, Points: pts, Source: srcIssue15335},
 	}
 	p.Proxies = []profile.ProxyCost{
-		{Mode: dataplane.Sidecar, MemoryMiB: sidecarMemoryMiB, Source: srcIstio124},
+		{Mode: dataplane.Sidecar, MemoryMiB: sidecarMemoryMiB, Source: srcIstio124, Memory: &profile.MemoryModel{
+			BaseBytes: sidecarBaseBytes, PerClusterBytes: envoyClusterBytes, PerEndpointBytes: envoyEndpointBytes, Source: srcEnvoyMem,
+			Note: fmt.Sprintf("per cluster and per endpoint: Envoy's memory-test bounds (%s); base: %s's 60 MB less %d clusters and %d endpoints at those bounds (A7)",
+				srcEnvoyMem, srcIstio124, loadTestClusters, loadTestEndpoints)}},
 		{Mode: dataplane.Ambient, MemoryMiB: ztunnelMemoryMiB, PerNode: true, Source: srcIstio124},
 	}
 	// The published sidecar figures were taken at 1k rps through sidecars

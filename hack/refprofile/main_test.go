@@ -50,3 +50,19 @@ func TestRateFactorsFromIssue15335(t *testing.T) {
 		t.Errorf("factor at 2000 = %v (in range %v), want 0.8333", f, in)
 	}
 }
+
+// TestMemoryModelReproducesIstio re-derives the published figure: a sidecar
+// with the load-test mesh's configuration (1000 clusters, 2000 endpoints)
+// holds 60 MiB, and each cluster and endpoint costs Envoy's bounds.
+func TestMemoryModelReproducesIstio(t *testing.T) {
+	m, ok := build().ProxyMemory("sidecar")
+	if !ok {
+		t.Fatal("no sidecar memory model")
+	}
+	if got := m.MiB(profile.MemoryConfig{Clusters: 1000, Endpoints: 2000, WorkerThreads: 2}); got < 59.999 || got > 60.001 {
+		t.Errorf("load-test mesh: %.4f MiB, want 60", got)
+	}
+	if m.PerClusterBytes != 42000 || m.PerEndpointBytes != 3000 || m.Source == "" {
+		t.Errorf("model %+v: want Envoy's bounds, with a source", m)
+	}
+}

@@ -7,21 +7,22 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 )
 
 // ErrInvalidConfig is wrapped by every error of Config.Validate.
 var ErrInvalidConfig = errors.New("invalid validation config")
 
-// Config is one validation run.
+// Config is one validation run: one profile, then every chain in turn.
 type Config struct {
-	// Topology is the application; the zero value means
-	// experiment.DefaultTopology.
-	Topology experiment.Topology
-	// Rates are the open-loop request rates at the entry, in req/s.
+	// Chains are measured in order, each built, measured, predicted and torn
+	// down before the next; empty means every built-in chain (Chains).
+	Chains []Chain
+	// Rates, if set, are the open-loop request rates at the entry, in req/s,
+	// of every chain instead of each chain's own.
 	Rates []float64
 	// Rounds is the number of interleaved mesh/bypass pairs per rate.
 	Rounds int
@@ -30,8 +31,8 @@ type Config struct {
 	// Warmup is the length of the unrecorded mesh and bypass runs before
 	// each rate's rounds.
 	Warmup time.Duration
-	// Connections is the number of keep-alive connections of the load
-	// generator; zero means 8.
+	// Connections, if set, is the number of keep-alive connections of the
+	// load generator in every chain instead of each chain's own.
 	Connections int
 	// ProfilePath, if set, is an existing profile to predict with; otherwise
 	// the proxy is profiled first (Profile) and the profile written to
@@ -47,8 +48,9 @@ type Config struct {
 	// the profile's datapaths "p" and a digit); empty means "mv-" and four
 	// random hex digits. At most 9 characters.
 	Prefix string
-	// OutDir receives the profile, the call graphs, the predictions and the
-	// report. It is created if needed.
+	// OutDir receives the profile and, in a directory per chain named after
+	// it, the call graphs, the predictions and the report. It is created if
+	// needed.
 	OutDir string
 	// Progress receives progress lines; nil discards them.
 	Progress io.Writer
@@ -58,9 +60,9 @@ type Config struct {
 // restricted to what the chain needs.
 type ProfileConfig struct {
 	// Rates are the profiled request rates; they should span the per-proxy
-	// rates of the chain (the entry rate up to the busiest proxy's).
+	// rates of the chains (the entry rate up to the busiest proxy's).
 	Rates []float64
-	// Sizes are the profiled payload sizes; they should span the chain's.
+	// Sizes are the profiled payload sizes; they should span the chains'.
 	Sizes []int
 	// Duration and Rounds are per cell, as in agent.Config.
 	Duration time.Duration
@@ -70,7 +72,8 @@ type ProfileConfig struct {
 	Connections int
 }
 
-// Defaults of a validation run: about four minutes on a 2-core VM.
+// Defaults of a validation run; DefaultRates and DefaultConnections are the
+// default chain's.
 var (
 	DefaultRates          = []float64{150, 450}
 	DefaultProfileRates   = []float64{150, 450, 1350}
@@ -85,11 +88,17 @@ var (
 
 // WithDefaults returns c with every zero field filled in.
 func (c Config) WithDefaults() Config {
-	if len(c.Topology.Calls) == 0 {
-		c.Topology = experiment.DefaultTopology()
+	if len(c.Chains) == 0 {
+		c.Chains = Chains()
 	}
-	if len(c.Rates) == 0 {
-		c.Rates = DefaultRates
+	c.Chains = slices.Clone(c.Chains)
+	for i := range c.Chains {
+		if len(c.Rates) > 0 {
+			c.Chains[i].Rates = c.Rates
+		}
+		if c.Connections > 0 {
+			c.Chains[i].Connections = c.Connections
+		}
 	}
 	if c.Rounds == 0 {
 		c.Rounds = DefaultRounds
@@ -99,9 +108,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Warmup == 0 {
 		c.Warmup = DefaultWarmup
-	}
-	if c.Connections == 0 {
-		c.Connections = DefaultConnections
 	}
 	if len(c.Profile.Rates) == 0 {
 		c.Profile.Rates = DefaultProfileRates
@@ -123,12 +129,18 @@ func (c Config) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, a...)...)
 	}
-	if err := c.Topology.Validate(); err != nil {
-		return bad("topology: %w", err)
+	if len(c.Chains) == 0 {
+		return bad("no chains")
 	}
-	for _, r := range c.Rates {
-		if !(r > 0) || r > 20_000 {
-			return bad("rate %g: want above 0 and at most 20000 req/s", r)
+	if c.Connections < 0 {
+		return bad("connections %d: want 1 to 256, or 0 for each chain's own", c.Connections)
+	}
+	for i, ch := range c.Chains {
+		if err := ch.validate(); err != nil {
+			return bad("%w", err)
+		}
+		if slices.ContainsFunc(c.Chains[:i], func(o Chain) bool { return o.Name == ch.Name }) {
+			return bad("chain %s listed twice", ch.Name)
 		}
 	}
 	if c.Rounds < 2 || c.Rounds > 50 {
@@ -139,9 +151,6 @@ func (c Config) Validate() error {
 	}
 	if c.Warmup < 0 || c.Warmup > time.Minute {
 		return bad("warmup %v: want 0 to 1m", c.Warmup)
-	}
-	if c.Connections < 1 || c.Connections > 256 {
-		return bad("connections %d: want 1 to 256", c.Connections)
 	}
 	if len(c.Helper) == 0 {
 		return bad("no helper program")

@@ -8,13 +8,18 @@
 //     agent's node-local code (pkg/agent), over the protocols, mTLS
 //     settings, sizes and per-proxy rates the application uses, unless a
 //     profile is given.
-//  2. Chain: the application (Topology; DefaultTopology is four services
-//     with a fan-out, HTTP/1.1 and TCP edges, mTLS on two of them) runs in
-//     network namespaces joined by a bridge (datapath.BuildChain): every
-//     pod has an HAProxy sidecar as uid 1337 behind istio-init-style
-//     redirection, and every service is a relay process
-//     (workload.ServeRelay) that calls its callees in parallel and then
-//     answers. Every relay listens on a meshed port, whose calls go
+//  2. Chain: each chain (Chain: an application, its sidecars' configuration
+//     and its load generator's) runs in turn in network namespaces joined
+//     by a bridge (datapath.BuildChain): every pod has an HAProxy sidecar as
+//     uid 1337 behind istio-init-style redirection, and every service is a
+//     relay process (loadgen.ServeRelay) that calls its callees in parallel
+//     and then answers. DefaultChain is four services with a fan-out,
+//     HTTP/1.1 and TCP edges, mTLS on two of them, and the agent's own
+//     sidecar configuration; DiamondChain is one the profile's datapath did
+//     not shape: a fan-out of three joining at a service called by two
+//     callers, HTTP and TCP each with and without mTLS, sidecars configured
+//     unlike the agent's (threads, connection reuse, limits) and another
+//     load generator setting. The same profile predicts every chain. Every relay listens on a meshed port, whose calls go
 //     through the sidecars, and on a bypass port excluded from interception
 //     in every pod, whose calls go around them: the same pods and processes
 //     with and without the mesh.
@@ -27,9 +32,10 @@
 //     bypass per round; every figure is reported as median [min, max] over
 //     rounds.
 //  4. Predict: the same topology is written as a call graph per rate
-//     (pkg/callgraph) and predicted with the profile (pkg/predict, fan-out
-//     parallel); the equivalent `kubectl meshinsight predict` command is
-//     printed.
+//     (pkg/callgraph; each edge at the rate its caller serves, the sidecars'
+//     threads as proxyConcurrency) and predicted with the profile
+//     (pkg/predict, fan-out parallel); the equivalent `kubectl meshinsight
+//     predict` command is printed.
 //  5. Compare: per edge and end to end (p50, p99), per proxy and in total
 //     (CPU), the relative error and whether the prediction lies inside the
 //     measured spread; then the median and maximum error. Nothing is tuned

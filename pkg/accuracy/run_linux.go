@@ -28,16 +28,15 @@ import (
 // runs its helpers: the nat rules intercept every uid but 1337.
 const helperUID = 0
 
-// loadTimeout bounds each request of the load generator.
-const loadTimeout = 2 * time.Second
-
-// Run profiles the proxy (unless cfg.ProfilePath is set), builds the
-// topology's chain, measures it at every rate with interleaved mesh and
-// bypass rounds, predicts the same topology from the profile and compares.
-// Everything it creates but cfg.OutDir (network namespaces, processes,
-// temporary files) is removed before it returns, also on error and when ctx
-// is cancelled. It needs root and haproxy.
-func Run(ctx context.Context, cfg Config) (_ *experiment.Report, err error) {
+// Run profiles the proxy (unless cfg.ProfilePath is set), then for each
+// chain in turn builds it, measures it at every rate with interleaved mesh
+// and bypass rounds, predicts the same topology from the profile, compares
+// and tears it down. It returns one report per chain measured, also the
+// chains done before an error. Everything it creates but cfg.OutDir
+// (network namespaces, processes, temporary files) is removed before it
+// returns, also on error and when ctx is cancelled. It needs root and
+// haproxy.
+func Run(ctx context.Context, cfg Config) (_ []*experiment.Report, err error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -69,17 +68,32 @@ func Run(ctx context.Context, cfg Config) (_ *experiment.Report, err error) {
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the output directory: %w", err)
 	}
-	rep := &experiment.Report{Started: start, Topology: cfg.Topology, Rounds: cfg.Rounds, RunSeconds: cfg.Duration.Seconds()}
-	rep.LoadAverage = append(rep.LoadAverage, loadAverage())
-
 	prof, profPath, err := obtainProfile(ctx, cfg, prefix+"p", logf)
 	if err != nil {
 		return nil, err
 	}
-	rep.ProfilePath, rep.ProfileName = profPath, prof.Metadata.Name
+	var reps []*experiment.Report
+	for i, ch := range cfg.Chains {
+		rep, err := runChain(ctx, cfg, ch, prefix+"c"+strconv.Itoa(i), logf)
+		if err != nil {
+			return reps, fmt.Errorf("chain %s: %w", ch.Name, err)
+		}
+		rep.Started, rep.Elapsed = start, time.Since(start)
+		rep.ProfilePath, rep.ProfileName = profPath, prof.Metadata.Name
+		if err := predictChain(cfg, ch, prof, profPath, rep); err != nil {
+			return reps, fmt.Errorf("chain %s: %w", ch.Name, err)
+		}
+		reps = append(reps, rep)
+	}
+	return reps, nil
+}
 
-	logf("building the chain: %s", strings.Join(cfg.Topology.Pods(), ", "))
-	m, err := newMeasurer(ctx, cfg, prefix+"c")
+// runChain builds ch, measures it at every rate and tears it down.
+func runChain(ctx context.Context, cfg Config, ch Chain, prefix string, logf func(string, ...any)) (_ *experiment.Report, err error) {
+	rep := &experiment.Report{Chain: ch.Name, Setup: ch.Setup(), Topology: ch.Topology, Rounds: cfg.Rounds, RunSeconds: cfg.Duration.Seconds()}
+	rep.LoadAverage = append(rep.LoadAverage, loadAverage())
+	logf("building the %s chain: %s; %s", ch.Name, strings.Join(ch.Topology.Pods(), ", "), ch.Setup())
+	m, err := newMeasurer(ctx, cfg, ch, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -88,29 +102,39 @@ func Run(ctx context.Context, cfg Config) (_ *experiment.Report, err error) {
 			err = errors.Join(err, fmt.Errorf("tearing down the chain: %w", cerr))
 		}
 	}()
-
-	for _, rate := range cfg.Rates {
+	for _, rate := range ch.Rates {
 		rr, err := m.measureRate(ctx, rate, logf)
 		if err != nil {
 			return nil, fmt.Errorf("measuring at %g req/s: %w", rate, err)
 		}
-		if err := predictRate(cfg, prof, profPath, rr); err != nil {
-			return nil, err
-		}
 		rep.Rates = append(rep.Rates, *rr)
+	}
+	rep.LoadAverage = append(rep.LoadAverage, loadAverage())
+	return rep, nil
+}
+
+// predictChain predicts every rate of rep, summarizes and writes the
+// chain's report into its directory under cfg.OutDir.
+func predictChain(cfg Config, ch Chain, prof *profile.Profile, profPath string, rep *experiment.Report) error {
+	dir := filepath.Join(cfg.OutDir, ch.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating the chain's output directory: %w", err)
+	}
+	for i := range rep.Rates {
+		if err := predictRate(ch, dir, prof, profPath, &rep.Rates[i]); err != nil {
+			return err
+		}
 	}
 	rep.Summary = experiment.Summarize(rep.Rates)
 	rep.SummaryWithoutQueueing = experiment.SummarizeWithoutQueueing(rep.Rates)
-	rep.LoadAverage = append(rep.LoadAverage, loadAverage())
-	rep.Elapsed = time.Since(start)
 	data, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("encoding the report: %w", err)
+		return fmt.Errorf("encoding the report: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(cfg.OutDir, "report.json"), append(data, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("writing the report: %w", err)
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
 	}
-	return rep, nil
+	return nil
 }
 
 // obtainProfile reads cfg.ProfilePath or profiles the proxy with the
@@ -123,16 +147,22 @@ func obtainProfile(ctx context.Context, cfg Config, prefix string, logf func(str
 		}
 		return p, cfg.ProfilePath, nil
 	}
+	// One profile for every chain: the protocols and mTLS settings any of
+	// them uses.
+	var calls []experiment.Call
+	for _, ch := range cfg.Chains {
+		calls = append(calls, ch.Topology.Calls...)
+	}
 	var protocols []string
 	var mtls []bool
-	for _, c := range cfg.Topology.Calls {
+	for _, c := range calls {
 		if !slices.Contains(protocols, string(c.Protocol)) {
 			protocols = append(protocols, string(c.Protocol))
 		}
 	}
 	slices.Sort(protocols)
 	for _, on := range []bool{false, true} {
-		if slices.ContainsFunc(cfg.Topology.Calls, func(c experiment.Call) bool { return c.MTLS == on }) {
+		if slices.ContainsFunc(calls, func(c experiment.Call) bool { return c.MTLS == on }) {
 			mtls = append(mtls, on)
 		}
 	}
@@ -159,6 +189,7 @@ func obtainProfile(ctx context.Context, cfg Config, prefix string, logf func(str
 // measurer owns the chain and its relays.
 type measurer struct {
 	cfg     Config
+	ch      Chain
 	chain   *datapath.Chain
 	proxies map[string]int
 	// loader runs load jobs on the entry pod's load server, which keeps
@@ -167,20 +198,31 @@ type measurer struct {
 }
 
 // newMeasurer builds the chain and starts a relay in every service pod.
-func newMeasurer(ctx context.Context, cfg Config, prefix string) (_ *measurer, err error) {
+func newMeasurer(ctx context.Context, cfg Config, ch Chain, prefix string) (_ *measurer, err error) {
 	bctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	chain, err := datapath.BuildChain(bctx, ChainSpec(cfg.Topology, prefix))
+	chain, err := datapath.BuildChain(bctx, ch.DatapathSpec(prefix))
 	if err != nil {
 		return nil, fmt.Errorf("building the chain: %w", err)
 	}
-	m := &measurer{cfg: cfg, chain: chain, proxies: chain.ProxyPIDs()}
+	m := &measurer{cfg: cfg, ch: ch, chain: chain, proxies: chain.ProxyPIDs()}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, chain.Close())
 		}
 	}()
-	t := cfg.Topology
+	// The chain is measured as configured or not at all: a proxy that
+	// ignored its thread count would pass for one unlike the agent's.
+	for pod, pid := range m.proxies {
+		tasks, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+		if err != nil {
+			return nil, fmt.Errorf("counting the threads of the %s proxy: %w", pod, err)
+		}
+		if len(tasks) < ch.threads() {
+			return nil, fmt.Errorf("the %s proxy runs %d threads, want %d", pod, len(tasks), ch.threads())
+		}
+	}
+	t := ch.Topology
 	for _, s := range t.Services() {
 		rc := RelayConfig(t, s, chain.Addr, chain.Dir())
 		data, err := json.Marshal(rc)
@@ -214,20 +256,7 @@ func newMeasurer(ctx context.Context, cfg Config, prefix string) (_ *measurer, e
 
 // loadConfig is the entry's load at rate on side.
 func (m *measurer) loadConfig(rate float64, side string, d time.Duration) loadgen.LoadConfig {
-	entry := m.cfg.Topology.EntryCalls()[0]
-	port := MeshPort
-	if side == SideBypass {
-		port = BypassPort
-	}
-	return loadgen.LoadConfig{
-		Protocol:      loadgen.Protocol(entry.Protocol),
-		Target:        m.chain.Addr(entry.To).String() + ":" + strconv.Itoa(port),
-		RatePerSecond: rate, RequestBytes: entry.RequestBytes, ResponseBytes: entry.ResponseBytes,
-		Duration: d, Connections: m.cfg.Connections, Timeout: loadTimeout,
-		// The chain's clients are independent of one another, as a
-		// service's are: Poisson arrivals, as the profile was taken with.
-		Arrivals: loadgen.Poisson,
-	}
+	return m.ch.LoadConfig(m.chain.Addr, rate, side, d)
 }
 
 // measureRate runs the warm-up and the interleaved rounds at one rate.
@@ -259,8 +288,8 @@ func (m *measurer) measureRate(ctx context.Context, rate float64, logf func(stri
 				idle = append(idle, float64(sum)/1e6/m.cfg.Duration.Seconds())
 			}
 		}
-		logf("[%g req/s, round %d/%d] end to end p50 %.0f µs mesh, %.0f µs bypass; p99 %.0f µs mesh, %.0f µs bypass",
-			rate, i+1, m.cfg.Rounds, rd.Mesh.P50Micros, rd.Bypass.P50Micros, rd.Mesh.P99Micros, rd.Bypass.P99Micros)
+		logf("[%s, %g req/s, round %d/%d] end to end p50 %.0f µs mesh, %.0f µs bypass; p99 %.0f µs mesh, %.0f µs bypass",
+			m.ch.Name, rate, i+1, m.cfg.Rounds, rd.Mesh.P50Micros, rd.Bypass.P50Micros, rd.Mesh.P99Micros, rd.Bypass.P99Micros)
 		rr.Rounds = append(rr.Rounds, rd)
 	}
 	rr.IdleProxyMillicores, _, _ = loadgen.Spread(idle)
@@ -283,7 +312,7 @@ func (m *measurer) measureRate(ctx context.Context, rate float64, logf func(stri
 // run is one load run on one side with the proxies' CPU and the relays'
 // stats taken around it.
 func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Duration) (*experiment.LoadRun, error) {
-	t := m.cfg.Topology
+	t := m.ch.Topology
 	for _, s := range t.Services() {
 		if _, err := loadgen.FetchRelayStats(ctx, RelaySocket(m.chain.Dir(), s), true); err != nil {
 			return nil, err
@@ -360,16 +389,15 @@ func (m *measurer) load(ctx context.Context, lc loadgen.LoadConfig) (*loadgen.Re
 	return out.Mesh[0], nil
 }
 
-// predictRate writes the rate's call graph, predicts it with the profile
-// and fills in the comparison.
-func predictRate(cfg Config, prof *profile.Profile, profPath string, rr *experiment.RateResult) error {
-	g := cfg.Topology.Graph(rr.RatePerSecond)
-	data, err := callgraph.Marshal(g, "yaml")
+// predictRate writes the rate's call graph into dir, predicts it with the
+// profile and fills in the comparison.
+func predictRate(ch Chain, dir string, prof *profile.Profile, profPath string, rr *experiment.RateResult) error {
+	data, err := callgraph.Marshal(ch.Graph(rr.RatePerSecond), "yaml")
 	if err != nil {
 		return err
 	}
 	name := strconv.FormatFloat(rr.RatePerSecond, 'f', -1, 64)
-	rr.GraphPath = filepath.Join(cfg.OutDir, "graph-"+name+".yaml")
+	rr.GraphPath = filepath.Join(dir, "graph-"+name+".yaml")
 	if err := os.WriteFile(rr.GraphPath, data, 0o644); err != nil {
 		return fmt.Errorf("writing the call graph: %w", err)
 	}
@@ -396,12 +424,12 @@ func predictRate(cfg Config, prof *profile.Profile, profPath string, rr *experim
 	if err != nil {
 		return fmt.Errorf("predicting %s without queueing: %w", rr.GraphPath, err)
 	}
-	rr.RowsWithoutQueueing = experiment.Compare(cfg.Topology, rr.RatePerSecond, rr.Rounds, &without.Baseline)
+	rr.RowsWithoutQueueing = experiment.Compare(ch.Topology, rr.RatePerSecond, rr.Rounds, &without.Baseline)
 	out, err := json.MarshalIndent(report, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding the prediction: %w", err)
 	}
-	rr.PredictionPath = filepath.Join(cfg.OutDir, "prediction-"+name+".json")
+	rr.PredictionPath = filepath.Join(dir, "prediction-"+name+".json")
 	if err := os.WriteFile(rr.PredictionPath, append(out, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing the prediction: %w", err)
 	}
@@ -409,7 +437,8 @@ func predictRate(cfg Config, prof *profile.Profile, profPath string, rr *experim
 	for _, msg := range report.Messages {
 		rr.Notes = append(rr.Notes, "predictor: "+msg.String())
 	}
-	rr.Rows = experiment.Compare(cfg.Topology, rr.RatePerSecond, rr.Rounds, &report.Baseline)
+	rr.Notes = append(rr.Notes, ch.predictionNotes(prof)...)
+	rr.Rows = experiment.Compare(ch.Topology, rr.RatePerSecond, rr.Rounds, &report.Baseline)
 	return nil
 }
 

@@ -13,4 +13,4 @@ import (
 var ErrUnsupported = errors.New("validation needs Linux (network namespaces, a real sidecar datapath)")
 
 // Run needs Linux.
-func Run(ctx context.Context, cfg Config) (*experiment.Report, error) { return nil, ErrUnsupported }
+func Run(ctx context.Context, cfg Config) ([]*experiment.Report, error) { return nil, ErrUnsupported }

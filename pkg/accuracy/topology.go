@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/accuracy/experiment"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
@@ -18,19 +19,24 @@ const (
 	BypassPort = 9090
 )
 
-// ChainSpec is the datapath of t: a sidecar in every pod, one routed edge
-// per call, the bypass port excluded from interception everywhere.
-func ChainSpec(t experiment.Topology, prefix string) datapath.ChainSpec {
-	spec := datapath.ChainSpec{Prefix: prefix, ExcludePorts: []int{BypassPort}}
+// DatapathSpec is the datapath of c's topology, every field set: a sidecar
+// in every pod, configured as c says, one routed edge per call, the bypass
+// port excluded from interception everywhere.
+func (c Chain) DatapathSpec(prefix string) datapath.ChainSpec {
+	t := c.Topology
+	spec := datapath.ChainSpec{
+		Prefix: prefix, Subnet: datapath.DefaultChainSubnet, ExcludePorts: []int{BypassPort},
+		Proxy: c.Proxy, ProxyThreads: c.threads(), MaxConn: c.maxConn(),
+	}
 	for _, p := range t.Pods() {
 		spec.Pods = append(spec.Pods, datapath.ChainPod{Name: p, Sidecar: true})
 	}
-	for _, c := range t.Calls {
+	for _, call := range t.Calls {
 		mode := datapath.ModeHTTP
-		if c.Protocol == dataplane.TCP {
+		if call.Protocol == dataplane.TCP {
 			mode = datapath.ModeTCP
 		}
-		spec.Edges = append(spec.Edges, datapath.ChainEdge{From: c.From, To: c.To, Mode: mode, MTLS: c.MTLS})
+		spec.Edges = append(spec.Edges, datapath.ChainEdge{From: call.From, To: call.To, Mode: mode, MTLS: call.MTLS})
 	}
 	return spec
 }
@@ -63,3 +69,27 @@ func RelayConfig(t experiment.Topology, s string, addr func(string) netip.Addr, 
 
 // RelaySocket is the admin socket of service s's relay in dir.
 func RelaySocket(dir, s string) string { return filepath.Join(dir, "relay-"+s+".sock") }
+
+// loadTimeout bounds each request of the load generator.
+const loadTimeout = 2 * time.Second
+
+// LoadConfig is the load generator's run in the entry pod at rate, for d,
+// on side (SideMesh or SideBypass): the entry call's protocol and sizes to
+// its callee's port on that side, over c's connections. addr maps pods to
+// addresses.
+func (c Chain) LoadConfig(addr func(string) netip.Addr, rate float64, side string, d time.Duration) loadgen.LoadConfig {
+	entry := c.Topology.EntryCalls()[0]
+	port := MeshPort
+	if side == SideBypass {
+		port = BypassPort
+	}
+	return loadgen.LoadConfig{
+		Protocol:      loadgen.Protocol(entry.Protocol),
+		Target:        netip.AddrPortFrom(addr(entry.To), uint16(port)).String(),
+		RatePerSecond: rate, RequestBytes: entry.RequestBytes, ResponseBytes: entry.ResponseBytes,
+		Duration: d, Connections: c.Connections, Timeout: loadTimeout,
+		// The chain's clients are independent of one another, as a
+		// service's are: Poisson arrivals, as the profile was taken with.
+		Arrivals: loadgen.Poisson,
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/datapath"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/loadgen"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
 // suite is shared by the tests: a context cancelled on SIGINT/SIGTERM, the
@@ -47,9 +48,9 @@ func runHelper(ctx context.Context, args []string) error {
 	return agent.RunHelper(ctx, args)
 }
 
-// TestValidateShort runs the whole validation, short: a minimal profile of
-// the four variants, the five-pod chain at two rates, two rounds of one
-// second each (about 40 s). It checks what must hold whatever the model's
+// TestValidateShort runs the whole validation of the default chain, short:
+// a minimal profile of the four variants, the five-pod chain at two rates,
+// two rounds of one second each (about 40 s). It checks what must hold whatever the model's
 // accuracy: the chain answers through the mesh and around it, the mesh is
 // slower, every proxy worked, every edge is in the table, and nothing is
 // left behind.
@@ -59,28 +60,106 @@ func TestValidateShort(t *testing.T) {
 	prefix := suite.Prefix + "s"
 	out := t.TempDir()
 	cfg := Config{
-		Rates: []float64{150, 400}, Rounds: 2, Duration: time.Second, Warmup: 300 * time.Millisecond,
+		Chains: []Chain{DefaultChain()}, Rates: []float64{150, 400}, Rounds: 2, Duration: time.Second, Warmup: 300 * time.Millisecond,
 		Profile: ProfileConfig{Rates: []float64{300}, Sizes: []int{512}, Duration: 500 * time.Millisecond, Rounds: 1},
 		Helper:  suite.Helper, Prefix: prefix, OutDir: out, Progress: privtest.LogWriter{TB: t},
 	}
-	rep, err := Run(ctx, cfg)
-	assertNothingLeft(t, prefix)
+	checkReport(t, runChainShort(ctx, t, cfg), cfg, 2)
+	for _, f := range []string{"profile.json", "default/report.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("output %s: %v", f, err)
+		}
+	}
+}
+
+// TestValidateDiamondShort runs the diamond chain, short (about 25 s): no
+// profiling (the embedded reference profile predicts it; the figures are
+// not the point), two rates, two rounds of one second. It checks what the
+// chain must do whatever the model's accuracy: its sidecars run as
+// configured, every call of the fan-out and of the join is made and timed
+// (the store twice per request), every proxy works for the mesh and not
+// for the bypass, the graph tells the predictor the store's rate and the
+// proxies' threads, and nothing is left behind.
+func TestValidateDiamondShort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(suite.Ctx, 2*time.Minute)
+	defer cancel()
+	prefix := suite.Prefix + "d"
+	out := t.TempDir()
+	ref, err := profile.Reference()
 	if err != nil {
 		t.Fatal(err)
 	}
+	profPath := filepath.Join(out, "reference.json")
+	if err := profile.WriteFile(profPath, ref); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Chains: []Chain{DiamondChain()}, Rounds: 2, Duration: time.Second, Warmup: 300 * time.Millisecond,
+		ProfilePath: profPath, Helper: suite.Helper, Prefix: prefix, OutDir: out, Progress: privtest.LogWriter{TB: t},
+	}
+	rep := runChainShort(ctx, t, cfg)
+	checkReport(t, rep, cfg, len(DiamondChain().Rates))
+	if !strings.Contains(rep.Setup, "2 worker thread") || !strings.Contains(rep.Setup, "http-reuse always") {
+		t.Errorf("setup %q", rep.Setup)
+	}
+	for _, rr := range rep.Rates {
+		// The join: the store serves both callers, twice per request.
+		for i, rd := range rr.Rounds {
+			if got, want := rd.Mesh.Handlers["store"].Count, int64(2*rd.Mesh.Completed); got < want {
+				t.Errorf("%g req/s round %d: the store served %d requests for %d entry requests, want ≥ %d", rr.RatePerSecond, i+1, got, rd.Mesh.Completed, want)
+			}
+		}
+		graph, err := os.ReadFile(rr.GraphPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(graph), "proxyConcurrency: 2") || !strings.HasPrefix(rr.GraphPath, filepath.Join(out, "diamond")+"/") {
+			t.Errorf("graph %s does not give the proxies' threads:\n%s", rr.GraphPath, graph)
+		}
+		if !slices.ContainsFunc(rr.Notes, func(n string) bool { return strings.Contains(n, "2 worker threads") }) {
+			t.Errorf("%g req/s: no note on the threads the predictor ignores: %v", rr.RatePerSecond, rr.Notes)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "diamond", "report.json")); err != nil {
+		t.Errorf("report: %v", err)
+	}
+}
+
+// runChainShort runs cfg, whose one chain it returns the report of, and
+// checks that nothing was left behind.
+func runChainShort(ctx context.Context, t *testing.T, cfg Config) *experiment.Report {
+	t.Helper()
+	reps, err := Run(ctx, cfg)
+	assertNothingLeft(t, cfg.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 1 || reps[0].Chain != cfg.Chains[0].Name {
+		t.Fatalf("%d reports, want the %s chain's", len(reps), cfg.Chains[0].Name)
+	}
+	return reps[0]
+}
+
+// checkReport checks what must hold of a chain's short validation whatever
+// the model's accuracy: the chain answers through the mesh and around it,
+// the mesh is slower, every call was made and timed, every proxy worked,
+// every edge is in the table with a prediction.
+func checkReport(t *testing.T, rep *experiment.Report, cfg Config, rates int) {
+	t.Helper()
 	var table strings.Builder
 	if err := printers.PrintValidation(&table, rep); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", table.String())
 
-	top := experiment.DefaultTopology()
-	if len(rep.Rates) != 2 {
-		t.Fatalf("%d rates measured, want 2", len(rep.Rates))
+	top := rep.Topology
+	visits := top.Visits()
+	if len(rep.Rates) != rates {
+		t.Fatalf("%d rates measured, want %d", len(rep.Rates), rates)
 	}
 	for _, rr := range rep.Rates {
-		if len(rr.Rounds) != 2 {
-			t.Fatalf("%g req/s: %d rounds, want 2", rr.RatePerSecond, len(rr.Rounds))
+		if len(rr.Rounds) != cfg.Rounds {
+			t.Fatalf("%g req/s: %d rounds, want %d", rr.RatePerSecond, len(rr.Rounds), cfg.Rounds)
 		}
 		var meshP50, bypassP50 []float64
 		for i, rd := range rr.Rounds {
@@ -94,13 +173,14 @@ func TestValidateShort(t *testing.T) {
 					t.Errorf("%g req/s round %d %s: %d sent (want ≥ %.0f), %d completed, %d dropped, %d failed, %d relay errors",
 						rr.RatePerSecond, i+1, side, run.Sent, low, run.Completed, run.Dropped, run.Errors, run.RelayErrors)
 				}
-				// Every call of the fan-out was made and timed on both paths.
+				// Every call of the fan-out was made and timed on both
+				// paths, once per request its caller served.
 				for _, c := range top.Calls {
 					if c.From == top.Entry {
 						continue
 					}
-					if e := run.Edges[c.Name()]; e.Count < int64(run.Completed) {
-						t.Errorf("%g req/s round %d %s: %d timed calls on %s, want ≥ %d", rr.RatePerSecond, i+1, side, e.Count, c.Name(), run.Completed)
+					if e, want := run.Edges[c.Name()], int64(visits[c.From]*run.Completed); e.Count < want {
+						t.Errorf("%g req/s round %d %s: %d timed calls on %s, want ≥ %d", rr.RatePerSecond, i+1, side, e.Count, c.Name(), want)
 					}
 				}
 			}
@@ -120,8 +200,9 @@ func TestValidateShort(t *testing.T) {
 				}
 			}
 		}
-		// Mesh slower than bypass: four meshed hops, two with mTLS, each
-		// through two proxies, cost far more than run-to-run noise.
+		// Mesh slower than bypass: four meshed hops or more, some with
+		// mTLS, each through two proxies, cost far more than run-to-run
+		// noise.
 		if med(meshP50) <= med(bypassP50) {
 			t.Errorf("%g req/s: end-to-end p50 %.0f µs through the mesh, %.0f µs around it: want the mesh slower",
 				rr.RatePerSecond, med(meshP50), med(bypassP50))
@@ -155,11 +236,6 @@ func TestValidateShort(t *testing.T) {
 	}
 	if rep.Summary.Latency.Rows == 0 || rep.Summary.CPU.Rows == 0 {
 		t.Errorf("summary %+v", rep.Summary)
-	}
-	for _, f := range []string{"profile.json", "report.json"} {
-		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
-			t.Errorf("output %s: %v", f, err)
-		}
 	}
 }
 

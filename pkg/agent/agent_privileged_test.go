@@ -58,6 +58,22 @@ func assertNothingLeft(tb testing.TB, prefix string, ms []Measurement) {
 	}
 }
 
+// runLeavingNothing runs the profile cfg, checks that nothing with its
+// prefix survived it, and fails the test on an error.
+func runLeavingNothing(ctx context.Context, t *testing.T, cfg Config) *Result {
+	t.Helper()
+	res, err := Run(ctx, cfg)
+	var ms []Measurement
+	if res != nil {
+		ms = res.Measurements
+	}
+	assertNothingLeft(t, cfg.Prefix, ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // TestLocalProfile runs a small real profile: haproxy, tcp and http, mTLS
 // off and on, two sizes, one rate, 1 s runs, 2 rounds (8 cells, about a
 // minute).
@@ -71,15 +87,8 @@ func TestLocalProfile(t *testing.T) {
 		Helper: suite.Helper, Prefix: prefix, Progress: privtest.LogWriter{TB: t},
 	}
 	start := time.Now()
-	res, err := Run(ctx, cfg)
-	var ms []Measurement
-	if res != nil {
-		ms = res.Measurements
-	}
-	assertNothingLeft(t, prefix, ms)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runLeavingNothing(ctx, t, cfg)
+	ms := res.Measurements
 	t.Logf("profile of %d cells in %v", len(ms), time.Since(start).Round(time.Millisecond))
 	if len(ms) != 8 {
 		t.Fatalf("%d measurements, want 8", len(ms))

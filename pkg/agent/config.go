@@ -115,6 +115,13 @@ type Config struct {
 	// number of cells done and in total (the in-cluster hand-off reports
 	// it to the CLI's progress bar).
 	CellDone func(done, total int)
+	// MemoryServices, MemoryEndpoints and MemoryThreads are the
+	// configurations the proxy's memory is measured with (every
+	// combination of upstream services, endpoints per service and worker
+	// threads; DefaultMemoryServices etc.); no services means no memory
+	// model. Only a datapath the agent builds, with a proxy of
+	// MemoryProxies, measures it.
+	MemoryServices, MemoryEndpoints, MemoryThreads []int
 }
 
 // DefaultSamplePeriod is the agent's stack-sampling period: 99 Hz per CPU
@@ -198,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.Prefix) > 10 {
 		return bad("prefix %q: at most 10 characters", c.Prefix)
+	}
+	if err := c.validateMemory(); err != nil {
+		return bad("%v", err)
 	}
 	return nil
 }

@@ -34,6 +34,15 @@ func TestConfigValidate(t *testing.T) {
 		{"tiny sample period", func(c *Config) { c.SamplePeriod = time.Microsecond }, false},
 		{"no helper", func(c *Config) { c.Helper = nil }, false},
 		{"long prefix", func(c *Config) { c.Prefix = "abcdefghijk" }, false},
+		{"memory", func(c *Config) {
+			c.MemoryServices, c.MemoryEndpoints, c.MemoryThreads = DefaultMemoryServices, DefaultMemoryEndpoints, DefaultMemoryThreads
+		}, true},
+		{"memory without endpoints", func(c *Config) { c.MemoryServices, c.MemoryThreads = []int{10}, []int{1} }, false},
+		{"memory of no services", func(c *Config) { c.MemoryServices, c.MemoryEndpoints, c.MemoryThreads = []int{0}, []int{1}, []int{1} }, false},
+		{"memory too large", func(c *Config) {
+			c.MemoryServices, c.MemoryEndpoints, c.MemoryThreads = []int{100000}, []int{100}, []int{1}
+		}, false},
+		{"memory threads", func(c *Config) { c.MemoryServices, c.MemoryEndpoints, c.MemoryThreads = []int{10}, []int{1}, []int{0} }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -48,6 +48,9 @@ type SideMeasurement struct {
 	// Samples counts classified stack samples per component (including
 	// classify.App).
 	Samples map[profile.Component]uint64 `json:"samples"`
+	// RSSBytes is the proxy's resident memory at the end of the cell; 0
+	// when it could not be read.
+	RSSBytes uint64 `json:"rssBytes,omitempty"`
 }
 
 // Agreement is the relative difference of the eBPF and schedstat on-CPU

@@ -49,15 +49,8 @@ func TestPodTestbedProfilesForeignProxies(t *testing.T) {
 			}}, nil
 		},
 	}
-	res, err := Run(ctx, cfg)
-	var ms []Measurement
-	if res != nil {
-		ms = res.Measurements
-	}
-	assertNothingLeft(t, prefix, ms)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runLeavingNothing(ctx, t, cfg)
+	ms := res.Measurements
 	if beds != 1 || len(ms) != 1 {
 		t.Fatalf("%d testbeds, %d measurements; want 1 and 1", beds, len(ms))
 	}

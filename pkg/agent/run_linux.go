@@ -27,7 +27,9 @@ import (
 type Result struct {
 	Profile      *profile.Profile
 	Measurements []Measurement
-	Elapsed      time.Duration
+	// Memory are the memory model's measurements, when it was measured.
+	Memory  []MemoryMeasurement
+	Elapsed time.Duration
 }
 
 // loadTimeout bounds each request of the load generator.
@@ -71,6 +73,14 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var mem []MemoryMeasurement
+	if cfg.measuresMemory() {
+		if mem, err = measureMemory(ctx, vr, logf); err != nil {
+			return nil, err
+		}
+	} else if len(cfg.MemoryServices) > 0 {
+		logf("[memory] not measured: the memory model needs a local datapath and one of %v", MemoryProxies)
+	}
 	logf("fitting %d measurements", len(ms))
 	where := "local"
 	if cfg.Mesh != "" {
@@ -86,7 +96,19 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	p.Provenance.Checks.ObserverThroughputRatio = observer
 	p.Provenance.Load = &profile.Load{Arrivals: string(vr.arrivals), Connections: vr.conns, ConnectionsKept: "cell"}
 	p.OperatingPoint = operatingPoint(ms, cfg.Mesh != "")
-	return &Result{Profile: p, Measurements: ms, Elapsed: time.Since(start)}, nil
+	if len(mem) > 0 {
+		cost, err := MemoryCost(mem, ms)
+		if err != nil {
+			return nil, err
+		}
+		p.Proxies = append(p.Proxies, cost)
+		p.Provenance.Method += MemoryMethod
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("validating the measured profile: %w", err)
+		}
+		logf("[memory] %s, R² %.4f%s", describeModel(cost.Memory), cost.Memory.Fit.R2, checkNote(cost.Memory.Fit.Check))
+	}
+	return &Result{Profile: p, Measurements: ms, Memory: mem, Elapsed: time.Since(start)}, nil
 }
 
 // prepare loads what every variant shares: the proxy's classification
@@ -479,9 +501,11 @@ func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto 
 	}
 	counts := classifySamples(vr.rules, vr.ksyms, syms, samples)
 	for i, pid := range pids {
+		rss, _ := readRSS(pid) // 0 when unreadable: no memory check
 		m.Sides = append(m.Sides, SideMeasurement{
 			Side:                sides[i],
 			PID:                 pid,
+			RSSBytes:            rss,
 			OnCPUNanos:          last.sched[pid].on - first.sched[pid].on,
 			RunqWaitNanos:       last.sched[pid].wait - first.sched[pid].wait,
 			SchedstatOnCPUNanos: last.schedstat[i].OnCPUNanos - first.schedstat[i].OnCPUNanos,

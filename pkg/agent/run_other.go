@@ -15,7 +15,9 @@ import (
 type Result struct {
 	Profile      *profile.Profile
 	Measurements []Measurement
-	Elapsed      time.Duration
+	// Memory are the memory model's measurements, when it was measured.
+	Memory  []MemoryMeasurement
+	Elapsed time.Duration
 }
 
 // ErrUnsupported is returned by Run on systems other than Linux.

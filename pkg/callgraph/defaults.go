@@ -64,6 +64,10 @@ type ResolvedWorkload struct {
 	// WaypointID is the "namespace/name" of the waypoint calls to the
 	// workload cross, or "".
 	WaypointID string
+	// Config is what its sidecar is configured with: its proxyConfig, else
+	// every Service of the graph (ConfigDefaulted).
+	Config          ProxyConfig
+	ConfigDefaulted bool
 	// noWaypoint is set by SetMode(Ambient): no call to the workload crosses
 	// a waypoint, whatever its edges say.
 	noWaypoint bool
@@ -103,6 +107,11 @@ type Resolved struct {
 	// only when a ztunnel is used).
 	Nodes          int
 	NodesDefaulted bool
+	// Services are the graph's Services (ServicesListed), or one per
+	// workload when it lists none; IstioNamespace is the graph's.
+	Services       []ResolvedService
+	ServicesListed bool
+	IstioNamespace string
 	// waypointReplicas holds the replicas of the listed waypoints by ID.
 	waypointReplicas map[string]int
 }
@@ -200,6 +209,7 @@ func Resolve(g *Graph) (*Resolved, error) {
 			r.Entries = append(r.Entries, i)
 		}
 	}
+	r.resolveConfigs(g)
 	r.Assumptions = notes.Sorted()
 	return r, nil
 }

@@ -27,8 +27,15 @@ type Graph struct {
 	// workloads and edges name, with their replicas; a waypoint named but not
 	// listed has one replica.
 	Waypoints []Waypoint `json:"waypoints,omitempty" yaml:"waypoints,omitempty"`
-	Workloads []Workload `json:"workloads" yaml:"workloads"`
-	Edges     []Edge     `json:"edges" yaml:"edges"`
+	// IstioNamespace is Istio's root namespace, which a sidecar scoped to
+	// its namespace still sees (--what-if scope=namespace). Default
+	// istio-system.
+	IstioNamespace string     `json:"istioNamespace,omitempty" yaml:"istioNamespace,omitempty"`
+	Workloads      []Workload `json:"workloads" yaml:"workloads"`
+	Edges          []Edge     `json:"edges" yaml:"edges"`
+	// Services are the mesh's Services and what each adds to a sidecar's
+	// configuration. Default: every workload is one Service with one port.
+	Services []Service `json:"services,omitempty" yaml:"services,omitempty"`
 }
 
 // Waypoint is a waypoint proxy deployment: an L7 proxy that calls to the
@@ -94,6 +101,9 @@ type Workload struct {
 	ProxyCPULimitMillicores *int `json:"proxyCPULimitMillicores,omitempty" yaml:"proxyCPULimitMillicores,omitempty"`
 	// NodeType names the node type the pods run on, to select a per-node-type profile.
 	NodeType string `json:"nodeType,omitempty" yaml:"nodeType,omitempty"`
+	// ProxyConfig is what the workload's sidecar is configured with (its
+	// memory grows with it). Default: every Service of the graph.
+	ProxyConfig *ProxyConfig `json:"proxyConfig,omitempty" yaml:"proxyConfig,omitempty"`
 }
 
 // ID is the workload's unique key, "namespace/name".
@@ -154,6 +164,10 @@ type Edge struct {
 	// TracingSamplingPercent is the share (0..100) of requests traced. Default: none
 	// beyond what the profile measured.
 	TracingSamplingPercent *float64 `json:"tracingSamplingPercent,omitempty" yaml:"tracingSamplingPercent,omitempty"`
+	// Service is the Service called ("name" in the server's namespace or
+	// "namespace/name"), what a sidecar scoped to the calls observed
+	// imports. Default: the Services that select the server.
+	Service string `json:"service,omitempty" yaml:"service,omitempty"`
 }
 
 // Name renders the edge as "from->to".

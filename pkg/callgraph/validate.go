@@ -144,6 +144,7 @@ func Validate(g *Graph) error {
 	for i, e := range g.Edges {
 		validateEdge(add, item{"edges", i}, e, refs)
 	}
+	validateServices(add, g)
 	if len(ps) == 0 {
 		return nil
 	}

@@ -74,6 +74,7 @@ func Build(in Input) (*callgraph.Graph, []diag.Message) {
 		b.addCandidates()
 	}
 	b.finishEntries()
+	b.addProxyConfigs()
 	return b.g, b.notes.Sorted()
 }
 
@@ -180,11 +181,11 @@ func (b *builder) workload(ns, name string, mode dataplane.Mode) int {
 
 func meshWorkload(w kube.Workload) mesh.Workload {
 	return mesh.Workload{Namespace: w.Namespace, Name: w.Name, Labels: w.Labels, Mode: w.DataPlane.Mode,
-		ServiceAccount: w.ServiceAccount, Waypoint: w.DataPlane.Waypoint}
+		ServiceAccount: w.ServiceAccount, Waypoint: w.DataPlane.Waypoint, ReadyPods: w.ReadyPods()}
 }
 
 func meshService(s kube.Service) mesh.Service {
-	out := mesh.Service{Namespace: s.Namespace, Name: s.Name, Selector: s.Selector}
+	out := mesh.Service{Namespace: s.Namespace, Name: s.Name, Selector: s.Selector, ExportTo: s.ExportTo}
 	for _, p := range s.Ports {
 		out.Ports = append(out.Ports, mesh.Port{Name: p.Name, Port: p.Port, TargetPort: p.TargetPort, AppProtocol: p.AppProtocol, Protocol: p.Protocol})
 	}
@@ -247,6 +248,9 @@ func (b *builder) addObserved(t telemetry.EdgeTraffic) {
 	svcID := t.DestinationNamespace + "/" + t.DestinationService
 	server := b.edgeServer(&e, to, svcID)
 	svc, ok := b.services[svcID]
+	if ok {
+		e.Service = svcID
+	}
 	if ok && len(svc.Ports) > 0 {
 		port := b.port(svc, observed)
 		pol := b.in.Mesh.Edge(b.workloads[from], server, svc, port)
@@ -345,6 +349,9 @@ func (b *builder) addCandidates() {
 			continue
 		}
 		e := callgraph.Edge{From: c.From, To: c.To}
+		if okS {
+			e.Service = c.Service
+		}
 		if okS && len(svc.Ports) > 0 {
 			pol := b.in.Mesh.Edge(b.workloads[from], b.workloads[to], svc, svc.Ports[0])
 			b.notes.AddAll(pol.Messages)

@@ -37,6 +37,34 @@ type Options struct {
 // unreachable telemetry source degrade with a message; a namespace that does not
 // exist or a permission to list workloads that is missing is an error.
 func Collect(ctx context.Context, c *kube.Clients, o Options) (*callgraph.Graph, []diag.Message, error) {
+	in, notes, err := read(ctx, c, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, bnotes := Build(in)
+	notes.AddAll(bnotes)
+	return g, notes.Sorted(), nil
+}
+
+// CollectSidecars reads the cluster like Collect and plans the Sidecar
+// resources that would scope each sidecar to the Services it was observed
+// calling (ObservedSidecars); it returns the graph too.
+func CollectSidecars(ctx context.Context, c *kube.Clients, o Options) ([]mesh.SidecarPlan, *callgraph.Graph, []diag.Message, error) {
+	in, notes, err := read(ctx, c, o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	g, bnotes := Build(in)
+	notes.AddAll(bnotes)
+	plans, snotes := ObservedSidecars(in, g)
+	notes.AddAll(snotes)
+	return plans, g, notes.Sorted(), nil
+}
+
+// read reads what Build assembles: the topology, Istio's configuration and
+// the observed traffic.
+func read(ctx context.Context, c *kube.Clients, o Options) (Input, diag.List, error) {
+	var notes diag.List
 	if o.IstioNamespace == "" {
 		o.IstioNamespace = mesh.DefaultRootNamespace
 	}
@@ -45,9 +73,8 @@ func Collect(ctx context.Context, c *kube.Clients, o Options) (*callgraph.Graph,
 	}
 	top, err := kube.Discover(ctx, c.Kube, c.Dynamic, kube.Options{Namespace: o.Namespace, AllNamespaces: o.AllNamespaces})
 	if err != nil {
-		return nil, nil, err
+		return Input{}, notes, err
 	}
-	var notes diag.List
 	var namespaces []string
 	if !o.AllNamespaces {
 		namespaces = []string{o.Namespace}
@@ -60,7 +87,7 @@ func Collect(ctx context.Context, c *kube.Clients, o Options) (*callgraph.Graph,
 		notInstalled.Context = c.Context
 		notes.Add(diag.New(diag.PartialTopology, "istio", "%v; continuing with Istio's defaults", notInstalled))
 	case err != nil:
-		return nil, nil, fmt.Errorf("reading Istio configuration: %w", err)
+		return Input{}, notes, fmt.Errorf("reading Istio configuration: %w", err)
 	}
 
 	traffic, tnotes := readTraffic(ctx, c, o, top, namespaces)
@@ -69,9 +96,7 @@ func Collect(ctx context.Context, c *kube.Clients, o Options) (*callgraph.Graph,
 	if o.AllNamespaces {
 		name = "all-namespaces"
 	}
-	g, bnotes := Build(Input{Name: name, Topology: top, Mesh: cfg, Traffic: traffic})
-	notes.AddAll(bnotes)
-	return g, notes.Sorted(), nil
+	return Input{Name: name, Topology: top, Mesh: cfg, Traffic: traffic}, notes, nil
 }
 
 // readTraffic returns observed traffic from the chosen source, falling back as

@@ -18,6 +18,9 @@ type GraphOptions struct {
 	getter genericclioptions.RESTClientGetter
 	live   liveOptions
 	Output string
+	// SidecarResources writes, instead of the graph, the Sidecar resources
+	// that scope each sidecar to the Services it was observed calling.
+	SidecarResources bool
 
 	// Set by Complete.
 	clients *kube.Clients
@@ -38,11 +41,18 @@ format. Edit it and run predict -f on it to explore offline.`,
   kubectl meshinsight graph -n bookinfo > bookinfo.yaml
 
   # Every namespace, rates from a Prometheus you name, as JSON
-  kubectl meshinsight graph -A --prometheus-url http://localhost:9090 -o json`,
+  kubectl meshinsight graph -A --prometheus-url http://localhost:9090 -o json
+
+  # Sidecar resources that import only the Services each workload was observed
+  # calling (what predict --what-if scope=observed assumes); check them first
+  kubectl meshinsight graph -A --sidecar-resources > sidecars.yaml
+  kubectl apply --dry-run=server -f sidecars.yaml`,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "yaml", "Output format: yaml or json")
+	c.Flags().BoolVar(&o.SidecarResources, "sidecar-resources", false,
+		"Write the Sidecar resources that scope each sidecar to the Services it was observed calling (YAML), instead of the graph")
 	o.live.addFlags(c.Flags())
 	return c
 }
@@ -51,6 +61,9 @@ format. Edit it and run predict -f on it to explore offline.`,
 func (o *GraphOptions) Complete(*cobra.Command) error {
 	if err := o.live.complete(); err != nil {
 		return err
+	}
+	if noKubeconfig(o.getter) {
+		return fmt.Errorf("graph reads a cluster: %w", errNoKubeconfig)
 	}
 	var err error
 	o.clients, err = kube.NewClients(o.getter, kube.KubeconfigHint)
@@ -62,11 +75,17 @@ func (o *GraphOptions) Validate() error {
 	if o.Output != "yaml" && o.Output != "json" {
 		return fmt.Errorf("--output %q: want yaml or json", o.Output)
 	}
+	if o.SidecarResources && o.Output != "yaml" {
+		return fmt.Errorf("--sidecar-resources writes YAML: leave out --output %s", o.Output)
+	}
 	return o.live.validate()
 }
 
 // Run reads the cluster and writes the graph; messages go to stderr.
 func (o *GraphOptions) Run(ctx context.Context) error {
+	if o.SidecarResources {
+		return o.writeSidecars(ctx)
+	}
 	g, msgs, err := o.live.collect(ctx, o.clients)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -40,24 +41,33 @@ func graphClients() *kube.Clients {
 	return &kube.Clients{Config: &rest.Config{}, Kube: kc, Dynamic: dyn, Istio: istiofake.NewSimpleClientset(), Context: "lab", Namespace: "shop"}
 }
 
+// runGraph runs the graph command o (its output flags set) on the fake
+// cluster, web calling api at 40 req/s in Prometheus, and returns its
+// stdout and stderr.
+func runGraph(t *testing.T, o *GraphOptions) (out, errOut *bytes.Buffer) {
+	t.Helper()
+	o.getter, o.live = genericclioptions.NewConfigFlags(true), newLiveOptions()
+	o.IOStreams, _, out, errOut = genericiooptions.NewTestIOStreams()
+	o.live.PrometheusURL = promtest.Serve(t, promtest.Requests{Namespace: "shop", From: "web", To: "api", Service: "api", Protocol: "grpc", Rate: 40})
+	if err := o.live.complete(); err != nil {
+		t.Fatal(err)
+	}
+	o.clients = graphClients()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return out, errOut
+}
+
 // The graph command writes the live cluster's call graph in the file
 // format, and its messages on stderr.
 func TestGraphCommand(t *testing.T) {
 	for _, format := range []string{"yaml", "json"} {
 		t.Run(format, func(t *testing.T) {
-			streams, _, out, errOut := genericiooptions.NewTestIOStreams()
-			o := &GraphOptions{getter: genericclioptions.NewConfigFlags(true), live: newLiveOptions(), Output: format, IOStreams: streams}
-			o.live.PrometheusURL = promtest.Serve(t, promtest.Requests{Namespace: "shop", From: "web", To: "api", Service: "api", Protocol: "grpc", Rate: 40})
-			if err := o.live.complete(); err != nil {
-				t.Fatal(err)
-			}
-			o.clients = graphClients()
-			if err := o.Validate(); err != nil {
-				t.Fatal(err)
-			}
-			if err := o.Run(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			out, errOut := runGraph(t, &GraphOptions{Output: format})
 			g, err := callgraph.Parse("graph."+format, out.Bytes())
 			if err != nil {
 				t.Fatalf("output does not parse as a call graph: %v\n%s", err, out)
@@ -82,5 +92,29 @@ func TestGraphErrors(t *testing.T) {
 	}
 	if _, _, err := execute(t, "graph", "--kubeconfig", kubeconfig(t), "--window", "0s"); err == nil || !strings.Contains(err.Error(), "must be positive") {
 		t.Errorf("zero window: %v", err)
+	}
+}
+
+// graph --sidecar-resources writes one Sidecar per sidecar workload that
+// imports the Services it was observed calling, and warns of the rest.
+func TestGraphSidecarResources(t *testing.T) {
+	o := &GraphOptions{Output: "yaml", SidecarResources: true}
+	out, errOut := runGraph(t, o)
+	for _, want := range []string{
+		"# Warning: these Sidecars import only the Services observed in the window",
+		"# shop/web was observed calling 1 Service(s)\napiVersion: networking.istio.io/v1\nkind: Sidecar\n",
+		"  name: web-observed\n  namespace: shop\nspec:\n  egress:\n  - hosts:\n    - shop/api.shop.svc.cluster.local\n  workloadSelector:\n    labels:\n      app: web\n",
+		"  name: api-observed\n  namespace: shop\nspec:\n  egress:\n  - hosts:\n    - ~/*\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut.String(), "[MI0036]") {
+		t.Errorf("no passthrough warning on stderr: %q", errOut)
+	}
+	o.Output = "json"
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--sidecar-resources writes YAML") {
+		t.Errorf("json with --sidecar-resources: %v", err)
 	}
 }

@@ -69,13 +69,18 @@ func (o *liveOptions) validate() error {
 func (o *liveOptions) collect(ctx context.Context, c *kube.Clients) (*callgraph.Graph, []diag.Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	g, msgs, err := cluster.Collect(ctx, c, cluster.Options{Namespace: c.Namespace, AllNamespaces: o.AllNamespaces,
-		IstioNamespace: o.IstioNamespace, Source: o.source, PrometheusURL: o.PrometheusURL, At: o.at,
-		Window: o.Window, SampleInterval: o.SampleInterval})
+	g, msgs, err := cluster.Collect(ctx, c, o.clusterOptions(c))
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading context %q: %w", c.Context, err)
 	}
 	return g, msgs, nil
+}
+
+// clusterOptions are the flags as pkg/cluster takes them.
+func (o *liveOptions) clusterOptions(c *kube.Clients) cluster.Options {
+	return cluster.Options{Namespace: c.Namespace, AllNamespaces: o.AllNamespaces,
+		IstioNamespace: o.IstioNamespace, Source: o.source, PrometheusURL: o.PrometheusURL, At: o.at,
+		Window: o.Window, SampleInterval: o.SampleInterval}
 }
 
 // parseAt reads --at: empty (now), RFC 3339, or Unix seconds.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,7 @@ type PredictOptions struct {
 	ExportGraph string
 	ProfilePath string
 	live        liveOptions
+	budget      budgetOptions
 	traces      traceOptions
 	Output      string
 	WhatIf      []string
@@ -50,11 +52,21 @@ type PredictOptions struct {
 	FanOut      string
 	// Queueing adds the sidecars' queueing wait to p99.
 	Queueing bool
+	// ListExamples lists the embedded example graphs instead of predicting.
+	ListExamples bool
+	// Quiet leaves out Info messages and the notices on stderr.
+	Quiet bool
+	// NoHeaders prints only the edge rows; SortBy orders edges, proxies
+	// and paths (predict.SortKeys).
+	NoHeaders bool
+	SortBy    string
 
 	// Set by Complete.
 	source      source
 	fanOutGiven bool
 	format      printers.Format
+	// names is -o name: one edge/FROM->TO line per edge.
+	names       bool
 	whatIfs     []predict.WhatIf
 	fanOut      predict.FanOut
 	kubeContext string
@@ -99,23 +111,36 @@ services it names.`,
   # Every namespace; save the derived call graph for offline what-ifs
   kubectl meshinsight predict -A --export-graph cluster.yaml
 
-  # Per-edge overhead of a call-graph file, with the embedded reference profile
-  kubectl meshinsight predict -f examples/bookinfo.yaml
+  # Per-edge overhead of an example call graph embedded in the binary (no cluster
+  # needed), with the embedded reference profile; --list-examples names them all
+  kubectl meshinsight predict -f example:bookinfo
+  kubectl meshinsight predict --list-examples
+
+  # A call-graph file, or one served over http(s), as kubectl -f takes them
+  kubectl meshinsight predict -f shop.yaml
+  kubectl meshinsight predict -f https://example.com/graphs/shop.yaml
 
   # Component breakdown, or machine-readable output
-  kubectl meshinsight predict -f examples/bookinfo.yaml -o wide
-  kubectl meshinsight predict -f examples/bookinfo.yaml -o json
+  kubectl meshinsight predict -f example:bookinfo -o wide
+  kubectl meshinsight predict -f example:bookinfo -o json
 
   # What-if: mTLS off everywhere; gRPC on one edge; a namespace moved to ambient
-  kubectl meshinsight predict -f examples/bookinfo.yaml --what-if mtls=off
-  kubectl meshinsight predict -f examples/bookinfo.yaml --what-if 'protocol=grpc,edge=productpage->reviews'
-  kubectl meshinsight predict -f examples/online-boutique.yaml --what-if mode=ambient,namespace=boutique
+  kubectl meshinsight predict -f example:bookinfo --what-if mtls=off
+  kubectl meshinsight predict -f example:bookinfo --what-if 'protocol=grpc,edge=productpage->reviews'
+  kubectl meshinsight predict -f example:online-boutique --what-if mode=ambient,namespace=boutique
+
+  # How much sidecar memory a Sidecar resource per workload would save
+  kubectl meshinsight predict -A --what-if scope=observed
 
   # A measured profile, and a component made twice as fast
   kubectl meshinsight predict -f graph.yaml --profile my-profile.json --speedup speedup.yaml
 
+  # Fail a CI pipeline (exit 1, offenders listed) when the change adds more than
+  # 2ms p99 to an edge or a path, or a proxy replica needs more than 500m CPU
+  kubectl meshinsight predict -f example:bookinfo --what-if mode=ambient --max-added-p99 2ms --max-proxy-cpu 500m
+
   # Render the graph coloured by added latency
-  kubectl meshinsight predict -f examples/bookinfo.yaml -o dot | dot -Tsvg > mesh.svg` + predictTracesExamples,
+  kubectl meshinsight predict -f example:bookinfo -o dot | dot -Tsvg > mesh.svg` + predictTracesExamples,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
@@ -125,15 +150,20 @@ services it names.`,
 
 // AddFlags binds the command's flags to o.
 func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
-	f.StringVarP(&o.Filename, "filename", "f", "", "Call-graph file (YAML or JSON; - for stdin); without it the live cluster is read")
+	f.StringVarP(&o.Filename, "filename", "f", "", "Call-graph file (YAML or JSON; - for stdin), http(s) URL, or embedded example (example:bookinfo, see --list-examples); without it the live cluster is read")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "Leave out the Info messages (expected assumptions) and the notices on stderr; warnings stay")
+	f.BoolVar(&o.ListExamples, "list-examples", false, "List the example call graphs embedded in the binary (use them as -f example:NAME)")
 	f.StringVar(&o.ExportGraph, "export-graph", "", "Also write the call graph used (e.g. the one derived from the cluster) to this file")
 	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|"))
-	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B (repeatable)")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|")+"|name")
+	f.BoolVar(&o.NoHeaders, "no-headers", false, "Print only the edge rows, without headers, other tables, totals or messages (table and wide output)")
+	f.StringVar(&o.SortBy, "sort-by", "", "Order edges, proxies and paths by "+strings.Join(predict.SortKeys, "|")+" (figures largest first, name A to Z)")
+	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B, scope=observed|namespace (repeatable); A and B are workloads or Services (reviews picks reviews-v1, -v2, ...); a selector that picks nothing is an error")
 	f.StringVar(&o.SpeedupPath, "speedup", "", "File of per-component speed-ups for the variant, e.g. {parsing: 2}")
 	f.StringVar(&o.FanOut, "fanout", o.FanOut, "How a request's downstream calls combine on a path: sequential (sum) or parallel (slowest)")
 	f.BoolVar(&o.Queueing, "queueing", o.Queueing, "Add each sidecar's queueing wait at its predicted load to p99 (M/M/c over the profile's proxy threads); --queueing=false leaves p99 at the profile's operating point")
 	o.live.addFlags(f)
+	o.budget.addFlags(f)
 	o.traces.addFlags(f)
 }
 
@@ -141,6 +171,9 @@ func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 // types and, for the live cluster, builds its clients. It reads the
 // kubeconfig, nothing else.
 func (o *PredictOptions) Complete(c *cobra.Command) error {
+	if o.ListExamples {
+		return nil
+	}
 	switch {
 	case o.traces.enabled():
 		o.source = fromTraces
@@ -151,7 +184,11 @@ func (o *PredictOptions) Complete(c *cobra.Command) error {
 	}
 	o.fanOutGiven = c.Flags().Changed("fanout")
 	var err error
-	if o.format, err = printers.ParseFormat(o.Output); err != nil {
+	format := o.Output
+	if o.names = o.Output == "name"; o.names {
+		format = ""
+	}
+	if o.format, err = printers.ParseFormat(format); err != nil {
 		return err
 	}
 	switch predict.FanOut(o.FanOut) {
@@ -171,8 +208,14 @@ func (o *PredictOptions) Complete(c *cobra.Command) error {
 	if err := o.live.complete(); err != nil {
 		return err
 	}
+	if err := o.budget.complete(); err != nil {
+		return err
+	}
 	o.kubeContext = kube.ContextName(o.getter)
 	if o.source == fromCluster {
+		if noKubeconfig(o.getter) {
+			return errNoKubeconfig
+		}
 		if o.clients, err = kube.NewClients(o.getter, kube.KubeconfigHint+", or pass -f FILE to work without a cluster"); err != nil {
 			return err
 		}
@@ -188,6 +231,18 @@ func (o *PredictOptions) Validate() error {
 	if err := o.live.validate(); err != nil {
 		return err
 	}
+	if o.NoHeaders && (o.names || (o.format != printers.Table && o.format != printers.Wide)) {
+		return errors.New("--no-headers applies to table and wide output")
+	}
+	if o.SortBy != "" && !slices.Contains(predict.SortKeys, o.SortBy) {
+		return fmt.Errorf("--sort-by %q: want one of %s", o.SortBy, strings.Join(predict.SortKeys, ", "))
+	}
+	if o.source == fromTraces && (o.NoHeaders || o.names || o.SortBy != "") {
+		return errors.New("--no-headers, --sort-by and -o name apply to a call graph's edges: use -f or the live cluster, not traces")
+	}
+	if o.source == fromTraces && o.budget.budget.Set() {
+		return errors.New("--max-added-p50, --max-added-p99 and --max-proxy-cpu check a call graph's edges, paths and proxies: use -f or the live cluster, not traces")
+	}
 	return o.validateTraces()
 }
 
@@ -195,6 +250,9 @@ func (o *PredictOptions) Validate() error {
 // Cancelling ctx (the first Ctrl-C or SIGTERM) ends it at once with an
 // error, whatever it is doing; nothing more is written to o.Out after that.
 func (o *PredictOptions) Run(ctx context.Context) error {
+	if o.ListExamples {
+		return printExamples(o.Out)
+	}
 	out := cancelWriter{ctx: ctx, w: o.Out}
 	return untilDone(ctx, func() error {
 		if o.source == fromTraces {
@@ -204,12 +262,16 @@ func (o *PredictOptions) Run(ctx context.Context) error {
 	})
 }
 
-// runGraph predicts on a call graph (a file or the live cluster) and prints
-// the report to out.
+// runGraph predicts on a call graph (a file, a URL, an example or the live
+// cluster) and prints the report to out.
 func (o *PredictOptions) runGraph(ctx context.Context, out io.Writer) error {
 	g, msgs, err := o.readGraph(ctx)
 	if err != nil {
 		return err
+	}
+	if o.source == fromCluster && len(g.Workloads) == 0 {
+		noResources(o.ErrOut, o.clients.Namespace, o.live.AllNamespaces)
+		return nil
 	}
 	if o.ExportGraph != "" {
 		if err := writeGraph(o.ExportGraph, g); err != nil {
@@ -228,7 +290,11 @@ func (o *PredictOptions) runGraph(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("predicting: %w", err)
 	}
-	return printers.Print(out, report, o.format)
+	report.Messages = o.shown(report.Messages)
+	if err := o.print(out, report); err != nil {
+		return err
+	}
+	return predict.CheckBudget(report, o.budget.budget)
 }
 
 // readGraph reads the call graph from the live cluster or from -f (a file,
@@ -245,6 +311,9 @@ func (o *PredictOptions) readGraph(ctx context.Context) (*callgraph.Graph, []dia
 			return nil, nil, err
 		}
 		g, err := callgraph.Parse("<stdin>", data)
+		return g, nil, err
+	}
+	if g, ok, err := readNamedGraph(ctx, o.Filename); ok {
 		return g, nil, err
 	}
 	g, err := callgraph.ReadFile(o.Filename)

@@ -17,6 +17,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/floatlist"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilerun"
@@ -119,7 +120,7 @@ func (o *ProfileOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Summary format: table|json|yaml (json and yaml silence progress)")
 	f.StringSliceVar(&o.Protocols, "protocols", nil, "Agent: protocols to measure (default tcp,http)")
 	f.IntSliceVar(&o.Sizes, "sizes", nil, "Agent: message sizes in bytes (default 128,1024,4096,16384)")
-	f.Float64SliceVar(&o.Rates, "rates", nil, "Agent: request rates (default 500,2000)")
+	floatlist.Var(f, &o.Rates, "rates", nil, "Agent: request rates in req/s (default 500,2000)")
 	f.DurationVar(&o.Duration, "duration", 0, "Agent: length of each load run (default 1s)")
 	f.IntVar(&o.Rounds, "rounds", 0, "Agent: exactly this many interleaved mesh/bypass rounds per cell (default: 3 to 8, more while a cell is imprecise, within 5 minutes)")
 }

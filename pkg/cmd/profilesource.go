@@ -38,7 +38,7 @@ func (o *PredictOptions) loadProfile(ctx context.Context) (p *profile.Profile, s
 		if p, err = profile.Reference(); err != nil {
 			return nil, "", nil, err
 		}
-		fmt.Fprintln(o.ErrOut, "Using the embedded reference profile (published Istio figures); run `kubectl meshinsight profile` or pass --profile FILE for a measured one.")
+		fmt.Fprintln(o.notices(), "Using the embedded reference profile (published Istio figures); run `kubectl meshinsight profile` or pass --profile FILE for a measured one.")
 		return p, "embedded", nil, nil
 	}
 	if len(set.ByNodeType) > 1 || len(set.ByNodeType) == 1 && set.ByNodeType[set.Default.Provenance.Platform.NodeType] == nil {
@@ -48,6 +48,6 @@ func (o *PredictOptions) loadProfile(ctx context.Context) (p *profile.Profile, s
 	if nodeProfiles != nil {
 		msg += " with per-node-type profiles for " + strings.Join(set.NodeTypes(), ", ")
 	}
-	fmt.Fprintln(o.ErrOut, msg+"; --profile FILE overrides it.")
+	fmt.Fprintln(o.notices(), msg+"; --profile FILE overrides it.")
 	return set.Default, set.Source, nodeProfiles, nil
 }

@@ -30,11 +30,11 @@ func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 ambient ztunnel and waypoints) adds to every call between your workloads, and which
 part of the proxy is responsible, from a call graph and a measured proxy profile.`,
 		Example: `  # Predict the overhead of a call graph with the embedded reference profile
-  kubectl meshinsight predict -f examples/bookinfo.yaml
+  kubectl meshinsight predict -f example:bookinfo
 
   # What would turning mTLS off, or moving to ambient, change?
-  kubectl meshinsight predict -f examples/bookinfo.yaml --what-if mtls=off
-  kubectl meshinsight predict -f examples/bookinfo.yaml --what-if mode=ambient`,
+  kubectl meshinsight predict -f example:bookinfo --what-if mtls=off
+  kubectl meshinsight predict -f example:bookinfo --what-if mode=ambient`,
 		SilenceUsage: true,
 		// main prints errors, escaped: they quote names from files,
 		// traces and clusters.

@@ -148,6 +148,7 @@ func (o *PredictOptions) runTraces(ctx context.Context, out io.Writer) error {
 			return err
 		}
 	}
+	report.Messages = o.shown(report.Messages)
 	return printers.PrintTraces(out, report, o.format)
 }
 

@@ -75,10 +75,10 @@ type ChainSpec struct {
 	// every pod: the bypass, so that mesh and bypass traffic run on the same
 	// pods and processes.
 	ExcludePorts []int
-	// Proxy is the sidecar. Only HAProxy is supported: routing per original
-	// destination and handing a TCP-mode listener's connection to an
-	// HTTP-mode backend need HAProxy (nginx cannot read original
-	// destinations).
+	// Proxy is the sidecar, with its tuning. Only HAProxy is supported:
+	// routing per original destination and handing a TCP-mode listener's
+	// connection to an HTTP-mode backend need HAProxy (nginx cannot read
+	// original destinations).
 	Proxy HAProxy
 	// MaxConn caps each proxy's concurrent connections; zero means 4096.
 	MaxConn int
@@ -167,6 +167,9 @@ func (s ChainSpec) Validate() error {
 		}
 	}
 	errs = append(errs, limitErrors(s.MaxConn, s.ProxyThreads)...)
+	if err := s.Proxy.check(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -212,12 +215,14 @@ type chainProxyConfig struct {
 	MaxConn     int
 	Threads     int
 	AdminSocket string
+	// Proxy is the sidecar's tuning.
+	Proxy HAProxy
 }
 
 // proxyConfig derives pod name's sidecar configuration; certs holds each
 // pod's credentials (nil without any mTLS edge).
 func (s ChainSpec) proxyConfig(name, adminSocket string, certs map[Pod]*TLSFiles) chainProxyConfig {
-	c := chainProxyConfig{Pod: name, InboundMode: ModeTCP, MaxConn: s.MaxConn, Threads: s.ProxyThreads, AdminSocket: adminSocket}
+	c := chainProxyConfig{Pod: name, InboundMode: ModeTCP, MaxConn: s.MaxConn, Threads: s.ProxyThreads, AdminSocket: adminSocket, Proxy: s.Proxy}
 	for _, e := range s.Edges {
 		if e.To == name {
 			c.InboundMode = e.Mode
@@ -247,7 +252,7 @@ func (s ChainSpec) proxyConfig(name, adminSocket string, certs map[Pod]*TLSFiles
 // upgrades the stream) and TLS settings and forwards to the callee's address
 // on the original port. Anything else passes through as TCP.
 func chainHAProxyConfig(c chainProxyConfig) []byte {
-	var b haproxyConfig
+	b := haproxyConfig{proxy: c.Proxy}
 	b.line("# meshinsight chain: %s sidecar, inbound %s mTLS %s, %d outbound routes", c.Pod, c.InboundMode, onOff(c.InboundTLS != nil), len(c.Routes))
 	b.preamble(c.MaxConn, c.Threads, c.AdminSocket, ModeTCP)
 	b.inbound(c.Pod, c.InboundMode, c.InboundTLS, true)
@@ -264,7 +269,7 @@ func chainHAProxyConfig(c chainProxyConfig) []byte {
 		b.line("")
 		b.line("backend to_%s", r.To)
 		b.line("    mode %s", r.Mode)
-		b.via(c.Pod+"-outbound", r.Mode)
+		b.httpBackend(c.Pod+"-outbound", r.Mode)
 		b.line("    # no port: the original destination port (SO_ORIGINAL_DST)")
 		if r.TLS != nil {
 			b.line("    server %s %s%s", r.To, r.Addr, upstreamTLS(r.TLS))

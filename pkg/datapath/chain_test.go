@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func chainTestSpec() ChainSpec {
@@ -41,6 +42,9 @@ func TestChainSpecValidate(t *testing.T) {
 		}, "same mode and mTLS"},
 		{"own port excluded", func(s *ChainSpec) { s.ExcludePorts = []int{15006} }, "proxy's own ports"},
 		{"subnet too small", func(s *ChainSpec) { s.Subnet = netip.MustParsePrefix("10.1.0.0/30") }, "room for 2 pods"},
+		{"tuned", func(s *ChainSpec) { s.Proxy = tunedHAProxy(); s.ProxyThreads = 2 }, ""},
+		{"bad reuse", func(s *ChainSpec) { s.Proxy.HTTPReuse = "sometimes" }, `http-reuse "sometimes"`},
+		{"negative timeout", func(s *ChainSpec) { s.Proxy.Timeouts.Server = -time.Second }, "server timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,5 +121,57 @@ func TestChainHAProxyGolden(t *testing.T) {
 		if !strings.Contains(front, want) {
 			t.Errorf("front's config lacks %q:\n%s", want, front)
 		}
+	}
+}
+
+// tunedHAProxy is a sidecar tuned unlike the agent's.
+func tunedHAProxy() HAProxy {
+	return HAProxy{HTTPReuse: "always", Timeouts: HAProxyTimeouts{Connect: 1500 * time.Millisecond, Client: 30 * time.Second, Server: 30 * time.Second}}
+}
+
+// TestChainHAProxyTuned checks that a chain's tuning reaches every sidecar:
+// threads, connection cap, timeouts, and the reuse policy on every HTTP
+// backend (inbound and outbound) but none of the TCP ones.
+func TestChainHAProxyTuned(t *testing.T) {
+	spec := chainTestSpec()
+	spec.Proxy, spec.ProxyThreads, spec.MaxConn = tunedHAProxy(), 2, 1024
+	s, err := spec.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	conf := chainHAProxyConfig(s.proxyConfig("front", "/d/front/admin.sock", map[Pod]*TLSFiles{
+		"front": {CA: "/d/ca.pem", Cert: "/d/front-cert.pem", Key: "/d/front-key.pem", CertKey: "/d/front-certkey.pem"},
+	}))
+	golden(t, "chain-haproxy-front-tuned.golden", conf)
+	text := string(conf)
+	for _, want := range []string{"nbthread 2\n", "maxconn 1024\n", "timeout connect 1500ms\n", "timeout client 30s\n", "timeout server 30s\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("tuned config lacks %q:\n%s", want, text)
+		}
+	}
+	// front's HTTP backends: inbound and to_plain; to_cache is TCP.
+	if n := strings.Count(text, "http-reuse always"); n != 2 {
+		t.Errorf("%d http-reuse lines, want 2 (the HTTP backends):\n%s", n, text)
+	}
+	cache := text[strings.Index(text, "backend to_cache"):strings.Index(text, "backend to_plain")]
+	if strings.Contains(cache, "http-reuse") {
+		t.Errorf("the TCP backend got a reuse policy:\n%s", cache)
+	}
+}
+
+func TestHAProxyConfigTuned(t *testing.T) {
+	c := ProxyConfig{Pod: Client, Mode: ModeHTTP, InboundPort: 15006, OutboundPort: 15001, MaxConn: 64, Threads: 1, Dir: "/d"}
+	conf, err := tunedHAProxy().Config(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(conf), "http-reuse always") || !strings.Contains(string(conf), "timeout server 30s") {
+		t.Errorf("the two-pod sidecar ignores the tuning:\n%s", conf)
+	}
+	if _, err := (HAProxy{HTTPReuse: "sometimes"}).Config(c); err == nil {
+		t.Error("an unknown reuse policy was accepted")
 	}
 }

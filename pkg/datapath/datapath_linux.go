@@ -194,6 +194,20 @@ func (d *Datapath) ServerAddr(port int) netip.AddrPort {
 	return netip.AddrPortFrom(d.spec.addr(Server), uint16(port))
 }
 
+// ProxyDir creates a directory named name for a proxy's files
+// (configuration, sockets, pid file) inside the datapath's temporary
+// directory, owned by the proxy uid; Close removes it with the rest.
+func (d *Datapath) ProxyDir(name string) (string, error) {
+	dir := filepath.Join(d.chain.Dir(), name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating proxy directory %s: %w", dir, err)
+	}
+	if err := os.Chown(dir, ProxyUID, ProxyUID); err != nil {
+		return "", fmt.Errorf("handing %s to uid %d: %w", dir, ProxyUID, err)
+	}
+	return dir, nil
+}
+
 // ProxyPIDs maps each pod with a sidecar to its proxy's PID.
 func (d *Datapath) ProxyPIDs() map[Pod]int {
 	m := map[Pod]int{}

@@ -52,6 +52,9 @@ type ProxyConfig struct {
 	AdminSocket string
 	// TLS holds the sidecar's certificates when mTLS is on; nil otherwise.
 	TLS *TLSFiles
+	// Upstreams adds upstream services to the outbound side, as a mesh's
+	// configuration does, for memory measurements; zero adds none.
+	Upstreams Upstreams
 }
 
 // TLSFiles are one sidecar's mTLS credentials, as PEM files.
@@ -80,9 +83,17 @@ type TLSFiles struct {
 // of one listener (and one REDIRECT rule) per port. A connection made to
 // 15001 or 15006 directly has no original destination but the listener
 // itself; it is rejected, as Envoy does, instead of looping until maxconn.
+//
+// The zero value is the agent's configuration; HTTPReuse and Timeouts tune
+// a sidecar unlike it (a validation chain the profile did not shape).
 type HAProxy struct {
 	// Binary is the haproxy executable; empty means "haproxy" on $PATH.
 	Binary string
+	// HTTPReuse is the http-reuse policy of every HTTP-mode backend (one of
+	// HTTPReusePolicies); empty leaves haproxy's default, safe.
+	HTTPReuse string
+	// Timeouts are the proxied connections' timeouts.
+	Timeouts HAProxyTimeouts
 }
 
 // Name implements Proxy.
@@ -95,11 +106,11 @@ func (h HAProxy) Command(configPath string) []string {
 }
 
 // Config implements Proxy.
-func (HAProxy) Config(c ProxyConfig) ([]byte, error) {
-	if err := c.check(); err != nil {
+func (h HAProxy) Config(c ProxyConfig) ([]byte, error) {
+	if err := errors.Join(c.check(), h.check()); err != nil {
 		return nil, err
 	}
-	var b haproxyConfig
+	b := haproxyConfig{proxy: h}
 	b.line("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
 	b.preamble(c.MaxConn, c.Threads, c.AdminSocket, c.Mode)
 	b.inbound(string(c.Pod), c.Mode, c.TLS, false)
@@ -107,16 +118,18 @@ func (HAProxy) Config(c ProxyConfig) ([]byte, error) {
 	b.line("frontend outbound")
 	b.line("    bind 0.0.0.0:%d", c.OutboundPort)
 	b.line("    tcp-request connection reject if { dst_port %d }", c.OutboundPort)
+	b.routes(c.Upstreams, c.Mode)
 	b.line("    default_backend outbound")
 	b.line("")
 	b.line("backend outbound")
-	b.via(string(c.Pod)+"-outbound", c.Mode)
+	b.httpBackend(string(c.Pod)+"-outbound", c.Mode)
 	b.line("    # 0.0.0.0 and no port: the original destination (SO_ORIGINAL_DST)")
 	if c.TLS != nil {
 		b.line("    server dst 0.0.0.0%s", upstreamTLS(c.TLS))
 	} else {
 		b.line("    server dst 0.0.0.0")
 	}
+	b.upstreams(c.Upstreams)
 	return b.Bytes(), nil
 }
 
@@ -153,6 +166,9 @@ func (n NGINX) Config(c ProxyConfig) ([]byte, error) {
 	}
 	if c.AppPort == 0 || !c.Upstream.IsValid() {
 		return nil, errors.New("nginx sidecar: needs AppPort and Upstream (it cannot read original destinations)")
+	}
+	if c.Upstreams.Services > 0 {
+		return nil, errors.New("nginx sidecar: upstream services are not rendered for nginx (measure memory with haproxy)")
 	}
 	b := newNGINXConfig(c)
 	b.line("# meshinsight datapath: %s sidecar, %s mode, mTLS %s", c.Pod, c.Mode, onOff(c.TLS != nil))
@@ -197,6 +213,9 @@ func (c ProxyConfig) check() error {
 	}
 	if c.TLS != nil && (c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "" || c.TLS.CertKey == "" || c.TLS.PeerName == "") {
 		errs = append(errs, errors.New("TLS needs CA, Cert, Key, CertKey and PeerName"))
+	}
+	if err := c.Upstreams.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("proxy config: %w", err)

@@ -59,6 +59,8 @@ const (
 	SizeFarOutsideProfile Code = "MI0032"
 	NoRanges              Code = "MI0033"
 	ProxySaturated        Code = "MI0034"
+	ProxyConfigPartial    Code = "MI0035"
+	SidecarScopeRisk      Code = "MI0036"
 )
 
 // CodeInfo documents one code.
@@ -139,6 +141,10 @@ var Codes = []CodeInfo{
 		"A measured profile gives its models a low–high range, but some figures also use models without one (borrowed ztunnel or waypoint models, feature costs), so those figures are shown without a range. The reference profile's published figures carry no spread at all, so its predictions have no ranges."},
 	{ProxySaturated, Warning, "proxy saturated",
 		"A sidecar's predicted CPU per instance reaches 95% of its worker threads (the profile's operating point): requests queue without bound there, so its latency figures are a floor. Add replicas, raise the proxy's concurrency or its CPU."},
+	{ProxyConfigPartial, Info, "proxy configuration partly read",
+		"Each sidecar's configuration (and so its memory) was counted over the Services of the namespaces read; read every namespace (-A) to count the whole mesh."},
+	{SidecarScopeRisk, Warning, "narrower Sidecar scope",
+		"Sidecar resources that import only the Services observed send calls to any other host to the PassthroughCluster (outboundTrafficPolicy ALLOW_ANY: plain TCP, no mTLS, no L7 features) or fail them (REGISTRY_ONLY); or they conflict with an existing Sidecar. Check the window covered every call before applying them."},
 }
 
 // Lookup returns the documentation of a code.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -376,7 +377,7 @@ func (b *builder) addServices(svcs []corev1.Service) {
 	for i := range svcs {
 		s := &svcs[i]
 		out := Service{Name: s.Name, Namespace: s.Namespace, Selector: s.Spec.Selector, Labels: s.Labels,
-			Headless: s.Spec.ClusterIP == corev1.ClusterIPNone}
+			Headless: s.Spec.ClusterIP == corev1.ClusterIPNone, ExportTo: splitList(s.Annotations[AnnotationExportTo])}
 		if id, via := useWaypoint(s.Labels, b.nsLabels[s.Namespace], s.Namespace, "service "+out.ID()); id != "" {
 			out.Waypoint = b.applicableWaypoint(id, via, WaypointForService)
 		}
@@ -423,6 +424,18 @@ func (b *builder) applyServiceWaypoints() {
 			dp.Mode, dp.Waypoint, dp.Reason = dataplane.Waypoint, s.Waypoint, "istio.io/use-waypoint on service "+s.ID()
 		}
 	}
+}
+
+// splitList splits a comma-separated annotation, trimming spaces; nil for
+// none.
+func splitList(v string) []string {
+	var out []string
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func podReady(p *corev1.Pod) bool {

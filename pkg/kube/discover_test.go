@@ -297,3 +297,30 @@ func TestParseMillicores(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceExportToAndReadyPods: a Service's exportTo annotation is read
+// as a list, and a workload counts its ready pods (a Service's endpoints).
+func TestServiceExportToAndReadyPods(t *testing.T) {
+	objs := fixture()
+	labels := map[string]string{"app": "productpage", "version": "v1"}
+	scoped := service("bookinfo", "scoped", map[string]string{"app": "productpage"}, nil, corev1.ServicePort{Name: "http", Port: 80})
+	scoped.Annotations = map[string]string{AnnotationExportTo: " ., ops "}
+	notReady := pod("bookinfo", "productpage-v1-abc-3", "productpage-v1-abc", "ReplicaSet", "n1", labels, withSidecar("500m"))
+	notReady.Status.Conditions[0].Status = corev1.ConditionFalse
+	top, err := Discover(context.Background(), fake.NewClientset(append(objs, scoped, notReady)...), nil, Options{Namespace: "bookinfo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range top.Services {
+		want := ""
+		if s.Name == "scoped" {
+			want = ".|ops"
+		}
+		if got := strings.Join(s.ExportTo, "|"); got != want {
+			t.Errorf("%s: exportTo %q, want %q", s.ID(), got, want)
+		}
+	}
+	if pp := byID(t, top, "bookinfo/productpage-v1"); pp.ReadyPods() != 2 || len(pp.Pods) != 3 {
+		t.Errorf("productpage: %d ready of %d pods, want 2 of 3", pp.ReadyPods(), len(pp.Pods))
+	}
+}

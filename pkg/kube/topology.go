@@ -121,10 +121,27 @@ type Service struct {
 	// address the pods, so the pods' waypoint applies, not the service's.
 	Headless bool
 	Labels   map[string]string
+	// ExportTo is its networking.istio.io/exportTo annotation split at
+	// commas (the namespaces whose proxies see it); nil when unset.
+	ExportTo []string
 }
 
 // ID is "namespace/name".
 func (s Service) ID() string { return s.Namespace + "/" + s.Name }
+
+// AnnotationExportTo limits the namespaces whose proxies see a Service.
+const AnnotationExportTo = "networking.istio.io/exportTo"
+
+// ReadyPods counts the workload's ready pods.
+func (w Workload) ReadyPods() int {
+	n := 0
+	for _, p := range w.Pods {
+		if p.Ready {
+			n++
+		}
+	}
+	return n
+}
 
 // ServicePort is one port of a Service.
 type ServicePort struct {

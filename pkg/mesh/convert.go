@@ -95,6 +95,7 @@ func tlsOf(t *netapi.ClientTLSSettings) tlsMode {
 func convertDestRule(m *metav1.ObjectMeta, s *netapi.DestinationRule) destRule {
 	d := destRule{
 		objMeta:  metaOf(m),
+		exportTo: s.GetExportTo(),
 		host:     resolveHost(s.GetHost(), m.Namespace),
 		selector: labelsOf(s.GetWorkloadSelector().GetMatchLabels()),
 		tls:      tlsOf(s.GetTrafficPolicy().GetTls()),
@@ -129,7 +130,7 @@ func percentOr(p *netapi.Percent, def float64) float64 {
 
 func convertVirtualService(m *metav1.ObjectMeta, s *netapi.VirtualService) virtualService {
 	ns := m.Namespace
-	v := virtualService{objMeta: metaOf(m), gateways: s.GetGateways()}
+	v := virtualService{objMeta: metaOf(m), gateways: s.GetGateways(), exportTo: s.GetExportTo()}
 	for _, h := range s.GetHosts() {
 		if h = resolveHost(h, ns); h != "" {
 			v.hosts = append(v.hosts, h)

@@ -16,6 +16,13 @@
 // service's, then the root namespace, oldest resource first on ties). What it
 // does not read: MeshConfig (auto mTLS is assumed on, outboundTrafficPolicy
 // ALLOW_ANY, Istio's built-in default retry policy, no default telemetry
-// providers), exportTo (every resource is visible everywhere), ServiceEntries and
-// request matching beyond ports, source labels and namespaces.
+// providers, every default exportTo "*"), ServiceEntries and request matching
+// beyond ports, source labels and namespaces. exportTo is read on Services
+// (their networking.istio.io/exportTo annotation), DestinationRules and
+// VirtualServices.
+//
+// Visibility counts the configuration each sidecar receives (Services,
+// clusters, endpoints, listeners, routes), narrowed by Sidecar egress hosts
+// and exportTo, for the memory model; SidecarResources writes the Sidecar
+// resources that would narrow it to the calls observed.
 package mesh

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,22 +232,31 @@ func (c *Config) destinationRule(client Workload, host, svcNamespace string) *de
 		func(d *destRule) bool { return d.namespace == root && d.selector == nil },
 	}
 	for _, in := range tiers {
-		var best *destRule
-		bestScore := -1
-		for i := range c.destRules {
-			d := &c.destRules[i]
-			if !in(d) {
-				continue
+		best := mostSpecificRule(host, func(yield func(*destRule) bool) {
+			for i := range c.destRules {
+				if d := &c.destRules[i]; in(d) && exportedTo(d.exportTo, d.namespace, client.Namespace) && !yield(d) {
+					return
+				}
 			}
-			if s := hostSpecificity(d.host, host); s > bestScore {
-				best, bestScore = d, s
-			}
-		}
+		})
 		if best != nil {
 			return best
 		}
 	}
 	return nil
+}
+
+// mostSpecificRule is the rule of rules whose host matches host most
+// specifically, the first of equals; nil for none.
+func mostSpecificRule(host string, rules iter.Seq[*destRule]) *destRule {
+	var best *destRule
+	bestScore := -1
+	for d := range rules {
+		if s := hostSpecificity(d.host, host); s > bestScore {
+			best, bestScore = d, s
+		}
+	}
+	return best
 }
 
 // clientTLS is the TLS mode the client's DestinationRule sets for a service port
@@ -270,7 +280,7 @@ func (c *Config) virtualService(ns, host string) (vs *virtualService, others int
 	bestTier, bestScore := 2, -1
 	for i := range c.virtualServices {
 		v := &c.virtualServices[i]
-		if len(v.gateways) > 0 && !slices.Contains(v.gateways, "mesh") {
+		if len(v.gateways) > 0 && !slices.Contains(v.gateways, "mesh") || !exportedTo(v.exportTo, v.namespace, ns) {
 			continue
 		}
 		score := -1
@@ -399,28 +409,34 @@ func (c *Config) sidecarFor(client Workload) *sidecarScope {
 // egressHostMatches reads a Sidecar egress host "namespace/dnsName": namespace
 // "*" is any, "." the client's, "~" none; dnsName is "*", "*.suffix" or a host.
 func egressHostMatches(h, clientNS string, svc Service) bool {
-	ns, dns, found := strings.Cut(strings.TrimSpace(h), "/")
+	return egressMatches(h, clientNS, svc.Namespace, svc.Name, svc.Host())
+}
+
+// egressMatches is egressHostMatches for any resource: one in namespace ns
+// named name (a short dnsName matches it) with host name host (an FQDN).
+func egressMatches(h, clientNS, ns, name, host string) bool {
+	hostNS, dns, found := strings.Cut(strings.TrimSpace(h), "/")
 	if !found {
-		ns, dns = "*", ns
+		hostNS, dns = "*", hostNS
 	}
-	switch ns {
+	switch hostNS {
 	case "*":
 	case ".":
-		if svc.Namespace != clientNS {
+		if ns != clientNS {
 			return false
 		}
 	case "~":
 		return false
 	default:
-		if ns != svc.Namespace {
+		if hostNS != ns {
 			return false
 		}
 	}
 	dns = strings.ToLower(dns)
 	if !strings.Contains(dns, ".") && dns != "*" {
-		return dns == svc.Name
+		return dns == name
 	}
-	return hostMatches(dns, svc.Host())
+	return hostMatches(dns, host)
 }
 
 // egress checks that the client's Sidecar resource imports the service.

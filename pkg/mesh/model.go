@@ -87,6 +87,8 @@ func (m tlsMode) String() string {
 
 type destRule struct {
 	objMeta
+	// exportTo lists the namespaces the rule is visible in (empty: all).
+	exportTo []string
 	host     string
 	selector map[string]string
 	tls      tlsMode
@@ -126,6 +128,8 @@ type l4Route struct {
 
 type virtualService struct {
 	objMeta
+	// exportTo lists the namespaces the service is visible in (empty: all).
+	exportTo []string
 	hosts    []string
 	gateways []string
 	http     []httpRoute
@@ -244,4 +248,31 @@ func matchPattern(pattern, value string) bool {
 		return strings.HasPrefix(value, pattern[:len(pattern)-1])
 	}
 	return pattern == value
+}
+
+// exportedTo reads an exportTo list of a resource in namespace owner: is it
+// visible to proxies in namespace ns? Empty means everywhere (Istio's
+// default, MeshConfig's defaultServiceExportTo and friends not read); "*"
+// everywhere, "." the owner's namespace, "~" nowhere, anything else a
+// namespace.
+func exportedTo(exportTo []string, owner, ns string) bool {
+	if len(exportTo) == 0 {
+		return true
+	}
+	for _, e := range exportTo {
+		switch e = strings.TrimSpace(e); e {
+		case "*":
+			return true
+		case ".":
+			if owner == ns {
+				return true
+			}
+		case "~":
+		default:
+			if e == ns {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -29,6 +29,9 @@ type Workload struct {
 	// Waypoint is "namespace/name" of the waypoint serving the workload (mode
 	// waypoint), so that policies attached to that waypoint Gateway apply. Optional.
 	Waypoint string
+	// ReadyPods counts its ready pods: the endpoints it gives each cluster
+	// of a Service that selects it. Only Visibility uses it.
+	ReadyPods int
 }
 
 // ID is the workload's "namespace/name".
@@ -53,8 +56,12 @@ type Service struct {
 	Namespace, Name string
 	Ports           []Port
 	// Selector picks the workloads behind the service (pod labels, same namespace).
-	// Only CandidateEdges uses it.
+	// Only CandidateEdges and Visibility use it.
 	Selector map[string]string
+	// ExportTo is the service's networking.istio.io/exportTo annotation, split
+	// at commas: the namespaces whose proxies see it ("*" all, "." its own,
+	// "~" none). Empty means every namespace (Istio's default).
+	ExportTo []string
 }
 
 // ID is the service's "namespace/name".

@@ -42,6 +42,9 @@ type Options struct {
 	// whose NodeType has one are predicted with it, the others with the
 	// default profile.
 	NodeProfiles map[string]*profile.Profile
+	// NoMemory leaves the proxies' memory out (and the notes about it), for
+	// reports that do not show it.
+	NoMemory bool
 	// Queueing adds each sidecar's queueing wait to the p99 (see
 	// queueing.go).
 	Queueing bool
@@ -369,6 +372,7 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 		}
 		sc.Edges[i], compBuf = edgeResult(g, e, wp, mtlsOn[i], c, compBuf)
 	}
+	pt.noMemory = opts.NoMemory
 	sc.Proxies = pt.results(proxyCosts, notes)
 	pt.noteNodeTypes(notes)
 	sc.Paths = pathsWithRanges(g, sc.Edges, ingress, opts.FanOut, notes)
@@ -407,6 +411,7 @@ func (pt *proxyTable) route(g *callgraph.Resolved, notes *diag.List) (trav [][]t
 			pt.rows[t.proxy].rps += r
 		}
 	}
+	pt.idleSidecars(g)
 	return trav, mtlsOn
 }
 

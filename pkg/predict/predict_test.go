@@ -282,7 +282,14 @@ func TestReferenceProfileReproducesPublishedFigures(t *testing.T) {
 	// Istio 1.20: sidecar pair, 1 KB, 1k rps, mTLS, HTTP/1.1: +0.228 ms p90 (our p50,
 	// assumption A3) and +0.298 ms p99; Istio 1.24: 0.20 vCPU per sidecar at 1k rps.
 	e := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(true), RequestsPerSecond: ptr(1000.0), RequestBytes: ptr(1024.0), ResponseBytes: ptr(1024.0)}
-	sc, _ := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), ref)
+	// 60 MB per sidecar of Istio's load-test mesh: 1000 Services of one port
+	// and 2000 pods (assumption A7), with two worker threads.
+	g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e)
+	for i := range g.Workloads {
+		g.Workloads[i].ProxyConfig = &callgraph.ProxyConfig{Services: 1000, Clusters: 1000, Endpoints: 2000}
+		g.Workloads[i].ProxyConcurrency = ptr(2)
+	}
+	sc, _ := run(t, g, ref)
 	near(t, "p50", sc.Edges[0].LatencyP50Micros, 228)
 	near(t, "p99", sc.Edges[0].LatencyP99Micros, 298)
 	for _, p := range sc.Proxies {

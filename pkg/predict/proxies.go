@@ -26,13 +26,19 @@ type proxyRow struct {
 	factor   float64
 	latency  float64          // added-p50 rate factor
 	prof     *profile.Profile // the default, or its node type's
+	// workload is the index of a sidecar's workload, -1 for other proxies.
+	workload int32
+	// threads is the sidecar's worker threads from the graph
+	// (proxyConcurrency), 0 when not given.
+	threads int
 }
 
 // proxyTable assigns traversals to proxies: each workload's sidecar, the
 // ztunnels (one per node, shared by every ambient workload), and each
 // waypoint.
 type proxyTable struct {
-	prof *profile.Profile
+	graph *callgraph.Resolved
+	prof  *profile.Profile
 	// nodeProfiles are per-node-type profiles (Options.NodeProfiles).
 	nodeProfiles map[string]*profile.Profile
 	// nodeTypesUsed and nodeTypesMissing collect, for the notes, the node
@@ -47,10 +53,12 @@ type proxyTable struct {
 	// ztunnel is the row of the ztunnels, or -1.
 	ztunnel   int32
 	waypoints map[string]int32
+	// noMemory leaves memory out (Options.NoMemory).
+	noMemory bool
 }
 
 func newProxyTable(g *callgraph.Resolved, p *profile.Profile) *proxyTable {
-	pt := &proxyTable{prof: p, sidecars: make([]int32, len(g.Workloads)), profiles: make([]*profile.Profile, len(g.Workloads)),
+	pt := &proxyTable{graph: g, prof: p, sidecars: make([]int32, len(g.Workloads)), profiles: make([]*profile.Profile, len(g.Workloads)),
 		ztunnel: -1, waypoints: map[string]int32{}}
 	for i := range pt.sidecars {
 		pt.sidecars[i] = -1
@@ -62,6 +70,9 @@ func (pt *proxyTable) add(r proxyRow) int32 {
 	if r.prof == nil {
 		r.prof = pt.prof
 	}
+	if r.kind != KindSidecar {
+		r.workload = -1
+	}
 	pt.rows = append(pt.rows, r)
 	return int32(len(pt.rows) - 1)
 }
@@ -71,9 +82,13 @@ func (pt *proxyTable) sidecar(i int, w *callgraph.ResolvedWorkload) int32 {
 	if row := pt.sidecars[i]; row >= 0 {
 		return row
 	}
-	r := proxyRow{owner: w.ID(), kind: KindSidecar, mode: dataplane.Sidecar, replicas: w.Replicas, prof: pt.workloadProfile(i, w)}
+	r := proxyRow{owner: w.ID(), kind: KindSidecar, mode: dataplane.Sidecar, replicas: w.Replicas, prof: pt.workloadProfile(i, w),
+		workload: int32(i)}
 	if w.ProxyCPULimitMillicores != nil {
 		r.limit = *w.ProxyCPULimitMillicores
+	}
+	if w.ProxyConcurrency != nil {
+		r.threads = *w.ProxyConcurrency // Istio's 0 means "one per core": unknown here
 	}
 	pt.sidecars[i] = pt.add(r)
 	return pt.sidecars[i]
@@ -262,14 +277,10 @@ func (pt *proxyTable) perReplica(r *proxyRow) float64 {
 
 // results turns rows and their accumulated costs into ProxyResults. Every
 // proxy's memory is per instance times its instances: replicas for
-// sidecars and waypoints, nodes for ztunnels (see memoryPerInstance).
+// sidecars and waypoints, nodes for ztunnels (see memoryTable).
 func (pt *proxyTable) results(c []costs, notes *diag.List) []ProxyResult {
 	out := make([]ProxyResult, len(pt.rows))
-	type memKey struct {
-		prof *profile.Profile
-		kind ProxyKind
-	}
-	memory := map[memKey]float64{}
+	mem := newMemoryTable(pt.graph)
 	for i, r := range pt.rows {
 		res := ProxyResult{Workload: r.owner, Kind: r.kind, Replicas: r.replicas, RateFactor: r.factor, CPULimitMillicores: r.limit}
 		res.RequestsPerSecondPerReplica = pt.perReplica(&r)
@@ -277,27 +288,28 @@ func (pt *proxyTable) results(c []costs, notes *diag.List) []ProxyResult {
 		if _, _, cpu := c[i].ranges(); cpu != nil {
 			res.Range = &Range{CPUMillicores: cpu}
 		}
-		mib, ok := memory[memKey{r.prof, r.kind}]
-		if !ok {
-			mib = memoryPerInstance(r.prof, r.kind, r.mode, notes)
-			memory[memKey{r.prof, r.kind}] = mib
+		if !pt.noMemory {
+			res.MemoryMiBPerReplica, res.ProxyConfig = mem.perInstance(&r, notes)
 		}
-		res.MemoryMiB = mib * float64(r.replicas)
+		res.MemoryMiB = res.MemoryMiBPerReplica * float64(r.replicas)
 		if r.limit > 0 && res.CPUMillicores/float64(r.replicas) > float64(r.limit) {
 			res.OverLimit = true
 		}
 		out[i] = res
 	}
+	if !pt.noMemory {
+		mem.note(notes)
+	}
 	sortProxies(out)
 	return out
 }
 
-// memoryPerInstance is one proxy instance's memory in MiB: the profile's
-// figure for the mode; for a waypoint without one, the profile's sidecar
+// memoryCost is the memory figure of one instance of a kind of proxy: the
+// profile's for the mode; for a waypoint without one, the profile's sidecar
 // figure (both are Envoy); else the embedded reference profile's, in the
 // same order. Any stand-in is reported; without any figure the memory is
-// not counted, and that is reported too.
-func memoryPerInstance(p *profile.Profile, kind ProxyKind, mode dataplane.Mode, notes *diag.List) float64 {
+// not counted (ok false), and that is reported too.
+func memoryCost(p *profile.Profile, kind ProxyKind, mode dataplane.Mode, notes *diag.List) (cost profile.ProxyCost, ok bool) {
 	candidates := []dataplane.Mode{mode}
 	if mode == dataplane.Waypoint {
 		candidates = append(candidates, dataplane.Sidecar)
@@ -315,14 +327,18 @@ func memoryPerInstance(p *profile.Profile, kind ProxyKind, mode dataplane.Mode, 
 				continue
 			}
 			if from != p || m != mode {
-				notes.Add(diag.New(diag.ProxyMemoryUnknown, string(kind), "profile %q has no memory figure for %s proxies; %s %s figure (%.0f MiB per instance) is used",
-					p.Metadata.Name, kind, profileName(from, p), kindOfMode(m), pc.MemoryMiB))
+				figure := fmt.Sprintf("figure (%.0f MiB per instance)", pc.MemoryMiB)
+				if pc.Memory != nil && kind == KindSidecar {
+					figure = "memory model (" + describeMemoryModel(pc.Memory) + ")"
+				}
+				notes.Add(diag.New(diag.ProxyMemoryUnknown, string(kind), "profile %q has no memory figure for %s proxies; %s %s %s is used",
+					p.Metadata.Name, kind, profileName(from, p), kindOfMode(m), figure))
 			}
-			return pc.MemoryMiB
+			return pc, true
 		}
 	}
 	notes.Add(diag.New(diag.ProxyMemoryUnknown, string(kind), "profile %q has no memory figure for %s proxies; their memory is not in the totals", p.Metadata.Name, kind))
-	return 0
+	return profile.ProxyCost{}, false
 }
 
 // profileName names from as the source of a figure used for p.

@@ -12,8 +12,8 @@ import (
 // The queueing term: a sidecar is a few worker threads serving every
 // crossing through it, so a request that arrives while they are busy waits.
 // Each sidecar instance is taken as an M/M/c queue (Poisson arrivals,
-// exponential service, c = the profile's proxy threads, first come first
-// served): its offered load a is its predicted CPU in cores, its arrival
+// exponential service, c = the workload's proxyConcurrency from the graph,
+// else the profile's proxy threads; first come first served): its offered load a is its predicted CPU in cores, its arrival
 // rate λ the crossings per second through it, its mean service time a/λ.
 // The wait's q-quantile is then S/(c−a) · ln(C/(1−q)) where C is Erlang's
 // C (the chance of waiting at all), and 0 when C ≤ 1−q. The models' p99
@@ -82,10 +82,14 @@ func newQueueing(pt *proxyTable, rowCosts []costs, notes *diag.List) *queueing {
 		if !(rate > 0) || !(load > 0) {
 			continue
 		}
-		if load >= saturation*float64(op.ProxyThreads) {
-			saturated = append(saturated, fmt.Sprintf("%s (%.2f of %d cores)", r.owner, load, op.ProxyThreads))
+		threads := op.ProxyThreads
+		if r.threads > 0 {
+			threads = r.threads
 		}
-		q.wait99[i] = waitQuantile(op.ProxyThreads, load, load/rate*1e6, waitQuantile99)
+		if load >= saturation*float64(threads) {
+			saturated = append(saturated, fmt.Sprintf("%s (%.2f of %d cores)", r.owner, load, threads))
+		}
+		q.wait99[i] = waitQuantile(threads, load, load/rate*1e6, waitQuantile99)
 	}
 	if len(saturated) > 0 {
 		notes.Add(diag.New(diag.ProxySaturated, "sidecar proxies",

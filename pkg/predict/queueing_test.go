@@ -112,3 +112,18 @@ func TestQueueingSaturation(t *testing.T) {
 		t.Errorf("no %s note for a sidecar at 112%% of its thread: %v", diag.ProxySaturated, notes)
 	}
 }
+
+func TestQueueingUsesTheWorkloadsThreads(t *testing.T) {
+	// The same busy edge with 4 worker threads per sidecar (the graph's
+	// proxyConcurrency) waits less than with the profile's 1.
+	g := twoWorkloads("sidecar", "sidecar", callgraph.Edge{Protocol: "tcp", MTLS: ptr(false), RequestsPerSecond: ptr(40000.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)})
+	one, _ := predictQueueing(t, g, queueProfile(t), true)
+	four := 4
+	for i := range g.Workloads {
+		g.Workloads[i].ProxyConcurrency = &four
+	}
+	many, _ := predictQueueing(t, g, queueProfile(t), true)
+	if !(many.Edges[0].LatencyP99Micros < one.Edges[0].LatencyP99Micros) {
+		t.Errorf("p99 with 4 threads %g not below 1 thread %g", many.Edges[0].LatencyP99Micros, one.Edges[0].LatencyP99Micros)
+	}
+}

@@ -1,6 +1,7 @@
 package predict
 
 import (
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"math"
@@ -160,6 +161,12 @@ type ProxyResult struct {
 	// MemoryMiB is the proxies' memory, all instances; 0 when the profile
 	// has no figure for their kind.
 	MemoryMiB float64 `json:"memoryMiB"`
+	// MemoryMiBPerReplica is one instance's memory: a sidecar's from its
+	// configuration (ProxyConfig) when the profile has a memory model.
+	MemoryMiBPerReplica float64 `json:"memoryMiBPerReplica,omitempty"`
+	// ProxyConfig is the configuration a sidecar's memory was predicted
+	// from.
+	ProxyConfig *callgraph.ProxyConfig `json:"proxyConfig,omitempty"`
 	// Range is the range of CPUMillicores; nil when unknown (MI0033).
 	Range *Range `json:"range,omitempty"`
 	// CPULimitMillicores is the limit of one proxy container, if known.

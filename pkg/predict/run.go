@@ -26,26 +26,31 @@ type Input struct {
 	// Messages from building the graph (e.g. reading the cluster) are reported with
 	// the prediction's own.
 	Messages []diag.Message
+	// NoMemory leaves the proxies' memory out (Options.NoMemory).
+	NoMemory bool
 }
 
 // Run predicts the baseline and, if asked, the variant, and gathers every
-// assumption behind them.
+// assumption behind them. A what-if whose selector picks nothing is an error.
 func Run(in Input) (*Report, error) {
 	if in.FanOut == "" {
 		in.FanOut = Sequential
+	}
+	if err := CheckSelectors(in.Graph, in.WhatIf); err != nil {
+		return nil, err
 	}
 	var notes diag.List
 	notes.AddAll(in.Messages)
 	notes.AddAll(in.Graph.Assumptions)
 	r := &Report{APIVersion: ReportAPIVersion, Kind: ReportKind, Graph: in.GraphName, FanOut: in.FanOut}
 	r.Profile, r.WhatIf = header(in.Profile, in.ProfileSource, in.WhatIf, in.Speedups, &notes)
-	base, err := Predict(in.Graph, in.Profile, Options{FanOut: in.FanOut, NodeProfiles: in.NodeProfiles, Queueing: in.Queueing}, &notes)
+	base, err := Predict(in.Graph, in.Profile, Options{FanOut: in.FanOut, NodeProfiles: in.NodeProfiles, Queueing: in.Queueing, NoMemory: in.NoMemory}, &notes)
 	if err != nil {
 		return nil, err
 	}
 	r.Baseline = *base
 	if len(in.WhatIf) > 0 || len(in.Speedups) > 0 {
-		variant, err := Predict(Apply(in.Graph, in.WhatIf, &notes), in.Profile, Options{FanOut: in.FanOut, Speedups: in.Speedups, NodeProfiles: in.NodeProfiles, Queueing: in.Queueing}, &notes)
+		variant, err := Predict(Apply(in.Graph, in.WhatIf, &notes), in.Profile, Options{FanOut: in.FanOut, Speedups: in.Speedups, NodeProfiles: in.NodeProfiles, Queueing: in.Queueing, NoMemory: in.NoMemory}, &notes)
 		if err != nil {
 			return nil, err
 		}

@@ -172,6 +172,7 @@ func PredictTraces(in TraceInput) (*TraceReport, *callgraph.Graph, error) {
 		rep, err := Run(Input{
 			Graph: resolved, GraphName: g.Metadata.Name, Profile: in.Profile, ProfileSource: in.ProfileSource,
 			WhatIf: in.WhatIf, Speedups: in.Speedups, NodeProfiles: in.NodeProfiles, Messages: notes.Sorted(), Queueing: in.Queueing,
+			NoMemory: true, // a trace report shows no proxies
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("predicting: %w", err)

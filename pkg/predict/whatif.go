@@ -2,6 +2,7 @@ package predict
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	sigsyaml "sigs.k8s.io/yaml"
@@ -14,7 +15,8 @@ import (
 
 // WhatIf is one change to a graph, limited to the edges or workloads its selector
 // matches. Written as comma-separated key=value pairs, e.g.
-// "mtls=off", "mode=ambient,namespace=shop", "protocol=grpc,edge=productpage->reviews".
+// "mtls=off", "mode=ambient,namespace=shop", "protocol=grpc,edge=productpage->reviews",
+// "scope=observed".
 type WhatIf struct {
 	// Raw is the text it was parsed from.
 	Raw string
@@ -22,6 +24,9 @@ type WhatIf struct {
 	MTLS     *bool
 	Mode     dataplane.Mode
 	Protocol dataplane.Protocol
+	// Scope narrows what each selected sidecar is configured with (its
+	// memory): ScopeNamespace or ScopeObserved.
+	Scope string
 	// Selector (at most one; none selects everything).
 	Edge      string
 	Workload  string
@@ -65,6 +70,11 @@ func ParseWhatIf(s string) (WhatIf, error) {
 				return w, fmt.Errorf("what-if %q: %w", s, err)
 			}
 			w.Protocol = p
+		case "scope":
+			if !slices.Contains(Scopes, value) {
+				return w, fmt.Errorf("what-if %q: scope=%s: want %s", s, value, strings.Join(Scopes, " or "))
+			}
+			w.Scope = value
 		case "edge":
 			from, to, ok := strings.Cut(value, "->")
 			if !ok || from == "" || to == "" {
@@ -79,11 +89,11 @@ func ParseWhatIf(s string) (WhatIf, error) {
 			w.Namespace = value
 			selectors++
 		default:
-			return w, fmt.Errorf("what-if %q: unknown key %q (want mtls, mode, protocol and optionally one of edge, workload, namespace)", s, key)
+			return w, fmt.Errorf("what-if %q: unknown key %q (want mtls, mode, protocol, scope and optionally one of edge, workload, namespace)", s, key)
 		}
 	}
-	if w.MTLS == nil && w.Mode == "" && w.Protocol == "" {
-		return w, fmt.Errorf("what-if %q: nothing to change: set mtls, mode or protocol", s)
+	if w.MTLS == nil && w.Mode == "" && w.Protocol == "" && w.Scope == "" {
+		return w, fmt.Errorf("what-if %q: nothing to change: set mtls, mode, protocol or scope", s)
 	}
 	if selectors > 1 {
 		return w, fmt.Errorf("what-if %q: use at most one of edge, workload, namespace", s)
@@ -91,29 +101,10 @@ func ParseWhatIf(s string) (WhatIf, error) {
 	if w.Mode != "" && w.Edge != "" {
 		return w, fmt.Errorf("what-if %q: mode applies to workloads: select with workload= or namespace=, not edge=", s)
 	}
+	if w.Scope != "" && w.Edge != "" {
+		return w, fmt.Errorf("what-if %q: scope applies to workloads: select with workload= or namespace=, not edge=", s)
+	}
 	return w, nil
-}
-
-// matchWorkload reports whether the selector picks workload w. A bare name matches
-// in any namespace.
-func (w WhatIf) matchWorkload(wl callgraph.ResolvedWorkload) bool {
-	switch {
-	case w.Workload != "":
-		return w.Workload == wl.ID() || w.Workload == wl.Name
-	case w.Namespace != "":
-		return w.Namespace == wl.Namespace
-	default:
-		return w.Edge == ""
-	}
-}
-
-func (w WhatIf) matchEdge(g *callgraph.Resolved, e callgraph.ResolvedEdge) bool {
-	from, to := g.Workloads[e.FromIndex], g.Workloads[e.ToIndex]
-	if w.Edge != "" {
-		f, t, _ := strings.Cut(w.Edge, "->")
-		return (f == from.ID() || f == from.Name) && (t == to.ID() || t == to.Name)
-	}
-	return w.matchWorkload(from) || w.matchWorkload(to)
 }
 
 // Apply returns a copy of g with the changes applied in order. A change whose
@@ -122,9 +113,10 @@ func Apply(g *callgraph.Resolved, changes []WhatIf, notes *diag.List) *callgraph
 	v := g.Clone()
 	for _, w := range changes {
 		matched := false
+		sel := w.selection(v)
 		if w.Mode != "" {
 			for i := range v.Workloads {
-				if w.matchWorkload(v.Workloads[i]) {
+				if sel.workload(i) {
 					v.Workloads[i].SetMode(w.Mode)
 					matched = true
 				}
@@ -137,10 +129,13 @@ func Apply(g *callgraph.Resolved, changes []WhatIf, notes *diag.List) *callgraph
 				}
 			}
 		}
+		if w.Scope != "" && applyScope(v, w.Scope, sel) {
+			matched = true
+		}
 		if w.MTLS != nil || w.Protocol != "" {
 			for i := range v.Edges {
 				e := &v.Edges[i]
-				if !w.matchEdge(v, *e) {
+				if !sel.call(*e) {
 					continue
 				}
 				matched = true

@@ -52,11 +52,7 @@ func whatIfGraph(t *testing.T) *callgraph.Resolved {
 			{From: "a", To: "b", Protocol: "http", RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
 			{From: "b", To: "c", Protocol: "http", RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
 		}}
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return resolved(t, g)
 }
 
 func mustWhatIf(t *testing.T, s string) WhatIf {

@@ -81,7 +81,7 @@ func printDot(buf io.Writer, r *predict.Report) error {
 		if !ok {
 			style = "shape=box"
 		}
-		fmt.Fprintf(buf, "  %s [label=%s, %s];\n", dotQuote(id), dotQuote(v.name(id)), style)
+		fmt.Fprintf(buf, "  %s [label=%s, %s];\n", dotQuote(id), dotQuote(v.name(id)+sidecarMemoryLine(r, id)), style)
 	}
 
 	for i, e := range shown {

@@ -73,7 +73,7 @@ func oddStrings() *predict.Report {
 	odd := []string{"", " lead", "trail ", "yes", "No", "null", "~", "1.5", "0x1F", "-dash", "- item", "a: b", "a:b", "ends:",
 		"a #b", "a#b", "#start", "'quote", `"dq"`, `it's "x"`, "new\nline", "tab\there", "esc\x1b[2J", "nel\u0085", "ls\u2028",
 		"bom\ufeff", "bad\xffutf8", "ünïcode 日本", "[flow]", "{x}", "@at", "`tick`", "|pipe", ">fold", "%pct", "&anchor", "*alias",
-		"!tag", "?q", "<<", "=", ".inf", ".nan", "2026-12-03", "1:30", "on", "OFF", "y", "true_story"}
+		"!tag", "?q", "<<", "=", ".inf", ".nan", ".5", "./rel", "../up", ".hidden", "2026-12-03", "1:30", "on", "OFF", "y", "true_story"}
 	r.Messages = nil
 	for _, s := range odd {
 		r.Messages = append(r.Messages, diag.New(diag.DefaultUsed, s, "%s", s))

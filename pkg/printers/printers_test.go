@@ -14,6 +14,7 @@ import (
 
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 )
@@ -67,7 +68,8 @@ func baselineReport() *predict.Report {
 			},
 			Proxies: []predict.ProxyResult{
 				{Workload: "shop/cart", Kind: predict.KindSidecar, Replicas: 2, RequestsPerSecondPerReplica: 500, RateFactor: 1.1,
-					CPUMillicores: 110.3, MemoryMiB: 104, CPULimitMillicores: 50, OverLimit: true},
+					CPUMillicores: 110.3, MemoryMiB: 104, MemoryMiBPerReplica: 52, CPULimitMillicores: 50, OverLimit: true,
+					ProxyConfig: &callgraph.ProxyConfig{Services: 9, Clusters: 12, Endpoints: 31, Listeners: 6, Routes: 8}},
 				{Workload: "shop/frontend", Kind: predict.KindSidecar, Replicas: 3, RequestsPerSecondPerReplica: 70.8333, RateFactor: 1,
 					CPUMillicores: 60.1, MemoryMiB: 156},
 				{Workload: "shop/redis", Kind: predict.KindZtunnel, Replicas: 1, RequestsPerSecondPerReplica: 800, RateFactor: 0.9,
@@ -189,6 +191,7 @@ func reports() map[string]*predict.Report {
 	return map[string]*predict.Report{
 		"baseline": baselineReport(),
 		"whatif":   whatIfReport(),
+		"scope":    scopeReport(),
 	}
 }
 

@@ -75,7 +75,9 @@ func commonNamespace(r *predict.Report) string {
 			see(e.To)
 		}
 		for _, p := range sc.Proxies {
-			see(p.Workload)
+			if p.Kind != predict.KindZtunnel { // Istio's, shared by the nodes
+				see(p.Workload)
+			}
 		}
 		for _, p := range sc.Paths {
 			see(p.Entry)
@@ -130,7 +132,10 @@ func (v *view) header(buf io.Writer) {
 	if v.ns != "" {
 		parts = append(parts, "Namespace: "+v.ns)
 	}
-	fmt.Fprintln(buf, safetext.Escape(strings.Join(parts, "   ")))
+	for i, p := range parts {
+		parts[i] = safetext.Escape(p)
+	}
+	fmt.Fprintln(buf, joinFit(parts, "   ", Width, ""))
 	if r.Variant != nil {
 		whatIfLine(buf, r.Header())
 	}
@@ -157,8 +162,8 @@ func messages(buf io.Writer, h predict.Header) {
 		return
 	}
 	fmt.Fprintln(buf, "\nAssumptions and warnings:")
-	for _, m := range h.Messages {
-		fmt.Fprintln(buf, "  "+safetext.Escape(m.String()))
+	for _, line := range groupMessages(h.Messages) {
+		fmt.Fprintln(buf, wrap("  "+safetext.Escape(line), Width, "    "))
 	}
 }
 
@@ -169,7 +174,7 @@ func (v *view) edges(buf io.Writer) error {
 		fmt.Fprintln(buf, "No edges.")
 		return nil
 	}
-	t := &table{}
+	t := v.table()
 	if v.r.Variant == nil {
 		t.header("EDGE", "PROTO", "MTLS")
 		if v.wide {
@@ -220,7 +225,7 @@ func (v *view) components(buf io.Writer) error {
 		return nil
 	}
 	fmt.Fprintln(buf, "\nComponents:")
-	t := &table{}
+	t := v.table()
 	if v.r.Variant == nil {
 		t.header("EDGE", "COMPONENT", "+P50", "+P99", "CPU")
 		for _, e := range base {
@@ -304,11 +309,11 @@ func (v *view) proxies(buf io.Writer) error {
 // when some proxy has a limit.
 func (v *view) proxyTable(ps []predict.ProxyResult) *table {
 	withLimit := slices.ContainsFunc(ps, func(p predict.ProxyResult) bool { return p.CPULimitMillicores > 0 })
-	t := &table{}
-	t.header("WORKLOAD", "KIND", "REPLICAS", "RPS/REPLICA", "CPU", "MEMORY")
+	t := v.table()
+	t.header("WORKLOAD", "KIND", "REPLICAS", "RPS/REPLICA", "CPU", "MEMORY", "MEM/REPLICA")
 	ranged := v.wide && slices.ContainsFunc(ps, func(p predict.ProxyResult) bool { return p.Range != nil })
 	if v.wide {
-		t.header("RATE FACTOR")
+		t.header("RATE FACTOR", "CLUSTERS", "ENDPOINTS")
 	}
 	if ranged {
 		t.header("CPU RANGE")
@@ -318,9 +323,9 @@ func (v *view) proxyTable(ps []predict.ProxyResult) *table {
 	}
 	for _, p := range ps {
 		row := []string{v.name(p.Workload), string(p.Kind), fmt.Sprint(p.Replicas), rate(p.RequestsPerSecondPerReplica),
-			proxyCPU(p), mebibytes(p.MemoryMiB)}
+			proxyCPU(p), mebibytes(p.MemoryMiB), replicaMemory(p)}
 		if v.wide {
-			row = append(row, fmt.Sprintf("%.2f", p.RateFactor))
+			row = append(row, fmt.Sprintf("%.2f", p.RateFactor), configCount(p, clusters), configCount(p, endpoints))
 		}
 		if ranged {
 			row = append(row, interval(p.Range, cpuMillicores, millicores))
@@ -351,12 +356,19 @@ func (v *view) proxyChangeTable(base, what []predict.ProxyResult) *table {
 		}
 		rows = append(rows, []string{v.name(k.workload), kind, replicas,
 			present(bok, proxyCPU(b)), present(wok, proxyCPU(w)), signedMillicores(w.CPUMillicores - b.CPUMillicores),
-			present(bok, mebibytes(b.MemoryMiB)), present(wok, mebibytes(w.MemoryMiB))})
+			present(bok, mebibytes(b.MemoryMiB)), present(wok, mebibytes(w.MemoryMiB)), signedMebibytes(w.MemoryMiB - b.MemoryMiB),
+			memoryChange(b, bok, w, wok)})
+		if v.wide {
+			rows[len(rows)-1] = append(rows[len(rows)-1], configChange(b, bok, w, wok, clusters), configChange(b, bok, w, wok, endpoints))
+		}
 		limits = append(limits, lim)
 	}
 	withLimit := slices.ContainsFunc(limits, func(l string) bool { return l != "-" })
-	t := &table{}
-	t.header("WORKLOAD", "KIND", "REPLICAS", "CPU BASE", "CPU WHAT-IF", "Δ CPU", "MEMORY BASE", "MEMORY WHAT-IF")
+	t := v.table()
+	t.header("WORKLOAD", "KIND", "REPLICAS", "CPU BASE", "CPU WHAT-IF", "Δ CPU", "MEMORY BASE", "MEMORY WHAT-IF", "Δ MEMORY", "MEM/REPLICA")
+	if v.wide {
+		t.header("CLUSTERS", "ENDPOINTS")
+	}
 	if withLimit {
 		t.header("CPU LIMIT")
 	}
@@ -421,7 +433,7 @@ func (v *view) paths(buf io.Writer) error {
 		return nil
 	}
 	fmt.Fprintln(buf, "\nPaths:")
-	t := &table{}
+	t := v.table()
 	if v.r.Variant == nil {
 		t.header("ENTRY", "+P50", "+P99", "CALLS", "CRITICAL PATH")
 		ranged := v.wide && slices.ContainsFunc(base, func(p predict.PathResult) bool { return p.Range != nil })
@@ -474,12 +486,13 @@ func (v *view) totals(buf io.Writer) error {
 		if b.TopComponent != "" {
 			parts = append(parts, "top CPU component "+b.TopComponent)
 		}
-		fmt.Fprintln(buf, "\nTotals: "+strings.Join(parts, ", "))
+		parts[0] = "Totals: " + parts[0]
+		fmt.Fprintln(buf, "\n"+joinFit(parts, ", ", Width, "  "))
 		return nil
 	}
 	w := v.r.Variant.Totals
 	fmt.Fprintf(buf, "\nTotals (%s, %s req/s):\n", plural(b.Edges, "edge"), rate(b.RequestsPerSecond))
-	t := &table{}
+	t := v.table()
 	t.header("TOTAL", "BASE", "WHAT-IF", "Δ")
 	t.row("CPU", millicores(b.CPUMillicores)+" ("+cores(b.CPUMillicores)+" cores)", millicores(w.CPUMillicores)+" ("+cores(w.CPUMillicores)+" cores)",
 		signedMillicores(w.CPUMillicores-b.CPUMillicores)+percentChange(b.CPUMillicores, w.CPUMillicores))
@@ -555,6 +568,8 @@ type table struct {
 	head []string
 	rows [][]string
 	gap  int
+	// width, when set, is what fit holds the table to.
+	width int
 }
 
 func (t *table) header(cols ...string) { t.head = append(t.head, cols...) }
@@ -573,6 +588,7 @@ func (t *table) row(cells ...string) {
 // (widths in runes): a table of 100,000 edges renders in a fraction of a
 // second, where a full table layout library took seconds.
 func (t *table) render(w io.Writer) error {
+	t.fit()
 	var buf bytes.Buffer
 	tab := tabwriter.NewWriter(&buf, 0, 8, cmp.Or(t.gap, 3), ' ', 0)
 	line := func(cells []string) {

@@ -16,6 +16,9 @@ import (
 func PrintValidation(w io.Writer, r *experiment.Report) error {
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "meshinsight validation: profile %s (%s)\n", r.ProfileName, r.ProfilePath)
+	if r.Chain != "" {
+		fmt.Fprintf(&buf, "chain %s: %s\n", r.Chain, r.Setup)
+	}
 	first := min(1, len(r.LoadAverage))
 	fmt.Fprintf(&buf, "%d interleaved mesh/bypass rounds of %gs per rate; load average %s at start, %s at end\n",
 		r.Rounds, r.RunSeconds, strings.Join(r.LoadAverage[:first], ""), strings.Join(r.LoadAverage[first:], ""))

@@ -315,7 +315,7 @@ func yamlString(s string) string {
 }
 
 // plainSafe reports whether s reads back as the same string written plain:
-// it starts with a letter, '_' or '/', holds only letters, digits, spaces
+// it starts with a letter, '_', '/', "./" or "../", holds only letters, digits, spaces
 // and punctuation that means nothing inside a plain scalar (a ':' not
 // before a space, a '#' not after one), does not end in a space or ':', and
 // is not a YAML 1.1 boolean or null.
@@ -323,8 +323,10 @@ func plainSafe(s string) bool {
 	if s == "" || s[len(s)-1] == ' ' || s[len(s)-1] == ':' {
 		return false
 	}
-	c := s[0]
-	if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '/') {
+	switch c := s[0]; {
+	case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '/':
+	case c == '.' && len(s) > 1 && (s[1] == '.' || s[1] == '/'): // a relative path
+	default:
 		return false
 	}
 	for i := 0; i < len(s); i++ {

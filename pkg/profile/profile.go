@@ -312,6 +312,9 @@ type ProxyCost struct {
 	// memory is not attributed to workloads.
 	PerNode bool   `json:"perNode,omitempty"`
 	Source  string `json:"source,omitempty"`
+	// Memory, when set, gives the memory of one instance from the size of
+	// its configuration; MemoryMiB is then the figure for an unknown one.
+	Memory *MemoryModel `json:"memory,omitempty"`
 }
 
 // The ranges a profile's numbers must lie in. A measured profile never
@@ -401,7 +404,7 @@ func (p *Profile) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return validateMemory(p.Proxies, checkSource)
 }
 
 // modelKey identifies a model: its traversal and component.

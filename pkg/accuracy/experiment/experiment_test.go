@@ -6,10 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
 func TestDefaultTopology(t *testing.T) {
@@ -39,54 +36,10 @@ func TestDefaultTopology(t *testing.T) {
 	}
 }
 
-func TestTopologyValidate(t *testing.T) {
-	c := func(from, to string, proto dataplane.Protocol) Call { return Call{From: from, To: to, Protocol: proto} }
-	tests := map[string]struct {
-		top  Topology
-		want string
-	}{
-		"two callers":     {Topology{Entry: "e", Calls: []Call{c("e", "a", "http"), c("a", "b", "tcp"), c("a", "c", "tcp"), c("c", "b", "tcp")}}, "must be a tree"},
-		"entry called":    {Topology{Entry: "e", Calls: []Call{c("e", "a", "http"), c("a", "e", "http")}}, "nothing may call the entry"},
-		"two entry calls": {Topology{Entry: "e", Calls: []Call{c("e", "a", "http"), c("e", "b", "http")}}, "makes 2 calls"},
-		"grpc":            {Topology{Entry: "e", Calls: []Call{c("e", "a", "grpc")}}, `protocol "grpc"`},
-		"unreachable":     {Topology{Entry: "e", Calls: []Call{c("e", "a", "http"), c("x", "y", "http")}}, "not reachable"},
-		"cycle":           {Topology{Entry: "e", Calls: []Call{c("e", "a", "http"), c("b", "c", "http"), c("c", "b", "http")}}, "cycle"},
-	}
-	for name, tt := range tests {
-		if err := tt.top.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: Validate = %v, want %q", name, err, tt.want)
-		}
-	}
-}
-
-// predictDefault predicts the default topology with the embedded reference
-// profile from the graph as the file format round-trips it.
+// predictDefault predicts the default topology (predictTopology).
 func predictDefault(t *testing.T, rate float64) *predict.Report {
 	t.Helper()
-	data, err := callgraph.Marshal(DefaultTopology().Graph(rate), "yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := callgraph.Parse("graph.yaml", data)
-	if err != nil {
-		t.Fatalf("the written graph does not parse: %v\n%s", err, data)
-	}
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Assumptions) != 0 {
-		t.Errorf("the graph leaves defaults to assume: %v", r.Assumptions)
-	}
-	prof, err := profile.Reference()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := predict.Run(predict.Input{Graph: r, Profile: prof, FanOut: predict.Parallel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep
+	return predictTopology(t, DefaultTopology(), rate)
 }
 
 func TestGraphPredicts(t *testing.T) {

@@ -11,12 +11,19 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
 )
 
-// Report is the outcome of a validation run.
+// Report is the outcome of a validation run on one chain.
 type Report struct {
+	// Chain names the chain; Setup says how its sidecars and load
+	// generator were configured.
+	Chain string `json:"chain,omitempty"`
+	Setup string `json:"setup,omitempty"`
+	// Started is the start of the validation (the profile included);
+	// Elapsed runs from there to the end of this chain.
 	Started time.Time     `json:"started"`
 	Elapsed time.Duration `json:"elapsedNanos"`
-	// LoadAverage is /proc/loadavg at the start and at the end: the
-	// machine is shared, and its load is part of every figure.
+	// LoadAverage is /proc/loadavg at the start and at the end of the
+	// chain's measurement: the machine is shared, and its load is part of
+	// every figure.
 	LoadAverage []string `json:"loadAverage"`
 	// ProfilePath is the profile the predictions used.
 	ProfilePath string   `json:"profilePath"`

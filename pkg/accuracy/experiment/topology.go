@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
@@ -34,12 +35,17 @@ func (c Call) Name() string { return c.From + "->" + c.To }
 
 // Topology is the test application: an entry pod that runs the load
 // generator and services that relay or echo. Every pod has a sidecar.
+//
+// The calls form a directed acyclic graph with one entry: a service may be
+// called by several callers and may call several services, and each call is
+// made once per request its caller serves, so a service called by two
+// callers that each serve one request per entry request serves two.
 type Topology struct {
 	// Entry is the pod of the load generator; it makes exactly one call.
 	Entry string
-	// Calls are the edges. Every pod but Entry is called exactly once per
-	// request (a tree), so a service's inbound protocol and mTLS are those
-	// of its one incoming call.
+	// Calls are the edges, at most one per pair of pods. The calls into one
+	// service agree on protocol and mTLS: the service serves one protocol and
+	// its sidecar has one inbound listener.
 	Calls []Call
 }
 
@@ -61,11 +67,36 @@ func DefaultTopology() Topology {
 	}
 }
 
-// Validate checks that t is a tree rooted at Entry with one entry call. It
-// does no I/O.
+// DiamondTopology is a second application of another shape: a fan-out of
+// three, two branches joining at one store (called twice per request), plain
+// HTTP into the gateway and mTLS on the HTTP and TCP calls behind it but one.
+// The gateway's sidecar serves four edges and the store's two callers.
+//
+//	client ─http─▶ gateway ─┬─http,mTLS─▶ users ───tcp,mTLS─┐
+//	                        ├─http,mTLS─▶ catalog ─tcp,mTLS─┴▶ store
+//	                        └─tcp───────▶ search
+func DiamondTopology() Topology {
+	return Topology{
+		Entry: "client",
+		Calls: []Call{
+			{From: "client", To: "gateway", Protocol: "http", RequestBytes: 300, ResponseBytes: 1500},
+			{From: "gateway", To: "users", Protocol: "http", MTLS: true, RequestBytes: 200, ResponseBytes: 800},
+			{From: "gateway", To: "catalog", Protocol: "http", MTLS: true, RequestBytes: 200, ResponseBytes: 3000},
+			{From: "gateway", To: "search", Protocol: "tcp", RequestBytes: 128, ResponseBytes: 256},
+			{From: "users", To: "store", Protocol: "tcp", MTLS: true, RequestBytes: 256, ResponseBytes: 1024},
+			{From: "catalog", To: "store", Protocol: "tcp", MTLS: true, RequestBytes: 256, ResponseBytes: 4096},
+		},
+	}
+}
+
+// Validate checks that t is a call DAG with one entry (see Topology): the
+// entry makes one call and nothing calls it, every service is reachable
+// from it, no call closes a cycle, no pair of pods is joined twice, and the
+// calls into a service agree on protocol and mTLS. It does no I/O.
 func (t Topology) Validate() error {
 	var errs []error
-	calledBy := map[string]string{}
+	into := map[string]Call{}
+	seen := map[[2]string]bool{}
 	for _, c := range t.Calls {
 		if c.Protocol != dataplane.HTTP && c.Protocol != dataplane.TCP {
 			errs = append(errs, fmt.Errorf("call %s: protocol %q: want http or tcp", c.Name(), c.Protocol))
@@ -73,35 +104,91 @@ func (t Topology) Validate() error {
 		if c.RequestBytes < 0 || c.ResponseBytes < 0 {
 			errs = append(errs, fmt.Errorf("call %s: negative size", c.Name()))
 		}
+		if c.From == c.To {
+			errs = append(errs, fmt.Errorf("call %s: a pod cannot call itself", c.Name()))
+		}
 		if c.To == t.Entry {
 			errs = append(errs, fmt.Errorf("call %s: nothing may call the entry %s", c.Name(), t.Entry))
 		}
-		if prev, ok := calledBy[c.To]; ok {
-			errs = append(errs, fmt.Errorf("%s is called by %s and %s: the topology must be a tree", c.To, prev, c.From))
+		if seen[[2]string{c.From, c.To}] {
+			errs = append(errs, fmt.Errorf("call %s listed twice: a caller makes one call per callee", c.Name()))
 		}
-		calledBy[c.To] = c.From
+		seen[[2]string{c.From, c.To}] = true
+		if prev, ok := into[c.To]; ok && (prev.Protocol != c.Protocol || prev.MTLS != c.MTLS) {
+			errs = append(errs, fmt.Errorf("calls %s and %s both enter %s, so they need the same protocol and mTLS", prev.Name(), c.Name(), c.To))
+		} else if !ok {
+			into[c.To] = c
+		}
 	}
 	if n := len(t.EntryCalls()); n != 1 {
 		errs = append(errs, fmt.Errorf("entry %q makes %d calls, want 1", t.Entry, n))
 	}
-	for _, s := range t.Services() {
-		// Every service must be reachable from the entry (no cycles).
-		seen := map[string]bool{}
-		for at := s; at != t.Entry; {
-			if seen[at] {
-				errs = append(errs, fmt.Errorf("%s is on a call cycle", s))
-				break
+	reached := map[string]bool{t.Entry: true}
+	for todo := []string{t.Entry}; len(todo) > 0; {
+		at := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, c := range t.CallsFrom(at) {
+			if !reached[c.To] {
+				reached[c.To] = true
+				todo = append(todo, c.To)
 			}
-			seen[at] = true
-			from, ok := calledBy[at]
-			if !ok {
-				errs = append(errs, fmt.Errorf("%s is not reachable from the entry %s", s, t.Entry))
-				break
-			}
-			at = from
 		}
 	}
+	for _, s := range t.Services() {
+		if !reached[s] {
+			errs = append(errs, fmt.Errorf("%s is not reachable from the entry %s", s, t.Entry))
+		}
+	}
+	if _, cyclic := t.order(); len(cyclic) > 0 {
+		errs = append(errs, fmt.Errorf("%s on a call cycle", strings.Join(cyclic, ", ")))
+	}
 	return errors.Join(errs...)
+}
+
+// order lists the pods in topological order (every caller before its
+// callees) and, apart, the pods it could not order: those on a call cycle
+// or below one.
+func (t Topology) order() (ordered, cyclic []string) {
+	callers := map[string]int{}
+	for _, c := range t.Calls {
+		callers[c.To]++
+	}
+	var ready []string
+	for _, p := range t.Pods() {
+		if callers[p] == 0 {
+			ready = append(ready, p)
+		}
+	}
+	for len(ready) > 0 {
+		p := ready[0]
+		ready = ready[1:]
+		ordered = append(ordered, p)
+		for _, c := range t.CallsFrom(p) {
+			if callers[c.To]--; callers[c.To] == 0 {
+				ready = append(ready, c.To)
+			}
+		}
+	}
+	for _, p := range t.Pods() {
+		if !slices.Contains(ordered, p) {
+			cyclic = append(cyclic, p)
+		}
+	}
+	return ordered, cyclic
+}
+
+// Visits is how many requests each pod serves per request entering at
+// Entry: 1 for the entry, and for a service the sum of its callers'. Pods
+// on a cycle (an invalid topology) are left out.
+func (t Topology) Visits() map[string]int {
+	ordered, _ := t.order()
+	visits := map[string]int{t.Entry: 1}
+	for _, p := range ordered {
+		for _, c := range t.CallsFrom(p) {
+			visits[c.To] += visits[p]
+		}
+	}
+	return visits
 }
 
 // Pods lists Entry and then every service, in order of first appearance.
@@ -134,7 +221,8 @@ func (t Topology) CallsFrom(pod string) []Call {
 	return out
 }
 
-// Inbound returns the call into service s.
+// Inbound returns the first call into service s; every call into s has its
+// protocol and mTLS (Validate).
 func (t Topology) Inbound(s string) Call {
 	for _, c := range t.Calls {
 		if c.To == s {
@@ -146,7 +234,8 @@ func (t Topology) Inbound(s string) Call {
 
 // Graph is t as a call graph at rate requests per second entering at Entry:
 // every workload a sidecar, every edge its protocol, explicit mTLS, sizes,
-// and the entry rate on each edge (one call per request).
+// and its rate: the entry rate times the requests its caller serves per
+// entry request (Visits), one call per request served.
 func (t Topology) Graph(rate float64) *callgraph.Graph {
 	g := &callgraph.Graph{
 		APIVersion: callgraph.APIVersion,
@@ -158,6 +247,7 @@ func (t Topology) Graph(rate float64) *callgraph.Graph {
 		},
 	}
 	one := 1
+	visits := t.Visits()
 	for _, p := range t.Pods() {
 		w := callgraph.Workload{Name: p, Namespace: Namespace, Mode: dataplane.Sidecar, ProxyConcurrency: &one}
 		// The entry runs the load generator: no request enters it from
@@ -168,7 +258,7 @@ func (t Topology) Graph(rate float64) *callgraph.Graph {
 	}
 	for _, c := range t.Calls {
 		mtls := c.MTLS
-		rps := rate
+		rps := rate * float64(visits[c.From])
 		req, resp := float64(c.RequestBytes), float64(c.ResponseBytes)
 		g.Edges = append(g.Edges, callgraph.Edge{
 			From: Namespace + "/" + c.From, To: Namespace + "/" + c.To,

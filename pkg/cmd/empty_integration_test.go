@@ -1,0 +1,24 @@
+//go:build integration
+
+package cmd
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/meshinsight/kubectl-meshinsight/internal/testenv"
+)
+
+// TestPredictEmptyNamespace checks that a namespace without workloads says
+// what kubectl says and is not an error.
+func TestPredictEmptyNamespace(t *testing.T) {
+	kubeconfig := testenv.Kubeconfig(t)
+	ns := testenv.NewNamespace(t, testenv.Client(t))
+	out, errOut, err := execute(t, "predict", "--kubeconfig", kubeconfig, "-n", ns, "--source", "config")
+	if err != nil {
+		t.Fatalf("predict on an empty namespace: %v\n%s", err, errOut)
+	}
+	if want := "No resources found in " + ns + " namespace.\n"; !strings.Contains(errOut, want) || out != "" {
+		t.Errorf("stdout %q, stderr %q; want nothing on stdout and %q on stderr", out, errOut, want)
+	}
+}

@@ -1,0 +1,51 @@
+package cmd
+
+import (
+	"io"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
+)
+
+// notices is where predict's notes about its inputs go (which profile was
+// used): stderr, or nowhere with --quiet.
+func (o *PredictOptions) notices() io.Writer {
+	if o.Quiet {
+		return io.Discard
+	}
+	return o.ErrOut
+}
+
+// shown are the messages a report keeps: all of them, or with --quiet only
+// the warnings (an Info message is an expected assumption).
+func (o *PredictOptions) shown(msgs []diag.Message) []diag.Message {
+	if !o.Quiet {
+		return msgs
+	}
+	var out []diag.Message
+	for _, m := range msgs {
+		if m.Severity != diag.Info {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// print writes the report to out as the output flags ask: sorted
+// (--sort-by), then as edge names (-o name), edge rows only (--no-headers)
+// or in full.
+func (o *PredictOptions) print(out io.Writer, r *predict.Report) error {
+	if o.SortBy != "" {
+		if err := predict.Sort(r, o.SortBy); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.names:
+		return printers.PrintNames(out, r)
+	case o.NoHeaders:
+		return printers.PrintEdgeRows(out, r, o.format == printers.Wide, true)
+	}
+	return printers.Print(out, r, o.format)
+}
