@@ -8,7 +8,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
@@ -90,10 +89,7 @@ func (o *GraphOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := callgraph.Validate(g); err != nil {
-		return fmt.Errorf("the call graph derived from the cluster is invalid, so predict -f would reject it (please report this with the problems below): %w", err)
-	}
-	b, err := callgraph.Marshal(g, o.Output)
+	b, err := marshalLiveGraph(g, o.Output)
 	if err != nil {
 		return err
 	}

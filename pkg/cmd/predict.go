@@ -343,21 +343,27 @@ func (o *PredictOptions) predictInput(ctx context.Context) (predict.Input, error
 // writeGraph writes g to path, as JSON when the name ends in .json, else
 // YAML. A graph that predict -f would reject is not written.
 func writeGraph(path string, g *callgraph.Graph) error {
-	if err := callgraph.Validate(g); err != nil {
-		return fmt.Errorf("not writing --export-graph %q: predict -f would reject the graph (a bug: please report it with the problems below): %w", path, err)
-	}
 	format := "yaml"
 	if strings.HasSuffix(path, ".json") {
 		format = "json"
 	}
-	b, err := callgraph.Marshal(g, format)
+	b, err := marshalLiveGraph(g, format)
 	if err != nil {
-		return err
+		return fmt.Errorf("not writing --export-graph %q: %w", path, err)
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return fmt.Errorf("writing call graph: %w", err)
 	}
 	return nil
+}
+
+// marshalLiveGraph writes a graph derived from the cluster as a graph file
+// (yaml or json), unless predict -f would reject it.
+func marshalLiveGraph(g *callgraph.Graph, format string) ([]byte, error) {
+	if err := callgraph.Validate(g); err != nil {
+		return nil, fmt.Errorf("the call graph derived from the cluster is invalid, so predict -f would reject it (a bug: please report it with the problems below): %w", err)
+	}
+	return callgraph.Marshal(g, format)
 }
 
 // untilDone runs work aside and returns its error or, as soon as ctx ends
