@@ -143,10 +143,16 @@ func (e *jsonEncoder) whole(v reflect.Value, prefix string) {
 // indenting was most of the time -o json took.
 func indentJSON(dst, src []byte, prefix, indent string) []byte {
 	depth := 0
+	// nl is a newline and the indentation of the deepest usual level, to
+	// be cut to the depth at hand.
+	nl := "\n" + prefix + strings.Repeat(indent, 8)
 	newline := func() {
-		dst = append(dst, '\n')
-		dst = append(dst, prefix...)
-		for range depth {
+		if n := 1 + len(prefix) + depth*len(indent); n <= len(nl) {
+			dst = append(dst, nl[:n]...)
+			return
+		}
+		dst = append(dst, nl...)
+		for range depth - 8 {
 			dst = append(dst, indent...)
 		}
 	}
