@@ -162,7 +162,7 @@ dist: ## Cross-compile release archives into dist/ (DIST=DIR elsewhere, PLATFORM
 	done
 	@cd $(DIST) && sha256sum * > checksums.txt && cat checksums.txt
 
-test-dist: ## The linux/amd64 release archive unpacked alone: --help, every help example that needs no cluster, predict without a kubeconfig
+test-dist: ## The linux/amd64 release archive unpacked alone: --help, every help example that needs no cluster, predict without a kubeconfig; .krew.yaml rendered and checked by krew's validate-krew-manifest
 	$(GO) test -tags dist -count=1 -timeout 15m -v ./internal/disttest/
 
 clean: ## Remove build outputs

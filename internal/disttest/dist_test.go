@@ -6,6 +6,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -82,6 +84,54 @@ func TestReleaseArchive(t *testing.T) {
 	if err == nil || !strings.Contains(stderr, "-f example:bookinfo") || !strings.Contains(stderr, "--kubeconfig") {
 		t.Errorf("predict without a kubeconfig: %v\n%s", err, stderr)
 	}
+	validateKrewManifest(t, filepath.Join(dist, "kubectl-meshinsight_linux_amd64.tar.gz"), tmp)
+}
+
+// krewValidator is krew's own manifest validator, fetched by the go
+// command from the module proxy (as krew-index's CI runs it).
+const krewValidator = "sigs.k8s.io/krew/cmd/validate-krew-manifest@v0.4.3"
+
+// addURIAndSha matches the krew-release-bot's template call.
+var addURIAndSha = regexp.MustCompile(`\{\{\s*addURIAndSha "([^"]+)" \.TagName\s*\}\}`)
+
+// validateKrewManifest renders .krew.yaml as the krew-release-bot would
+// (the tag, then each platform's URI and the archive's sha256; every
+// platform gets the linux/amd64 archive's sum, the only one built here)
+// and checks it with krew's validate-krew-manifest (structure, names,
+// selectors, file name; -skip-install, as the URIs do not exist yet).
+func validateKrewManifest(t *testing.T, archive, tmp string) {
+	t.Helper()
+	tmpl, err := os.ReadFile("../../.krew.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	const tag = "v0.0.0-disttest"
+	rendered := addURIAndSha.ReplaceAllStringFunc(string(tmpl), func(call string) string {
+		uri := strings.ReplaceAll(addURIAndSha.FindStringSubmatch(call)[1], "{{ .TagName }}", tag)
+		return "uri: " + uri + "\n    sha256: " + hex.EncodeToString(sum[:])
+	})
+	rendered = strings.ReplaceAll(rendered, "{{ .TagName }}", tag)
+	if strings.Contains(rendered, "{{") {
+		t.Fatalf("template calls left after rendering .krew.yaml:\n%s", rendered)
+	}
+	dir := filepath.Join(tmp, "krew")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(dir, "meshinsight.yaml") // krew: the file is named after the plugin
+	if err := os.WriteFile(manifest, []byte(rendered), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("go", "run", krewValidator, "-manifest", manifest, "-skip-install").CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate-krew-manifest: %v\n%s\nmanifest:\n%s", err, out, rendered)
+	}
+	t.Logf("validate-krew-manifest: %s", strings.TrimSpace(string(out)))
 }
 
 // user runs the unpacked binary in dir with env only.
