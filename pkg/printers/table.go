@@ -1,13 +1,10 @@
 package printers
 
 import (
-	"bytes"
-	"cmp"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
@@ -583,40 +580,6 @@ func (t *table) row(cells ...string) {
 	t.rows = append(t.rows, cells)
 }
 
-// render writes the table with trailing blanks removed from every line.
-// Columns are aligned by text/tabwriter, as kubectl's own printers do
-// (widths in runes): a table of 100,000 edges renders in a fraction of a
-// second, where a full table layout library took seconds.
-func (t *table) render(w io.Writer) error {
-	t.fit()
-	var buf bytes.Buffer
-	tab := tabwriter.NewWriter(&buf, 0, 8, cmp.Or(t.gap, 3), ' ', 0)
-	line := func(cells []string) {
-		for i, c := range cells {
-			if i > 0 {
-				_, _ = io.WriteString(tab, "\t")
-			}
-			_, _ = io.WriteString(tab, c)
-		}
-		_, _ = io.WriteString(tab, "\n")
-	}
-	line(t.head)
-	for _, r := range t.rows {
-		line(r)
-	}
-	if err := tab.Flush(); err != nil {
-		return fmt.Errorf("rendering table: %w", err)
-	}
-	for _, l := range strings.SplitAfter(buf.String(), "\n") {
-		if l == "" {
-			continue
-		}
-		if _, err := io.WriteString(w, strings.TrimRight(l, " \n")+"\n"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // Selectors of a figure's interval in a predict.Range.
 func latencyP50(r *predict.Range) *predict.Interval    { return r.LatencyP50Micros }
