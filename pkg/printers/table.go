@@ -580,7 +580,6 @@ func (t *table) row(cells ...string) {
 	t.rows = append(t.rows, cells)
 }
 
-
 // Selectors of a figure's interval in a predict.Range.
 func latencyP50(r *predict.Range) *predict.Interval    { return r.LatencyP50Micros }
 func latencyP99(r *predict.Range) *predict.Interval    { return r.LatencyP99Micros }
