@@ -5,11 +5,14 @@ BIN       := bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 PKG       := github.com/meshinsight/kubectl-meshinsight
-LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT)
+# AGENT_DIGEST (sha256:…, what `make image` writes to bin/image.digest) pins
+# the plugin's default agent image by digest; releases always set it.
+AGENT_DIGEST ?=
+LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) $(if $(AGENT_DIGEST),-X $(PKG)/pkg/version.AgentDigest=$(AGENT_DIGEST))
 DIST      ?= dist
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: test-dist bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-probe bench-workload dist clean
+.PHONY: test-dist bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-e2e bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -68,8 +71,28 @@ test-integration: ## Suites against the real control plane and Prometheus (start
 bench-discover: ## Discovery of 5,000 pods / 1,000 services in 50 namespaces on the real control plane, and every sidecar's visibility of them (target < 1 s)
 	$(GO) test -tags integration -count=1 -run '^$$' -bench BenchmarkDiscoverLarge -benchtime 5x -timeout 20m ./pkg/kube/
 
-fuzz: ## Fuzz the call-graph parser for a minute
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./pkg/callgraph
+# Every fuzz target, as package:Target: the parsers of everything read from
+# users, clusters, agents and /proc, and the property that any valid graph
+# and profile give a finite, non-negative, encodable report.
+FUZZ_TARGETS := \
+	./pkg/callgraph:FuzzParse ./pkg/profile:FuzzParse ./pkg/handoff:FuzzRead \
+	./pkg/predict:FuzzParseWhatIf ./pkg/predict:FuzzParseSpeedups ./pkg/predict:FuzzPredict \
+	./pkg/traces:FuzzParseJaeger ./pkg/traces:FuzzParseZipkin ./pkg/traces:FuzzParseOTLP \
+	./pkg/traces:FuzzJaegerSpanScanner ./pkg/traces:FuzzJaegerDocScanner \
+	./pkg/telemetry:FuzzParseStats ./pkg/symbolize:FuzzParseMaps ./pkg/datapath:FuzzListensOn \
+	./pkg/probe:FuzzParseSchedstat ./pkg/probe:FuzzParseKernelSymbols \
+	./pkg/agent:FuzzInContainer ./pkg/agent:FuzzProcStat ./pkg/agent:FuzzEffectiveCapabilities
+FUZZTIME ?= 10s
+
+fuzz: ## Run every fuzz target for FUZZTIME (10s) each on one worker, without minimizing; prints each target's executions and records them in bin/fuzz-execs.txt
+	@mkdir -p $(BIN); : > $(BIN)/fuzz-execs.txt
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 0 -parallel 1 $$pkg 2>&1); rc=$$?; \
+		execs=$$(echo "$$out" | grep -oE 'execs: [0-9]+ ' | tail -1 | grep -oE '[0-9]+'); \
+		echo "$$pkg $$name: $${execs:-?} execs in $(FUZZTIME)" | tee -a $(BIN)/fuzz-execs.txt; \
+		if [ $$rc -ne 0 ]; then echo "$$out"; exit 1; fi; \
+	done
 
 lint: check-cli-deps ## gofmt, go vet, and the CLI's dependency rule
 	@out=$$(gofmt -l cmd pkg hack); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -83,15 +106,21 @@ check-cli-deps: ## The CLI must not link cilium/ebpf (it runs on macOS and Windo
 validate: build-agent ## Measured vs predicted overhead on real haproxy sidecar chains (default, then diamond); prints the error tables (root, ~6 min)
 	$(BIN)/meshinsight-agent validate --out $(BIN)/validate
 
-bench: ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s, < 500 MiB); sidecar visibility of 1,000 Services (target < 1 s)
+bench: bench-e2e ## Benchmarks: predict on 10,000 workloads / 100,000 edges (target < 1 s, < 500 MiB); sidecar visibility of 1,000 Services (target < 1 s); end to end through the binary (goals printed)
 	$(GO) test -run '^$$' -bench 'BenchmarkPredictLarge' -benchtime 5x -benchmem ./pkg/predict
 	$(GO) test -run '^$$' -bench 'BenchmarkParseLarge' -benchtime 1x ./pkg/callgraph
 	$(GO) test -run '^$$' -bench 'BenchmarkParseAndCriticalPath100k' -benchtime 5x -benchmem ./pkg/traces
 	$(GO) test -run '^$$' -bench 'BenchmarkVisibilityLarge' -benchtime 5x -benchmem ./pkg/mesh
+
+bench-e2e: ## End to end through the binary on 10,000 workloads / 100,000 edges (25 MB of JSON): wall time and peak RSS per output format, with the load average
 	@$(GO) build -o $(BIN)/kubectl-meshinsight ./cmd/kubectl-meshinsight
 	@$(GO) run ./hack/benchgraph -format json > $(BIN)/bench-graph.json
-	@echo "end to end (parse JSON + predict + print JSON), 10,000 workloads / 100,000 edges:"
-	@/usr/bin/time -f '  %e s wall, peak RSS %M KiB' $(BIN)/kubectl-meshinsight predict -f $(BIN)/bench-graph.json -o json 2>&1 >/dev/null | grep -v '^Using'
+	@echo "end to end through the binary (parse JSON + predict + print), 10,000 workloads / 100,000 edges, $$(du -m $(BIN)/bench-graph.json | cut -f1) MB;"
+	@echo "goals on a 2-vCPU machine: -o json and table <= 1.5 s and <= 500 MiB, -o yaml <= 5 s and <= 1 GiB; load average $$(cut -d' ' -f1-3 /proc/loadavg):"
+	@for o in json table yaml; do \
+		/usr/bin/time -f "  -o $$o: %e s wall, %U s user, peak RSS %M KiB" $(BIN)/kubectl-meshinsight predict -f $(BIN)/bench-graph.json -o $$o 2>&1 >/dev/null | grep -v '^Using' || exit 1; \
+	done
+	@echo "load average after: $$(cut -d' ' -f1-3 /proc/loadavg)"
 
 bench-keepalive: ## The agent's CPU per request vs an independent keep-alive chain (hack/keepalive) for HTTP and TCP (root; prints the ratios)
 	$(GO) test -tags privileged -count=1 -run '^$$' -bench BenchmarkKeepAliveAgreement -benchtime 1x -timeout 30m -v ./pkg/agent/
@@ -114,9 +143,9 @@ build-agent-all: ## Build the agent for linux/amd64 and linux/arm64 into bin/lin
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux_$$arch/meshinsight-agent ./cmd/meshinsight-agent || exit 1; \
 	done
 
-image: build-agent-all ## Agent image (linux/amd64+arm64) without Docker: OCI layout bin/image + bin/meshinsight-agent.tar, tagged $(VERSION); PUSH=REPO pushes it
+image: build-agent-all ## Agent image (linux/amd64+arm64) without Docker: OCI layout bin/image + bin/meshinsight-agent.tar, tagged $(VERSION), digest in bin/image.digest; PUSH=REPO pushes it
 	$(GO) run -ldflags '$(LDFLAGS)' ./hack/image $(foreach a,$(AGENT_ARCHES),-binary linux/$(a)=$(BIN)/linux_$(a)/meshinsight-agent) \
-		-o $(BIN)/image -tar $(BIN)/meshinsight-agent.tar $(if $(PUSH),-push $(PUSH))
+		-o $(BIN)/image -tar $(BIN)/meshinsight-agent.tar -digest-file $(BIN)/image.digest $(if $(PUSH),-push $(PUSH))
 
 dist: ## Cross-compile release archives into dist/ (DIST=DIR elsewhere, PLATFORMS=linux/amd64 for one): binary, LICENSE and README at the archive's top level, as .krew.yaml and krew-index expect
 	@test -f LICENSE || { echo "dist: LICENSE is missing: krew-index requires it in every archive"; exit 1; }

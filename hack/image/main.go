@@ -6,11 +6,13 @@
 //	go run -ldflags "$(LDFLAGS)" ./hack/image \
 //	  -binary linux/amd64=bin/linux_amd64/meshinsight-agent \
 //	  -binary linux/arm64=bin/linux_arm64/meshinsight-agent \
-//	  -o bin/image [-tar bin/meshinsight-agent.tar] [-push ghcr.io/meshinsight/meshinsight-agent]
+//	  -o bin/image [-tar bin/meshinsight-agent.tar] [-push ghcr.io/meshinsight/meshinsight-agent] \
+//	  [-digest-file bin/image.digest]
 //
 // The tag is the version linked into this program (pkg/version.Version, as
 // for the plugin and the agent), so the plugin's default agent image
-// (version.AgentImageRef) is the one a release pushes.
+// (version.AgentImageRef) is the one a release pushes; a release also pins
+// it by the digest -digest-file writes.
 package main
 
 import (
@@ -65,6 +67,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	dir := fs.String("o", "bin/image", "OCI layout directory to write")
 	tarFile := fs.String("tar", "", "also write the layout as this tar archive (docker load, podman load)")
 	pushTo := fs.String("push", "", "push to this repository, tagged with -version, or to repository:tag")
+	digestFile := fs.String("digest-file", "", "write the image index's digest (sha256:…) to this file, for the plugin's -X pkg/version.AgentDigest")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,6 +106,11 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "wrote %s:%s@%s to %s\n", *repo, s.Version, digest, *dir)
+	if *digestFile != "" {
+		if err := os.WriteFile(*digestFile, []byte(digest.String()+"\n"), 0o644); err != nil {
+			return fmt.Errorf("writing the digest: %w", err)
+		}
+	}
 	if *tarFile != "" {
 		if err := writeTar(*dir, *tarFile, s.Created); err != nil {
 			return err

@@ -118,31 +118,49 @@ func readProcess(dir string, pid int) (ContainerProcess, error) {
 	if err != nil {
 		return p, err
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
-			if f := strings.Fields(rest); len(f) > 0 {
-				p.UID, _ = strconv.Atoi(f[0])
-			}
-		}
-	}
+	p.UID = statusUID(string(status))
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
 		return p, err
 	}
-	// comm may hold spaces and parentheses: the fields after it start past
-	// the last ')'. starttime is field 22, the 20th after comm.
-	s := string(stat)
-	if open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')'); open >= 0 && end > open {
-		p.Comm = s[open+1 : end]
-		if f := strings.Fields(s[end+1:]); len(f) >= 20 {
-			p.StartTicks, _ = strconv.ParseUint(f[19], 10, 64)
-		}
-	}
+	p.Comm, p.StartTicks = parseStat(string(stat))
 	// Reading another user's exe link needs ptrace access (the agent's
 	// SYS_PTRACE); without it the kind falls back to comm.
 	p.Exe, _ = os.Readlink(filepath.Join(dir, "exe"))
 	p.Exe = strings.TrimSuffix(p.Exe, " (deleted)")
 	return p, nil
+}
+
+// statusUID is the real UID on a /proc/PID/status file's Uid line, -1
+// without one.
+func statusUID(status string) int {
+	uid := -1
+	for _, line := range strings.Split(status, "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil && n >= 0 {
+					uid = n
+				}
+			}
+		}
+	}
+	return uid
+}
+
+// parseStat reads a /proc/PID/stat line's comm and starttime (clock ticks
+// after boot); "" and 0 for what it lacks. comm may hold spaces and
+// parentheses: the fields after it start past the last ')'. starttime is
+// field 22, the 20th after comm.
+func parseStat(stat string) (comm string, startTicks uint64) {
+	open, end := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
+	if open < 0 || end <= open {
+		return "", 0
+	}
+	comm = stat[open+1 : end]
+	if f := strings.Fields(stat[end+1:]); len(f) >= 20 {
+		startTicks, _ = strconv.ParseUint(f[19], 10, 64)
+	}
+	return comm, startTicks
 }
 
 // Kind is the process's proxy kind (one of ProxyKinds), from its

@@ -143,3 +143,12 @@ func TestEffectiveCapabilities(t *testing.T) {
 		t.Error("a bad mask parsed")
 	}
 }
+
+// A garbled Uid line leaves the UID unknown; it used to read as 0, root.
+func TestStatusUID(t *testing.T) {
+	for status, want := range map[string]int{"Uid:\t1337\t1337\t1337\t1337\n": 1337, "Uid:\tx\n": -1, "Uid:\n": -1, "Name: a\n": -1, "Uid:\t-5\n": -1} {
+		if got := statusUID(status); got != want {
+			t.Errorf("statusUID(%q) = %d, want %d", status, got, want)
+		}
+	}
+}

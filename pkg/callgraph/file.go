@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -13,17 +12,20 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/inputfile"
 )
 
-// maxFileBytes bounds what Parse accepts, so a wrong path (a disk image, a log) fails
-// fast instead of exhausting memory.
-const maxFileBytes = 64 << 20
+// MaxFileBytes bounds what ReadFile and Parse accept, so a wrong path (a
+// disk image, a log, /dev/zero) fails fast instead of exhausting memory.
+const MaxFileBytes = 64 << 20
 
-// ReadFile reads and parses a call-graph file (YAML or JSON).
+// ReadFile reads and parses a call-graph file (YAML or JSON); it refuses
+// anything but a regular file of at most MaxFileBytes.
 func ReadFile(path string) (*Graph, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.ReadFile(path, "call graph", MaxFileBytes)
 	if err != nil {
-		return nil, fmt.Errorf("reading call graph: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
@@ -35,8 +37,8 @@ func ReadFile(path string) (*Graph, error) {
 // large generated graphs); only when something is wrong is the document parsed again
 // into a node tree to locate each problem.
 func Parse(name string, data []byte) (*Graph, error) {
-	if len(data) > maxFileBytes {
-		return nil, fmt.Errorf("%s: file is %d bytes, more than the %d a call graph may have", name, len(data), maxFileBytes)
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: file is %d bytes, more than the %d a call graph may have", name, len(data), MaxFileBytes)
 	}
 	var g Graph
 	if decodeErr := decode(data, &g); decodeErr == nil {

@@ -91,6 +91,12 @@ func TestParseRejects(t *testing.T) {
 		"failure rate":  {head + "workloads: [{name: a}]\nedges: [{from: a, to: a, retries: {attempts: 2, failureRate: 2}}]\n", "must not be above 1"},
 		"replicas":      {head + "workloads: [{name: a, replicas: 0}]\n", "must be at least 1"},
 		"slash":         {head + "workloads: [{name: a/b}]\n", "must not contain"},
+		// Issue #13 item 8: numbers beyond any mesh, which overflowed the model.
+		"huge rate":     {head + "workloads: [{name: a}]\nedges: [{from: a, to: a, requestsPerSecond: 1e308}]\n", "edges[0].requestsPerSecond: must not be above 1e+09"},
+		"huge size":     {head + "workloads: [{name: a}]\nedges: [{from: a, to: a, responseBytes: 1e308}]\n", "edges[0].responseBytes: must not be above"},
+		"huge entry":    {head + "workloads: [{name: a, requestsPerSecond: 1e12}]\n", "workloads[0].requestsPerSecond: must not be above"},
+		"huge replicas": {head + "workloads: [{name: a, replicas: 2000000000}]\n", "workloads[0].replicas: must not be above 1000000"},
+		"huge bytes/s":  {head + "workloads: [{name: a}]\nedges: [{from: a, to: a, protocol: tcp, bytesPerSecond: 1e300}]\n", "bytesPerSecond: must not be above"},
 		"outbound waypoint": {head + "workloads: [{name: a, outbound: waypoint}]\n",
 			`workloads[0].outbound: unknown outbound mode "waypoint" (want sidecar, ambient, none)`},
 		"waypoint on a sidecar":  {head + "workloads: [{name: a, mode: sidecar, waypoint: wp}]\n", "a waypoint serves ambient workloads"},

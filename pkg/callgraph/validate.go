@@ -60,6 +60,24 @@ func (e *ValidationError) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
+// The ranges a graph's numbers must lie in. No mesh comes near them, and
+// beyond them the model's products (rate × size × cost per KiB × tries)
+// could overflow into infinite or meaningless figures.
+const (
+	// MaxRequestsPerSecond bounds every rate: requests, connections.
+	MaxRequestsPerSecond = 1e9
+	// MaxMessageBytes bounds a mean request or response size (1 GiB).
+	MaxMessageBytes = 1 << 30
+	// MaxBytesPerSecond bounds a tcp edge's throughput (1 PB/s).
+	MaxBytesPerSecond = 1e15
+	// MaxReplicas bounds a workload's pods.
+	MaxReplicas = 1_000_000
+	// MaxProxyConcurrency bounds a proxy's worker threads.
+	MaxProxyConcurrency = 1 << 16
+	// MaxProxyCPULimitMillicores bounds a proxy's CPU limit (a million cores).
+	MaxProxyCPULimitMillicores = 1_000_000_000
+)
+
 // refIndex resolves edge references: "namespace/name", or a bare name that is
 // unique across namespaces.
 type refIndex struct {
@@ -160,12 +178,22 @@ func validateWorkload(add problemFunc, p item, w Workload, seen map[string]int) 
 	if w.Replicas != nil && *w.Replicas < 1 {
 		add(p.Field("replicas"), "must be at least 1, got %d", *w.Replicas)
 	}
-	checkNumber(add, p, "requestsPerSecond", w.RequestsPerSecond, 0, math.Inf(1))
+	checkNumber(add, p, "requestsPerSecond", w.RequestsPerSecond, 0, MaxRequestsPerSecond)
 	if w.ProxyConcurrency != nil && *w.ProxyConcurrency < 0 {
 		add(p.Field("proxyConcurrency"), "must not be negative, got %d", *w.ProxyConcurrency)
 	}
 	if w.ProxyCPULimitMillicores != nil && *w.ProxyCPULimitMillicores <= 0 {
 		add(p.Field("proxyCPULimitMillicores"), "must be positive, got %d", *w.ProxyCPULimitMillicores)
+	}
+	checkAtMost(add, p, "replicas", w.Replicas, MaxReplicas)
+	checkAtMost(add, p, "proxyConcurrency", w.ProxyConcurrency, MaxProxyConcurrency)
+	checkAtMost(add, p, "proxyCPULimitMillicores", w.ProxyCPULimitMillicores, MaxProxyCPULimitMillicores)
+}
+
+// checkAtMost reports an integer field above its limit.
+func checkAtMost(add problemFunc, it item, field string, v *int, limit int) {
+	if v != nil && *v > limit {
+		add(it.Field(field), "must not be above %d, got %d", limit, *v)
 	}
 }
 
@@ -195,9 +223,9 @@ func validateEdge(add problemFunc, p item, e Edge, refs refIndex) {
 		v        *float64
 		min, max float64
 	}{
-		{"requestsPerSecond", e.RequestsPerSecond, 0, math.Inf(1)}, {"requestBytes", e.RequestBytes, 0, math.Inf(1)},
-		{"responseBytes", e.ResponseBytes, 0, math.Inf(1)}, {"bytesPerSecond", e.BytesPerSecond, 0, math.Inf(1)},
-		{"connectionsPerSecond", e.ConnectionsPerSecond, 0, math.Inf(1)},
+		{"requestsPerSecond", e.RequestsPerSecond, 0, MaxRequestsPerSecond}, {"requestBytes", e.RequestBytes, 0, MaxMessageBytes},
+		{"responseBytes", e.ResponseBytes, 0, MaxMessageBytes}, {"bytesPerSecond", e.BytesPerSecond, 0, MaxBytesPerSecond},
+		{"connectionsPerSecond", e.ConnectionsPerSecond, 0, MaxRequestsPerSecond},
 		{"mirrorPercent", e.MirrorPercent, 0, 100}, {"tracingSamplingPercent", e.TracingSamplingPercent, 0, 100},
 	} {
 		checkNumber(add, p, n.field, n.v, n.min, n.max)

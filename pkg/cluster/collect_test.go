@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -70,7 +71,10 @@ type scrape struct {
 
 func (s scrape) DoRaw(context.Context) ([]byte, error) { return s.body, s.err }
 func (s scrape) Stream(context.Context) (io.ReadCloser, error) {
-	return nil, errors.New("not streamed")
+	if s.err != nil {
+		return nil, s.err
+	}
+	return io.NopCloser(bytes.NewReader(s.body)), nil
 }
 
 // fakeCluster holds the clients of a fake cluster and counts the sidecar

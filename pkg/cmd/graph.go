@@ -8,8 +8,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
 
 // GraphOptions are the options of `kubectl meshinsight graph`.
@@ -89,7 +89,7 @@ func (o *GraphOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := callgraph.Marshal(g, o.Output)
+	b, err := marshalLiveGraph(g, o.Output)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (o *GraphOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("writing graph: %w", err)
 	}
 	for _, m := range msgs {
-		fmt.Fprintln(o.ErrOut, m)
+		fmt.Fprintln(o.ErrOut, safetext.Escape(m.String()))
 	}
 	return nil
 }

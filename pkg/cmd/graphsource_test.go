@@ -89,7 +89,7 @@ func TestPredictBudget(t *testing.T) {
 	}{
 		"p99 above":      {[]string{"--max-added-p99", "10ms"}, ""},
 		"p99 below":      {[]string{"--max-added-p99", "100us"}, "edge bookinfo/productpage-v1->bookinfo/details-v1: +P99"},
-		"p50 below":      {[]string{"--max-added-p50", "100us"}, "path bookinfo/productpage-v1: +P50 533µs > 100µs"},
+		"p50 below":      {[]string{"--max-added-p50", "100us"}, "path bookinfo/productpage-v1: +P50 625.9µs > 100µs"},
 		"cpu above":      {[]string{"--max-proxy-cpu", "2"}, ""},
 		"cpu below":      {[]string{"--max-proxy-cpu", "1m"}, "proxy bookinfo/productpage-v1: CPU/replica"},
 		"variant":        {[]string{"--what-if", "mode=ambient", "--max-added-p99", "100us"}, "of the variant exceed"},
@@ -137,8 +137,11 @@ func TestPredictScriptOutput(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "edge/bookinfo/productpage-v1->bookinfo/details-v1\n") || strings.Count(out, "\n") != 6 {
 		t.Errorf("-o name --sort-by cpu: %v\n%s", err, out)
 	}
+	// The six edges, then productpage's requests from outside (#13 item 7),
+	// as in the table.
 	out, _, err = execute(t, "predict", "-f", "example:bookinfo", "--sort-by", "p99", "--no-headers")
-	if err != nil || strings.Contains(out, "EDGE") || strings.Count(out, "\n") != 6 || !strings.HasPrefix(out, "productpage-v1 -> reviews-v") {
+	if err != nil || strings.Contains(out, "EDGE") || strings.Count(out, "\n") != 7 || !strings.HasPrefix(out, "productpage-v1 -> reviews-v") ||
+		!strings.Contains(out, "\n(outside) -> productpage-v1 ") {
 		t.Errorf("--no-headers --sort-by p99: %v\n%s", err, out)
 	}
 	expectErrors(t, map[string]errorCase{

@@ -32,9 +32,10 @@ func (o *PredictOptions) shown(msgs []diag.Message) []diag.Message {
 	return out
 }
 
-// print writes the report as the output flags ask: sorted (--sort-by),
-// then as edge names (-o name), edge rows only (--no-headers) or in full.
-func (o *PredictOptions) print(r *predict.Report) error {
+// print writes the report to out as the output flags ask: sorted
+// (--sort-by), then as edge names (-o name), edge rows only (--no-headers)
+// or in full.
+func (o *PredictOptions) print(out io.Writer, r *predict.Report) error {
 	if o.SortBy != "" {
 		if err := predict.Sort(r, o.SortBy); err != nil {
 			return err
@@ -42,9 +43,9 @@ func (o *PredictOptions) print(r *predict.Report) error {
 	}
 	switch {
 	case o.names:
-		return printers.PrintNames(o.Out, r)
+		return printers.PrintNames(out, r)
 	case o.NoHeaders:
-		return printers.PrintEdgeRows(o.Out, r, o.format == printers.Wide, true)
+		return printers.PrintEdgeRows(out, r, o.format == printers.Wide, true)
 	}
-	return printers.Print(o.Out, r, o.format)
+	return printers.Print(out, r, o.format)
 }

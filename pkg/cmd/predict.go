@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/inputfile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/kube"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/printers"
@@ -258,13 +259,24 @@ func (o *PredictOptions) Validate() error {
 }
 
 // Run reads the calls, the profile and the speed-ups, predicts and prints.
+// Cancelling ctx (the first Ctrl-C or SIGTERM) ends it at once with an
+// error, whatever it is doing; nothing more is written to o.Out after that.
 func (o *PredictOptions) Run(ctx context.Context) error {
 	if o.ListExamples {
 		return printExamples(o.Out)
 	}
-	if o.source == fromTraces {
-		return o.runTraces(ctx)
-	}
+	out := cancelWriter{ctx: ctx, w: o.Out}
+	return untilDone(ctx, func() error {
+		if o.source == fromTraces {
+			return o.runTraces(ctx, out)
+		}
+		return o.runGraph(ctx, out)
+	})
+}
+
+// runGraph predicts on a call graph (a file, a URL, an example or the live
+// cluster) and prints the report to out.
+func (o *PredictOptions) runGraph(ctx context.Context, out io.Writer) error {
 	g, msgs, err := o.readGraph(ctx)
 	if err != nil {
 		return err
@@ -291,7 +303,7 @@ func (o *PredictOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("predicting: %w", err)
 	}
 	report.Messages = o.shown(report.Messages)
-	if err := o.print(report); err != nil {
+	if err := o.print(out, report); err != nil {
 		return err
 	}
 	return predict.CheckBudget(report, o.budget.budget)
@@ -306,9 +318,9 @@ func (o *PredictOptions) readGraph(ctx context.Context) (*callgraph.Graph, []dia
 	case o.Filename == "":
 		return nil, nil, nil
 	case o.Filename == "-":
-		data, err := io.ReadAll(o.In)
+		data, err := inputfile.Read(o.In, "<stdin>", "call graph", callgraph.MaxFileBytes)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading call graph from stdin: %w", err)
+			return nil, nil, err
 		}
 		g, err := callgraph.Parse("<stdin>", data)
 		return g, nil, err
@@ -335,9 +347,9 @@ func (o *PredictOptions) predictInput(ctx context.Context) (predict.Input, error
 		in.CompareSource = o.CompareProfilePath
 	}
 	if o.SpeedupPath != "" {
-		data, err := os.ReadFile(o.SpeedupPath)
+		data, err := inputfile.ReadFile(o.SpeedupPath, "speed-up file", predict.MaxSpeedupFileBytes)
 		if err != nil {
-			return in, fmt.Errorf("reading speed-up file: %w", err)
+			return in, err
 		}
 		if in.Speedups, err = predict.ParseSpeedups(o.SpeedupPath, data); err != nil {
 			return in, err
@@ -346,18 +358,58 @@ func (o *PredictOptions) predictInput(ctx context.Context) (predict.Input, error
 	return in, nil
 }
 
-// writeGraph writes g to path, as JSON when the name ends in .json, else YAML.
+// writeGraph writes g to path, as JSON when the name ends in .json, else
+// YAML. A graph that predict -f would reject is not written.
 func writeGraph(path string, g *callgraph.Graph) error {
 	format := "yaml"
 	if strings.HasSuffix(path, ".json") {
 		format = "json"
 	}
-	b, err := callgraph.Marshal(g, format)
+	b, err := marshalLiveGraph(g, format)
 	if err != nil {
-		return err
+		return fmt.Errorf("not writing --export-graph %q: %w", path, err)
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return fmt.Errorf("writing call graph: %w", err)
 	}
 	return nil
+}
+
+// marshalLiveGraph writes a graph derived from the cluster as a graph file
+// (yaml or json), unless predict -f would reject it.
+func marshalLiveGraph(g *callgraph.Graph, format string) ([]byte, error) {
+	if err := callgraph.Validate(g); err != nil {
+		return nil, fmt.Errorf("the call graph derived from the cluster is invalid, so predict -f would reject it (a bug: please report it with the problems below): %w", err)
+	}
+	return callgraph.Marshal(g, format)
+}
+
+// untilDone runs work aside and returns its error or, as soon as ctx ends
+// first, an error saying the command was interrupted. Offline work (reading
+// files, predicting, printing) is computation that never looks at ctx: a
+// huge graph takes seconds and stdin may never end, and Ctrl-C must stop
+// the command at once. The abandoned work ends with the process; what it
+// writes goes through a cancelWriter, which refuses once ctx ends.
+func untilDone(ctx context.Context, work func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- work() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+}
+
+// cancelWriter writes to w until ctx ends.
+type cancelWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c cancelWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

@@ -1,17 +1,14 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -25,6 +22,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilerun"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/version"
 )
 
@@ -76,7 +74,10 @@ profile back. The CLI validates it, saves it for the current context
 ConfigMap meshinsight-profile in Istio's namespace, where every predict finds it.
 
 The namespace is always deleted afterwards (success, failure, --timeout, Ctrl-C)
-unless --keep. Use --dry-run to review every object and privilege first.`,
+unless --keep. While a run goes, it renews a heartbeat on its namespace; a
+namespace whose heartbeat stopped (a killed run) is deleted by the next run, or by
+--clean-leftovers, which profiles nothing. Use --dry-run to review every object and
+privilege first.`,
 		Example: `  # Review what would be created
   kubectl meshinsight profile --dry-run
 
@@ -85,6 +86,9 @@ unless --keep. Use --dry-run to review every object and privilege first.`,
 
   # One profile per node type (instance-type label), two at a time
   kubectl meshinsight profile --all-node-types --concurrency 2
+
+  # Delete what killed or --keep runs left behind, without profiling
+  kubectl meshinsight profile --clean-leftovers
 
   # The stored profiles: list them, summarise one, forget one
   kubectl meshinsight profile list
@@ -118,7 +122,7 @@ func (o *ProfileOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.ProfileOut, "profile-out", "", "Write the profile to this file instead of the per-context store")
 	f.StringVar(&o.IstioNamespace, "istio-namespace", "", "Namespace of istiod (default: search all)")
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "Nodes profiled at once with --all-node-types")
-	f.BoolVar(&o.CleanLeftovers, "clean-leftovers", false, "Delete namespaces left by killed runs without asking")
+	f.BoolVar(&o.CleanLeftovers, "clean-leftovers", false, "Only delete the namespaces of earlier runs that are gone or were kept (--keep), then exit; a run still going is never touched")
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Summary format: table|json|yaml (json and yaml silence progress)")
 	f.StringSliceVar(&o.Protocols, "protocols", nil, "Agent: protocols to measure (default tcp,http)")
 	f.IntSliceVar(&o.Sizes, "sizes", nil, "Agent: message sizes in bytes (default 128,1024,4096,16384)")
@@ -140,6 +144,9 @@ func (o *ProfileOptions) Validate() error {
 	case "table", "json", "yaml":
 	default:
 		return fmt.Errorf("unknown output format %q: want table, json or yaml", o.Output)
+	}
+	if o.CleanLeftovers && (o.DryRun || o.Keep) {
+		return errors.New("--clean-leftovers only cleans up, it profiles nothing: leave out --dry-run and --keep")
 	}
 	if o.Node != "" && (o.AllNodeTypes || o.NodeSelector != "") {
 		return errors.New("--node cannot be combined with --all-node-types or --node-selector")
@@ -209,12 +216,18 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 	kc, kctx := o.clients.Kube, o.clients.Context
 	quiet := o.Output != "table"
 	prog := newProgress(o.ErrOut, quiet)
+	// What is logged quotes the cluster (node, image and namespace names,
+	// pod states): escaped, like all output.
+	say := func(format string, args ...any) { fmt.Fprintln(o.ErrOut, safetext.Text(fmt.Sprintf(format, args...))) }
 	logf := func(format string, args ...any) {
 		if !quiet {
-			fmt.Fprintf(o.ErrOut, format+"\n", args...)
+			say(format, args...)
 		}
 	}
 
+	if o.CleanLeftovers {
+		return o.handleLeftovers(ctx, kc, say)
+	}
 	if skew := version.AgentSkew(version.Version, o.Image); skew != "" {
 		logf("%s", skew)
 	}
@@ -337,35 +350,42 @@ func (o *ProfileOptions) store(ctx context.Context, kc kubernetes.Interface, kct
 	return nil
 }
 
-// handleLeftovers finds namespaces of killed runs and deletes them with
-// --clean-leftovers or after asking on a terminal; otherwise it warns.
+// handleLeftovers deletes the namespaces of runs that are gone (their
+// heartbeat stopped), and with --clean-leftovers those kept with --keep
+// too. The namespace of a run still going is never touched, nor one
+// without a heartbeat (an older version's run) until it is a day old; both
+// are named, with how to remove them.
 func (o *ProfileOptions) handleLeftovers(ctx context.Context, kc kubernetes.Interface, logf func(string, ...any)) error {
-	left, err := profilerun.Leftovers(ctx, kc)
-	if err != nil || len(left) == 0 {
-		// Listing namespaces may be forbidden; that is not a reason to stop.
-		return nil
-	}
-	for _, ns := range left {
-		del := o.CleanLeftovers
-		if !del && isTerminal(o.In) {
-			fmt.Fprintf(o.ErrOut, "namespace %s was left by an earlier run (created %s). Delete it? [y/N] ",
-				ns.Name, ns.CreationTimestamp.Format(time.RFC3339))
-			line, _ := bufio.NewReader(o.In).ReadString('\n')
-			del = strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
-		}
-		if !del {
-			logf("warning: namespace %s was left by an earlier run; delete it with `kubectl delete namespace %s` or pass --clean-leftovers", ns.Name, ns.Name)
-			continue
-		}
-		logf("deleting leftover namespace %s", ns.Name)
-		if err := profilerun.DeleteNamespace(ctx, kc, ns.Name, time.Second); err != nil {
+	now := time.Now()
+	left, err := profilerun.Leftovers(ctx, kc, now)
+	if err != nil {
+		if o.CleanLeftovers {
 			return err
 		}
+		// Listing namespaces may be forbidden; that is no reason not to run.
+		return nil
+	}
+	deleted := 0
+	for _, l := range left {
+		age := l.Age(now)
+		switch {
+		case l.State == profilerun.Stale, l.State == profilerun.Kept && o.CleanLeftovers:
+			logf("deleting leftover namespace %s (%s run, last seen %v ago)", l.Namespace, l.State, age)
+			if err := profilerun.DeleteNamespace(ctx, kc, l.Namespace, time.Second); err != nil {
+				return err
+			}
+			deleted++
+		case l.State == profilerun.Kept:
+			logf("note: namespace %s was kept by an earlier run (--keep); delete it with `kubectl delete namespace %s` or `kubectl meshinsight profile --clean-leftovers`", l.Namespace, l.Namespace)
+		case l.State == profilerun.Live:
+			logf("note: namespace %s belongs to a run that is still going (heartbeat %v ago); left alone", l.Namespace, age)
+		default:
+			logf("note: namespace %s has no heartbeat (made by an older version) and is %v old, so its run may still be going; if it is not, delete it with `kubectl delete namespace %s`",
+				l.Namespace, age, l.Namespace)
+		}
+	}
+	if o.CleanLeftovers && deleted == 0 {
+		logf("no leftover namespaces to delete")
 	}
 	return nil
-}
-
-func isTerminal(r any) bool {
-	f, ok := r.(*os.File)
-	return ok && isatty.IsTerminal(f.Fd())
 }

@@ -454,23 +454,39 @@ func TestProfileIstioMissing(t *testing.T) {
 	assertNoRunNamespace(t, cs)
 }
 
+// A namespace whose heartbeat stopped is deleted by --clean-leftovers,
+// which profiles nothing; one whose heartbeat is fresh (a run still going)
+// is left alone.
 func TestProfileLeftoverIsCleaned(t *testing.T) {
 	kubeconfig := testenv.Kubeconfig(t)
 	cs := testenv.Client(t)
-	empty := testenv.NewNamespace(t, cs)
-	left := profilerun.NamespacePrefix + "dead" + randSuffix(t)[:2]
-	_, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: left,
-		Labels: map[string]string{manifests.ManagedByLabel: manifests.ManagedBy, manifests.RunLabel: "dead"}}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
+	suffix := randSuffix(t)[:2]
+	create := func(name string, beat time.Time) string {
+		t.Helper()
+		ns := profilerun.NamespacePrefix + name + suffix
+		_, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+			Labels:      map[string]string{manifests.ManagedByLabel: manifests.ManagedBy, manifests.RunLabel: name},
+			Annotations: map[string]string{profilerun.HeartbeatAnnotation: beat.UTC().Format(time.RFC3339)}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ns
 	}
-	_, _, errOut, run := profileCmd(t, kubeconfig, "--istio-namespace", empty, "--clean-leftovers")
-	_ = run(context.Background()) // fails later: no istiod; the leftover goes first
-	if !strings.Contains(errOut.String(), "deleting leftover namespace "+left) {
-		t.Errorf("stderr does not mention the leftover:\n%s", errOut)
+	dead := create("dead", time.Now().Add(-time.Hour))
+	live := create("live", time.Now())
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), live, metav1.DeleteOptions{}) })
+	_, _, errOut, run := profileCmd(t, kubeconfig, "--clean-leftovers")
+	if err := run(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
 	}
-	if _, err := cs.CoreV1().Namespaces().Get(context.Background(), left, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("leftover namespace %s still there: %v", left, err)
+	if !strings.Contains(errOut.String(), "deleting leftover namespace "+dead) || !strings.Contains(errOut.String(), live+" belongs to a run that is still going") {
+		t.Errorf("stderr does not tell the two apart:\n%s", errOut)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(context.Background(), dead, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("leftover namespace %s still there: %v", dead, err)
+	}
+	if ns, err := cs.CoreV1().Namespaces().Get(context.Background(), live, metav1.GetOptions{}); err != nil || ns.DeletionTimestamp != nil {
+		t.Errorf("the live run's namespace %s was deleted: %v", live, err)
 	}
 }
 

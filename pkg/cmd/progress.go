@@ -7,6 +7,8 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
 
 // progress shows a profiling run on stderr: phase lines and, on a
@@ -33,7 +35,7 @@ func (p *progress) Phase(name string) {
 		return
 	}
 	p.finishBar()
-	fmt.Fprintf(p.w, "» %s\n", name)
+	fmt.Fprintf(p.w, "» %s\n", safetext.Escape(name))
 }
 
 func (p *progress) Update(done, total int, msg string) {
@@ -41,7 +43,7 @@ func (p *progress) Update(done, total int, msg string) {
 		return
 	}
 	if !p.tty {
-		line := fmt.Sprintf("  %d/%d cells: %s", done, total, msg)
+		line := fmt.Sprintf("  %d/%d cells: %s", done, total, safetext.Escape(msg))
 		if line != p.last {
 			fmt.Fprintln(p.w, line)
 			p.last = line

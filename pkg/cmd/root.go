@@ -5,15 +5,24 @@ package cmd
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
-// NewRootCommand builds `kubectl meshinsight` with kubectl's global flags.
+// requestTimeout is the default of --request-timeout. kubectl's is none,
+// which leaves a command hanging on a server that accepts a connection and
+// never answers; every request of ours is short (a list, a get, a create).
+var requestTimeout = 30 * time.Second
+
+// NewRootCommand builds `kubectl meshinsight` with kubectl's global flags;
+// --request-timeout defaults to 30s (0 waits for ever, as in kubectl).
 func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	flags := genericclioptions.NewConfigFlags(true)
+	timeout := requestTimeout.String()
+	flags.Timeout = &timeout
 	root := &cobra.Command{
 		Use:   "kubectl-meshinsight",
 		Short: "Predict what a service mesh costs, edge by edge",
@@ -27,6 +36,9 @@ part of the proxy is responsible, from a call graph and a measured proxy profile
   kubectl meshinsight predict -f example:bookinfo --what-if mtls=off
   kubectl meshinsight predict -f example:bookinfo --what-if mode=ambient`,
 		SilenceUsage: true,
+		// main prints errors, escaped: they quote names from files,
+		// traces and clusters.
+		SilenceErrors: true,
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl meshinsight",
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -118,7 +119,7 @@ func describeFilter(service, operation string) string {
 
 // runTraces predicts the overhead along the critical paths of the traces
 // and prints it; a graph given with -f supplies the services it names.
-func (o *PredictOptions) runTraces(ctx context.Context) error {
+func (o *PredictOptions) runTraces(ctx context.Context, out io.Writer) error {
 	g, _, err := o.readGraph(ctx)
 	if err != nil {
 		return err
@@ -148,7 +149,7 @@ func (o *PredictOptions) runTraces(ctx context.Context) error {
 		}
 	}
 	report.Messages = o.shown(report.Messages)
-	return printers.PrintTraces(o.Out, report, o.format)
+	return printers.PrintTraces(out, report, o.format)
 }
 
 // predictTracesExamples are the trace examples of `predict --help`.

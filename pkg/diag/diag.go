@@ -56,6 +56,7 @@ const (
 	TraceRepaired         Code = "MI0029"
 	TraceRates            Code = "MI0030"
 	NodeTypeProfile       Code = "MI0031"
+	SizeFarOutsideProfile Code = "MI0032"
 	NoRanges              Code = "MI0033"
 	ProxySaturated        Code = "MI0034"
 	ProxyConfigPartial    Code = "MI0035"
@@ -87,11 +88,11 @@ var Codes = []CodeInfo{
 	{ReferenceProfile, Info, "reference profile",
 		"No measured profile was given; the embedded reference profile built from published figures was used. Run `kubectl meshinsight profile` for your own."},
 	{RateOutsideProfile, Info, "rate outside profile",
-		"A proxy's request rate lies outside the rates the profile measured; the nearest measured rate factor was used."},
+		"A proxy's request rate lies outside the rates the profile measured, and the nearest measured rate factor was used; or the profile has no rate factors for that kind of proxy, so its CPU per request is the same at every rate."},
 	{WhatIfNoMatch, Warning, "what-if matched nothing",
 		"A --what-if selector matched no edge or workload; check the names."},
 	{SizeOutsideProfile, Info, "message size outside profile",
-		"A message size lies beyond the largest size the profile measured; the linear model was extrapolated."},
+		"A message size lies beyond the largest size the profile measured (or, for the reference profile, the size of the published runs); the linear models were extrapolated."},
 	{ProxyMemoryUnknown, Info, "proxy memory not from the profile",
 		"The profile has no memory figure for a kind of proxy (sidecar, ztunnel per node, waypoint): a stand-in figure is used (a waypoint takes the sidecar's, a measured profile the reference profile's) and named, or, without any, that proxy's memory is missing from the totals."},
 	{AmbientAlwaysMTLS, Info, "ambient always uses mTLS",
@@ -134,6 +135,8 @@ var Codes = []CodeInfo{
 		"Call rates were derived from the calls seen in the traces over the time they span; sampled traces under-count them. Rates only change the predicted CPU, not the latency."},
 	{NodeTypeProfile, Info, "per-node-type profile",
 		"The proxies of workloads on this node type were predicted with the profile measured on that node type (kubectl meshinsight profile --all-node-types); workloads on node types without one use the default profile."},
+	{SizeFarOutsideProfile, Warning, "message size far outside profile",
+		"A message size is more than ten times the largest size the profile measured (or, for the reference profile, the size of the published runs); the linear models were extrapolated so far that the figures may be badly wrong. Profile those sizes."},
 	{NoRanges, Info, "figures without ranges",
 		"A measured profile gives its models a low–high range, but some figures also use models without one (borrowed ztunnel or waypoint models, feature costs), so those figures are shown without a range. The reference profile's published figures carry no spread at all, so its predictions have no ranges."},
 	{ProxySaturated, Warning, "proxy saturated",

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/configmap"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
 
 // State of an agent run.
@@ -67,12 +68,23 @@ func Write(ctx context.Context, kc kubernetes.Interface, ns, name string, s Stat
 	return nil
 }
 
+// MaxMessageRunes bounds the agent's message as Read returns it.
+const MaxMessageRunes = 300
+
+// maxCells bounds the cell counts Read returns: far more than any run
+// measures.
+const maxCells = 1_000_000
+
 // Read decodes a hand-off ConfigMap; a Succeeded status without a valid
-// profile is an error.
+// profile is an error. Whoever can write the ConfigMap controls what it
+// says, so nothing is taken on trust: the message comes back as one line
+// safe to print (control characters escaped, at most MaxMessageRunes), the
+// counts within 0 ≤ done ≤ total ≤ a million, and the profile validated
+// (profile.Parse), numbers in range.
 func Read(cm *corev1.ConfigMap) (Status, error) {
-	s := Status{State: State(cm.Data[KeyState]), Message: cm.Data[KeyMessage]}
-	s.Done, _ = strconv.Atoi(cm.Data[KeyDone])
-	s.Total, _ = strconv.Atoi(cm.Data[KeyTotal])
+	s := Status{State: State(cm.Data[KeyState]), Message: safetext.Line(cm.Data[KeyMessage], MaxMessageRunes)}
+	s.Total = cells(cm.Data[KeyTotal], maxCells)
+	s.Done = cells(cm.Data[KeyDone], s.Total)
 	switch s.State {
 	case Running, Failed:
 		return s, nil
@@ -88,5 +100,14 @@ func Read(cm *corev1.ConfigMap) (Status, error) {
 		s.Profile = p
 		return s, nil
 	}
-	return s, fmt.Errorf("unknown agent state %q", s.State)
+	return s, fmt.Errorf("unknown agent state %q", safetext.Line(string(s.State), 40))
+}
+
+// cells reads a count, 0 when absent or not a number, at most limit.
+func cells(v string, limit int) int {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return min(n, limit)
 }

@@ -69,6 +69,8 @@ func TestReadRejects(t *testing.T) {
 		"invalid profile":         {map[string]string{KeyState: string(Succeeded), KeyProfile: `{"apiVersion":"x"}`}, "the agent's profile is invalid"},
 		"unknown state":           {map[string]string{KeyState: "paused"}, `unknown agent state "paused"`},
 		"empty":                   {nil, `unknown agent state ""`},
+		// Issue #13 item 8: a profile a compromised agent skewed.
+		"negative cost": {map[string]string{KeyState: string(Succeeded), KeyProfile: skewed(t)}, "intercept is -1000"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Read(&corev1.ConfigMap{Data: tc.data})
@@ -87,5 +89,49 @@ func TestWriteNamesTheConfigMapOnError(t *testing.T) {
 	err := Write(context.Background(), kc, "run", "handoff", Status{State: Running})
 	if err == nil || err.Error() != "writing the hand-off ConfigMap run/handoff: connection refused" {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// skewed is the reference profile with one negative cost.
+func skewed(t *testing.T) string {
+	t.Helper()
+	p, err := profile.Reference()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Models[0].CPUMicrosPerRequest.Intercept = -1000
+	b, err := profile.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Issue #13 item 17: the agent's messages are printed on the user's
+// terminal; whoever writes the ConfigMap must not control it.
+func TestReadSanitisesTheAgentsWords(t *testing.T) {
+	s, err := Read(&corev1.ConfigMap{Data: map[string]string{
+		KeyState: string(Running), KeyDone: "99", KeyTotal: "12",
+		KeyMessage: "cell 3\x1b]0;pwned\x07\x1b[2J" + strings.Repeat("x", 5000),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(s.Message, "\x1b\x07") || !strings.HasPrefix(s.Message, `cell 3\x1b]0;pwned\x07\x1b[2J`) {
+		t.Errorf("message not escaped: %q", s.Message)
+	}
+	if n := len([]rune(s.Message)); n > MaxMessageRunes {
+		t.Errorf("message of %d runes, want at most %d", n, MaxMessageRunes)
+	}
+	if s.Done != 12 || s.Total != 12 {
+		t.Errorf("done %d of %d, want the count clamped to 12 of 12", s.Done, s.Total)
+	}
+	s, _ = Read(&corev1.ConfigMap{Data: map[string]string{KeyState: string(Running), KeyDone: "-5", KeyTotal: "1e99"}})
+	if s.Done != 0 || s.Total != 0 {
+		t.Errorf("done %d of %d from garbage", s.Done, s.Total)
+	}
+	_, err = Read(&corev1.ConfigMap{Data: map[string]string{KeyState: "\x1b[31mred"}})
+	if err == nil || strings.Contains(err.Error(), "\x1b") {
+		t.Errorf("state printed raw: %v", err)
 	}
 }

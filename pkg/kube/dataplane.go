@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
@@ -199,9 +200,13 @@ func (b *builder) proxySettings(p *corev1.Pod, dp *DataPlane) {
 		var cfg struct {
 			Concurrency *int `json:"concurrency"`
 		}
-		if err := sigsyaml.Unmarshal([]byte(v), &cfg); err != nil {
+		switch err := sigsyaml.Unmarshal([]byte(v), &cfg); {
+		case err != nil:
 			b.notes.Add(diag.New(diag.PartialTopology, p.Namespace+"/"+p.Name, "cannot parse %s: %v", annotationProxyCfg, err))
-		} else {
+		case cfg.Concurrency != nil && (*cfg.Concurrency < 0 || *cfg.Concurrency > callgraph.MaxProxyConcurrency):
+			b.notes.Add(diag.New(diag.PartialTopology, p.Namespace+"/"+p.Name, "%s: concurrency %d is outside 0 to %d; ignored",
+				annotationProxyCfg, *cfg.Concurrency, callgraph.MaxProxyConcurrency))
+		default:
 			dp.ProxyConcurrency = cfg.Concurrency
 		}
 	}
@@ -210,15 +215,20 @@ func (b *builder) proxySettings(p *corev1.Pod, dp *DataPlane) {
 	}
 }
 
-// parseMillicores parses a CPU quantity such as "500m" or "2".
+// parseMillicores parses a CPU quantity such as "500m" or "2": at least
+// one millicore and at most what a call graph may hold (a huge value
+// overflowed into a negative limit, which predict -f then rejected).
 func parseMillicores(s string) (int, bool) {
 	s = strings.TrimSpace(s)
 	if m, ok := strings.CutSuffix(s, "m"); ok {
 		v, err := strconv.Atoi(m)
-		return v, err == nil && v > 0
+		return v, err == nil && v > 0 && v <= callgraph.MaxProxyCPULimitMillicores
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	return int(v * 1000), err == nil && v > 0
+	if err != nil || !(v*1000 >= 1) || v*1000 > callgraph.MaxProxyCPULimitMillicores {
+		return 0, false
+	}
+	return int(v * 1000), true
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -290,7 +290,8 @@ func TestParseMillicores(t *testing.T) {
 			t.Errorf("%q: %d %v", in, got, ok)
 		}
 	}
-	for _, bad := range []string{"", "m", "-1", "abc", "0"} {
+	// Issue #13 item 14: huge values overflowed into negative limits.
+	for _, bad := range []string{"", "m", "-1", "abc", "0", "1e300", "9223372036854775807m", "2000000000m", "0.0001", "NaN", "Inf"} {
 		if _, ok := parseMillicores(bad); ok {
 			t.Errorf("%q accepted", bad)
 		}

@@ -84,8 +84,11 @@ type costs struct {
 }
 
 // term adds one component's p50, p99 and CPU with their relative bounds
-// (nil: unknown, counted as exact and marked).
+// (nil: unknown, counted as exact and marked). The p99 is never below the
+// p50: a latency rate factor above 1 scales the p50 but not the profile's
+// p99, and a p99 below the p50 is no percentile.
 func (c *costs) term(i int, p50, p99, cpu float64, r *profile.Range) {
+	p99 = max(p99, p50)
 	c.p50[i] += p50
 	c.p99[i] += p99
 	c.cpu[i] += cpu
@@ -214,8 +217,8 @@ func newModel(p *profile.Profile, speedups map[profile.Component]float64, notes 
 		if !ok {
 			return nil, fmt.Errorf("speed-up for unknown component %q", c)
 		}
-		if !(f > 0) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("speed-up for %q must be a positive number, got %v", c, f)
+		if err := checkSpeedup(f); err != nil {
+			return nil, fmt.Errorf("speed-up for %q: %w", c, err)
 		}
 		m.speedups[i] = f
 	}
@@ -291,10 +294,6 @@ func (m *model) add(c *costs, s source, bytes, p99Scale, p50Scale, cpuScale floa
 		c.service += cpu
 		c.term(i, md.LatencyP50Micros.At(bytes)*p50Scale*s.scale[0]/sp,
 			md.LatencyP99Micros.At(bytes)*p99Scale*s.scale[1]/sp, cpu*cpuScale, r)
-		if md.Fit != nil && md.Fit.MaxBytes > 0 && bytes > md.Fit.MaxBytes {
-			m.notes.Add(diag.New(diag.SizeOutsideProfile, s.key.String(),
-				"message size %.0f B is beyond the largest measured (%.0f B)", bytes, md.Fit.MaxBytes))
-		}
 	}
 }
 
@@ -308,6 +307,8 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 	if opts.FanOut == "" {
 		opts.FanOut = Sequential
 	}
+	nWorkloads := len(g.Workloads)
+	g, ingress, nEdges := withIngress(g, notes)
 	pt := newProxyTable(g, p)
 	models := map[*profile.Profile]*model{p: m}
 	if len(opts.NodeProfiles) > 0 {
@@ -327,6 +328,7 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 		}
 	}
 	pt.finishRates(notes)
+	pt.noteExtrapolation(g, trav, notes)
 
 	sc := &Scenario{Edges: make([]EdgeResult, len(g.Edges))}
 	// One backing array for every edge's components: far fewer allocations on
@@ -373,8 +375,11 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 	pt.noMemory = opts.NoMemory
 	sc.Proxies = pt.results(proxyCosts, notes)
 	pt.noteNodeTypes(notes)
-	sc.Paths = pathsWithRanges(g, sc.Edges, opts.FanOut, notes)
-	sc.Totals = totals(g, sc, &total)
+	sc.Paths = pathsWithRanges(g, sc.Edges, ingress, opts.FanOut, notes)
+	if ingress != nil {
+		sc.Edges, sc.Ingress = sc.Edges[:nEdges:nEdges], sc.Edges[nEdges:]
+	}
+	sc.Totals = totals(sc, &total, nWorkloads)
 	if total.unranged && total.ranged {
 		notes.Add(diag.New(diag.NoRanges, "", "some figures come from models without a measured spread; they have no range"))
 	}
@@ -535,8 +540,10 @@ func appendComponents(out []ComponentCost, c *costs) []ComponentCost {
 	return out
 }
 
-func totals(g *callgraph.Resolved, sc *Scenario, c *costs) Totals {
-	t := Totals{Edges: len(g.Edges), Workloads: len(g.Workloads)}
+// totals sums a scenario of the graph's edges (not its ingress) and
+// workloads; c holds every crossing's CPU.
+func totals(sc *Scenario, c *costs, workloads int) Totals {
+	t := Totals{Edges: len(sc.Edges), Workloads: workloads}
 	for _, e := range sc.Edges {
 		t.RequestsPerSecond += e.RequestsPerSecond
 	}

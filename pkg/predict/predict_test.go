@@ -302,6 +302,11 @@ func TestReferenceProfileReproducesPublishedFigures(t *testing.T) {
 	near(t, "ambient millicores", sc.Edges[0].CPUMillicores, 2*60)
 }
 
+// ingressP50 is what the requests from outside add at an entry's inbound
+// sidecar with the test profile: http plaintext at the default sizes,
+// (10 + 2×0.5) + (10 + 2×1) µs.
+const ingressP50 = 23
+
 func TestPathsFanOut(t *testing.T) {
 	// a calls b and c once per request each; b calls d. Latencies come from the
 	// test profile: every http plaintext edge with empty messages adds 40 µs.
@@ -317,7 +322,7 @@ func TestPathsFanOut(t *testing.T) {
 	for _, c := range []struct {
 		fan  FanOut
 		want float64
-	}{{Sequential, 3 * 40}, {Parallel, 2 * 40}} {
+	}{{Sequential, 3*40 + ingressP50}, {Parallel, 2*40 + ingressP50}} {
 		var notes diag.List
 		sc, err := Predict(r, testProfile(t), Options{FanOut: c.fan}, &notes)
 		if err != nil {
@@ -350,8 +355,9 @@ func TestPathsLoadBalancedAlternativesAverage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 2/3 × 40 µs (both sidecars) + 1/3 × 20 µs (client sidecar only).
-	near(t, "p50", sc.Paths[0].LatencyP50Micros, 2.0/3*40+1.0/3*20)
+	// 2/3 × 40 µs (both sidecars) + 1/3 × 20 µs (client sidecar only),
+	// after a's inbound sidecar.
+	near(t, "p50", sc.Paths[0].LatencyP50Micros, ingressP50+2.0/3*40+1.0/3*20)
 	near(t, "calls", sc.Paths[0].Calls, 1)
 }
 

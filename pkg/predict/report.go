@@ -57,7 +57,12 @@ type ProfileInfo struct {
 
 // Scenario is the predicted overhead of one version of the graph.
 type Scenario struct {
-	Edges   []EdgeResult  `json:"edges"`
+	Edges []EdgeResult `json:"edges"`
+	// Ingress are the requests entering the graph from outside (a
+	// workload's requestsPerSecond) as calls from an unmeshed client named
+	// OutsideName in the workload's namespace: their crossing of the entry's
+	// inbound proxy is in the proxies' CPU, the totals' CPU and the paths.
+	Ingress []EdgeResult  `json:"ingress,omitempty"`
 	Proxies []ProxyResult `json:"proxies"`
 	Paths   []PathResult  `json:"paths"`
 	Totals  Totals        `json:"totals"`
@@ -171,12 +176,16 @@ type ProxyResult struct {
 }
 
 // PathResult is the added latency of a request entering at one entry point,
-// through every call it causes (combined per FanOut).
+// through the entry's inbound proxy and every call it causes (combined per
+// FanOut).
 type PathResult struct {
 	Entry            string  `json:"entry"`
 	LatencyP50Micros float64 `json:"latencyP50Micros"`
 	LatencyP99Micros float64 `json:"latencyP99Micros"`
-	// CriticalPath is the chain of workloads that adds the most p50 latency.
+	// CriticalPath is the chain of calls a request most often waits on
+	// longest: from the entry, the call most likely to be the slowest (by
+	// added p50) of the calls a workload makes for one request, each made by
+	// its share of the requests; then the same from that call's server.
 	CriticalPath []string `json:"criticalPath"`
 	// Calls is the expected number of calls one request causes.
 	Calls float64 `json:"calls"`

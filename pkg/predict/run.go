@@ -75,6 +75,9 @@ func Run(in Input) (*Report, error) {
 		r.Variant = variant
 	}
 	r.Messages = notes.Sorted()
+	if err := r.Check(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

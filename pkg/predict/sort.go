@@ -11,9 +11,10 @@ import (
 // first (what a reader ranks overhead by).
 var SortKeys = []string{"name", "p50", "p99", "cpu", "rps"}
 
-// Sort orders the report's edges, proxies and paths by key (one of
-// SortKeys), the baseline's figures deciding; the variant's edges follow
-// the baseline's order, as the side-by-side tables pair them by position.
+// Sort orders the report's edges, its requests from outside (ingress),
+// proxies and paths by key (one of SortKeys), the baseline's figures
+// deciding; the variant's edges follow the baseline's order, as the
+// side-by-side tables pair them by position.
 func Sort(r *Report, key string) error {
 	if !slices.Contains(SortKeys, key) {
 		return fmt.Errorf("--sort-by %q: want one of %s", key, strings.Join(SortKeys, ", "))
@@ -24,20 +25,27 @@ func Sort(r *Report, key string) error {
 		"cpu": func(e EdgeResult) float64 { return e.CPUMillicores },
 		"rps": func(e EdgeResult) float64 { return e.RequestsPerSecond },
 	}[key]
-	order := make([]int, len(r.Baseline.Edges))
-	for i := range order {
-		order[i] = i
-	}
-	edges := r.Baseline.Edges
-	slices.SortStableFunc(order, func(a, b int) int {
-		if edgeFigure == nil {
-			return cmp.Compare(edges[a].Name(), edges[b].Name())
+	// The edges, then the requests from outside (which follow them in
+	// every rendering) among themselves.
+	for _, list := range []func(*Scenario) *[]EdgeResult{
+		func(s *Scenario) *[]EdgeResult { return &s.Edges },
+		func(s *Scenario) *[]EdgeResult { return &s.Ingress },
+	} {
+		edges := *list(&r.Baseline)
+		order := make([]int, len(edges))
+		for i := range order {
+			order[i] = i
 		}
-		return cmp.Compare(edgeFigure(edges[b]), edgeFigure(edges[a]))
-	})
-	r.Baseline.Edges = permute(r.Baseline.Edges, order)
-	if r.Variant != nil && len(r.Variant.Edges) == len(order) {
-		r.Variant.Edges = permute(r.Variant.Edges, order)
+		slices.SortStableFunc(order, func(a, b int) int {
+			if edgeFigure == nil {
+				return cmp.Compare(edges[a].Name(), edges[b].Name())
+			}
+			return cmp.Compare(edgeFigure(edges[b]), edgeFigure(edges[a]))
+		})
+		*list(&r.Baseline) = permute(edges, order)
+		if r.Variant != nil && len(*list(r.Variant)) == len(order) {
+			*list(r.Variant) = permute(*list(r.Variant), order)
+		}
 	}
 	for _, s := range []*Scenario{&r.Baseline, r.Variant} {
 		if s == nil {

@@ -35,7 +35,16 @@ func TestSort(t *testing.T) {
 			t.Errorf("--sort-by %s: variant edges %s no longer pair with the baseline's", key, names(r.Variant.Edges))
 		}
 	}
+	// The requests from outside are sorted among themselves, after the edges.
 	r := report()
+	r.Baseline.Ingress = []EdgeResult{{From: "x/(outside)", To: "x/a", CPUMillicores: 1}, {From: "x/(outside)", To: "x/b", CPUMillicores: 7}}
+	if err := Sort(r, "cpu"); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(r.Baseline.Ingress); got != "x/(outside)->x/b x/(outside)->x/a" {
+		t.Errorf("--sort-by cpu: ingress %s", got)
+	}
+	r = report()
 	Sort(r, "cpu")
 	if r.Baseline.Proxies[0].Workload != "a" {
 		t.Errorf("--sort-by cpu: proxies %+v", r.Baseline.Proxies)

@@ -73,6 +73,9 @@ func (b *traceGraph) workload(service string) string {
 	if !ok {
 		w = callgraph.Workload{Name: workloadName(service)}
 	}
+	// Rates come from the traces, the graph's requests from outside too:
+	// a trace prediction sums critical paths, not an entry's traffic.
+	w.RequestsPerSecond = nil
 	ns := cmp.Or(w.Namespace, callgraph.DefaultNamespace)
 	ref := ns + "/" + w.Name
 	for n := 2; b.used[ref] && !ok; n++ { // two services sanitised to one name

@@ -192,6 +192,9 @@ func PredictTraces(in TraceInput) (*TraceReport, *callgraph.Graph, error) {
 		r.Operations = append(r.Operations, predictOperation(op, base, variant, hasVariant, &notes))
 	}
 	r.Messages = notes.Sorted()
+	if err := r.Check(); err != nil {
+		return nil, nil, err
+	}
 	return r, g, nil
 }
 

@@ -2,7 +2,6 @@ package predict
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -155,6 +154,10 @@ func Apply(g *callgraph.Resolved, changes []WhatIf, notes *diag.List) *callgraph
 	return v
 }
 
+// MaxSpeedupFileBytes bounds a speed-up file: ten components and their
+// factors take a few dozen bytes.
+const MaxSpeedupFileBytes = 1 << 20
+
 // ParseSpeedups reads a speed-up file: a YAML or JSON mapping from component to
 // factor, e.g. {parsing: 2, tls: 1.5} (2 = twice as fast). name labels errors.
 func ParseSpeedups(name string, data []byte) (map[profile.Component]float64, error) {
@@ -171,12 +174,28 @@ func ParseSpeedups(name string, data []byte) (map[profile.Component]float64, err
 		if _, ok := componentIndex[c]; !ok {
 			return nil, fmt.Errorf("speed-up file %q: unknown component %q (want one of %s)", name, k, componentNames())
 		}
-		if !(f > 0) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("speed-up file %q: %s: factor must be a positive number, got %v", name, k, f)
+		if err := checkSpeedup(f); err != nil {
+			return nil, fmt.Errorf("speed-up file %q: %s: %w", name, k, err)
 		}
 		out[c] = f
 	}
 	return out, nil
+}
+
+// MinSpeedup and MaxSpeedup bound a component's speed-up: a thousand
+// times slower or faster is a what-if far past any real change, and beyond
+// them a division turns figures infinite.
+const (
+	MinSpeedup = 1e-3
+	MaxSpeedup = 1e3
+)
+
+// checkSpeedup fails unless MinSpeedup <= f <= MaxSpeedup.
+func checkSpeedup(f float64) error {
+	if f >= MinSpeedup && f <= MaxSpeedup {
+		return nil
+	}
+	return fmt.Errorf("factor %v is outside %v to %v (2 means twice as fast, 0.5 twice as slow)", f, MinSpeedup, MaxSpeedup)
 }
 
 func componentNames() string {

@@ -131,8 +131,8 @@ func TestParseSpeedups(t *testing.T) {
 	for in, want := range map[string]string{
 		"":            "no components",
 		"parsng: 2":   "unknown component",
-		"parsing: 0":  "positive number",
-		"parsing: -1": "positive number",
+		"parsing: 0":  "outside 0.001 to 1000",
+		"parsing: -1": "outside 0.001 to 1000",
 		"- 1":         "want a mapping",
 	} {
 		if _, err := ParseSpeedups("s.yaml", []byte(in)); err == nil || !strings.Contains(err.Error(), want) {

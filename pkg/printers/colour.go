@@ -2,16 +2,15 @@ package printers
 
 import "github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 
-// pictured are the edges a picture (dot, svg) draws: the variant's when there
-// is one (labelled with the delta to the baseline's), else the baseline's.
-func pictured(r *predict.Report) ([]predict.EdgeResult, error) {
+// pictured are the edges a picture (dot, svg) draws, shown (the variant's
+// when there is one, labelled with the delta to base, the baseline's; Print
+// has checked that they line up) and the baseline's, ingress included.
+func pictured(r *predict.Report) (base, shown []predict.EdgeResult) {
+	base = edgesOf(&r.Baseline)
 	if r.Variant == nil {
-		return r.Baseline.Edges, nil
+		return base, base
 	}
-	if err := checkVariant(r); err != nil {
-		return nil, err
-	}
-	return r.Variant.Edges, nil
+	return base, edgesOf(r.Variant)
 }
 
 // latencyBand is one colour of the graph outputs (dot, svg, html): edges

@@ -1,18 +1,20 @@
 package printers
 
 import (
-	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
 
 // Edge width in DOT goes from 1 to 5 with the edge's share of the largest
-// edge CPU in the report (baseline and variant alike).
+// edge CPU in the report (baseline and variant alike). Colours are
+// latencyBands.
 const (
 	dotMinPen = 1.0
 	dotMaxPen = 5.0
@@ -29,15 +31,12 @@ var dotNodeStyle = map[dataplane.Mode]string{
 
 // printDot writes the call graph as a Graphviz digraph, with the variant's figures
 // when there is one. Nodes and edges keep the report's order.
-func printDot(buf *bytes.Buffer, r *predict.Report) error {
+func printDot(buf io.Writer, r *predict.Report) error {
 	v := &view{r: r, ns: commonNamespace(r)}
-	shown, err := pictured(r)
-	if err != nil {
-		return err
-	}
+	base, shown := pictured(r)
 	var maxCPU float64
 	for _, sc := range scenarios(r) {
-		for _, e := range sc.Edges {
+		for _, e := range edgesOf(sc) {
 			maxCPU = math.Max(maxCPU, e.CPUMillicores)
 		}
 	}
@@ -78,7 +77,7 @@ func printDot(buf *bytes.Buffer, r *predict.Report) error {
 		label := rate(e.RequestsPerSecond) + " req/s\n+" + micros(e.LatencyP50Micros) + " p50"
 		proto := string(e.Protocol)
 		if r.Variant != nil {
-			b := r.Baseline.Edges[i]
+			b := base[i]
 			proto = change(b.Protocol, e.Protocol)
 			label += " (Δ " + signedMicros(e.LatencyP50Micros-b.LatencyP50Micros) + ")"
 		}
@@ -104,7 +103,7 @@ func dotTitle(r *predict.Report, ns string) string {
 
 // dotLegend writes the colour scale as a box of its own, and says what the
 // edge width means.
-func dotLegend(buf *bytes.Buffer) {
+func dotLegend(buf io.Writer) {
 	fmt.Fprintln(buf, "  subgraph cluster_legend {")
 	fmt.Fprintln(buf, `    label="Added p50 per call (display thresholds)"; fontsize=10; style=dashed;`)
 	for _, b := range latencyBands {
@@ -124,8 +123,9 @@ func penWidth(cpu, max float64) float64 {
 }
 
 // dotQuote renders s as a DOT double-quoted string; newlines become centred
-// line breaks.
+// line breaks, other control characters escapes (see safetext).
 func dotQuote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
+	return `"` + safetext.Escape(dotEscaper.Replace(s)) + `"`
 }
+
+var dotEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)

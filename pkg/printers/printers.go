@@ -8,14 +8,11 @@
 package printers
 
 import (
-	"bytes"
-	"encoding/json"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 )
@@ -69,56 +66,49 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("%w %q: want one of %s", ErrUnknownFormat, s, strings.Join(FormatNames(), ", "))
 }
 
-// Print writes r to w in format; the empty format means Table. Nothing is written
-// if the report cannot be rendered.
+// Print writes r to w in format; the empty format means Table. The report
+// is checked first (every figure finite and non-negative, the variant's
+// edges in line with the baseline's), so that nothing is written if it
+// cannot be rendered; then it is written as it is encoded, never held whole
+// in memory. Names from the input are escaped in tables (see safetext).
 func Print(w io.Writer, r *predict.Report, format Format) error {
 	if r == nil {
 		return errors.New("no report to print")
 	}
-	var buf bytes.Buffer
+	if _, err := ParseFormat(string(format)); err != nil {
+		return err
+	}
+	if err := r.Check(); err != nil {
+		return err
+	}
+	if r.Variant != nil {
+		if err := checkVariant(r); err != nil {
+			return err
+		}
+	}
+	bw := bufio.NewWriterSize(w, writeBuffer)
 	var err error
 	switch format {
 	case Table, "":
-		err = printTable(&buf, r, false)
+		err = printTable(bw, r, false)
 	case Wide:
-		err = printTable(&buf, r, true)
+		err = printTable(bw, r, true)
 	case JSON:
-		err = printJSON(&buf, r)
+		err = printJSON(bw, r)
 	case YAML:
-		err = printYAML(&buf, r)
+		err = printYAML(bw, r)
 	case Dot:
-		err = printDot(&buf, r)
+		err = printDot(bw, r)
 	case SVG:
-		err = printSVG(&buf, r)
+		err = printSVG(bw, r)
 	case HTML:
-		err = printHTML(&buf, r)
-	default:
-		_, err = ParseFormat(string(format))
+		err = printHTML(bw, r)
 	}
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(buf.Bytes())
-	return err
+	return bw.Flush()
 }
 
-// printJSON writes any report as indented JSON.
-func printJSON(buf *bytes.Buffer, r any) error {
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding report as JSON: %w", err)
-	}
-	buf.Write(data)
-	buf.WriteByte('\n')
-	return nil
-}
-
-// printYAML writes any report as YAML, with the JSON field names.
-func printYAML(buf *bytes.Buffer, r any) error {
-	data, err := sigsyaml.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encoding report as YAML: %w", err)
-	}
-	buf.Write(data)
-	return nil
-}
+// writeBuffer is how much output is gathered before it is written.
+const writeBuffer = 64 << 10

@@ -1,9 +1,9 @@
 package printers
 
 import (
-	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"unicode/utf8"
@@ -150,23 +150,18 @@ type svgSide struct {
 	caller bool
 }
 
-// svgDoc collects the elements of the picture and how far they reach.
+// svgDoc writes the elements of the picture to out and measures how far
+// they reach. The picture is drawn twice: once to io.Discard for the
+// canvas size the <svg> element declares, then to the output, as it goes.
 type svgDoc struct {
-	body bytes.Buffer
-	// labels are the edges' labels, drawn last so that no line crosses them.
-	labels        bytes.Buffer
+	out           io.Writer
 	width, height float64
 }
 
 // text writes one line of text at x, y (its baseline) and grows the canvas
 // to hold it; anchor is start, middle or end.
 func (d *svgDoc) text(x, y float64, anchor, attrs, s string) {
-	d.textTo(&d.body, x, y, anchor, attrs, s)
-}
-
-// textTo is text written to buf.
-func (d *svgDoc) textTo(buf *bytes.Buffer, x, y float64, anchor, attrs, s string) {
-	fmt.Fprintf(buf, `  <text x="%.1f" y="%.1f" text-anchor="%s"%s>%s</text>`+"\n", x, y, anchor, attrs, xmlEscape(s))
+	fmt.Fprintf(d.out, `  <text x="%.1f" y="%.1f" text-anchor="%s"%s>%s</text>`+"\n", x, y, anchor, attrs, xmlEscape(s))
 	w := svgCharWidth * float64(utf8.RuneCountInString(s))
 	right := x + w
 	switch anchor {
@@ -192,13 +187,13 @@ func (d *svgDoc) lines(y float64, attrs, s string, indent string) float64 {
 // Graphviz needed): workloads layered by call depth, every edge with its
 // protocol, rate and added p50 (and the what-if delta), coloured by
 // latencyBands; then the legend, the totals and the assumptions and warnings.
-func printSVG(buf *bytes.Buffer, r *predict.Report) error {
+func printSVG(buf io.Writer, r *predict.Report) error {
 	fmt.Fprintln(buf, `<?xml version="1.0" encoding="UTF-8"?>`)
 	return writeSVG(buf, r)
 }
 
 // printHTML wraps the SVG picture in a minimal HTML page, to open in a browser.
-func printHTML(buf *bytes.Buffer, r *predict.Report) error {
+func printHTML(buf io.Writer, r *predict.Report) error {
 	title := "meshinsight: " + r.Graph
 	if r.Graph == "" {
 		title = "meshinsight"
@@ -211,13 +206,28 @@ func printHTML(buf *bytes.Buffer, r *predict.Report) error {
 	return nil
 }
 
-func writeSVG(buf *bytes.Buffer, r *predict.Report) error {
+func writeSVG(buf io.Writer, r *predict.Report) error {
 	v := &view{r: r, ns: commonNamespace(r)}
-	shown, err := pictured(r)
-	if err != nil {
-		return err
+	size := &svgDoc{out: io.Discard}
+	size.draw(r, v)
+	fmt.Fprintf(buf, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
+		math.Ceil(size.width), math.Ceil(size.height), math.Ceil(size.width), math.Ceil(size.height))
+	fmt.Fprintf(buf, "  <title>%s</title>\n", xmlEscape(strings.ReplaceAll(dotTitle(r, v.ns), "\n", "; ")))
+	fmt.Fprintln(buf, "  <defs>")
+	for _, b := range latencyBands {
+		fmt.Fprintf(buf, `    <marker id="arrow-%s" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="%s"/></marker>`+"\n", b.colour, b.colour)
 	}
-	d := &svgDoc{}
+	fmt.Fprintln(buf, "  </defs>")
+	fmt.Fprintf(buf, `  <rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	(&svgDoc{out: buf}).draw(r, v)
+	_, err := fmt.Fprintln(buf, "</svg>")
+	return err
+}
+
+// draw writes the picture's elements: title, edge lines, nodes, edge labels
+// (last, so that no line crosses them), legend, totals and messages.
+func (d *svgDoc) draw(r *predict.Report, v *view) {
+	baseEdges, shown := pictured(r)
 	y := svgMargin + 4
 	for _, line := range strings.Split(dotTitle(r, v.ns), "\n") {
 		y = d.lines(y, ` font-weight="bold"`, line, "  ")
@@ -226,23 +236,27 @@ func writeSVG(buf *bytes.Buffer, r *predict.Report) error {
 	d.width = math.Max(d.width, l.width+svgMargin)
 
 	bottom := l.height
-	for i, e := range shown {
-		var base *predict.EdgeResult
-		if r.Variant != nil {
-			base = &r.Baseline.Edges[i]
+	for _, labels := range []bool{false, true} {
+		if labels {
+			for _, n := range l.nodes {
+				d.node(n)
+			}
 		}
-		bottom = math.Max(bottom, d.edge(l, e, base))
+		clear(l.labelled)
+		for i, e := range shown {
+			var base *predict.EdgeResult
+			if r.Variant != nil {
+				base = &baseEdges[i]
+			}
+			bottom = math.Max(bottom, d.edge(l, e, base, labels))
+		}
 	}
-	for _, n := range l.nodes {
-		d.node(n)
-	}
-	d.body.Write(d.labels.Bytes())
 
 	y = bottom + 2*svgLineHeight
 	d.text(svgMargin, y, "start", ` font-weight="bold"`, "Added p50 per call (display thresholds):")
 	x := svgMargin + 290
 	for _, b := range latencyBands {
-		fmt.Fprintf(&d.body, `  <rect x="%.1f" y="%.1f" width="12" height="12" fill="%s"/>`+"\n", x, y-10, b.colour)
+		fmt.Fprintf(d.out, `  <rect x="%.1f" y="%.1f" width="12" height="12" fill="%s"/>`+"\n", x, y-10, b.colour)
 		d.text(x+16, y, "start", "", b.label())
 		x += 16 + svgCharWidth*float64(utf8.RuneCountInString(b.label())) + 20
 	}
@@ -257,19 +271,6 @@ func writeSVG(buf *bytes.Buffer, r *predict.Report) error {
 			y = d.lines(y, "", "  "+m, "    ")
 		}
 	}
-
-	fmt.Fprintf(buf, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
-		math.Ceil(d.width), math.Ceil(d.height), math.Ceil(d.width), math.Ceil(d.height))
-	fmt.Fprintf(buf, "  <title>%s</title>\n", xmlEscape(strings.ReplaceAll(dotTitle(r, v.ns), "\n", "; ")))
-	fmt.Fprintln(buf, "  <defs>")
-	for _, b := range latencyBands {
-		fmt.Fprintf(buf, `    <marker id="arrow-%s" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="%s"/></marker>`+"\n", b.colour, b.colour)
-	}
-	fmt.Fprintln(buf, "  </defs>")
-	fmt.Fprintf(buf, `  <rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	buf.Write(d.body.Bytes())
-	fmt.Fprintln(buf, "</svg>")
-	return nil
 }
 
 // svgTotals is the report's totals in one line: proxy CPU and the slowest
@@ -300,8 +301,8 @@ func (d *svgDoc) node(n *svgNode) {
 	case dataplane.None:
 		style = ` stroke="#333" stroke-width="1.5" stroke-dasharray="5,3"`
 	}
-	fmt.Fprintf(&d.body, `  <g><title>%s (%s)</title>`+"\n", xmlEscape(n.id), xmlEscape(string(n.mode)))
-	fmt.Fprintf(&d.body, `  <rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" rx="%.1f" fill="white"%s/>`+"\n", n.x, n.y, n.w, svgNodeHeight, rx, style)
+	fmt.Fprintf(d.out, `  <g><title>%s (%s)</title>`+"\n", xmlEscape(n.id), xmlEscape(string(n.mode)))
+	fmt.Fprintf(d.out, `  <rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" rx="%.1f" fill="white"%s/>`+"\n", n.x, n.y, n.w, svgNodeHeight, rx, style)
 	cx := n.x + n.w/2
 	if n.sub == "" {
 		d.text(cx, n.y+svgNodeHeight/2+4, "middle", "", n.label)
@@ -309,16 +310,17 @@ func (d *svgDoc) node(n *svgNode) {
 		d.text(cx, n.y+svgNodeHeight/2-3, "middle", "", n.label)
 		d.text(cx, n.y+svgNodeHeight/2+12, "middle", ` font-size="10" fill="#555"`, n.sub)
 	}
-	fmt.Fprintln(&d.body, "  </g>")
+	fmt.Fprintln(d.out, "  </g>")
 }
 
-// edge draws one call and its label, and returns the lowest y it reaches. A
+// edge draws one call's line, or with labels its label, and returns the
+// lowest y the label reaches. A
 // call to a deeper layer is a curve from the caller's right side to the
 // callee's left, labelled above its end where fewer edges meet (beside the
 // callee unless several calls converge on it); any other call (a cycle, a
 // call within a layer, a self-call) loops below the two nodes, labelled
 // under the loop. base is the baseline of a variant's edge.
-func (d *svgDoc) edge(l *svgLayout, e predict.EdgeResult, base *predict.EdgeResult) float64 {
+func (d *svgDoc) edge(l *svgLayout, e predict.EdgeResult, base *predict.EdgeResult, labels bool) float64 {
 	from, to := l.byID[e.From], l.byID[e.To]
 	colour := latencyColour(e.LatencyP50Micros)
 	var path, anchor string
@@ -365,11 +367,14 @@ func (d *svgDoc) edge(l *svgLayout, e predict.EdgeResult, base *predict.EdgeResu
 		proto = change(base.Protocol, e.Protocol)
 		line2 += " (Δ " + signedMicros(e.LatencyP50Micros-base.LatencyP50Micros) + ")"
 	}
-	fmt.Fprintf(&d.body, `  <path d="%s" fill="none" stroke="%s" stroke-width="%.2f" marker-end="url(#arrow-%s)"><title>%s</title></path>`+"\n",
-		path, colour, width, colour, xmlEscape(e.From+" -> "+e.To))
+	if !labels {
+		fmt.Fprintf(d.out, `  <path d="%s" fill="none" stroke="%s" stroke-width="%.2f" marker-end="url(#arrow-%s)"><title>%s</title></path>`+"\n",
+			path, colour, width, colour, xmlEscape(e.From+" -> "+e.To))
+		return ly + 13
+	}
 	halo := ` stroke="white" stroke-width="3" paint-order="stroke"`
-	d.textTo(&d.labels, lx, ly, anchor, ` font-size="11"`+halo, proto+" "+rate(e.RequestsPerSecond)+" req/s")
-	d.textTo(&d.labels, lx, ly+13, anchor, ` font-size="11" font-weight="bold" fill="`+colour+`"`+halo, line2)
+	d.text(lx, ly, anchor, ` font-size="11"`+halo, proto+" "+rate(e.RequestsPerSecond)+" req/s")
+	d.text(lx, ly+13, anchor, ` font-size="11" font-weight="bold" fill="`+colour+`"`+halo, line2)
 	return ly + 13
 }
 

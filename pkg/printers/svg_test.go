@@ -91,11 +91,13 @@ func TestSVGLayersByCallDepth(t *testing.T) {
 	if len(l.nodes) != 2 || l.depth["a"] != 0 || l.depth["b"] != 1 {
 		t.Errorf("cycle layout: %d nodes, depths %v", len(l.nodes), l.depth)
 	}
-	d := &svgDoc{}
-	if low := d.edge(l, cyc[1], nil); low <= svgNodeHeight+svgArc/2 {
+	var out bytes.Buffer
+	d := &svgDoc{out: &out}
+	d.edge(l, cyc[1], nil, false)
+	if low := d.edge(l, cyc[1], nil, true); low <= svgNodeHeight+svgArc/2 {
 		t.Errorf("back edge label at y=%v: should loop below the nodes", low)
 	}
-	if !strings.Contains(d.body.String(), `stroke="firebrick"`) || !strings.Contains(d.labels.String(), "+600µs p50") {
-		t.Errorf("back edge:\n%s\n%s", d.body.String(), d.labels.String())
+	if !strings.Contains(out.String(), `stroke="firebrick"`) || !strings.Contains(out.String(), "+600µs p50") {
+		t.Errorf("back edge:\n%s", out.String())
 	}
 }

@@ -1,19 +1,14 @@
 package printers
 
 import (
-	"bytes"
-	"cmp"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
 
 // overLimitMark follows a CPU figure when one replica's predicted proxy CPU
@@ -28,15 +23,10 @@ type view struct {
 	ns string
 }
 
-func printTable(buf *bytes.Buffer, r *predict.Report, wide bool) error {
+func printTable(buf io.Writer, r *predict.Report, wide bool) error {
 	v := &view{r: r, wide: wide, ns: commonNamespace(r)}
-	if r.Variant != nil {
-		if err := checkVariant(r); err != nil {
-			return err
-		}
-	}
 	v.header(buf)
-	sections := []func(*bytes.Buffer) error{v.edges, v.components, v.proxies, v.paths, v.totals}
+	sections := []func(io.Writer) error{v.edges, v.components, v.proxies, v.paths, v.totals}
 	for _, s := range sections {
 		if err := s(buf); err != nil {
 			return err
@@ -49,7 +39,7 @@ func printTable(buf *bytes.Buffer, r *predict.Report, wide bool) error {
 // checkVariant makes sure the variant's edges line up with the baseline's, which
 // the side-by-side tables rely on.
 func checkVariant(r *predict.Report) error {
-	b, w := r.Baseline.Edges, r.Variant.Edges
+	b, w := edgesOf(&r.Baseline), edgesOf(r.Variant)
 	if len(b) != len(w) {
 		return fmt.Errorf("report is inconsistent: baseline has %d edges, what-if variant %d", len(b), len(w))
 	}
@@ -77,7 +67,7 @@ func commonNamespace(r *predict.Report) string {
 		}
 	}
 	for _, sc := range scenarios(r) {
-		for _, e := range sc.Edges {
+		for _, e := range edgesOf(sc) {
 			see(e.From)
 			see(e.To)
 		}
@@ -99,6 +89,15 @@ func commonNamespace(r *predict.Report) string {
 	return ns
 }
 
+// edgesOf lists a scenario's edges, then its ingress (requests from
+// outside), which every rendering shows as edges.
+func edgesOf(sc *predict.Scenario) []predict.EdgeResult {
+	if len(sc.Ingress) == 0 {
+		return sc.Edges
+	}
+	return slices.Concat(sc.Edges, sc.Ingress)
+}
+
 func scenarios(r *predict.Report) []*predict.Scenario {
 	if r.Variant != nil {
 		return []*predict.Scenario{&r.Baseline, r.Variant}
@@ -118,7 +117,7 @@ func (v *view) edgeName(e predict.EdgeResult) string {
 	return v.name(e.From) + " -> " + v.name(e.To)
 }
 
-func (v *view) header(buf *bytes.Buffer) {
+func (v *view) header(buf io.Writer) {
 	r := v.r
 	parts := []string{profileLabel(r.Profile)}
 	if r.Graph != "" {
@@ -129,6 +128,9 @@ func (v *view) header(buf *bytes.Buffer) {
 	}
 	if v.ns != "" {
 		parts = append(parts, "Namespace: "+v.ns)
+	}
+	for i, p := range parts {
+		parts[i] = safetext.Escape(p)
 	}
 	fmt.Fprintln(buf, joinFit(parts, "   ", Width, ""))
 	if r.Variant != nil {
@@ -147,23 +149,23 @@ func profileLabel(p predict.ProfileInfo) string {
 }
 
 // whatIfLine lists the changes of a report's variant.
-func whatIfLine(buf *bytes.Buffer, h predict.Header) {
-	fmt.Fprintln(buf, "What-if: "+orDash(strings.Join(h.WhatIf, "; ")))
+func whatIfLine(buf io.Writer, h predict.Header) {
+	fmt.Fprintln(buf, safetext.Escape("What-if: "+orDash(strings.Join(h.WhatIf, "; "))))
 }
 
 // messages ends every report with the assumptions and warnings behind it.
-func messages(buf *bytes.Buffer, h predict.Header) {
+func messages(buf io.Writer, h predict.Header) {
 	if len(h.Messages) == 0 {
 		return
 	}
 	fmt.Fprintln(buf, "\nAssumptions and warnings:")
 	for _, line := range groupMessages(h.Messages) {
-		fmt.Fprintln(buf, wrap("  "+line, Width, "    "))
+		fmt.Fprintln(buf, wrap("  "+safetext.Escape(line), Width, "    "))
 	}
 }
 
-func (v *view) edges(buf *bytes.Buffer) error {
-	base := v.r.Baseline.Edges
+func (v *view) edges(buf io.Writer) error {
+	base := edgesOf(&v.r.Baseline)
 	fmt.Fprintln(buf, "\nEdges:")
 	if len(base) == 0 {
 		fmt.Fprintln(buf, "No edges.")
@@ -199,8 +201,9 @@ func (v *view) edges(buf *bytes.Buffer) error {
 		t.header("CLIENT", "SERVER")
 	}
 	t.header("+P50 BASE", "+P50 WHAT-IF", "Δ P50", "CPU BASE", "CPU WHAT-IF", "Δ CPU")
+	what := edgesOf(v.r.Variant)
 	for i, b := range base {
-		w := v.r.Variant.Edges[i]
+		w := what[i]
 		row := []string{v.edgeName(b), change(b.Protocol, w.Protocol), change(onOff(b.MTLS), onOff(w.MTLS))}
 		if v.wide {
 			row = append(row, change(b.ClientMode, w.ClientMode), change(b.ServerMode, w.ServerMode))
@@ -213,15 +216,16 @@ func (v *view) edges(buf *bytes.Buffer) error {
 }
 
 // components is the wide breakdown of each edge by proxy component.
-func (v *view) components(buf *bytes.Buffer) error {
-	if !v.wide || len(v.r.Baseline.Edges) == 0 {
+func (v *view) components(buf io.Writer) error {
+	base := edgesOf(&v.r.Baseline)
+	if !v.wide || len(base) == 0 {
 		return nil
 	}
 	fmt.Fprintln(buf, "\nComponents:")
 	t := v.table()
 	if v.r.Variant == nil {
 		t.header("EDGE", "COMPONENT", "+P50", "+P99", "CPU")
-		for _, e := range v.r.Baseline.Edges {
+		for _, e := range base {
 			for _, c := range e.Components {
 				t.row(v.edgeName(e), c.Component, micros(c.LatencyP50Micros), micros(c.LatencyP99Micros), millicores(c.CPUMillicores))
 			}
@@ -229,8 +233,9 @@ func (v *view) components(buf *bytes.Buffer) error {
 		return t.render(buf)
 	}
 	t.header("EDGE", "COMPONENT", "+P50 BASE", "+P50 WHAT-IF", "Δ P50", "CPU BASE", "CPU WHAT-IF", "Δ CPU")
-	for i, b := range v.r.Baseline.Edges {
-		w := v.r.Variant.Edges[i]
+	what := edgesOf(v.r.Variant)
+	for i, b := range base {
+		w := what[i]
 		for _, name := range componentNames(b.Components, w.Components) {
 			bc, bok := findComponent(b.Components, name)
 			wc, wok := findComponent(w.Components, name)
@@ -272,7 +277,7 @@ func findComponent(cs []predict.ComponentCost, name string) (predict.ComponentCo
 	return predict.ComponentCost{}, false
 }
 
-func (v *view) proxies(buf *bytes.Buffer) error {
+func (v *view) proxies(buf io.Writer) error {
 	scs := scenarios(v.r)
 	var all []predict.ProxyResult
 	for _, sc := range scs {
@@ -419,7 +424,7 @@ func limit(m int) string {
 	return fmt.Sprintf("%dm", m)
 }
 
-func (v *view) paths(buf *bytes.Buffer) error {
+func (v *view) paths(buf io.Writer) error {
 	base := v.r.Baseline.Paths
 	if len(base) == 0 {
 		return nil
@@ -465,7 +470,7 @@ func (v *view) chain(ids []string) string {
 	return orDash(strings.Join(names, " > "))
 }
 
-func (v *view) totals(buf *bytes.Buffer) error {
+func (v *view) totals(buf io.Writer) error {
 	b := v.r.Baseline.Totals
 	if v.r.Variant == nil {
 		parts := []string{
@@ -565,43 +570,14 @@ type table struct {
 }
 
 func (t *table) header(cols ...string) { t.head = append(t.head, cols...) }
-func (t *table) row(cells ...string)   { t.rows = append(t.rows, cells) }
 
-// render writes the table with trailing blanks removed from every line.
-func (t *table) render(w io.Writer) error {
-	t.fit()
-	var buf bytes.Buffer
-	cell := tw.CellConfig{
-		Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
-		Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
-		Padding:    tw.CellPadding{Global: tw.Padding{Right: strings.Repeat(" ", cmp.Or(t.gap, 3)), Overwrite: true}},
+// row adds a row; its cells are escaped (see safetext), since names come
+// from files, traces and clusters.
+func (t *table) row(cells ...string) {
+	for i, c := range cells {
+		cells[i] = safetext.Escape(c)
 	}
-	tbl := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders:  tw.BorderNone,
-			Symbols:  tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{Lines: tw.LinesNone, Separators: tw.SeparatorsNone},
-		})),
-		tablewriter.WithConfig(tablewriter.Config{Header: cell, Row: cell}),
-	)
-	tbl.Header(t.head)
-	for _, r := range t.rows {
-		if err := tbl.Append(r); err != nil {
-			return fmt.Errorf("rendering table: %w", err)
-		}
-	}
-	if err := tbl.Render(); err != nil {
-		return fmt.Errorf("rendering table: %w", err)
-	}
-	for _, line := range strings.SplitAfter(buf.String(), "\n") {
-		if line == "" {
-			continue
-		}
-		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
-			return err
-		}
-	}
-	return nil
+	t.rows = append(t.rows, cells)
 }
 
 // Selectors of a figure's interval in a predict.Range.

@@ -1,35 +1,41 @@
 package printers
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/safetext"
 )
 
 // PrintTraces writes a trace-based prediction as tables (wide adds the
 // component breakdown), JSON or YAML. Nothing is written if it cannot be
 // rendered; dot is refused (traces have no graph to draw).
 func PrintTraces(w io.Writer, r *predict.TraceReport, format Format) error {
-	var buf bytes.Buffer
+	switch format {
+	case Table, Wide, "", JSON, YAML:
+	default:
+		return fmt.Errorf("-o %s is not available with traces; use table, wide, json or yaml", format)
+	}
+	if err := r.Check(); err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, writeBuffer)
 	var err error
 	switch format {
 	case Table, Wide, "":
-		err = traceView{r: r, wide: format == Wide}.print(&buf)
+		err = traceView{r: r, wide: format == Wide}.print(bw)
 	case JSON:
-		err = printJSON(&buf, r)
+		err = printJSON(bw, r)
 	case YAML:
-		err = printYAML(&buf, r)
-	default:
-		return fmt.Errorf("-o %s is not available with traces; use table, wide, json or yaml", format)
+		err = printYAML(bw, r)
 	}
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(buf.Bytes())
-	return err
+	return bw.Flush()
 }
 
 // traceView renders a trace report as kubectl-style tables.
@@ -38,10 +44,10 @@ type traceView struct {
 	wide bool
 }
 
-func (v traceView) print(buf *bytes.Buffer) error {
+func (v traceView) print(buf io.Writer) error {
 	r := v.r
-	fmt.Fprintf(buf, "%s   Traces: %s (%d traces, %d spans, %d requests over %s)\n", profileLabel(r.Profile), r.Source,
-		r.Traces, r.Spans, r.Requests, micros(r.WindowSeconds*1e6))
+	fmt.Fprintln(buf, safetext.Escape(fmt.Sprintf("%s   Traces: %s (%d traces, %d spans, %d requests over %s)", profileLabel(r.Profile), r.Source,
+		r.Traces, r.Spans, r.Requests, micros(r.WindowSeconds*1e6))))
 	variant := len(r.WhatIf) > 0
 	if variant {
 		whatIfLine(buf, r.Header())

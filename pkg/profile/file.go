@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/inputfile"
 )
 
 //go:embed reference.json
@@ -49,11 +51,16 @@ func Parse(data []byte) (*Profile, error) {
 	return &p, nil
 }
 
-// ReadFile reads and validates a profile file.
+// MaxFileBytes bounds a profile file: measured profiles are tens of KiB
+// (and must fit a 1 MiB ConfigMap).
+const MaxFileBytes = 8 << 20
+
+// ReadFile reads and validates a profile file; it refuses anything but a
+// regular file of at most MaxFileBytes.
 func ReadFile(path string) (*Profile, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.ReadFile(path, "profile", MaxFileBytes)
 	if err != nil {
-		return nil, fmt.Errorf("reading profile: %w", err)
+		return nil, err
 	}
 	p, err := Parse(data)
 	if err != nil {

@@ -114,6 +114,11 @@ type Provenance struct {
 	// Checks are the profiler's cross-checks of its own measurements; nil
 	// for reference profiles.
 	Checks *Checks `json:"checks,omitempty"`
+	// MaxBytes is the largest message size the figures were measured at,
+	// for profiles whose models carry no fit (the reference: the size of
+	// the published runs); predictions beyond it are reported as
+	// extrapolations.
+	MaxBytes float64 `json:"maxBytes,omitempty"`
 	// Load is the traffic a measured profile was taken with; nil for
 	// reference profiles.
 	Load *Load `json:"load,omitempty"`
@@ -312,6 +317,25 @@ type ProxyCost struct {
 	Memory *MemoryModel `json:"memory,omitempty"`
 }
 
+// The ranges a profile's numbers must lie in. A measured profile never
+// has negative costs (FitLinear constrains both coefficients to be
+// non-negative), and no proxy spends seconds on one request; beyond these a
+// corrupted or tampered profile would skew every prediction, or overflow
+// them.
+const (
+	// MaxMicros bounds a latency or CPU coefficient (µs, or µs per KiB): 10 s.
+	MaxMicros = 1e7
+	// MaxFactor bounds a rate factor (measured ones are ratios of noisy
+	// figures, so the bound is loose).
+	MaxFactor = 1000
+	// MaxRequestsPerSecond bounds the rate of a rate-factor point.
+	MaxRequestsPerSecond = 1e9
+	// MaxMemoryMiB bounds a proxy's memory (10 TiB).
+	MaxMemoryMiB = 1e7
+	// MaxBytes bounds a measured message size (1 TiB).
+	MaxBytes = 1 << 40
+)
+
 // Validate checks the profile's structure and values.
 func (p *Profile) Validate() error {
 	if p.APIVersion != APIVersion {
@@ -322,6 +346,9 @@ func (p *Profile) Validate() error {
 	}
 	if len(p.Models) == 0 {
 		return fmt.Errorf("models: at least one model is required")
+	}
+	if err := inRange("provenance.maxBytes", p.Provenance.MaxBytes, 0, MaxBytes); err != nil {
+		return err
 	}
 	sources := make(map[string]bool, len(p.Provenance.Sources))
 	for _, s := range p.Provenance.Sources {
@@ -350,6 +377,9 @@ func (p *Profile) Validate() error {
 		if f.Name == "" {
 			return fmt.Errorf("%s: name is required", where)
 		}
+		if err := checkCosts(where, f.LatencyP50Micros, f.LatencyP99Micros, f.CPUMicrosPerRequest); err != nil {
+			return err
+		}
 		if err := checkSource(where, f.Source); err != nil {
 			return err
 		}
@@ -359,8 +389,8 @@ func (p *Profile) Validate() error {
 		if !validMode(c.Mode) {
 			return fmt.Errorf("%s: unknown mode %q", where, c.Mode)
 		}
-		if c.MemoryMiB < 0 || !finite(c.MemoryMiB) {
-			return fmt.Errorf("%s: memoryMiB must be a non-negative number", where)
+		if err := inRange(where+": memoryMiB", c.MemoryMiB, 0, MaxMemoryMiB); err != nil {
+			return err
 		}
 		if err := checkSource(where, c.Source); err != nil {
 			return err
@@ -407,12 +437,15 @@ func validateModel(i int, m Model, seen map[modelKey]int, checkSource func(where
 		return fmt.Errorf("%s: duplicates models[%d]", where, j)
 	}
 	seen[k] = i
-	for _, l := range []struct {
-		name string
-		v    Linear
-	}{{"latencyP50Micros", m.LatencyP50Micros}, {"latencyP99Micros", m.LatencyP99Micros}, {"cpuMicrosPerRequest", m.CPUMicrosPerRequest}} {
-		if !finite(l.v.Intercept) || !finite(l.v.PerKiB) {
-			return fmt.Errorf("%s: %s is not finite", where, l.name)
+	if err := checkCosts(where, m.LatencyP50Micros, m.LatencyP99Micros, m.CPUMicrosPerRequest); err != nil {
+		return err
+	}
+	if m.Fit != nil {
+		if err := inRange(where+": fit.maxBytes", m.Fit.MaxBytes, 0, MaxBytes); err != nil {
+			return err
+		}
+		if m.Fit.Samples < 0 || !finite(m.Fit.R2) {
+			return fmt.Errorf("%s: fit: samples must not be negative and r2 must be a number", where)
 		}
 	}
 	if m.Range != nil {
@@ -421,6 +454,31 @@ func validateModel(i int, m Model, seen map[modelKey]int, checkSource func(where
 		}
 	}
 	return checkSource(where, m.Source)
+}
+
+// checkCosts checks the three linear costs of a model or feature.
+func checkCosts(where string, p50, p99, cpu Linear) error {
+	for _, l := range []struct {
+		name string
+		v    Linear
+	}{{"latencyP50Micros", p50}, {"latencyP99Micros", p99}, {"cpuMicrosPerRequest", cpu}} {
+		if err := inRange(where+": "+l.name+".intercept", l.v.Intercept, 0, MaxMicros); err != nil {
+			return err
+		}
+		if err := inRange(where+": "+l.name+".perKiB", l.v.PerKiB, 0, MaxMicros); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inRange fails unless lo <= v <= hi, saying what is wrong with what and
+// what to do.
+func inRange(what string, v, lo, hi float64) error {
+	if finite(v) && v >= lo && v <= hi {
+		return nil
+	}
+	return fmt.Errorf("%s is %v, want a number from %v to %v (a profile written by kubectl meshinsight profile is always in range: measure again, or correct the file)", what, v, lo, hi)
 }
 
 // RateFactor returns the CPU-per-request factor for a mode at a rate through one
@@ -470,8 +528,9 @@ func validateCurves(field string, curves []RateCurve, checkSource func(where, id
 			return fmt.Errorf("%s: at least one point is required", where)
 		}
 		for j, pt := range c.Points {
-			if !(pt.RequestsPerSecond > 0) || !finite(pt.RequestsPerSecond) || !(pt.Factor > 0) || !finite(pt.Factor) {
-				return fmt.Errorf("%s: points[%d]: rate and factor must be positive", where, j)
+			if !(pt.RequestsPerSecond > 0) || !(pt.Factor > 0) || pt.RequestsPerSecond > MaxRequestsPerSecond || pt.Factor > MaxFactor {
+				return fmt.Errorf("%s: points[%d]: rate %v and factor %v must be positive, the rate at most %v and the factor at most %v",
+					where, j, pt.RequestsPerSecond, pt.Factor, float64(MaxRequestsPerSecond), float64(MaxFactor))
 			}
 			if j > 0 && pt.RequestsPerSecond <= c.Points[j-1].RequestsPerSecond {
 				return fmt.Errorf("%s: points must be in increasing rate order", where)
@@ -482,6 +541,27 @@ func validateCurves(field string, curves []RateCurve, checkSource func(where, id
 		}
 	}
 	return nil
+}
+
+// SupportedBytes is the largest message size the profile's figures rest
+// on: provenance.maxBytes when set, else the smallest of its models' largest
+// measured sizes; 0 when the profile says neither.
+func (p *Profile) SupportedBytes() float64 {
+	if p.Provenance.MaxBytes > 0 {
+		return p.Provenance.MaxBytes
+	}
+	limit := 0.0
+	for _, m := range p.Models {
+		if m.Fit != nil && m.Fit.MaxBytes > 0 && (limit == 0 || m.Fit.MaxBytes < limit) {
+			limit = m.Fit.MaxBytes
+		}
+	}
+	return limit
+}
+
+// HasRateFactors reports whether the profile has a CPU rate curve for mode.
+func (p *Profile) HasRateFactors(mode dataplane.Mode) bool {
+	return slices.ContainsFunc(p.RateFactors, func(c RateCurve) bool { return c.Mode == mode })
 }
 
 // Feature returns the cost of a named feature.

@@ -73,6 +73,13 @@ func TestParseRejects(t *testing.T) {
 		"range low > 1":   {strings.Replace(s, `"component": "parsing",`, `"component": "parsing", "range": {"latencyP50Micros": {"low": 1.2, "high": 1.3}, "latencyP99Micros": {"low": 1, "high": 1}, "cpuMicrosPerRequest": {"low": 1, "high": 1}},`, 1), "range latencyP50Micros"},
 		"range high huge": {strings.Replace(s, `"component": "parsing",`, `"component": "parsing", "range": {"latencyP50Micros": {"low": 1, "high": 1}, "latencyP99Micros": {"low": 1, "high": 1}, "cpuMicrosPerRequest": {"low": 0.5, "high": 1e300}},`, 1), "range cpuMicrosPerRequest"},
 		"empty models":    {`{"apiVersion": "meshinsight.dev/v1alpha1", "kind": "Profile", "metadata": {"name": "x"}, "provenance": {"platform": {}, "method": ""}, "models": []}`, "at least one model"},
+		// Issue #13 item 8: a measured profile never has negative or
+		// astronomical costs; one that has them is corrupted or tampered.
+		"negative cost":  {strings.Replace(s, `"intercept": 7.5`, `"intercept": -7.5`, 1), "cpuMicrosPerRequest.intercept is -7.5, want a number from 0 to 1e+07"},
+		"huge cost":      {strings.Replace(s, `"perKiB": 4.275`, `"perKiB": 1e308`, 1), "latencyP50Micros.perKiB is 1e+308"},
+		"huge factor":    {strings.Replace(s, "\"factor\": 0.5\n", "\"factor\": 1e300\n", 1), "the factor at most 1000"},
+		"huge memory":    {strings.Replace(s, `"memoryMiB": 60`, `"memoryMiB": 1e300`, 1), "memoryMiB is 1e+300"},
+		"negative sizes": {strings.Replace(s, `"maxBytes": 1024`, `"maxBytes": -1`, 1), "provenance.maxBytes is -1"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -17,6 +17,8 @@ type Permission struct {
 	Why string
 }
 
+// String renders the permission for people: verb, resource (with its
+// group) and where ("list nodes cluster-wide").
 func (p Permission) String() string {
 	r := p.Resource
 	if p.Group != "" {
@@ -38,6 +40,7 @@ func Permissions(ns, saveNS string) []Permission {
 		{"list", "", "namespaces", "", "find leftovers of earlier runs"},
 		{"create", "", "namespaces", "", "create the ephemeral namespace"},
 		{"delete", "", "namespaces", "", "delete the ephemeral namespace afterwards"},
+		{"patch", "", "namespaces", "", "renew the run's heartbeat, which keeps other runs from deleting its namespace"},
 		{"create", "", "serviceaccounts", ns, "the agent's identity"},
 		{"create", "", "secrets", ns, "the token of the agent's load jobs"},
 		{"create", "rbac.authorization.k8s.io", "roles", ns, "let the agent write its result"},
@@ -77,6 +80,7 @@ type MissingPermissionsError struct {
 	Missing []Permission
 }
 
+// Error lists every missing permission with what it is needed for.
 func (e *MissingPermissionsError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "your credentials lack %d permission(s) that profiling needs:", len(e.Missing))

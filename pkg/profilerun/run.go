@@ -61,7 +61,10 @@ type RunOptions struct {
 	PollInterval time.Duration
 	// CleanupTimeout bounds the namespace deletion; zero means 2 min.
 	CleanupTimeout time.Duration
-	Progress       Progress
+	// HeartbeatInterval is how often the run's heartbeat is renewed; zero
+	// means HeartbeatInterval.
+	HeartbeatInterval time.Duration
+	Progress          Progress
 }
 
 // Objects decodes the plan's manifests into typed objects in apply order.
@@ -210,19 +213,30 @@ func Execute(ctx context.Context, c Clients, p *Plan, o RunOptions) (results []R
 	if o.CleanupTimeout <= 0 {
 		o.CleanupTimeout = 2 * time.Minute
 	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = HeartbeatInterval
+	}
 	objs, err := p.Objects()
 	if err != nil {
 		return nil, err
 	}
 	shared, byTarget := targetObjects(objs)
+	nsObj, ok := shared[0].(*corev1.Namespace)
+	if !ok {
+		return nil, fmt.Errorf("the manifests start with a %T, not the run's namespace", shared[0])
+	}
+	markHeartbeat(nsObj, time.Now())
 
 	ns := p.Params.Namespace
 	o.Progress.Phase("creating namespace " + ns)
 	if err := Apply(ctx, c, shared[:1], false); err != nil {
 		return nil, err
 	}
+	bctx, stopBeating := startHeartbeat(ctx, kc, ns, o.HeartbeatInterval)
 	defer func() {
+		stopBeating()
 		if o.Keep {
+			err = errors.Join(err, markKept(ctx, kc, ns, o.CleanupTimeout))
 			return
 		}
 		o.Progress.Phase("deleting namespace " + ns)
@@ -235,7 +249,7 @@ func Execute(ctx context.Context, c Clients, p *Plan, o RunOptions) (results []R
 		}
 	}()
 
-	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	rctx, cancel := context.WithTimeout(bctx, o.Timeout)
 	defer cancel()
 	if err := Apply(rctx, c, shared[1:], false); err != nil {
 		return nil, err
@@ -248,6 +262,9 @@ func Execute(ctx context.Context, c Clients, p *Plan, o RunOptions) (results []R
 		}
 	}
 	if werr != nil {
+		if cause := context.Cause(bctx); errors.Is(cause, errHeartbeat) {
+			return results, cause
+		}
 		// client-go's rate limiter refuses a wait that would end after the
 		// deadline, before it has passed: that is the timeout too.
 		deadline, _ := rctx.Deadline()
@@ -462,24 +479,6 @@ func DeleteNamespace(ctx context.Context, kc kubernetes.Interface, ns string, po
 		case <-time.After(poll):
 		}
 	}
-}
-
-// Leftovers lists ephemeral namespaces of earlier runs (killed before they
-// could clean up), by the managed-by label and the name prefix.
-func Leftovers(ctx context.Context, kc kubernetes.Interface) ([]corev1.Namespace, error) {
-	list, err := kc.CoreV1().Namespaces().List(ctx, metav1.ListOptions{
-		LabelSelector: manifests.ManagedByLabel + "=" + manifests.ManagedBy + "," + manifests.RunLabel,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("looking for leftover profiling namespaces: %w", err)
-	}
-	var out []corev1.Namespace
-	for _, n := range list.Items {
-		if strings.HasPrefix(n.Name, NamespacePrefix) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }
 
 // stamp records in a node's profile what the plan knows better than the

@@ -116,6 +116,9 @@ func TestLoadClusterErrors(t *testing.T) {
 		"no default":        {map[string]string{"other": "{}"}, `has no "default.json" key: re-run`},
 		"invalid default":   {map[string]string{DefaultKey: `{"apiVersion":"x"}`}, "ConfigMap istio-system/meshinsight-profile:"},
 		"invalid node type": {map[string]string{DefaultKey: marshal(t, measured(t, "a")), "nodetype-b.json": "{"}, `key "nodetype-b.json"`},
+		// Issue #13 item 8: whoever can write the ConfigMap must not skew
+		// every prediction with absurd coefficients.
+		"absurd default": {map[string]string{DefaultKey: strings.Replace(marshal(t, measured(t, "a")), `"intercept": 4.275`, `"intercept": 1e300`, 1)}, "is 1e+300"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := LoadCluster(ctx, fake.NewSimpleClientset(cm(tc.data)), "istio-system")

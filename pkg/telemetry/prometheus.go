@@ -52,13 +52,18 @@ func NewPrometheus(client promapi.Client) *Prometheus {
 
 // NewPrometheusFromURL returns a source that queries the Prometheus at
 // address (e.g. http://prometheus.istio-system:9090) through rt; a nil rt
-// means http.DefaultTransport.
+// means http.DefaultTransport. No answer is read past
+// MaxPrometheusResponseBytes.
 func NewPrometheusFromURL(address string, rt http.RoundTripper) (*Prometheus, error) {
+	return newPrometheusFromURL(address, rt, MaxPrometheusResponseBytes)
+}
+
+func newPrometheusFromURL(address string, rt http.RoundTripper, limit int64) (*Prometheus, error) {
 	u, err := url.Parse(address)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("invalid Prometheus URL %q: want scheme://host[:port][/path]", address)
 	}
-	client, err := promapi.NewClient(promapi.Config{Address: address, RoundTripper: rt})
+	client, err := promapi.NewClient(promapi.Config{Address: address, RoundTripper: boundedTransport{rt: rt, limit: limit}})
 	if err != nil {
 		return nil, fmt.Errorf("creating Prometheus client for %s: %w", redactedURL(u), err)
 	}

@@ -323,3 +323,38 @@ func TestNewPrometheusFromURL(t *testing.T) {
 		t.Error("window 0: want an error")
 	}
 }
+
+// Issue #13 item 9: an answer without end (a broken proxy, a hostile
+// server) fails at the limit instead of filling memory.
+func TestPrometheusAnswerIsBounded(t *testing.T) {
+	var mu sync.Mutex
+	sent := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		chunk := []byte(strings.Repeat(" ", 64<<10))
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			mu.Lock()
+			sent += len(chunk)
+			mu.Unlock()
+		}
+	}))
+	defer srv.Close()
+	p, err := newPrometheusFromURL(srv.URL, nil, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Timeout = 5 * time.Second
+	_, err = p.Traffic(context.Background(), nil, 5*time.Minute)
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Fatalf("err = %v, want an answer too large", err)
+	}
+	srv.CloseClientConnections()
+	mu.Lock()
+	defer mu.Unlock()
+	if sent > 64<<20 {
+		t.Errorf("the server could send %d MiB before the client gave up", sent>>20)
+	}
+}

@@ -2,14 +2,13 @@ package telemetry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
@@ -70,11 +69,12 @@ func NewSidecars(client kubernetes.Interface, parallelism int, timeout time.Dura
 		now:         time.Now,
 		sleepUntil:  sleepUntil,
 		scrape: func(ctx context.Context, pod PodRef) ([]byte, error) {
-			body, err := client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, StatsPort, StatsPath, nil).DoRaw(ctx)
+			body, err := client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, StatsPort, StatsPath, nil).Stream(ctx)
 			if err != nil {
-				return nil, withServerText(err, body)
+				return nil, err
 			}
-			return body, nil
+			defer body.Close()
+			return readStats(body)
 		},
 	}
 }
@@ -245,26 +245,20 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
-// withServerText adds why the API server could not reach a pod to err:
-// DoRaw's errors only say "the server is currently unable to handle the
-// request", and the reason ("dial tcp ...: connection refused") is in the
-// body, as a Status or as plain text.
-func withServerText(err error, body []byte) error {
-	if len(body) == 0 {
-		return err
+// MaxStatsBytes bounds one sidecar's stats text: a busy Envoy's are a few
+// MiB; whatever answers with more is not read further.
+const MaxStatsBytes = 64 << 20
+
+// readStats reads a stats text of at most MaxStatsBytes.
+func readStats(r io.Reader) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, MaxStatsBytes+1))
+	if err != nil {
+		return nil, err
 	}
-	var status metav1.Status
-	text := strings.TrimSpace(string(body))
-	if json.Unmarshal(body, &status) == nil && status.Kind == "Status" {
-		text = status.Message
+	if len(body) > MaxStatsBytes {
+		return nil, fmt.Errorf("the stats are larger than %d MiB, more than any sidecar's: not read", MaxStatsBytes>>20)
 	}
-	if text == "" || strings.Contains(err.Error(), text) {
-		return err
-	}
-	if len(text) > 200 {
-		text = text[:200] + "..."
-	}
-	return fmt.Errorf("%w: %s", err, text)
+	return body, nil
 }
 
 // podSubject names a pod and its workload in messages.

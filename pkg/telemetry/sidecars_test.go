@@ -240,3 +240,25 @@ func TestSidecarsTrafficCancelled(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+// zeros never ends, like a sidecar streaming garbage.
+type zeros struct{ read int }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	z.read += len(p)
+	return len(p), nil
+}
+
+// Issue #13 item 9: a sidecar's stats are read up to a limit, not whole.
+func TestReadStatsIsBounded(t *testing.T) {
+	z := &zeros{}
+	if _, err := readStats(z); err == nil || !strings.Contains(err.Error(), "larger than 64 MiB") {
+		t.Errorf("err = %v", err)
+	}
+	if z.read > MaxStatsBytes+1<<20 {
+		t.Errorf("read %d bytes", z.read)
+	}
+	if b, err := readStats(strings.NewReader("# TYPE x counter\n")); err != nil || len(b) == 0 {
+		t.Errorf("%q, %v", b, err)
+	}
+}

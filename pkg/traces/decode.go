@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/inputfile"
 )
 
 // Format is a trace file format.
@@ -262,7 +263,7 @@ func ReadPath(path string) (*Set, error) {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".json") {
+			if !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".json") && inputfile.Regular(p, d) {
 				files = append(files, p)
 			}
 			return nil
@@ -291,19 +292,7 @@ func ReadPath(path string) (*Set, error) {
 }
 
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading traces: %w", err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > maxFileBytes {
-		return nil, fmt.Errorf("%s: file is %d bytes, more than the %d a trace file may have", path, st.Size(), maxFileBytes)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading traces: %w", err)
-	}
-	return data, nil
+	return inputfile.ReadFile(path, "trace file", maxFileBytes)
 }
 
 // normalizeID makes ids comparable across exporters: lower-case hex without

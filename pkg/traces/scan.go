@@ -3,6 +3,7 @@ package traces
 import (
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 )
 
 // Jaeger files are mostly span objects. Decoding them with encoding/json (which
@@ -51,21 +52,29 @@ func (s *scanner) expect(c byte) {
 	s.i++
 }
 
-// str reads a string without escapes (with one, the scanner gives up).
+// str reads a string without escapes or invalid UTF-8 (with either, the
+// scanner gives up: encoding/json turns invalid bytes into U+FFFD).
 func (s *scanner) str() []byte {
 	if s.peek() != '"' {
 		s.fail()
 		return nil
 	}
+	ascii := true
 	for j := s.i + 1; j < len(s.b); j++ {
-		switch s.b[j] {
-		case '\\':
+		switch c := s.b[j]; {
+		case c == '\\':
 			s.fail()
 			return nil
-		case '"':
+		case c == '"':
 			v := s.b[s.i+1 : j]
+			if !ascii && !utf8.Valid(v) {
+				s.fail()
+				return nil
+			}
 			s.i = j + 1
 			return v
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 	}
 	s.fail()

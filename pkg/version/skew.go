@@ -21,14 +21,34 @@ const AgentRepository = "ghcr.io/meshinsight/meshinsight-agent"
 // through AgentImageRef, which falls back to AgentRepository:Version.
 var AgentImage = ""
 
+// AgentDigest pins the default agent image to the image a release pushed
+// ("sha256:…", the digest of its image index), set at link time:
+//
+//	-ldflags "-X github.com/meshinsight/kubectl-meshinsight/pkg/version.AgentDigest=sha256:…"
+//
+// A tag can be moved to another image after the release; a digest cannot,
+// so a released plugin deploys, with its privileges, exactly the agent it
+// was released with. The release workflow builds and pushes the image
+// first and builds the plugin with its digest (.github/workflows/release.yml,
+// .goreleaser.yaml); development builds have none.
+var AgentDigest = ""
+
+// digestRE is the form of AgentDigest.
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
 // AgentImageRef returns the agent image reference: AgentImage when set at link
 // time, otherwise AgentRepository tagged with this build's Version, which is
-// the tag that release builds push.
+// the tag that release builds push, pinned with "@"+AgentDigest when the
+// build has one (a digest of another form is left out).
 func AgentImageRef() string {
 	if AgentImage != "" {
 		return AgentImage
 	}
-	return AgentRepository + ":" + Version
+	ref := AgentRepository + ":" + Version
+	if digestRE.MatchString(AgentDigest) {
+		ref += "@" + AgentDigest
+	}
+	return ref
 }
 
 // AgentSkew compares the client's version with the agent image it is about to

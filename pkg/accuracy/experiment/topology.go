@@ -250,10 +250,10 @@ func (t Topology) Graph(rate float64) *callgraph.Graph {
 	visits := t.Visits()
 	for _, p := range t.Pods() {
 		w := callgraph.Workload{Name: p, Namespace: Namespace, Mode: dataplane.Sidecar, ProxyConcurrency: &one}
-		if p == t.Entry {
-			w.Entry = true
-			w.RequestsPerSecond = &rate
-		}
+		// The entry runs the load generator: no request enters it from
+		// outside, so it states no requestsPerSecond (that would be costed
+		// at its inbound sidecar); its one call carries the rate.
+		w.Entry = p == t.Entry
 		g.Workloads = append(g.Workloads, w)
 	}
 	for _, c := range t.Calls {
