@@ -334,35 +334,7 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 	// One backing array for every edge's components: far fewer allocations on
 	// large graphs. Full slice expressions keep edges from sharing capacity.
 	compBuf := make([]ComponentCost, 0, len(g.Edges)*len(profile.Components))
-	proxyCosts := make([]costs, len(pt.rows))
-	var total costs
-	edgeCosts := make([]costs, len(g.Edges))
-	// service holds every crossing's service time, edge by edge in trav's
-	// order, for the queueing term.
-	var service []float64
-	for i := range g.Edges {
-		e := &g.Edges[i]
-		c := &edgeCosts[i]
-		for _, t := range trav[i] {
-			pc := traversalCosts(models[pt.crossingProfile(t)], e, t, mtlsOn[i], pt.rows[t.proxy])
-			c.merge(&pc)
-			proxyCosts[t.proxy].mergeCPU(&pc)
-			total.mergeCPU(&pc)
-			if opts.Queueing {
-				service = append(service, pc.service)
-			}
-		}
-	}
-	if opts.Queueing {
-		q := newQueueing(pt, proxyCosts, notes)
-		k := 0
-		for i := range g.Edges {
-			for _, t := range trav[i] {
-				q.add(&edgeCosts[i], t.proxy, pt.crossingProfile(t), service[k], t.tries(&g.Edges[i]))
-				k++
-			}
-		}
-	}
+	edgeCosts, proxyCosts, total := pt.costAll(g, models, trav, mtlsOn, opts.Queueing, notes)
 	for i := range g.Edges {
 		e := &g.Edges[i]
 		c := &edgeCosts[i]
@@ -384,6 +356,42 @@ func Predict(g *callgraph.Resolved, p *profile.Profile, opts Options, notes *dia
 		notes.Add(diag.New(diag.NoRanges, "", "some figures come from models without a measured spread; they have no range"))
 	}
 	return sc, nil
+}
+
+// costAll costs every crossing of every edge: per edge (latency and CPU),
+// per proxy row and in total (CPU); with queueing, each crossing then gets
+// its sidecar's queueing wait, which needs every row's CPU first.
+func (pt *proxyTable) costAll(g *callgraph.Resolved, models map[*profile.Profile]*model, trav [][]traversal, mtlsOn []bool,
+	queueing bool, notes *diag.List) (edgeCosts, proxyCosts []costs, total costs) {
+	proxyCosts = make([]costs, len(pt.rows))
+	edgeCosts = make([]costs, len(g.Edges))
+	// service holds every crossing's service time, edge by edge in trav's
+	// order, for the queueing term.
+	var service []float64
+	for i := range g.Edges {
+		e := &g.Edges[i]
+		c := &edgeCosts[i]
+		for _, t := range trav[i] {
+			pc := traversalCosts(models[pt.crossingProfile(t)], e, t, mtlsOn[i], pt.rows[t.proxy])
+			c.merge(&pc)
+			proxyCosts[t.proxy].mergeCPU(&pc)
+			total.mergeCPU(&pc)
+			if queueing {
+				service = append(service, pc.service)
+			}
+		}
+	}
+	if queueing {
+		q := newQueueing(pt, proxyCosts, notes)
+		k := 0
+		for i := range g.Edges {
+			for _, t := range trav[i] {
+				q.add(&edgeCosts[i], t.proxy, pt.crossingProfile(t), service[k], t.tries(&g.Edges[i]))
+				k++
+			}
+		}
+	}
+	return edgeCosts, proxyCosts, total
 }
 
 // route assigns every edge's traversals to proxy rows and adds the edge's

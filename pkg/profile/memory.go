@@ -158,6 +158,13 @@ func FitMemory(points []MemoryPoint) (MemoryModel, error) {
 			m.PerWorkerThreadBytes = coef[i]
 		}
 	}
+	m.Fit = memoryFit(m, pts)
+	return m, nil
+}
+
+// memoryFit reports how well m matches pts: R² and the largest
+// configuration measured.
+func memoryFit(m MemoryModel, pts []MemoryPoint) *MemoryFit {
 	fit := &MemoryFit{Samples: len(pts)}
 	var mean, res, tot float64
 	for _, p := range pts {
@@ -176,8 +183,7 @@ func FitMemory(points []MemoryPoint) (MemoryModel, error) {
 	} else if res > 0 {
 		fit.R2 = 0
 	}
-	m.Fit = fit
-	return m, nil
+	return fit
 }
 
 func varies(pts []MemoryPoint, v func(MemoryPoint) float64) bool {

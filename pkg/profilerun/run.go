@@ -386,6 +386,15 @@ func (w *waiter) poll(ctx context.Context, active map[string]bool, progress map[
 	if len(active) == 0 {
 		return nil
 	}
+	if err := w.checkPods(ctx, active); err != nil {
+		return err
+	}
+	return w.checkJobs(ctx, active)
+}
+
+// checkPods fails on a benchmark or agent pod that failed or cannot start,
+// and notes the ones that wait, for the timeout message.
+func (w *waiter) checkPods(ctx context.Context, active map[string]bool) error {
 	pods, err := w.c.Kube.CoreV1().Pods(w.ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("watching the pods: %w", err)
@@ -417,6 +426,11 @@ func (w *waiter) poll(ctx context.Context, active map[string]bool, progress map[
 			}
 		}
 	}
+	return nil
+}
+
+// checkJobs fails on an agent Job that failed.
+func (w *waiter) checkJobs(ctx context.Context, active map[string]bool) error {
 	jobs, err := w.c.Kube.BatchV1().Jobs(w.ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("watching the agent jobs: %w", err)
