@@ -70,10 +70,43 @@ func newSVGLayout(v *view, shown []predict.EdgeResult, top float64) *svgLayout {
 			l.callers[e.To]++
 		}
 	}
-	// Longest-path layering: a depth-first search from the roots (then
-	// from any node a cycle keeps unreached) sets aside the edges that
-	// close a cycle; over the rest, in topological order, each node goes
-	// one layer right of its deepest caller.
+	l.layer(shown)
+
+	var layers [][]*svgNode
+	for _, n := range l.nodes {
+		d := l.depth[n.id]
+		for len(layers) <= d {
+			layers = append(layers, nil)
+		}
+		layers[d] = append(layers[d], n)
+	}
+	tallest := 0
+	for _, layer := range layers {
+		tallest = max(tallest, len(layer))
+	}
+	x := svgMargin
+	for _, layer := range layers {
+		w := 0.0
+		for _, n := range layer {
+			w = math.Max(w, n.w)
+		}
+		offset := float64(tallest-len(layer)) * (svgNodeHeight + svgRowGap) / 2
+		for i, n := range layer {
+			n.x = x + (w-n.w)/2
+			n.y = top + offset + float64(i)*(svgNodeHeight+svgRowGap)
+		}
+		l.width = x + w
+		x += w + svgColGap
+	}
+	l.height = top + float64(tallest)*(svgNodeHeight+svgRowGap) - svgRowGap
+	return l
+}
+
+// layer sets each node's depth by longest-path layering: a depth-first
+// search from the roots (then from any node a cycle keeps unreached) sets
+// aside the edges that close a cycle; over the rest, in topological order,
+// each node goes one layer right of its deepest caller.
+func (l *svgLayout) layer(shown []predict.EdgeResult) {
 	succ := map[string][]string{}
 	for _, e := range shown {
 		succ[e.From] = append(succ[e.From], e.To)
@@ -113,35 +146,6 @@ func newSVGLayout(v *view, shown []predict.EdgeResult, top float64) *svgLayout {
 			}
 		}
 	}
-
-	var layers [][]*svgNode
-	for _, n := range l.nodes {
-		d := l.depth[n.id]
-		for len(layers) <= d {
-			layers = append(layers, nil)
-		}
-		layers[d] = append(layers[d], n)
-	}
-	tallest := 0
-	for _, layer := range layers {
-		tallest = max(tallest, len(layer))
-	}
-	x := svgMargin
-	for _, layer := range layers {
-		w := 0.0
-		for _, n := range layer {
-			w = math.Max(w, n.w)
-		}
-		offset := float64(tallest-len(layer)) * (svgNodeHeight + svgRowGap) / 2
-		for i, n := range layer {
-			n.x = x + (w-n.w)/2
-			n.y = top + offset + float64(i)*(svgNodeHeight+svgRowGap)
-		}
-		l.width = x + w
-		x += w + svgColGap
-	}
-	l.height = top + float64(tallest)*(svgNodeHeight+svgRowGap) - svgRowGap
-	return l
 }
 
 // svgSide is one side of a node: callee (left) or caller (right).
