@@ -358,7 +358,9 @@ func TestScopeObservedLive(t *testing.T) {
 	if !(r.Variant.Totals.MemoryMiB < r.Baseline.Totals.MemoryMiB) {
 		t.Errorf("memory %.2f → %.2f MiB", r.Baseline.Totals.MemoryMiB, r.Variant.Totals.MemoryMiB)
 	}
-	table, _, err := execute(t, append([]string{"predict", "--what-if", "scope=observed"}, live...)...)
+	// The default table fits 80 columns and may leave the memory detail
+	// out; -o wide shows every column.
+	table, _, err := execute(t, append([]string{"predict", "--what-if", "scope=observed", "-o", "wide"}, live...)...)
 	if err != nil || !strings.Contains(table, "MEM/REPLICA") || !strings.Contains(table, "→") {
 		t.Errorf("table without per-sidecar memory before and after (%v):\n%s", err, table)
 	}
