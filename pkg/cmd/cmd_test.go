@@ -262,3 +262,17 @@ func TestPredictValidateNeitherReadsNorChanges(t *testing.T) {
 		})
 	}
 }
+
+func TestPredictTemplates(t *testing.T) {
+	out, _, err := execute(t, "predict", "-f", "example:bookinfo", "-o", "jsonpath={.baseline.totals.edges}")
+	if err != nil || out != "6" {
+		t.Errorf("-o jsonpath: %q, %v; want 6", out, err)
+	}
+	out, _, err = execute(t, "predict", "-f", "example:bookinfo", "-o", "go-template={{range .baseline.proxies}}{{.workload}} {{end}}")
+	if err != nil || !strings.Contains(out, "bookinfo/productpage-v1 ") {
+		t.Errorf("-o go-template: %q, %v", out, err)
+	}
+	if _, _, err := execute(t, "predict", "-f", "example:bookinfo", "-o", "jsonpath={.baseline"); err == nil {
+		t.Error("a broken jsonpath template was accepted")
+	}
+}

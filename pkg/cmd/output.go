@@ -33,8 +33,8 @@ func (o *PredictOptions) shown(msgs []diag.Message) []diag.Message {
 }
 
 // print writes the report to out as the output flags ask: sorted
-// (--sort-by), then as edge names (-o name), edge rows only (--no-headers)
-// or in full.
+// (--sort-by), then through a template (-o jsonpath=…, -o go-template=…),
+// as edge names (-o name), edge rows only (--no-headers) or in full.
 func (o *PredictOptions) print(out io.Writer, r *predict.Report) error {
 	if o.SortBy != "" {
 		if err := predict.Sort(r, o.SortBy); err != nil {
@@ -42,6 +42,8 @@ func (o *PredictOptions) print(out io.Writer, r *predict.Report) error {
 		}
 	}
 	switch {
+	case o.template != nil:
+		return o.template.Print(out, r)
 	case o.names:
 		return printers.PrintNames(out, r)
 	case o.NoHeaders:

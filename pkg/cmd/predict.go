@@ -70,7 +70,9 @@ type PredictOptions struct {
 	fanOutGiven bool
 	format      printers.Format
 	// names is -o name: one edge/FROM->TO line per edge.
-	names       bool
+	names bool
+	// template is -o jsonpath=… or -o go-template=….
+	template    *printers.Template
 	whatIfs     []predict.WhatIf
 	fanOut      predict.FanOut
 	kubeContext string
@@ -164,7 +166,7 @@ func (o *PredictOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.ExportGraph, "export-graph", "", "Also write the call graph used (e.g. the one derived from the cluster) to this file")
 	f.StringVar(&o.ProfilePath, "profile", "", "Profile file (default: the embedded reference profile)")
 	f.StringVar(&o.CompareProfilePath, "compare-profile", "", "Second profile file, shown beside --profile (or the default) as the variant on the same graph")
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|")+"|name")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: one of "+strings.Join(printers.FormatNames(), "|")+"|name|jsonpath=TEMPLATE|go-template=TEMPLATE (templates see the fields of -o json)")
 	f.BoolVar(&o.NoHeaders, "no-headers", false, "Print only the edge rows, without headers, other tables, totals or messages (table and wide output)")
 	f.StringVar(&o.SortBy, "sort-by", "", "Order edges, proxies and paths by "+strings.Join(predict.SortKeys, "|")+" (figures largest first, name A to Z)")
 	f.StringArrayVar(&o.WhatIf, "what-if", nil, "A change for the variant, e.g. mtls=off, mode=ambient,namespace=NS, protocol=grpc,edge=A->B, scope=observed|namespace (repeatable); A and B are workloads or Services (reviews picks reviews-v1, -v2, ...); a selector that picks nothing is an error")
@@ -195,6 +197,12 @@ func (o *PredictOptions) Complete(c *cobra.Command) error {
 	var err error
 	format := o.Output
 	if o.names = o.Output == "name"; o.names {
+		format = ""
+	}
+	var isTemplate bool
+	if o.template, isTemplate, err = printers.ParseTemplate(o.Output); err != nil {
+		return err
+	} else if isTemplate {
 		format = ""
 	}
 	if o.format, err = printers.ParseFormat(format); err != nil {
@@ -240,14 +248,14 @@ func (o *PredictOptions) Validate() error {
 	if err := o.live.validate(); err != nil {
 		return err
 	}
-	if o.NoHeaders && (o.names || (o.format != printers.Table && o.format != printers.Wide)) {
+	if o.NoHeaders && (o.names || o.template != nil || (o.format != printers.Table && o.format != printers.Wide)) {
 		return errors.New("--no-headers applies to table and wide output")
 	}
 	if o.SortBy != "" && !slices.Contains(predict.SortKeys, o.SortBy) {
 		return fmt.Errorf("--sort-by %q: want one of %s", o.SortBy, strings.Join(predict.SortKeys, ", "))
 	}
-	if o.source == fromTraces && (o.NoHeaders || o.names || o.SortBy != "") {
-		return errors.New("--no-headers, --sort-by and -o name apply to a call graph's edges: use -f or the live cluster, not traces")
+	if o.source == fromTraces && (o.NoHeaders || o.names || o.template != nil || o.SortBy != "") {
+		return errors.New("--no-headers, --sort-by, -o name, -o jsonpath and -o go-template apply to a call graph's report: use -f or the live cluster, not traces")
 	}
 	if o.CompareProfilePath != "" && (len(o.WhatIf) > 0 || o.SpeedupPath != "" || o.source == fromTraces) {
 		return errors.New("--compare-profile compares two profiles on one call graph: it cannot be combined with --what-if, --speedup or traces")
