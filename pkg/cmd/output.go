@@ -2,6 +2,9 @@ package cmd
 
 import (
 	"io"
+	"os"
+
+	"github.com/mattn/go-isatty"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
@@ -41,6 +44,11 @@ func (o *PredictOptions) print(out io.Writer, r *predict.Report) error {
 			return err
 		}
 	}
+	if o.colour() {
+		c := printers.NewWarningColour(out)
+		defer c.Flush()
+		out = c
+	}
 	switch {
 	case o.template != nil:
 		return o.template.Print(out, r)
@@ -50,4 +58,17 @@ func (o *PredictOptions) print(out io.Writer, r *predict.Report) error {
 		return printers.PrintEdgeRows(out, r, o.format == printers.Wide, true)
 	}
 	return printers.Print(out, r, o.format)
+}
+
+// colour reports whether warnings are coloured: table or wide output to a
+// terminal, unless NO_COLOR is set (https://no-color.org).
+func (o *PredictOptions) colour() bool {
+	if o.names || o.template != nil || (o.format != printers.Table && o.format != printers.Wide) {
+		return false
+	}
+	if _, set := os.LookupEnv("NO_COLOR"); set {
+		return false
+	}
+	f, ok := o.Out.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
 }
