@@ -156,6 +156,7 @@ dist: ## Cross-compile release archives into dist/ (DIST=DIR elsewhere, PLATFORM
 		echo "building $$os/$$arch"; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/kubectl-meshinsight$$ext ./cmd/kubectl-meshinsight || exit 1; \
 		cp LICENSE README.md $$dir/ || exit 1; \
+		[ $$os = windows ] || cp cmd/kubectl-meshinsight/kubectl_complete-meshinsight $$dir/ || exit 1; \
 		if [ $$os = windows ]; then (cd $$dir && zip -qr ../kubectl-meshinsight_$${os}_$${arch}.zip .); \
 		else tar -C $$dir -czf $(DIST)/kubectl-meshinsight_$${os}_$${arch}.tar.gz .; fi; \
 		rm -rf $$dir; \

@@ -43,7 +43,7 @@ func TestReleaseArchive(t *testing.T) {
 		}
 	}
 	files := unpack(t, filepath.Join(dist, "kubectl-meshinsight_linux_amd64.tar.gz"), dir)
-	for _, want := range []string{plugin, "LICENSE", "README.md"} {
+	for _, want := range []string{plugin, "LICENSE", "README.md", "kubectl_complete-meshinsight"} {
 		if !files[want] {
 			t.Errorf("the archive lacks %s (has %v)", want, files)
 		}
@@ -83,6 +83,13 @@ func TestReleaseArchive(t *testing.T) {
 	_, stderr, err := u.run("predict")
 	if err == nil || !strings.Contains(stderr, "-f example:bookinfo") || !strings.Contains(stderr, "--kubeconfig") {
 		t.Errorf("predict without a kubeconfig: %v\n%s", err, stderr)
+	}
+	// kubectl runs kubectl_complete-meshinsight from PATH to complete the
+	// plugin's arguments.
+	complete := exec.Command(filepath.Join(dir, "kubectl_complete-meshinsight"), "predict", "-f", "example:")
+	complete.Dir, complete.Env = dir, []string{"HOME=" + home, "PATH=" + dir + ":/usr/bin:/bin"}
+	if out, err := complete.CombinedOutput(); err != nil || !strings.Contains(string(out), "example:bookinfo") {
+		t.Errorf("kubectl_complete-meshinsight predict -f example: %v\n%s", err, out)
 	}
 	validateKrewManifest(t, filepath.Join(dist, "kubectl-meshinsight_linux_amd64.tar.gz"), tmp)
 }

@@ -22,3 +22,14 @@ func TestPredictEmptyNamespace(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q; want nothing on stdout and %q on stderr", out, errOut, want)
 	}
 }
+
+// TestCompleteNamespacesLive checks that -n completes from the real
+// apiserver's namespaces.
+func TestCompleteNamespacesLive(t *testing.T) {
+	kubeconfig := testenv.Kubeconfig(t)
+	ns := testenv.NewNamespace(t, testenv.Client(t))
+	out, _, err := execute(t, "__complete", "predict", "--kubeconfig", kubeconfig, "-n", ns[:len(ns)-2])
+	if err != nil || !strings.Contains(out, ns+"\n") || strings.Contains(out, "kube-system") {
+		t.Errorf("-n %s… completion: %v\n%s", ns[:len(ns)-2], err, out)
+	}
+}

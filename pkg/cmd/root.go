@@ -53,6 +53,7 @@ part of the proxy is responsible, from a call graph and a measured proxy profile
 		NewProfileCommand(flags, streams),
 		NewVersionCommand(streams),
 	)
+	registerCompletions(root, flags)
 	return root
 }
 

@@ -1,0 +1,89 @@
+package cmd
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshinsight/kubectl-meshinsight/examples"
+)
+
+// completionTimeout bounds a completion's cluster read: a shell waits for it.
+const completionTimeout = 5 * time.Second
+
+// registerCompletions gives the shell (through kubectl_complete-meshinsight
+// or `kubectl meshinsight completion`) the namespaces and contexts of the
+// kubeconfig's cluster for -n and --context, and the embedded examples for
+// -f, as kubectl completes its own flags.
+func registerCompletions(root *cobra.Command, flags *genericclioptions.ConfigFlags) {
+	_ = root.RegisterFlagCompletionFunc("namespace", func(c *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		return completeNamespaces(c.Context(), flags, prefix), cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = root.RegisterFlagCompletionFunc("context", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return completeContexts(flags), cobra.ShellCompDirectiveNoFileComp
+	})
+	for _, c := range root.Commands() {
+		if c.Flags().Lookup("filename") == nil {
+			continue
+		}
+		_ = c.RegisterFlagCompletionFunc("filename", func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			if !strings.HasPrefix("example:", prefix) && !strings.HasPrefix(prefix, "example:") {
+				return nil, cobra.ShellCompDirectiveDefault // files
+			}
+			var out []string
+			for _, name := range examples.Names() {
+				out = append(out, "example:"+name)
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		})
+	}
+}
+
+// completeNamespaces lists the cluster's namespaces starting with prefix;
+// none when the cluster cannot be read in time.
+func completeNamespaces(ctx context.Context, flags *genericclioptions.ConfigFlags, prefix string) []string {
+	cfg, err := flags.ToRESTConfig()
+	if err != nil {
+		return nil
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
+	defer cancel()
+	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, ns := range list.Items {
+		if strings.HasPrefix(ns.Name, prefix) {
+			out = append(out, ns.Name)
+		}
+	}
+	return out
+}
+
+// completeContexts lists the kubeconfig's contexts.
+func completeContexts(flags *genericclioptions.ConfigFlags) []string {
+	raw, err := flags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for name := range raw.Contexts {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
