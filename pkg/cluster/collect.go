@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
@@ -31,6 +34,9 @@ type Options struct {
 	Window time.Duration
 	// SampleInterval is the time between two scrapes of the sidecars.
 	SampleInterval time.Duration
+	// Selector, when not nil or empty, keeps only the application workloads
+	// whose pod labels it matches and the calls between them (-l).
+	Selector labels.Selector
 }
 
 // Collect reads the cluster and assembles its call graph. Missing Istio or an
@@ -43,7 +49,41 @@ func Collect(ctx context.Context, c *kube.Clients, o Options) (*callgraph.Graph,
 	}
 	g, bnotes := Build(in)
 	notes.AddAll(bnotes)
+	snotes, err := Select(g, in.Topology, o.Selector)
+	if err != nil {
+		return nil, nil, err
+	}
+	notes.AddAll(snotes)
 	return g, notes.Sorted(), nil
+}
+
+// Select keeps in g only the application workloads of top whose pod labels
+// sel matches, and the calls between them; a nil or empty selector keeps
+// everything. A selector that matches no workload is an error, as kubectl
+// reports "No resources found"; calls it cuts are reported (MI0037).
+func Select(g *callgraph.Graph, top *kube.Topology, sel labels.Selector) ([]diag.Message, error) {
+	if sel == nil || sel.Empty() {
+		return nil, nil
+	}
+	match, err := matching(top, sel)
+	if err != nil {
+		return nil, err
+	}
+	dropped := g.Restrict(func(w callgraph.Workload) bool { return match[w.ID()] })
+	if len(dropped) == 0 {
+		return nil, nil
+	}
+	names := make([]string, 0, 3)
+	for _, e := range dropped[:min(3, len(dropped))] {
+		names = append(names, e.Name())
+	}
+	more := ""
+	if len(dropped) > len(names) {
+		more = fmt.Sprintf(" and %d more", len(dropped)-len(names))
+	}
+	return []diag.Message{diag.New(diag.SelectionCut, "selector",
+		"%d call(s) to or from workloads outside %q left out (%s%s): their cost on the selected proxies is not counted",
+		len(dropped), sel, strings.Join(names, ", "), more)}, nil
 }
 
 // CollectSidecars reads the cluster like Collect and plans the Sidecar
@@ -56,9 +96,33 @@ func CollectSidecars(ctx context.Context, c *kube.Clients, o Options) ([]mesh.Si
 	}
 	g, bnotes := Build(in)
 	notes.AddAll(bnotes)
+	// Plans come from every call observed, whatever -l selects: a Sidecar
+	// missing a host its workload calls would break that call.
 	plans, snotes := ObservedSidecars(in, g)
+	if o.Selector != nil && !o.Selector.Empty() {
+		match, err := matching(in.Topology, o.Selector)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		plans = slices.DeleteFunc(plans, func(p mesh.SidecarPlan) bool { return !match[p.Namespace+"/"+p.Name] })
+	}
 	notes.AddAll(snotes)
 	return plans, g, notes.Sorted(), nil
+}
+
+// matching returns the IDs of the application workloads whose pod labels
+// sel matches, or an error when there is none.
+func matching(top *kube.Topology, sel labels.Selector) (map[string]bool, error) {
+	match := map[string]bool{}
+	for _, w := range top.Workloads {
+		if w.Role == kube.RoleApplication && sel.Matches(labels.Set(w.Labels)) {
+			match[w.ID()] = true
+		}
+	}
+	if len(match) == 0 {
+		return nil, fmt.Errorf("no workload's pods match the selector %q: widen -l/--selector or drop it", sel)
+	}
+	return match, nil
 }
 
 // read reads what Build assembles: the topology, Istio's configuration and

@@ -121,6 +121,8 @@ func TestPredictErrors(t *testing.T) {
 	cases := map[string]errorCase{
 		"no cluster":    {[]string{"--kubeconfig", filepath.Join(dir, "none"), "predict"}, "pass -f FILE to work without a cluster"},
 		"-A with -f":    {[]string{"predict", "-A", "-f", bookinfo}, "cannot be combined with -f"},
+		"-l with -f":    {[]string{"predict", "-l", "app=a", "-f", bookinfo}, "-l/--selector picks live workloads"},
+		"bad selector":  {[]string{"predict", "-l", "app in (", "-f", bookinfo}, "-l/--selector \"app in (\""},
 		"bad source":    {[]string{"predict", "--source", "tea-leaves"}, "unknown telemetry source"},
 		"bad output":    {[]string{"predict", "-f", bookinfo, "-o", "xml"}, "unknown output format"},
 		"bad fanout":    {[]string{"predict", "-f", bookinfo, "--fanout", "random"}, "--fanout"},

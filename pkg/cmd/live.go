@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/cluster"
@@ -25,10 +26,12 @@ type liveOptions struct {
 	IstioNamespace string
 	Timeout        time.Duration
 	At             string
+	Selector       string
 
 	// Set by complete.
-	source telemetry.Source
-	at     time.Time
+	source   telemetry.Source
+	at       time.Time
+	selector labels.Selector
 }
 
 func newLiveOptions() liveOptions {
@@ -38,6 +41,7 @@ func newLiveOptions() liveOptions {
 
 func (o *liveOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "Read every namespace")
+	f.StringVarP(&o.Selector, "selector", "l", "", "Only the workloads whose pods match this label selector (e.g. -l app=reviews, -l 'team in (a,b)'), and the calls between them")
 	f.StringVar(&o.Source, "source", o.Source, "Where observed traffic comes from: auto (Prometheus, then sidecar stats, then configuration), prometheus, sidecars or config")
 	f.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to query (default: the prometheus Service in --istio-namespace, through the API server)")
 	f.DurationVar(&o.Window, "window", o.Window, "Window that observed rates average over")
@@ -47,11 +51,14 @@ func (o *liveOptions) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.Timeout, "collect-timeout", o.Timeout, "Give up reading the cluster after this long")
 }
 
-// complete parses --source and --at.
+// complete parses --source, --at and --selector.
 func (o *liveOptions) complete() error {
 	var err error
 	if o.source, err = telemetry.ParseSource(o.Source); err != nil {
 		return err
+	}
+	if o.selector, err = labels.Parse(o.Selector); err != nil {
+		return fmt.Errorf("-l/--selector %q: %w", o.Selector, err)
 	}
 	o.at, err = parseAt(o.At)
 	return err
@@ -80,7 +87,7 @@ func (o *liveOptions) collect(ctx context.Context, c *kube.Clients) (*callgraph.
 func (o *liveOptions) clusterOptions(c *kube.Clients) cluster.Options {
 	return cluster.Options{Namespace: c.Namespace, AllNamespaces: o.AllNamespaces,
 		IstioNamespace: o.IstioNamespace, Source: o.source, PrometheusURL: o.PrometheusURL, At: o.at,
-		Window: o.Window, SampleInterval: o.SampleInterval}
+		Window: o.Window, SampleInterval: o.SampleInterval, Selector: o.selector}
 }
 
 // parseAt reads --at: empty (now), RFC 3339, or Unix seconds.

@@ -21,6 +21,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/internal/testenv"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 )
 
@@ -142,6 +143,37 @@ func TestPredictLiveNamespace(t *testing.T) {
 		if !(e.LatencyP50Micros > 0) || !(e.CPUMillicores > 0) {
 			t.Errorf("%s has no predicted overhead: %+v", name, e)
 		}
+	}
+
+	// -l keeps the matching workloads and the calls between them, and says
+	// which calls it cut; a selector matching nothing is an error.
+	out, errOut, err = execute(t, append([]string{"predict", "-o", "json", "-l", "app in (reviews,ratings)"}, live...)...)
+	if err != nil {
+		t.Fatalf("predict -l: %v\n%s", err, errOut)
+	}
+	var sel predict.Report
+	if err := json.Unmarshal([]byte(out), &sel); err != nil {
+		t.Fatal(err)
+	}
+	if len(sel.Baseline.Edges) == 0 || len(sel.Baseline.Edges) >= len(r.Baseline.Edges) {
+		t.Errorf("-l kept %d of %d edges", len(sel.Baseline.Edges), len(r.Baseline.Edges))
+	}
+	for _, e := range sel.Baseline.Edges {
+		for _, end := range []string{e.From, e.To} {
+			if !strings.Contains(end, "/reviews-") && !strings.Contains(end, "/ratings-") {
+				t.Errorf("-l kept edge %s", e.Name())
+			}
+		}
+	}
+	cut := false
+	for _, m := range sel.Messages {
+		cut = cut || (m.Code == diag.SelectionCut && strings.Contains(m.Message, "productpage-v1->"))
+	}
+	if !cut {
+		t.Errorf("-l: no %s naming the cut productpage calls: %+v", diag.SelectionCut, sel.Messages)
+	}
+	if _, errOut, err := execute(t, append([]string{"predict", "-l", "app=nope"}, live...)...); err == nil || !strings.Contains(err.Error()+errOut, "no workload's pods match") {
+		t.Errorf("-l matching nothing: err %v, stderr %q", err, errOut)
 	}
 
 	// graph writes the same call graph; predict -f on it gives the same edges.

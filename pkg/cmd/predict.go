@@ -245,6 +245,9 @@ func (o *PredictOptions) Validate() error {
 	if o.source == fromFile && o.live.AllNamespaces {
 		return errors.New("-A reads the live cluster; it cannot be combined with -f")
 	}
+	if o.source != fromCluster && o.live.Selector != "" {
+		return errors.New("-l/--selector picks live workloads by their pods' labels; it cannot be combined with -f or traces")
+	}
 	if err := o.live.validate(); err != nil {
 		return err
 	}

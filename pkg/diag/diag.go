@@ -61,6 +61,7 @@ const (
 	ProxySaturated        Code = "MI0034"
 	ProxyConfigPartial    Code = "MI0035"
 	SidecarScopeRisk      Code = "MI0036"
+	SelectionCut          Code = "MI0037"
 )
 
 // CodeInfo documents one code.
@@ -145,6 +146,8 @@ var Codes = []CodeInfo{
 		"Each sidecar's configuration (and so its memory) was counted over the Services of the namespaces read; read every namespace (-A) to count the whole mesh."},
 	{SidecarScopeRisk, Warning, "narrower Sidecar scope",
 		"Sidecar resources that import only the Services observed send calls to any other host to the PassthroughCluster (outboundTrafficPolicy ALLOW_ANY: plain TCP, no mTLS, no L7 features) or fail them (REGISTRY_ONLY); or they conflict with an existing Sidecar. Check the window covered every call before applying them."},
+	{SelectionCut, Warning, "calls outside the selection",
+		"-l/--selector kept only the workloads it matches and the calls between them: calls to or from other workloads are left out, and so is what they cost the selected workloads' proxies. Widen the selector to count them."},
 }
 
 // Lookup returns the documentation of a code.

@@ -1,0 +1,32 @@
+package callgraph
+
+// Restrict keeps the workloads keep accepts and the edges between two of
+// them, and returns the edges it left out (a call to or from a workload not
+// kept). Waypoints, Services and the node count stay as they are: they
+// describe the mesh the kept workloads run in, not the selection. An edge
+// whose reference resolves to no workload is left out too.
+func (g *Graph) Restrict(keep func(Workload) bool) (dropped []Edge) {
+	refs := newRefIndex(g.Workloads)
+	kept := make([]bool, len(g.Workloads))
+	var workloads []Workload
+	for i, w := range g.Workloads {
+		if keep(w) {
+			kept[i] = true
+			workloads = append(workloads, w)
+		}
+	}
+	in := func(ref string) bool {
+		i, _ := refs.lookup(ref)
+		return i >= 0 && kept[i]
+	}
+	var edges []Edge
+	for _, e := range g.Edges {
+		if in(e.From) && in(e.To) {
+			edges = append(edges, e)
+		} else {
+			dropped = append(dropped, e)
+		}
+	}
+	g.Workloads, g.Edges = workloads, edges
+	return dropped
+}
