@@ -178,6 +178,10 @@ func (u user) example(args []string) {
 		if !json.Valid([]byte(out)) {
 			t.Errorf("%s printed no JSON:\n%.300s", line, out)
 		}
+	case args[0] == "profile":
+		if !strings.Contains(out, "kind: Job") {
+			t.Errorf("%s printed no manifests:\n%.300s", line, out)
+		}
 	case args[0] == "version":
 		if !strings.HasPrefix(out, "Client Version: ") {
 			t.Errorf("%s printed no version:\n%s", line, out)
@@ -265,7 +269,7 @@ func offline(example string) (args []string, why string) {
 	switch {
 	case len(args) == 0:
 		return nil, "empty"
-	case args[0] == "version":
+	case args[0] == "version", args[0] == "profile" && slicesContains(args, "--dry-run=client"):
 		return args, ""
 	case args[0] != "predict":
 		return nil, "needs a cluster"

@@ -39,13 +39,15 @@ type ProfileOptions struct {
 	ImagePullPolicy string
 	Timeout         time.Duration
 	Keep            bool
-	DryRun          bool
-	SaveToCluster   bool
-	ProfileOut      string
-	IstioNamespace  string
-	Concurrency     int
-	CleanLeftovers  bool
-	Output          string
+	// DryRun is none, client (render only, no cluster) or server (the API
+	// server admits every object without keeping it).
+	DryRun         string
+	SaveToCluster  bool
+	ProfileOut     string
+	IstioNamespace string
+	Concurrency    int
+	CleanLeftovers bool
+	Output         string
 	// Measurement matrix passed to the agent.
 	Protocols []string
 	Sizes     []int
@@ -77,9 +79,13 @@ The namespace is always deleted afterwards (success, failure, --timeout, Ctrl-C)
 unless --keep. While a run goes, it renews a heartbeat on its namespace; a
 namespace whose heartbeat stopped (a killed run) is deleted by the next run, or by
 --clean-leftovers, which profiles nothing. Use --dry-run to review every object and
-privilege first.`,
-		Example: `  # Review what would be created
-  kubectl meshinsight profile --dry-run
+privilege first: --dry-run=client prints them without reading the cluster;
+--dry-run=server also sends them through the API server's admission (RBAC, quotas,
+Pod Security, Istio's injector) without keeping them, which needs the run's namespace
+to exist: it is created and deleted again.`,
+		Example: `  # Review what would be created (no cluster needed), then check it against the cluster
+  kubectl meshinsight profile --dry-run=client --node worker-1
+  kubectl meshinsight profile --dry-run=server
 
   # Profile a node and share the result with the cluster
   kubectl meshinsight profile --node worker-1 --save-to-cluster
@@ -105,7 +111,7 @@ privilege first.`,
 // NewProfileOptions returns options with defaults.
 func NewProfileOptions(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *ProfileOptions {
 	return &ProfileOptions{getter: getter, IOStreams: streams, Image: version.AgentImageRef(),
-		Timeout: 20 * time.Minute, Concurrency: 2, Output: "table"}
+		Timeout: 20 * time.Minute, Concurrency: 2, Output: "table", DryRun: dryRunNone}
 }
 
 // AddFlags binds the command's flags to o.
@@ -117,7 +123,8 @@ func (o *ProfileOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.ImagePullPolicy, "image-pull-policy", "", "Pull policy of the agent image: Always, IfNotPresent or Never (default: the cluster's, IfNotPresent for a tagged image)")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Give up (and clean up) after this long")
 	f.BoolVar(&o.Keep, "keep", false, "Keep the namespace afterwards for debugging")
-	f.BoolVar(&o.DryRun, "dry-run", false, "Print the manifests instead of creating them")
+	f.StringVar(&o.DryRun, "dry-run", o.DryRun, "none, client (print the manifests; reads no cluster) or server (print them after the API server admitted each without keeping it)")
+	f.Lookup("dry-run").NoOptDefVal = "client"
 	f.BoolVar(&o.SaveToCluster, "save-to-cluster", false, "Also store the profile as ConfigMap meshinsight-profile in Istio's namespace")
 	f.StringVar(&o.ProfileOut, "profile-out", "", "Write the profile to this file instead of the per-context store")
 	f.StringVar(&o.IstioNamespace, "istio-namespace", "", "Namespace of istiod (default: search all)")
@@ -131,12 +138,22 @@ func (o *ProfileOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.Rounds, "rounds", 0, "Agent: exactly this many interleaved mesh/bypass rounds per cell (default: 3 to 8, more while a cell is imprecise, within 5 minutes)")
 }
 
-// Complete builds the cluster's clients.
+// Complete builds the cluster's clients; a client dry run needs none.
 func (o *ProfileOptions) Complete(*cobra.Command) error {
+	if o.DryRun == dryRunClient {
+		return nil
+	}
 	var err error
 	o.clients, err = kube.NewClients(o.getter, kube.KubeconfigHint)
 	return err
 }
+
+// The --dry-run modes, as kubectl has them.
+const (
+	dryRunNone   = "none"
+	dryRunClient = "client"
+	dryRunServer = "server"
+)
 
 // Validate checks the flags; no I/O.
 func (o *ProfileOptions) Validate() error {
@@ -145,7 +162,12 @@ func (o *ProfileOptions) Validate() error {
 	default:
 		return fmt.Errorf("unknown output format %q: want table, json or yaml", o.Output)
 	}
-	if o.CleanLeftovers && (o.DryRun || o.Keep) {
+	switch o.DryRun {
+	case dryRunNone, dryRunClient, dryRunServer:
+	default:
+		return fmt.Errorf("--dry-run %q: want none, client or server", o.DryRun)
+	}
+	if o.CleanLeftovers && (o.DryRun != dryRunNone || o.Keep) {
 		return errors.New("--clean-leftovers only cleans up, it profiles nothing: leave out --dry-run and --keep")
 	}
 	if o.Node != "" && (o.AllNodeTypes || o.NodeSelector != "") {
@@ -213,7 +235,6 @@ type storedProfile struct {
 // Run does the profiling; cancelling ctx (Ctrl-C and SIGTERM, through
 // main's signal context) stops it and cleans up.
 func (o *ProfileOptions) Run(ctx context.Context) error {
-	kc, kctx := o.clients.Kube, o.clients.Context
 	quiet := o.Output != "table"
 	prog := newProgress(o.ErrOut, quiet)
 	// What is logged quotes the cluster (node, image and namespace names,
@@ -224,48 +245,45 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 			say(format, args...)
 		}
 	}
+	if o.DryRun == dryRunClient {
+		plan, err := profilerun.ClientPlan(o.planConfig())
+		if err != nil {
+			return err
+		}
+		describePlan(plan, logf)
+		return o.writeManifests(plan)
+	}
 
+	kc, kctx := o.clients.Kube, o.clients.Context
 	if o.CleanLeftovers {
 		return o.handleLeftovers(ctx, kc, say)
 	}
 	if skew := version.AgentSkew(version.Version, o.Image); skew != "" {
 		logf("%s", skew)
 	}
-	if !o.DryRun {
+	if o.DryRun == dryRunNone {
 		if err := o.handleLeftovers(ctx, kc, logf); err != nil {
 			return err
 		}
 	}
 	prog.Phase("preflight")
-	plan, err := profilerun.NewPlan(ctx, kc, profilerun.Config{
-		Node: o.Node, NodeSelector: o.NodeSelector, AllNodeTypes: o.AllNodeTypes, IstioNamespace: o.IstioNamespace,
-		SaveToCluster: o.SaveToCluster, Image: o.Image, ImagePullPolicy: o.ImagePullPolicy, Version: version.Version, Timeout: o.Timeout,
-		AgentArgs: o.agentArgs(), SkipAccessCheck: o.DryRun,
-	})
+	plan, err := profilerun.NewPlan(ctx, kc, o.planConfig())
 	if err != nil {
 		return fmt.Errorf("preflight on context %q: %w", kctx, err)
 	}
-	mode := dataplane.Sidecar
-	if plan.Istio.Ambient {
-		mode = dataplane.Ambient
-	}
-	logf("  Istio %s (revision %s, %s) in %s; proxy image %s", plan.Istio.Version, plan.Istio.Revision, mode, plan.Istio.Namespace, plan.Istio.ProxyImage)
-	for _, n := range plan.Nodes {
-		logf("  node %s: type %s, kernel %s, %s", n.Name, n.NodeType, n.Kernel, n.Arch)
-	}
-	for _, n := range plan.Notes {
-		logf("  note: %s", n)
-	}
-	if o.DryRun {
-		m, err := plan.Manifests()
+	describePlan(plan, logf)
+	clients := profilerun.Clients{Kube: kc, Dynamic: o.clients.Dynamic}
+	if o.DryRun == dryRunServer {
+		prog.Phase("server-side dry run")
+		n, err := profilerun.ServerDryRun(ctx, clients, plan, 2*time.Minute)
 		if err != nil {
-			return err
+			return fmt.Errorf("context %q: %w", kctx, err)
 		}
-		_, err = o.Out.Write(m)
-		return err
+		logf("server dry run: the API server of context %q admitted all %d objects and kept none (namespace %s was created for it and deleted)", kctx, n, plan.Params.Namespace)
+		return o.writeManifests(plan)
 	}
 
-	results, err := profilerun.Execute(ctx, profilerun.Clients{Kube: kc, Dynamic: o.clients.Dynamic}, plan, profilerun.RunOptions{
+	results, err := profilerun.Execute(ctx, clients, plan, profilerun.RunOptions{
 		Timeout: o.Timeout, Keep: o.Keep, Concurrency: o.Concurrency, Progress: prog,
 	})
 	if o.Keep {
@@ -278,6 +296,42 @@ func (o *ProfileOptions) Run(ctx context.Context) error {
 		return err
 	}
 	return o.store(ctx, kc, kctx, plan, results)
+}
+
+// planConfig is the run as profilerun takes it.
+func (o *ProfileOptions) planConfig() profilerun.Config {
+	return profilerun.Config{
+		Node: o.Node, NodeSelector: o.NodeSelector, AllNodeTypes: o.AllNodeTypes, IstioNamespace: o.IstioNamespace,
+		SaveToCluster: o.SaveToCluster, Image: o.Image, ImagePullPolicy: o.ImagePullPolicy, Version: version.Version, Timeout: o.Timeout,
+		AgentArgs: o.agentArgs(),
+	}
+}
+
+// describePlan logs what the preflight found (or a client dry run assumed).
+func describePlan(plan *profilerun.Plan, logf func(string, ...any)) {
+	mode := dataplane.Sidecar
+	if plan.Istio.Ambient {
+		mode = dataplane.Ambient
+	}
+	logf("  Istio %s (revision %s, %s) in %s; proxy image %s", plan.Istio.Version, plan.Istio.Revision, mode, plan.Istio.Namespace, plan.Istio.ProxyImage)
+	for _, n := range plan.Nodes {
+		logf("  node %s: type %s, kernel %s, %s", n.Name, n.NodeType, n.Kernel, n.Arch)
+	}
+	for _, n := range plan.Notes {
+		logf("  note: %s", n)
+	}
+}
+
+// writeManifests prints the plan's objects (--dry-run).
+func (o *ProfileOptions) writeManifests(plan *profilerun.Plan) error {
+	m, err := plan.Manifests()
+	if err != nil {
+		return err
+	}
+	if _, err := o.Out.Write(m); err != nil {
+		return fmt.Errorf("writing the manifests: %w", err)
+	}
+	return nil
 }
 
 func (o *ProfileOptions) store(ctx context.Context, kc kubernetes.Interface, kctx string, plan *profilerun.Plan, results []profilerun.Result) error {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -328,10 +330,11 @@ func TestProfileDryRunPassesServerSideDryRun(t *testing.T) {
 	kubeconfig := testenv.Kubeconfig(t)
 	cs := testenv.Client(t)
 	istioNS := installIstiod(t, cs)
-	_, out, _, run := profileCmd(t, kubeconfig, "--dry-run", "--istio-namespace", istioNS)
+	_, out, errOut, run := profileCmd(t, kubeconfig, "--dry-run=server", "--istio-namespace", istioNS)
 	if err := run(context.Background()); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, errOut)
 	}
+	// The namespace existed only for the dry run; nothing else was kept.
 	assertNoRunNamespace(t, cs)
 	for _, want := range []string{"kind: Namespace", "kind: Job", "kind: DestinationRule", "kind: PeerAuthentication", "hostPID: true", "drop: [\"ALL\"]", "activeDeadlineSeconds", "readOnlyRootFilesystem: true"} {
 		if !strings.Contains(out.String(), want) {
@@ -342,22 +345,31 @@ func TestProfileDryRunPassesServerSideDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The namespace for real (namespaced dry runs need it to exist), the
-	// rest through the API server's admission with dryRun=All.
-	ctx := context.Background()
-	clients := profilerun.Clients{Kube: cs, Dynamic: testenv.DynamicClient(t)}
-	if err := profilerun.Apply(ctx, clients, objs[:1], false); err != nil {
-		t.Fatal(err)
+	if want := fmt.Sprintf("admitted all %d objects and kept none", len(objs)); !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut)
 	}
-	ns := objs[0].(*corev1.Namespace).Name
-	defer profilerun.DeleteNamespace(ctx, cs, ns, 200*time.Millisecond)
-	if err := profilerun.Apply(ctx, clients, objs[1:], true); err != nil {
-		t.Fatalf("server-side dry run: %v", err)
+
+	// A cluster policy that refuses privileged agents (as Kyverno or
+	// Gatekeeper would; here a ValidatingAdmissionPolicy) fails the dry
+	// run with the object and the policy's message, and the namespace is
+	// still deleted. A new policy takes a moment to be enforced: retry.
+	denyHostPID(t, cs)
+	var errOut2 string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, _, e, run2 := profileCmd(t, kubeconfig, "--dry-run=server", "--istio-namespace", istioNS, "--image", denyImage)
+		err = run2(context.Background())
+		errOut2 = e.String()
+		if err != nil || time.Now().After(deadline) {
+			break
+		}
+		assertNoRunNamespace(t, cs)
+		time.Sleep(500 * time.Millisecond)
 	}
-	pods, _ := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-	if len(pods.Items) != 0 {
-		t.Errorf("dry run created %d pods", len(pods.Items))
+	if err == nil || !strings.Contains(err.Error(), "server-side dry run: creating job") || !strings.Contains(err.Error(), "meshinsight test: no hostPID") {
+		t.Errorf("dry run against a policy refusing hostPID: %v\n%s", err, errOut2)
 	}
+	assertNoRunNamespace(t, cs)
 }
 
 func TestProfileRBACDenied(t *testing.T) {
@@ -567,4 +579,42 @@ edges:
 	if !strings.Contains(used["node type mi.small"], "default/web") || !strings.Contains(used["node type mi.large"], "default/api") {
 		t.Errorf("predict did not apply each node type's profile: %v (stderr %s)", used, perr)
 	}
+}
+
+// denyImage marks the agents denyHostPID's policy refuses.
+const denyImage = "example.invalid/meshinsight-agent:deny-hostpid"
+
+// denyHostPID installs a ValidatingAdmissionPolicy refusing Jobs whose pods
+// share the host's PID namespace, for the length of the test.
+func denyHostPID(t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	ctx := context.Background()
+	name := "meshinsight-test-deny-hostpid"
+	deny := []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{"batch"}, APIVersions: []string{"v1"}, Resources: []string{"jobs"}}},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{
+				// Only this test's runs (their image) are refused: other
+				// tests may be creating agents at the same time.
+				Expression: "!object.spec.template.spec.containers.exists(c, c.image == '" + denyImage + "') || !has(object.spec.template.spec.hostPID) || !object.spec.template.spec.hostPID",
+				Message:    "meshinsight test: no hostPID",
+			}},
+		}}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: name, ValidationActions: deny}}
+	ar := cs.AdmissionregistrationV1()
+	if _, err := ar.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the policy: %v", err)
+	}
+	t.Cleanup(func() { ar.ValidatingAdmissionPolicies().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	if _, err := ar.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the policy binding: %v", err)
+	}
+	t.Cleanup(func() {
+		ar.ValidatingAdmissionPolicyBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
 }

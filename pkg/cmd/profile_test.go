@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -115,22 +116,47 @@ func TestProfileCommand(t *testing.T) {
 	}
 }
 
-func TestProfileDryRunCreatesNothing(t *testing.T) {
-	kc := profileCluster()
-	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	o := NewProfileOptions(genericclioptions.NewConfigFlags(true), streams)
-	o.clients = &kube.Clients{Kube: kc, Context: "lab"}
-	o.DryRun = true
-	if err := o.Run(context.Background()); err != nil {
-		t.Fatal(err)
+func TestProfileClientDryRunReadsNothing(t *testing.T) {
+	for name, tc := range map[string]struct {
+		node, want string
+	}{
+		"named node": {"n1", `nodeName: "n1"`},
+		"no node":    {"", `nodeName: "NODE"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			kc := profileCluster()
+			streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+			o := NewProfileOptions(genericclioptions.NewConfigFlags(true), streams)
+			o.clients = &kube.Clients{Kube: kc, Context: "lab"}
+			o.DryRun, o.Node = dryRunClient, tc.node
+			if err := o.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), "kind: Job") || !strings.Contains(out.String(), tc.want) {
+				t.Errorf("dry-run output lacks %s:\n%s", tc.want, out)
+			}
+			if !strings.Contains(errOut.String(), "client dry run: no cluster read; Istio assumed in istio-system") {
+				t.Errorf("stderr does not say what was assumed:\n%s", errOut)
+			}
+			if a := kc.Actions(); len(a) != 0 {
+				t.Errorf("client dry run called the API server: %v", a)
+			}
+		})
 	}
-	if !strings.Contains(out.String(), "kind: Job") || !strings.Contains(out.String(), `nodeName: "n1"`) {
-		t.Errorf("dry-run output:\n%s", out)
+}
+
+// A client dry run works with no kubeconfig at all.
+func TestProfileClientDryRunNeedsNoCluster(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, err := execute(t, "--kubeconfig", filepath.Join(dir, "none"), "profile", "--dry-run=client", "--node", "worker-1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
 	}
-	for _, a := range kc.Actions() {
-		if a.GetVerb() == "create" && a.GetResource().Resource != "selfsubjectaccessreviews" {
-			t.Errorf("dry run created %s", a.GetResource().Resource)
-		}
+	if !strings.Contains(out, `nodeName: "worker-1"`) {
+		t.Errorf("output:\n%s", out)
+	}
+	if _, _, err := execute(t, "profile", "--dry-run=maybe"); err == nil || !strings.Contains(err.Error(), "want none, client or server") {
+		t.Errorf("--dry-run=maybe: %v", err)
 	}
 }
 

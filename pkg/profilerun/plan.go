@@ -43,9 +43,6 @@ type Config struct {
 	Concurrency int
 	// AgentArgs are extra measurement flags passed to every agent.
 	AgentArgs []string
-	// SkipAccessCheck skips the SelfSubjectAccessReviews (--dry-run without
-	// a cluster connection does not need them).
-	SkipAccessCheck bool
 }
 
 // Plan is a checked run: what will be created, where.
@@ -62,33 +59,23 @@ var dnsUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
 // NewPlan runs the preflight: Istio, nodes, then access for the exact
 // namespace names. It creates nothing.
 func NewPlan(ctx context.Context, kc kubernetes.Interface, cfg Config) (*Plan, error) {
-	if cfg.Image == "" {
-		return nil, fmt.Errorf("no agent image: pass --image")
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
-	if cfg.Timeout <= 0 {
-		return nil, fmt.Errorf("timeout %v: want a positive duration", cfg.Timeout)
-	}
-	id, err := randomID()
+	id, token, err := runIDs()
 	if err != nil {
 		return nil, err
 	}
-	token, err := randomHex(16)
-	if err != nil {
-		return nil, fmt.Errorf("generating the load token: %w", err)
-	}
-	ns := NamespacePrefix + id
 	// Access first: a user without it gets the full list of what is
 	// missing rather than the first forbidden call.
-	if !cfg.SkipAccessCheck {
-		if err := CheckAccess(ctx, kc, Permissions(ns, "")); err != nil {
-			return nil, err
-		}
+	if err := CheckAccess(ctx, kc, Permissions(NamespacePrefix+id, "")); err != nil {
+		return nil, err
 	}
 	istio, err := DetectIstio(ctx, kc, cfg.IstioNamespace)
 	if err != nil {
 		return nil, err
 	}
-	if !cfg.SkipAccessCheck && cfg.SaveToCluster {
+	if cfg.SaveToCluster {
 		if err := CheckAccess(ctx, kc, SavePermissions(istio.Namespace)); err != nil {
 			return nil, err
 		}
@@ -97,8 +84,37 @@ func NewPlan(ctx context.Context, kc kubernetes.Interface, cfg Config) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Istio: istio, Nodes: nodes, Notes: notes, Params: manifests.Params{
-		Namespace: ns, RunID: id, LoadToken: token, Image: cfg.Image, ImagePullPolicy: cfg.ImagePullPolicy, Version: cfg.Version,
+	p := newPlan(cfg, istio, nodes, id, token)
+	p.Notes = notes
+	return p, nil
+}
+
+// check validates what a plan needs from cfg, before any I/O.
+func (cfg Config) check() error {
+	if cfg.Image == "" {
+		return fmt.Errorf("no agent image: pass --image")
+	}
+	if cfg.Timeout <= 0 {
+		return fmt.Errorf("timeout %v: want a positive duration", cfg.Timeout)
+	}
+	return nil
+}
+
+// runIDs returns a new run id (the namespace's suffix) and load token.
+func runIDs() (id, token string, err error) {
+	if id, err = randomID(); err != nil {
+		return "", "", err
+	}
+	if token, err = randomHex(16); err != nil {
+		return "", "", fmt.Errorf("generating the load token: %w", err)
+	}
+	return id, token, nil
+}
+
+// newPlan lays out the objects of run id on nodes, for istio.
+func newPlan(cfg Config, istio *Istio, nodes []Node, id, token string) *Plan {
+	p := &Plan{Istio: istio, Nodes: nodes, Params: manifests.Params{
+		Namespace: NamespacePrefix + id, RunID: id, LoadToken: token, Image: cfg.Image, ImagePullPolicy: cfg.ImagePullPolicy, Version: cfg.Version,
 		Ambient: istio.Ambient, DeadlineSeconds: int64(cfg.Timeout.Seconds()) + 60,
 	}}
 	if istio.Revision != "default" {
@@ -117,7 +133,7 @@ func NewPlan(ctx context.Context, kc kubernetes.Interface, cfg Config) (*Plan, e
 			Name: name, Node: n.Name, NodeType: n.NodeType, Handoff: "result-" + name, AgentArgs: cfg.AgentArgs,
 		})
 	}
-	return p, nil
+	return p
 }
 
 // Manifests renders the plan's objects as one YAML stream.
