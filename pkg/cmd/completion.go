@@ -28,7 +28,8 @@ func registerCompletions(root *cobra.Command, flags *genericclioptions.ConfigFla
 	_ = root.RegisterFlagCompletionFunc("context", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return completeContexts(flags), cobra.ShellCompDirectiveNoFileComp
 	})
-	for _, c := range root.Commands() {
+	for _, c := range allCommands(root) {
+		registerCommandCompletions(c, flags)
 		if c.Flags().Lookup("filename") == nil {
 			continue
 		}
@@ -43,6 +44,52 @@ func registerCompletions(root *cobra.Command, flags *genericclioptions.ConfigFla
 			return out, cobra.ShellCompDirectiveNoFileComp
 		})
 	}
+}
+
+// allCommands is root's commands and their subcommands, depth first.
+func allCommands(root *cobra.Command) []*cobra.Command {
+	var out []*cobra.Command
+	for _, c := range root.Commands() {
+		out = append(out, c)
+		out = append(out, allCommands(c)...)
+	}
+	return out
+}
+
+// registerCommandCompletions completes c's --what-if (keys, values and
+// the names of the graph's workloads and calls), --node (the cluster's
+// nodes) and, for profile show|rm, the stored profiles' names.
+func registerCommandCompletions(c *cobra.Command, flags *genericclioptions.ConfigFlags) {
+	if c.Flags().Lookup("what-if") != nil {
+		_ = c.RegisterFlagCompletionFunc("what-if", func(c *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			var names graphNames
+			if strings.Contains(prefix, "=") {
+				names = completionNames(contextOf(c), c, flags)
+			}
+			return whatIfCompletions(prefix, names), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		})
+	}
+	if c.Flags().Lookup("node") != nil {
+		_ = c.RegisterFlagCompletionFunc("node", func(c *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			return completeNodes(contextOf(c), flags, prefix), cobra.ShellCompDirectiveNoFileComp
+		})
+	}
+	if c.Parent() != nil && c.Parent().Name() == "profile" && (c.Name() == "show" || c.Name() == "rm") {
+		c.ValidArgsFunction = func(_ *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return completeStoredProfiles(prefix), cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+}
+
+// contextOf is c's context, or the background one outside Execute.
+func contextOf(c *cobra.Command) context.Context {
+	if ctx := c.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
 }
 
 // completeNamespaces lists the cluster's namespaces starting with prefix;

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,6 +151,7 @@ func sendRecv(addr string, send, recv int) (int, int64, error) {
 
 // helper is a running child in helper mode.
 type helper struct {
+	stopped  sync.Once
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
 	lines    chan string
@@ -232,6 +234,10 @@ func (h *helper) waitDone(t *testing.T) []string {
 // stop closes stdin so the child exits, kills it if it does not, and reaps
 // it.
 func (h *helper) stop(t *testing.T) {
+	h.stopped.Do(func() { h.stopOnce(t) })
+}
+
+func (h *helper) stopOnce(t *testing.T) {
 	_ = h.stdin.Close()
 	done := make(chan error, 1)
 	go func() { done <- h.cmd.Wait() }()

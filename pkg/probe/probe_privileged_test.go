@@ -283,6 +283,10 @@ func TestStacksSamples(t *testing.T) {
 		t.Errorf("Dropped() = %d, %v; want 0", dropped, err)
 	}
 
+	// The child still runs after "done" (it exits when stdin closes) and
+	// may be sampled then: end it first, so that what Reset clears stays
+	// cleared.
+	h.stop(t)
 	if err := st.Reset(); err != nil {
 		t.Fatal(err)
 	}

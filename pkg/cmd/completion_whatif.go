@@ -1,0 +1,205 @@
+package cmd
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profilestore"
+)
+
+// whatIfKeys are the keys of a --what-if value, as ParseWhatIf takes them.
+var whatIfKeys = []string{"mtls", "mode", "protocol", "scope", "edge", "workload", "namespace"}
+
+// graphNames are what a --what-if selector can name: workloads, the
+// Services they belong to (reviews for reviews-v1) and the calls.
+type graphNames struct {
+	Workloads, Namespaces, Edges []string
+}
+
+// whatIfCompletions completes the last comma-separated part of a
+// --what-if value: a key, then the key's values; what came before is kept.
+func whatIfCompletions(value string, names graphNames) []string {
+	head, last := "", value
+	if i := strings.LastIndex(value, ","); i >= 0 {
+		head, last = value[:i+1], value[i+1:]
+	}
+	key, prefix, hasValue := strings.Cut(last, "=")
+	var cands []string
+	if !hasValue {
+		for _, k := range whatIfKeys {
+			cands = append(cands, k+"=")
+		}
+		prefix = key
+		key = ""
+	} else {
+		switch key {
+		case "mtls":
+			cands = []string{"on", "off"}
+		case "mode":
+			for _, m := range dataplane.Modes {
+				cands = append(cands, string(m))
+			}
+		case "protocol":
+			for _, p := range dataplane.Protocols {
+				cands = append(cands, string(p))
+			}
+		case "scope":
+			cands = predict.Scopes
+		case "workload":
+			cands = names.Workloads
+		case "namespace":
+			cands = names.Namespaces
+		case "edge":
+			cands = names.Edges
+		}
+		key += "="
+	}
+	var out []string
+	for _, c := range cands {
+		if strings.HasPrefix(c, prefix) {
+			out = append(out, head+key+c)
+		}
+	}
+	return out
+}
+
+// namesOfGraph lists g's workloads (and their Services' names), namespaces
+// and edges for completion.
+func namesOfGraph(g *callgraph.Graph) graphNames {
+	var n graphNames
+	for _, w := range g.Workloads {
+		n.Workloads = append(n.Workloads, w.Name)
+		if svc := serviceOf(w.Name); svc != w.Name {
+			n.Workloads = append(n.Workloads, svc)
+		}
+		if w.Namespace != "" {
+			n.Namespaces = append(n.Namespaces, w.Namespace)
+		}
+	}
+	for _, e := range g.Edges {
+		n.Edges = append(n.Edges, e.Name())
+	}
+	return n.sorted()
+}
+
+// serviceOf is the Service name a versioned workload name stands for
+// (reviews-v2 → reviews), as --what-if selectors accept it.
+func serviceOf(workload string) string {
+	i := strings.LastIndex(workload, "-v")
+	if i <= 0 || i+2 >= len(workload) || strings.Trim(workload[i+2:], "0123456789") != "" {
+		return workload
+	}
+	return workload[:i]
+}
+
+func (n graphNames) sorted() graphNames {
+	for _, s := range []*[]string{&n.Workloads, &n.Namespaces, &n.Edges} {
+		slices.Sort(*s)
+		*s = slices.Compact(*s)
+	}
+	return n
+}
+
+// completionNames reads what --what-if may name: the graph of -f when it
+// is an embedded example or a local file, else the Deployments,
+// StatefulSets and DaemonSets of the cluster's namespace (no edges: they
+// come from telemetry, too slow for a shell).
+func completionNames(ctx context.Context, c *cobra.Command, flags *genericclioptions.ConfigFlags) graphNames {
+	if f := c.Flags().Lookup("filename"); f != nil && f.Value.String() != "" {
+		name := f.Value.String()
+		g, ok, err := readNamedGraph(ctx, name)
+		if !ok && !strings.Contains(name, "://") && name != "-" {
+			g, err = callgraph.ReadFile(name)
+		}
+		if err != nil || g == nil {
+			return graphNames{}
+		}
+		return namesOfGraph(g)
+	}
+	cfg, err := flags.ToRESTConfig()
+	if err != nil {
+		return graphNames{}
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return graphNames{}
+	}
+	ns, _, err := flags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return graphNames{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
+	defer cancel()
+	var n graphNames
+	apps := cs.AppsV1()
+	if l, err := apps.Deployments(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, d := range l.Items {
+			n.Workloads = append(n.Workloads, d.Name, serviceOf(d.Name))
+		}
+	}
+	if l, err := apps.StatefulSets(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, d := range l.Items {
+			n.Workloads = append(n.Workloads, d.Name)
+		}
+	}
+	if l, err := apps.DaemonSets(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, d := range l.Items {
+			n.Workloads = append(n.Workloads, d.Name)
+		}
+	}
+	n.Namespaces = completeNamespaces(ctx, flags, "")
+	return n.sorted()
+}
+
+// completeNodes lists the cluster's nodes starting with prefix.
+func completeNodes(ctx context.Context, flags *genericclioptions.ConfigFlags, prefix string) []string {
+	cfg, err := flags.ToRESTConfig()
+	if err != nil {
+		return nil
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
+	defer cancel()
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, n := range list.Items {
+		if strings.HasPrefix(n.Name, prefix) {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
+// completeStoredProfiles lists the local store's profile names.
+func completeStoredProfiles(prefix string) []string {
+	dir, err := profilestore.Dir()
+	if err != nil {
+		return nil
+	}
+	entries, err := profilestore.ListLocal(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name, prefix) {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
