@@ -95,6 +95,23 @@ func contextOf(c *cobra.Command) context.Context {
 // completeNamespaces lists the cluster's namespaces starting with prefix;
 // none when the cluster cannot be read in time.
 func completeNamespaces(ctx context.Context, flags *genericclioptions.ConfigFlags, prefix string) []string {
+	return listNames(ctx, flags, prefix, func(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
+		list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, ns := range list.Items {
+			out = append(out, ns.Name)
+		}
+		return out, nil
+	})
+}
+
+// listNames reads names from the cluster of flags with list, within
+// completionTimeout, and keeps those starting with prefix; none when the
+// cluster cannot be read: a shell completion never fails.
+func listNames(ctx context.Context, flags *genericclioptions.ConfigFlags, prefix string, list func(context.Context, kubernetes.Interface) ([]string, error)) []string {
 	cfg, err := flags.ToRESTConfig()
 	if err != nil {
 		return nil
@@ -108,14 +125,14 @@ func completeNamespaces(ctx context.Context, flags *genericclioptions.ConfigFlag
 	}
 	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
 	defer cancel()
-	list, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	names, err := list(ctx, cs)
 	if err != nil {
 		return nil
 	}
 	var out []string
-	for _, ns := range list.Items {
-		if strings.HasPrefix(ns.Name, prefix) {
-			out = append(out, ns.Name)
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
 		}
 	}
 	return out

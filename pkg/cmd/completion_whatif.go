@@ -125,64 +125,53 @@ func completionNames(ctx context.Context, c *cobra.Command, flags *genericcliopt
 		}
 		return namesOfGraph(g)
 	}
-	cfg, err := flags.ToRESTConfig()
-	if err != nil {
-		return graphNames{}
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return graphNames{}
-	}
 	ns, _, err := flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return graphNames{}
 	}
-	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
-	defer cancel()
-	var n graphNames
-	apps := cs.AppsV1()
-	if l, err := apps.Deployments(ns).List(ctx, metav1.ListOptions{}); err == nil {
-		for _, d := range l.Items {
-			n.Workloads = append(n.Workloads, d.Name, serviceOf(d.Name))
-		}
-	}
-	if l, err := apps.StatefulSets(ns).List(ctx, metav1.ListOptions{}); err == nil {
-		for _, d := range l.Items {
-			n.Workloads = append(n.Workloads, d.Name)
-		}
-	}
-	if l, err := apps.DaemonSets(ns).List(ctx, metav1.ListOptions{}); err == nil {
-		for _, d := range l.Items {
-			n.Workloads = append(n.Workloads, d.Name)
-		}
-	}
+	n := graphNames{Workloads: listNames(ctx, flags, "", func(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
+		return workloadNames(ctx, cs, ns), nil
+	})}
 	n.Namespaces = completeNamespaces(ctx, flags, "")
 	return n.sorted()
 }
 
-// completeNodes lists the cluster's nodes starting with prefix.
-func completeNodes(ctx context.Context, flags *genericclioptions.ConfigFlags, prefix string) []string {
-	cfg, err := flags.ToRESTConfig()
-	if err != nil {
-		return nil
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
-	defer cancel()
-	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil
-	}
+// workloadNames lists the Deployments (with the Services their versioned
+// names stand for), StatefulSets and DaemonSets of ns that can be read.
+func workloadNames(ctx context.Context, cs kubernetes.Interface, ns string) []string {
 	var out []string
-	for _, n := range list.Items {
-		if strings.HasPrefix(n.Name, prefix) {
-			out = append(out, n.Name)
+	apps := cs.AppsV1()
+	if l, err := apps.Deployments(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, d := range l.Items {
+			out = append(out, d.Name, serviceOf(d.Name))
+		}
+	}
+	if l, err := apps.StatefulSets(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, d := range l.Items {
+			out = append(out, d.Name)
+		}
+	}
+	if l, err := apps.DaemonSets(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, d := range l.Items {
+			out = append(out, d.Name)
 		}
 	}
 	return out
+}
+
+// completeNodes lists the cluster's nodes starting with prefix.
+func completeNodes(ctx context.Context, flags *genericclioptions.ConfigFlags, prefix string) []string {
+	return listNames(ctx, flags, prefix, func(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
+		list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, n := range list.Items {
+			out = append(out, n.Name)
+		}
+		return out, nil
+	})
 }
 
 // completeStoredProfiles lists the local store's profile names.
