@@ -1,9 +1,15 @@
 package callgraph
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Restrict keeps the workloads keep accepts and the edges between two of
 // them, and returns the edges it left out (a call to or from a workload not
-// kept). Waypoints, Services and the node count stay as they are: they
-// describe the mesh the kept workloads run in, not the selection. An edge
+// kept). Waypoints, Services and the node count stay: they describe the
+// mesh the kept workloads run in (what their sidecars see), not the
+// selection; a Service only stops naming the workloads left out. An edge
 // whose reference resolves to no workload is left out too.
 func (g *Graph) Restrict(keep func(Workload) bool) (dropped []Edge) {
 	refs := newRefIndex(g.Workloads)
@@ -26,6 +32,14 @@ func (g *Graph) Restrict(keep func(Workload) bool) (dropped []Edge) {
 		} else {
 			dropped = append(dropped, e)
 		}
+	}
+	keptIDs := make(map[string]bool, len(workloads))
+	for _, w := range workloads {
+		keptIDs[cmp.Or(w.Namespace, DefaultNamespace)+"/"+w.Name] = true
+	}
+	for i, svc := range g.Services {
+		ns := cmp.Or(svc.Namespace, DefaultNamespace)
+		g.Services[i].Workloads = slices.DeleteFunc(slices.Clone(svc.Workloads), func(w string) bool { return !keptIDs[ns+"/"+w] })
 	}
 	g.Workloads, g.Edges = workloads, edges
 	return dropped

@@ -14,7 +14,7 @@ func TestRestrict(t *testing.T) {
 			{From: "api", To: "audit"},
 			{From: "front", To: "missing"},
 		},
-		Services: []Service{{Name: "front"}},
+		Services: []Service{{Name: "front", Workloads: []string{"front"}}, {Name: "api", Namespace: "shop", Workloads: []string{"api"}}},
 	}
 	dropped := g.Restrict(func(w Workload) bool { return w.Namespace == "shop" })
 	var names, droppedNames []string
@@ -33,8 +33,10 @@ func TestRestrict(t *testing.T) {
 	if want := []string{"front->shop/api", "api->audit", "front->missing"}; !slices.Equal(droppedNames, want) {
 		t.Errorf("dropped %v, want %v", droppedNames, want)
 	}
-	if len(g.Services) != 1 {
-		t.Errorf("services changed: %v", g.Services)
+	// The Services stay (what the sidecars see); front's no longer names
+	// the workload left out.
+	if len(g.Services) != 2 || len(g.Services[0].Workloads) != 0 || len(g.Services[1].Workloads) != 1 {
+		t.Errorf("services %+v", g.Services)
 	}
 	if err := Validate(g); err != nil {
 		t.Errorf("restricted graph invalid: %v", err)

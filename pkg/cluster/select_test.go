@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/telemetry"
 )
@@ -46,6 +47,9 @@ func TestSelect(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if err := callgraph.Validate(g); err != nil {
+				t.Errorf("the selected graph is invalid: %v", err)
 			}
 			var names []string
 			for _, w := range g.Workloads {
