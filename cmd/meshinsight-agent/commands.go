@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,12 @@ type profileOptions struct {
 }
 
 func newProfileCommand(out, errOut io.Writer) *cobra.Command {
+	cmd, _ := newProfileCommandOptions(out, errOut)
+	return cmd
+}
+
+// newProfileCommandOptions is newProfileCommand with its options, for tests.
+func newProfileCommandOptions(out, errOut io.Writer) (*cobra.Command, *profileOptions) {
 	o := &profileOptions{}
 	cmd := &cobra.Command{
 		Use:   "profile --local",
@@ -100,14 +107,14 @@ root.`,
 	f.StringVar(&o.arrivals, "arrivals", string(agent.DefaultArrivals), "arrival process of the load: poisson or uniform")
 	f.DurationVar(&o.samplePeriod, "sample-period", agent.DefaultSamplePeriod, "stack-sampling period per CPU")
 	f.IntSliceVar(&o.memServices, "memory-services", agent.DefaultMemoryServices,
-		"upstream services of the configurations the proxy's memory is measured with (--memory-services= skips the memory model)")
+		"upstream services of the configurations the proxy's memory is measured with (--memory-services 0 skips the memory model)")
 	f.IntSliceVar(&o.memEndpoints, "memory-endpoints", agent.DefaultMemoryEndpoints, "endpoints per upstream service of those configurations")
 	f.IntSliceVar(&o.memThreads, "memory-threads", agent.DefaultMemoryThreads, "worker threads of those configurations")
 	f.StringVar(&o.prefix, "prefix", "", "name prefix of the network namespaces (default mi-<random>)")
 	f.StringVarP(&o.output, "output", "o", "", "profile file to write (default stdout)")
 	f.StringVar(&o.measurements, "measurements", "", "also write the raw per-cell measurements as JSON to this file")
 	o.handoff.addFlags(f)
-	return cmd
+	return cmd, o
 }
 
 // run profiles as the flags say, and hands the profile over or writes it.
@@ -201,11 +208,15 @@ func (o *profileOptions) config(progress io.Writer) (agent.Config, error) {
 	if err != nil {
 		return agent.Config{}, fmt.Errorf("finding the agent's own executable for its helpers: %w", err)
 	}
+	memServices := o.memServices
+	if slices.Equal(memServices, []int{0}) {
+		memServices = nil // --memory-services 0: no memory model
+	}
 	cfg := agent.Config{
 		Proxy: o.proxy, Protocols: o.protocols, MTLS: mtls, Sizes: o.sizes, Rates: o.rates,
 		Duration: o.duration, Rounds: o.rounds, MaxRounds: max(o.maxRounds, o.rounds), Precision: o.precision, Budget: o.budget, Connections: o.connections, Arrivals: loadgen.Arrivals(o.arrivals), SamplePeriod: o.samplePeriod,
 		Helper: []string{exe}, Prefix: o.prefix, Progress: progress,
-		MemoryServices: o.memServices, MemoryEndpoints: o.memEndpoints, MemoryThreads: o.memThreads,
+		MemoryServices: memServices, MemoryEndpoints: o.memEndpoints, MemoryThreads: o.memThreads,
 	}
 	return cfg, cfg.Validate()
 }

@@ -40,3 +40,23 @@ func TestHelpFlags(t *testing.T) {
 		t.Errorf("profile --help:\n%s", b.String())
 	}
 }
+
+// --memory-services 0 skips the memory model; the default measures it.
+func TestMemoryServicesZeroSkips(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{{nil, 3}, {[]string{"--memory-services", "0"}, 0}, {[]string{"--memory-services", "10,100"}, 2}} {
+		cmd, o := newProfileCommandOptions(io.Discard, io.Discard)
+		if err := cmd.ParseFlags(append([]string{"--local"}, tc.args...)); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := o.config(io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.MemoryServices) != tc.want {
+			t.Errorf("%v: memory services %v, want %d of them", tc.args, cfg.MemoryServices, tc.want)
+		}
+	}
+}
