@@ -12,7 +12,7 @@ LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/versio
 DIST      ?= dist
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: test-dist bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-e2e bench-probe bench-workload dist clean
+.PHONY: bench-contention test-dist bench-keepalive testenv-node testenv-node-down test-node validate image build-agent-all help build build-agent test-agent testenv testenv-down prometheus prometheus-down test-integration bench-discover bench-agent generate check-generate test test-privileged fuzz lint check-cli-deps bench bench-e2e bench-probe bench-workload dist clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 22
@@ -124,6 +124,9 @@ bench-e2e: ## End to end through the binary on 10,000 workloads / 100,000 edges 
 
 bench-keepalive: ## The agent's CPU per request vs an independent keep-alive chain (hack/keepalive) for HTTP and TCP (root; prints the ratios)
 	$(GO) test -tags privileged -count=1 -run '^$$' -bench BenchmarkKeepAliveAgreement -benchtime 1x -timeout 30m -v ./pkg/agent/
+
+bench-contention: build-agent ## A proxy's CPU per request alone, beside a second profile, beside a busy loop (root; ~12 min; prints CPU-µs per request)
+	hack/contention/run.sh 2 $(BIN)/meshinsight-agent
 
 bench-probe: ## Observer effect of the eBPF probes (root)
 	$(GO) test -tags privileged -count=1 -run '^$$' -bench ObserverEffect -benchtime 10x ./pkg/probe/
