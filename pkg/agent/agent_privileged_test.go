@@ -116,6 +116,10 @@ func TestLocalProfile(t *testing.T) {
 	if l := p.Provenance.Load; l == nil || l.Arrivals != "poisson" || l.Connections != DefaultConnections || l.ConnectionsKept != "cell" {
 		t.Errorf("load %+v: want Poisson arrivals over the default connections", l)
 	}
+	// The benchmark itself keeps the node's CPUs busy for some of the time.
+	if l := p.Provenance.Load; l == nil || l.NodeBusy == nil || !(*l.NodeBusy > 0 && *l.NodeBusy <= 1) {
+		t.Errorf("load %+v: want how busy the node's CPUs were recorded", l)
+	}
 	variants := map[string]bool{}
 	for _, m := range p.Models {
 		variants[m.Key.Variant()] = true

@@ -69,10 +69,13 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if cfg.Mesh != "" {
 		platform.Mesh, platform.ProxyVersion = cfg.Mesh, cfg.ProxyVersion
 	}
+	cpuBefore, statErr := readProcStat()
 	ms, observer, err := measureAll(ctx, vr, start, logf)
 	if err != nil {
 		return nil, err
 	}
+	cpuAfter, err := readProcStat()
+	statErr = errors.Join(statErr, err)
 	var mem []MemoryMeasurement
 	if cfg.measuresMemory() {
 		if mem, err = measureMemory(ctx, vr, logf); err != nil {
@@ -95,6 +98,12 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	p.Provenance.Checks = ChecksOf(ms)
 	p.Provenance.Checks.ObserverThroughputRatio = observer
 	p.Provenance.Load = &profile.Load{Arrivals: string(vr.arrivals), Connections: vr.conns, ConnectionsKept: "cell"}
+	if share, ok := busyShare(cpuBefore, cpuAfter); ok && statErr == nil {
+		p.Provenance.Load.NodeBusy = &share
+		logf("the node's CPUs were %.0f%% busy while the cells were measured (every process, the benchmark's own included)", 100*share)
+	} else if statErr != nil {
+		logf("the node's CPU use was not recorded: %v", statErr)
+	}
 	p.OperatingPoint = operatingPoint(ms, cfg.Mesh != "")
 	if len(mem) > 0 {
 		cost, err := MemoryCost(mem, ms)

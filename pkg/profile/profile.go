@@ -134,6 +134,13 @@ type Load struct {
 	// ConnectionsKept says how long they stayed open: "cell" (across the
 	// rounds of one cell), "run" (one load run).
 	ConnectionsKept string `json:"connectionsKept"`
+	// NodeBusy is the share (0..1) of the node's CPU time that was busy
+	// while the cells were measured, every process included (the benchmark's
+	// own too). CPU per request falls as the node gets busier (requests
+	// share a proxy's wake-ups; README, "What else runs moves a proxy's CPU
+	// per request"), so a profile says how busy the node was; nil when not
+	// recorded.
+	NodeBusy *float64 `json:"nodeBusy,omitempty"`
 }
 
 // Checks tell how far a measured profile can be trusted: how many of its
@@ -349,6 +356,11 @@ func (p *Profile) Validate() error {
 	}
 	if err := inRange("provenance.maxBytes", p.Provenance.MaxBytes, 0, MaxBytes); err != nil {
 		return err
+	}
+	if l := p.Provenance.Load; l != nil && l.NodeBusy != nil {
+		if err := inRange("provenance.load.nodeBusy", *l.NodeBusy, 0, 1); err != nil {
+			return err
+		}
 	}
 	sources := make(map[string]bool, len(p.Provenance.Sources))
 	for _, s := range p.Provenance.Sources {

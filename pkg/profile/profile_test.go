@@ -80,6 +80,7 @@ func TestParseRejects(t *testing.T) {
 		"huge factor":    {strings.Replace(s, "\"factor\": 0.5\n", "\"factor\": 1e300\n", 1), "the factor at most 1000"},
 		"huge memory":    {strings.Replace(s, `"memoryMiB": 60`, `"memoryMiB": 1e300`, 1), "memoryMiB is 1e+300"},
 		"negative sizes": {strings.Replace(s, `"maxBytes": 1024`, `"maxBytes": -1`, 1), "provenance.maxBytes is -1"},
+		"node busy > 1":  {strings.Replace(s, `"maxBytes": 1024`, `"maxBytes": 1024, "load": {"arrivals": "poisson", "connections": 4, "connectionsKept": "cell", "nodeBusy": 1.5}`, 1), "provenance.load.nodeBusy is 1.5"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
