@@ -272,18 +272,11 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 	fail := func(what string, err error) error {
 		return fmt.Errorf("variant %s mtls=%s: %s: %w", first.Protocol, onOff(first.MTLS), what, err)
 	}
-	rig, err := newTestbed(ctx, vr)
+	rig, pids, syms, err := openTestbed(ctx, vr)
 	if err != nil {
 		return nil, fail("building the testbed", err)
 	}
 	defer func() { err = errors.Join(err, rig.Close()) }()
-
-	out, in := rig.ProxyPIDs()
-	pids := []int{out, in}
-	syms, err := symbolsOf(pids)
-	if err != nil {
-		return nil, err
-	}
 	// Warm the proxies up (connections, TLS session state, page faults)
 	// before anything is measured.
 	warm := loadgen.LoadConfig{
@@ -322,6 +315,34 @@ func measureVariant(ctx context.Context, vr variantRun) (ms []Measurement, err e
 		}
 	}
 	return ms, nil
+}
+
+// testbedAttempts bounds how often a testbed is built again because one of
+// its proxies exited between being found and being read.
+const testbedAttempts = 3
+
+// openTestbed builds the variant's testbed and reads its proxies' symbols.
+// A proxy process may be replaced right after it was found (a sidecar that
+// restarts on a configuration change, as the stand-in's haproxy does when
+// the bench pods' endpoints arrive): its /proc entry is then gone, and the
+// testbed is built again, which finds the new process.
+func openTestbed(ctx context.Context, vr variantRun) (_ Testbed, pids []int, _ map[int]*symbolize.Process, err error) {
+	for attempt := 1; ; attempt++ {
+		rig, err := newTestbed(ctx, vr)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		out, in := rig.ProxyPIDs()
+		pids = []int{out, in}
+		syms, err := symbolsOf(pids)
+		if err == nil {
+			return rig, pids, syms, nil
+		}
+		err = errors.Join(err, rig.Close())
+		if !errors.Is(err, fs.ErrNotExist) || attempt == testbedAttempts || ctx.Err() != nil {
+			return nil, nil, nil, err
+		}
+	}
 }
 
 // newTestbed builds the variant's testbed, within a minute.
