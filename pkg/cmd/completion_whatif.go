@@ -77,10 +77,7 @@ func whatIfCompletions(value string, names graphNames) []string {
 func namesOfGraph(g *callgraph.Graph) graphNames {
 	var n graphNames
 	for _, w := range g.Workloads {
-		n.Workloads = append(n.Workloads, w.Name)
-		if svc := serviceOf(w.Name); svc != w.Name {
-			n.Workloads = append(n.Workloads, svc)
-		}
+		n.Workloads = withService(n.Workloads, w.Name)
 		if w.Namespace != "" {
 			n.Namespaces = append(n.Namespaces, w.Namespace)
 		}
@@ -91,14 +88,15 @@ func namesOfGraph(g *callgraph.Graph) graphNames {
 	return n.sorted()
 }
 
-// serviceOf is the Service name a versioned workload name stands for
-// (reviews-v2 → reviews), as --what-if selectors accept it.
-func serviceOf(workload string) string {
-	i := strings.LastIndex(workload, "-v")
-	if i <= 0 || i+2 >= len(workload) || strings.Trim(workload[i+2:], "0123456789") != "" {
-		return workload
+// withService appends a workload's name and, when it is versioned, the
+// Service it stands for (reviews-v2 → reviews), as --what-if selectors
+// accept both.
+func withService(names []string, workload string) []string {
+	names = append(names, workload)
+	if svc := predict.ServiceOf(workload); svc != "" {
+		names = append(names, svc)
 	}
-	return workload[:i]
+	return names
 }
 
 func (n graphNames) sorted() graphNames {
@@ -143,7 +141,7 @@ func workloadNames(ctx context.Context, cs kubernetes.Interface, ns string) []st
 	apps := cs.AppsV1()
 	if l, err := apps.Deployments(ns).List(ctx, metav1.ListOptions{}); err == nil {
 		for _, d := range l.Items {
-			out = append(out, d.Name, serviceOf(d.Name))
+			out = withService(out, d.Name)
 		}
 	}
 	if l, err := apps.StatefulSets(ns).List(ctx, metav1.ListOptions{}); err == nil {

@@ -86,7 +86,7 @@ func named(g *callgraph.Resolved, name string) []bool {
 	for i, wl := range g.Workloads {
 		if name == wl.ID() || name == wl.Name {
 			picked[i] = true
-		} else if !g.ServicesListed && (ns == "" || ns == wl.Namespace) && serviceOf(wl.Name) == short {
+		} else if !g.ServicesListed && (ns == "" || ns == wl.Namespace) && ServiceOf(wl.Name) == short {
 			picked[i] = true
 		}
 	}
@@ -103,9 +103,10 @@ func named(g *callgraph.Resolved, name string) []bool {
 	return picked
 }
 
-// serviceOf is the Service a workload called NAME-vN serves by Istio's
-// naming convention, else "".
-func serviceOf(workload string) string {
+// ServiceOf is the Service a workload called NAME-vN serves by Istio's
+// naming convention (reviews-v2 → reviews), else "": what a what-if
+// selector may name instead of the workload.
+func ServiceOf(workload string) string {
 	base, version, ok := cutLast(workload, "-v")
 	if !ok || base == "" || version == "" || strings.Trim(version, "0123456789") != "" {
 		return ""

@@ -89,8 +89,8 @@ func TestSelectorMatchingNothingIsAnError(t *testing.T) {
 
 func TestServiceOf(t *testing.T) {
 	for workload, want := range map[string]string{"reviews-v1": "reviews", "reviews-v12": "reviews", "reviews": "", "my-svc-vx": "", "-v1": "", "api-v": ""} {
-		if got := serviceOf(workload); got != want {
-			t.Errorf("serviceOf(%q) = %q, want %q", workload, got, want)
+		if got := ServiceOf(workload); got != want {
+			t.Errorf("ServiceOf(%q) = %q, want %q", workload, got, want)
 		}
 	}
 }
