@@ -33,13 +33,9 @@ func (g *Graph) Restrict(keep func(Workload) bool) (dropped []Edge) {
 			dropped = append(dropped, e)
 		}
 	}
-	keptIDs := make(map[string]bool, len(workloads))
-	for _, w := range workloads {
-		keptIDs[cmp.Or(w.Namespace, DefaultNamespace)+"/"+w.Name] = true
-	}
 	for i, svc := range g.Services {
 		ns := cmp.Or(svc.Namespace, DefaultNamespace)
-		g.Services[i].Workloads = slices.DeleteFunc(slices.Clone(svc.Workloads), func(w string) bool { return !keptIDs[ns+"/"+w] })
+		g.Services[i].Workloads = slices.DeleteFunc(slices.Clone(svc.Workloads), func(w string) bool { return !in(ns + "/" + w) })
 	}
 	g.Workloads, g.Edges = workloads, edges
 	return dropped
