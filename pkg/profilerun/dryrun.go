@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
 )
 
 // ServerDryRun sends the plan's objects through the API server's admission
@@ -20,12 +18,8 @@ func ServerDryRun(ctx context.Context, c Clients, p *Plan, cleanupTimeout time.D
 	if err != nil {
 		return 0, err
 	}
-	nsObj, ok := objs[0].(*corev1.Namespace)
-	if !ok {
-		return 0, fmt.Errorf("the manifests start with a %T, not the run's namespace", objs[0])
-	}
-	markHeartbeat(nsObj, time.Now())
-	if err := Apply(ctx, c, objs[:1], false); err != nil {
+	nsObj, err := createRunNamespace(ctx, c, objs[0])
+	if err != nil {
 		return 0, err
 	}
 	defer func() {

@@ -221,15 +221,9 @@ func Execute(ctx context.Context, c Clients, p *Plan, o RunOptions) (results []R
 		return nil, err
 	}
 	shared, byTarget := targetObjects(objs)
-	nsObj, ok := shared[0].(*corev1.Namespace)
-	if !ok {
-		return nil, fmt.Errorf("the manifests start with a %T, not the run's namespace", shared[0])
-	}
-	markHeartbeat(nsObj, time.Now())
-
 	ns := p.Params.Namespace
 	o.Progress.Phase("creating namespace " + ns)
-	if err := Apply(ctx, c, shared[:1], false); err != nil {
+	if _, err := createRunNamespace(ctx, c, shared[0]); err != nil {
 		return nil, err
 	}
 	bctx, stopBeating := startHeartbeat(ctx, kc, ns, o.HeartbeatInterval)
@@ -457,6 +451,21 @@ func (w *waiter) report(progress map[string][2]int, msg string) {
 		total += pr[1]
 	}
 	w.opts.Progress.Update(done, total, msg)
+}
+
+// createRunNamespace creates the run's namespace, the manifests' first
+// object, with its heartbeat set, so that a run killed from here on leaves
+// a namespace the next run recognises as stale.
+func createRunNamespace(ctx context.Context, c Clients, first runtime.Object) (*corev1.Namespace, error) {
+	nsObj, ok := first.(*corev1.Namespace)
+	if !ok {
+		return nil, fmt.Errorf("the manifests start with a %T, not the run's namespace", first)
+	}
+	markHeartbeat(nsObj, time.Now())
+	if err := Apply(ctx, c, []runtime.Object{nsObj}, false); err != nil {
+		return nil, err
+	}
+	return nsObj, nil
 }
 
 // DeleteNamespace deletes ns and waits until it is gone.
