@@ -326,14 +326,14 @@ const testbedAttempts = 3
 // restarts on a configuration change, as the stand-in's haproxy does when
 // the bench pods' endpoints arrive): its /proc entry is then gone, and the
 // testbed is built again, which finds the new process.
-func openTestbed(ctx context.Context, vr variantRun) (_ Testbed, pids []int, _ map[int]*symbolize.Process, err error) {
+func openTestbed(ctx context.Context, vr variantRun) (Testbed, []int, map[int]*symbolize.Process, error) {
 	for attempt := 1; ; attempt++ {
 		rig, err := newTestbed(ctx, vr)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		out, in := rig.ProxyPIDs()
-		pids = []int{out, in}
+		pids := []int{out, in}
 		syms, err := symbolsOf(pids)
 		if err == nil {
 			return rig, pids, syms, nil
