@@ -1,7 +1,6 @@
 package predict
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
@@ -103,20 +102,6 @@ func TestScopeWhatIfs(t *testing.T) {
 	}
 }
 
-func TestParseScopeWhatIf(t *testing.T) {
-	for s, want := range map[string]string{
-		"scope=all":                "want namespace or observed",
-		"scope=observed,edge=a->b": "scope applies to workloads",
-	} {
-		if _, err := ParseWhatIf(s); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%q: err %v, want %q", s, err, want)
-		}
-	}
-	if w := mustWhatIf(t, "scope=namespace,namespace=shop"); w.Scope != ScopeNamespace || w.Namespace != "shop" {
-		t.Errorf("parsed %+v", w)
-	}
-}
-
 // TestSidecarMemoryDefaults: without proxyConfig or proxyConcurrency, a
 // sidecar sees every Service of the graph and runs Istio's two worker
 // threads, both reported; a profile without memory uses the reference's
@@ -133,7 +118,7 @@ func TestSidecarMemoryDefaults(t *testing.T) {
 	}
 	for _, want := range []string{"proxyConfig not set for 3 sidecar workload(s); each is taken to see the 5 services listed: 7 clusters, 12 endpoints",
 		"proxyConcurrency not set for 3 sidecar workload(s); their memory assumes 2 worker threads"} {
-		if !hasMessage(notes, diag.DefaultUsed, want) {
+		if !diag.Has(notes, diag.DefaultUsed, want) {
 			t.Errorf("no note %q in %v", want, notes)
 		}
 	}
@@ -145,16 +130,7 @@ func TestSidecarMemoryDefaults(t *testing.T) {
 	}
 	m, _ := ref.ProxyMemory(dataplane.Sidecar)
 	near(t, "reference model", sc.Proxies[0].MemoryMiBPerReplica, m.MiB(profile.MemoryConfig{Clusters: 7, Endpoints: 12, WorkerThreads: 1}))
-	if !hasMessage(notes, diag.ProxyMemoryUnknown, "the reference profile's (reference-istio-published) sidecar memory model (14.2 MiB + 42000 B per cluster + 3000 B per endpoint) is used") {
+	if !diag.Has(notes, diag.ProxyMemoryUnknown, "the reference profile's (reference-istio-published) sidecar memory model (14.2 MiB + 42000 B per cluster + 3000 B per endpoint) is used") {
 		t.Errorf("the reference's model is not reported: %v", notes)
 	}
-}
-
-func hasMessage(ms []diag.Message, code diag.Code, text string) bool {
-	for _, m := range ms {
-		if m.Code == code && strings.Contains(m.Message, text) {
-			return true
-		}
-	}
-	return false
 }

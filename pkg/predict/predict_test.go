@@ -1,7 +1,6 @@
 package predict
 
 import (
-	"math"
 	"strings"
 	"testing"
 
@@ -10,73 +9,6 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
-
-// protoBase gives each protocol a distinct intercept so that a wrong lookup shows.
-var protoBase = map[dataplane.Protocol]float64{dataplane.TCP: 4, dataplane.HTTP: 10, dataplane.HTTP2: 12, dataplane.GRPC: 14}
-
-// testProfile has one component (parsing) per sidecar traversal:
-// latency p50 = base + 5·mTLS + 2 µs/KiB, p99 = 2×p50,
-// CPU = 2×base + 10·mTLS + 4 µs/KiB per request; and a ztunnel (tcp only) with a
-// flat 3 µs / 6 CPU-µs.
-func testProfile(t testing.TB) *profile.Profile {
-	t.Helper()
-	p := &profile.Profile{APIVersion: profile.APIVersion, Kind: profile.Kind, Metadata: profile.Metadata{Name: "test"}}
-	for proto, base := range protoBase {
-		for _, mtls := range []bool{false, true} {
-			extra := 0.0
-			if mtls {
-				extra = 5
-			}
-			for _, side := range []profile.Side{profile.Outbound, profile.Inbound} {
-				for _, dir := range []profile.Direction{profile.Request, profile.Response} {
-					k := profile.Key{Mode: "sidecar", Protocol: proto, MTLS: mtls, Side: side, Direction: dir}
-					p.Models = append(p.Models, profile.Model{Key: k, Component: profile.Parsing,
-						LatencyP50Micros:    profile.Linear{Intercept: base + extra, PerKiB: 2},
-						LatencyP99Micros:    profile.Linear{Intercept: 2 * (base + extra), PerKiB: 4},
-						CPUMicrosPerRequest: profile.Linear{Intercept: 2*base + 2*extra, PerKiB: 4}})
-					if proto == "tcp" {
-						k.Mode = "ambient"
-						p.Models = append(p.Models, profile.Model{Key: k, Component: profile.SocketWrite,
-							LatencyP50Micros: profile.Linear{Intercept: 3}, LatencyP99Micros: profile.Linear{Intercept: 3},
-							CPUMicrosPerRequest: profile.Linear{Intercept: 6}})
-					}
-				}
-			}
-		}
-	}
-	if err := p.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func twoWorkloads(clientMode, serverMode dataplane.Mode, e callgraph.Edge) *callgraph.Graph {
-	e.From, e.To = "client", "server"
-	return &callgraph.Graph{APIVersion: callgraph.APIVersion, Kind: callgraph.Kind,
-		Workloads: []callgraph.Workload{{Name: "client", Mode: clientMode}, {Name: "server", Mode: serverMode}},
-		Edges:     []callgraph.Edge{e}}
-}
-
-func run(t *testing.T, g *callgraph.Graph, p *profile.Profile) (*Scenario, []diag.Message) {
-	t.Helper()
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var notes diag.List
-	sc, err := Predict(r, p, Options{}, &notes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sc, notes.Sorted()
-}
-
-func near(t *testing.T, what string, got, want float64) {
-	t.Helper()
-	if math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) {
-		t.Errorf("%s = %.6g, want %.6g", what, got, want)
-	}
-}
 
 // TestEdgeHandComputed checks one edge per protocol, mTLS on and off, against
 // figures worked out by hand from testProfile.

@@ -18,16 +18,6 @@ func bookinfoGraph(t *testing.T) *callgraph.Resolved {
 	return resolved(t, g)
 }
 
-// resolved resolves g, failing the test if it is invalid.
-func resolved(t *testing.T, g *callgraph.Graph) *callgraph.Resolved {
-	t.Helper()
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 func TestSelectorsTakeServiceNames(t *testing.T) {
 	g := bookinfoGraph(t)
 	var notes diag.List

@@ -1,7 +1,6 @@
 package predict
 
 import (
-	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -10,29 +9,8 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/callgraph"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/dataplane"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/traces"
 )
-
-func reference(t *testing.T) *profile.Profile {
-	t.Helper()
-	p, err := profile.Reference()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func approx(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
-
-func readSet(t *testing.T, path string) *traces.Set {
-	t.Helper()
-	set, err := traces.ReadPath(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
-}
 
 // span is a span of trace "t", start and duration in ms.
 func span(id, parent, service string, start, dur float64) traces.Span {

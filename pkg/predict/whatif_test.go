@@ -17,6 +17,7 @@ func TestParseWhatIf(t *testing.T) {
 		"mode=ambient,namespace=shop":      func(w WhatIf) bool { return w.Mode == dataplane.Ambient && w.Namespace == "shop" },
 		"protocol=grpc,workload=ns/a":      func(w WhatIf) bool { return w.Protocol == dataplane.GRPC && w.Workload == "ns/a" },
 		"mode=none,protocol=tcp,mtls=true": func(w WhatIf) bool { return w.Mode == dataplane.None && w.Protocol == dataplane.TCP && *w.MTLS },
+		"scope=namespace,namespace=shop":   func(w WhatIf) bool { return w.Scope == ScopeNamespace && w.Namespace == "shop" },
 	}
 	for in, check := range good {
 		w, err := ParseWhatIf(in)
@@ -35,6 +36,8 @@ func TestParseWhatIf(t *testing.T) {
 		"mtls=off,colour=blue":           "unknown key",
 		"mtls=off,edge=a->b,namespace=x": "at most one of",
 		"mode=ambient,edge=a->b":         "mode applies to workloads",
+		"scope=all":                      "want namespace or observed",
+		"scope=observed,edge=a->b":       "scope applies to workloads",
 	}
 	for in, want := range bad {
 		if _, err := ParseWhatIf(in); err == nil || !strings.Contains(err.Error(), want) {
@@ -53,15 +56,6 @@ func whatIfGraph(t *testing.T) *callgraph.Resolved {
 			{From: "b", To: "c", Protocol: "http", RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
 		}}
 	return resolved(t, g)
-}
-
-func mustWhatIf(t *testing.T, s string) WhatIf {
-	t.Helper()
-	w, err := ParseWhatIf(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
 }
 
 func TestApplyWhatIf(t *testing.T) {
