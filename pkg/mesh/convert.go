@@ -32,6 +32,12 @@ func labelsOf(m map[string]string) map[string]string {
 	return out
 }
 
+// policyTargetOf is the target of a policy with object metadata m, a workload
+// selector and targetRefs (one, the deprecated singular field, and many).
+func policyTargetOf(m *metav1.ObjectMeta, selector map[string]string, one *typeapi.PolicyTargetReference, many []*typeapi.PolicyTargetReference) policyTarget {
+	return policyTarget{objMeta: metaOf(m), selector: labelsOf(selector), targetRefs: targetRefsOf(m.Namespace, one, many)}
+}
+
 func targetRefsOf(ns string, one *typeapi.PolicyTargetReference, many []*typeapi.PolicyTargetReference) []targetRef {
 	var out []targetRef
 	for _, r := range append([]*typeapi.PolicyTargetReference{one}, many...) {
@@ -237,11 +243,7 @@ func convertSidecar(m *metav1.ObjectMeta, s *netapi.Sidecar) sidecarScope {
 }
 
 func convertTelemetry(m *metav1.ObjectMeta, s *telapi.Telemetry) telemetry {
-	t := telemetry{
-		objMeta:    metaOf(m),
-		selector:   labelsOf(s.GetSelector().GetMatchLabels()),
-		targetRefs: targetRefsOf(m.Namespace, s.GetTargetRef(), s.GetTargetRefs()),
-	}
+	t := telemetry{policyTarget: policyTargetOf(m, s.GetSelector().GetMatchLabels(), s.GetTargetRef(), s.GetTargetRefs())}
 	// Only the server side matters: the model costs telemetry at the server's proxy.
 	serverSide := func(mode telapi.WorkloadMode) bool { return mode != telapi.WorkloadMode_CLIENT }
 	for _, tr := range s.GetTracing() {
@@ -288,11 +290,9 @@ func convertTelemetry(m *metav1.ObjectMeta, s *telapi.Telemetry) telemetry {
 
 func convertWasmPlugin(m *metav1.ObjectMeta, s *extapi.WasmPlugin) extension {
 	e := extension{
-		objMeta:    metaOf(m),
-		kind:       "wasm",
-		selector:   labelsOf(s.GetSelector().GetMatchLabels()),
-		targetRefs: targetRefsOf(m.Namespace, s.GetTargetRef(), s.GetTargetRefs()),
-		http:       s.GetType() != extapi.PluginType_NETWORK,
+		policyTarget: policyTargetOf(m, s.GetSelector().GetMatchLabels(), s.GetTargetRef(), s.GetTargetRefs()),
+		kind:         "wasm",
+		http:         s.GetType() != extapi.PluginType_NETWORK,
 	}
 	if len(s.GetMatch()) == 0 {
 		e.sidecarInbound = true
@@ -321,10 +321,8 @@ func convertWasmPlugin(m *metav1.ObjectMeta, s *extapi.WasmPlugin) extension {
 
 func convertEnvoyFilter(m *metav1.ObjectMeta, s *netapi.EnvoyFilter) extension {
 	e := extension{
-		objMeta:    metaOf(m),
-		kind:       "envoyfilter",
-		selector:   labelsOf(s.GetWorkloadSelector().GetLabels()),
-		targetRefs: targetRefsOf(m.Namespace, nil, s.GetTargetRefs()),
+		policyTarget: policyTargetOf(m, s.GetWorkloadSelector().GetLabels(), nil, s.GetTargetRefs()),
+		kind:         "envoyfilter",
 	}
 	for _, p := range s.GetConfigPatches() {
 		if p == nil {
@@ -388,10 +386,8 @@ func filterKindOf(v *structpb.Struct) string {
 
 func convertAuthorizationPolicy(m *metav1.ObjectMeta, s *secapi.AuthorizationPolicy) authzPolicy {
 	a := authzPolicy{
-		objMeta:    metaOf(m),
-		selector:   labelsOf(s.GetSelector().GetMatchLabels()),
-		targetRefs: targetRefsOf(m.Namespace, s.GetTargetRef(), s.GetTargetRefs()),
-		allow:      s.GetAction() == secapi.AuthorizationPolicy_ALLOW,
+		policyTarget: policyTargetOf(m, s.GetSelector().GetMatchLabels(), s.GetTargetRef(), s.GetTargetRefs()),
+		allow:        s.GetAction() == secapi.AuthorizationPolicy_ALLOW,
 	}
 	for _, r := range s.GetRules() {
 		for _, f := range r.GetFrom() {

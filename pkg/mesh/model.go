@@ -149,21 +149,25 @@ type sidecarScope struct {
 	outbound string
 }
 
-type telemetry struct {
+// policyTarget is what an Istio policy applies to: the workloads its selector
+// picks in its namespace, or the resources its targetRefs name.
+type policyTarget struct {
 	objMeta
 	selector   map[string]string
 	targetRefs []targetRef
-	sampling   *float64
-	accessLog  *bool
-	metrics    *bool
+}
+
+type telemetry struct {
+	policyTarget
+	sampling  *float64
+	accessLog *bool
+	metrics   *bool
 }
 
 type extension struct {
-	objMeta
+	policyTarget
 	// kind is "wasm", "lua" or "envoyfilter".
-	kind       string
-	selector   map[string]string
-	targetRefs []targetRef
+	kind string
 	// sidecarInbound and waypoint say where the extension is patched in.
 	sidecarInbound, waypoint bool
 	// http is false for network (L4) extensions.
@@ -178,11 +182,9 @@ type authzSource struct {
 }
 
 type authzPolicy struct {
-	objMeta
-	selector   map[string]string
-	targetRefs []targetRef
-	allow      bool
-	sources    []authzSource
+	policyTarget
+	allow   bool
+	sources []authzSource
 }
 
 // labelsMatch reports whether every selector label is in labels.

@@ -30,12 +30,8 @@ func (c *Config) Protocol(svc Service, port Port) (dataplane.Protocol, ProtocolS
 		if p, ok := parseAppProtocol(port.AppProtocol); ok {
 			return p, ProtocolFromAppProtocol, nil
 		}
-		if p, ok := parsePortProtocol(port.AppProtocol); ok {
-			if p == "" {
-				return dataplane.TCP, ProtocolNotProxied, []diag.Message{diag.New(diag.NotProxied, subject,
-					"appProtocol %q declares UDP, which Istio's proxies do not intercept; the edge has no mesh overhead", port.AppProtocol)}
-			}
-			return p, ProtocolFromAppProtocol, nil
+		if p, source, msgs, ok := declared(subject, "appProtocol", port.AppProtocol, ProtocolFromAppProtocol); ok {
+			return p, source, msgs
 		}
 		if wellKnownPorts[port.Port] {
 			return dataplane.TCP, ProtocolFromWellKnownPort, nil
@@ -44,12 +40,8 @@ func (c *Config) Protocol(svc Service, port Port) (dataplane.Protocol, ProtocolS
 			"appProtocol %q is not a protocol Istio knows, and Istio then ignores the port name: the proxy sniffs HTTP/1.1, HTTP/2 or else TCP from the first bytes; assumed http. Set appProtocol to http, http2, grpc or tcp",
 			port.AppProtocol)}
 	}
-	if p, ok := parsePortProtocol(port.Name); ok {
-		if p == "" {
-			return dataplane.TCP, ProtocolNotProxied, []diag.Message{diag.New(diag.NotProxied, subject,
-				"port name %q declares UDP, which Istio's proxies do not intercept; the edge has no mesh overhead", port.Name)}
-		}
-		return p, ProtocolFromPortName, nil
+	if p, source, msgs, ok := declared(subject, "port name", port.Name, ProtocolFromPortName); ok {
+		return p, source, msgs
 	}
 	if wellKnownPorts[port.Port] {
 		return dataplane.TCP, ProtocolFromWellKnownPort, nil
@@ -61,6 +53,21 @@ func (c *Config) Protocol(svc Service, port Port) (dataplane.Protocol, ProtocolS
 	return dataplane.HTTP, ProtocolSniffed, []diag.Message{diag.New(diag.ProtocolSniffed, subject,
 		"port %d has no appProtocol and its %s: the proxy sniffs HTTP/1.1, HTTP/2 or else TCP from the first bytes; assumed http. Set appProtocol or name the port <protocol>[-suffix] (http, http2, grpc, tcp)",
 		port.Port, name)}
+}
+
+// declared reads the protocol a port's field (its appProtocol or name) declares
+// with Istio's <protocol>[-suffix] convention, credited to source; UDP is not
+// proxied, said so. ok is false when value names no protocol Istio knows.
+func declared(subject, field, value string, source ProtocolSource) (dataplane.Protocol, ProtocolSource, []diag.Message, bool) {
+	p, ok := parsePortProtocol(value)
+	if !ok {
+		return "", "", nil, false
+	}
+	if p == "" {
+		return dataplane.TCP, ProtocolNotProxied, []diag.Message{diag.New(diag.NotProxied, subject,
+			"%s %q declares UDP, which Istio's proxies do not intercept; the edge has no mesh overhead", field, value)}, true
+	}
+	return p, source, nil, true
 }
 
 // parseAppProtocol handles the appProtocol values Kubernetes standardises.
