@@ -13,6 +13,18 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
+// t0 is the creation time of resources whose age does not matter.
+const t0 = "2024-01-01T00:00:00Z"
+
+// manifest is the YAML of an Istio resource of the given kind, created at
+// created (RFC 3339), with spec a YAML snippet.
+func manifest(apiVersion, kind, ns, name, created, spec string) string {
+	return `apiVersion: ` + apiVersion + `
+kind: ` + kind + `
+metadata: {namespace: ` + ns + `, name: ` + name + `, creationTimestamp: "` + created + `"}
+spec: ` + spec
+}
+
 // decode turns YAML documents separated by "---" lines into Istio objects, so
 // that tests read like the resources users write.
 func decode(t *testing.T, manifests string) []runtime.Object {

@@ -11,22 +11,39 @@ import (
 
 // pa builds a PeerAuthentication manifest; selector and ports are YAML snippets.
 func pa(ns, name, created, spec string) string {
-	return `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {namespace: ` + ns + `, name: ` + name + `, creationTimestamp: "` + created + `"}
-spec: ` + spec
+	return manifest("security.istio.io/v1", "PeerAuthentication", ns, name, created, spec)
+}
+
+// mtlsCase is the mTLS decision wanted for a call to port with resources loaded.
+type mtlsCase struct {
+	name      string
+	resources []string
+	port      Port
+	wantMTLS  bool
+	reason    string
+	code      diag.Code
+}
+
+// checkMTLS loads each case's resources and checks the decision edge takes on
+// them for the case's port.
+func checkMTLS(t *testing.T, tests []mtlsCase, edge func(c *Config, port Port) EdgePolicy) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := edge(load(t, strings.Join(tt.resources, "\n---\n")), tt.port)
+			if p.MTLS != tt.wantMTLS || p.MTLSReason != tt.reason {
+				t.Errorf("MTLS = %v (%q), want %v (%q)", p.MTLS, p.MTLSReason, tt.wantMTLS, tt.reason)
+			}
+			if got := codes(p.Messages); (tt.code == "" && len(got) != 0) || (tt.code != "" && !slices.Contains(got, tt.code)) {
+				t.Errorf("messages = %v, want code %q", p.Messages, tt.code)
+			}
+		})
+	}
 }
 
 func TestPeerAuthenticationPrecedence(t *testing.T) {
 	const t1, t2 = "2024-01-01T00:00:00Z", "2024-06-01T00:00:00Z"
-	tests := []struct {
-		name      string
-		resources []string
-		port      Port
-		wantMTLS  bool
-		reason    string
-		code      diag.Code
-	}{
+	tests := []mtlsCase{
 		{"no policy: PERMISSIVE with auto mTLS", nil, cartHTTP, true, "auto mTLS", ""},
 		{"mesh-wide STRICT", []string{pa("istio-system", "default", t1, `{mtls: {mode: STRICT}}`)},
 			cartHTTP, true, "PeerAuthentication istio-system/default STRICT", ""},
@@ -93,41 +110,22 @@ func TestPeerAuthenticationPrecedence(t *testing.T) {
 			pa("payments", "default", t1, `{mtls: {mode: DISABLE}}`)},
 			cartHTTP, true, "auto mTLS", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := load(t, strings.Join(tt.resources, "\n---\n"))
-			svc := cartSvc
-			svc.Ports = []Port{tt.port}
-			p := c.Edge(frontend, cart, svc, tt.port)
-			if p.MTLS != tt.wantMTLS || p.MTLSReason != tt.reason {
-				t.Errorf("MTLS = %v (%q), want %v (%q)", p.MTLS, p.MTLSReason, tt.wantMTLS, tt.reason)
-			}
-			if got := codes(p.Messages); (tt.code == "" && len(got) != 0) || (tt.code != "" && !slices.Contains(got, tt.code)) {
-				t.Errorf("messages = %v, want code %q", p.Messages, tt.code)
-			}
-		})
-	}
+	checkMTLS(t, tests, func(c *Config, port Port) EdgePolicy {
+		svc := cartSvc
+		svc.Ports = []Port{port}
+		return c.Edge(frontend, cart, svc, port)
+	})
 }
 
 func dr(ns, name, spec string) string {
-	return `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {namespace: ` + ns + `, name: ` + name + `, creationTimestamp: "2024-01-01T00:00:00Z"}
-spec: ` + spec
+	return manifest("networking.istio.io/v1", "DestinationRule", ns, name, t0, spec)
 }
 
 func TestDestinationRuleTLS(t *testing.T) {
-	strict := pa("shop", "default", "2024-01-01T00:00:00Z", `{mtls: {mode: STRICT}}`)
-	disabled := pa("shop", "default", "2024-01-01T00:00:00Z", `{mtls: {mode: DISABLE}}`)
+	strict := pa("shop", "default", t0, `{mtls: {mode: STRICT}}`)
+	disabled := pa("shop", "default", t0, `{mtls: {mode: DISABLE}}`)
 	other := Port{Name: "grpc", Port: 9090}
-	tests := []struct {
-		name      string
-		resources []string
-		port      Port
-		wantMTLS  bool
-		reason    string
-		code      diag.Code
-	}{
+	tests := []mtlsCase{
 		{"DISABLE by short host", []string{dr("shop", "cart", `{host: cart, trafficPolicy: {tls: {mode: DISABLE}}}`)},
 			cartHTTP, false, "DestinationRule shop/cart DISABLE", ""},
 		{"DISABLE by FQDN from the root namespace", []string{dr("istio-system", "cart", `{host: cart.shop.svc.cluster.local, trafficPolicy: {tls: {mode: DISABLE}}}`)},
@@ -178,22 +176,11 @@ func TestDestinationRuleTLS(t *testing.T) {
 	}
 	client := frontend
 	client.Namespace = "web"
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := load(t, strings.Join(tt.resources, "\n---\n"))
-			p := c.Edge(client, cart, cartSvc, tt.port)
-			if p.MTLS != tt.wantMTLS || p.MTLSReason != tt.reason {
-				t.Errorf("MTLS = %v (%q), want %v (%q)", p.MTLS, p.MTLSReason, tt.wantMTLS, tt.reason)
-			}
-			if got := codes(p.Messages); (tt.code == "" && len(got) != 0) || (tt.code != "" && !slices.Contains(got, tt.code)) {
-				t.Errorf("messages = %v, want code %q", p.Messages, tt.code)
-			}
-		})
-	}
+	checkMTLS(t, tests, func(c *Config, port Port) EdgePolicy { return c.Edge(client, cart, cartSvc, port) })
 }
 
 func TestMTLSByDataPlane(t *testing.T) {
-	strict := load(t, pa("shop", "default", "2024-01-01T00:00:00Z", `{mtls: {mode: STRICT}}`))
+	strict := load(t, pa("shop", "default", t0, `{mtls: {mode: STRICT}}`))
 	mutual := load(t, dr("shop", "cart", `{host: cart, trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}}`))
 	tests := []struct {
 		name           string

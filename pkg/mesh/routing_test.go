@@ -13,13 +13,8 @@ import (
 )
 
 func vs(ns, name, created, spec string) string {
-	return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {namespace: ` + ns + `, name: ` + name + `, creationTimestamp: "` + created + `"}
-spec: ` + spec
+	return manifest("networking.istio.io/v1", "VirtualService", ns, name, created, spec)
 }
-
-const t0 = "2024-01-01T00:00:00Z"
 
 func TestVirtualServiceRouting(t *testing.T) {
 	type want struct {
@@ -154,10 +149,7 @@ func TestVirtualServiceRouting(t *testing.T) {
 }
 
 func telemetryYAML(ns, name, spec string) string {
-	return `apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: {namespace: ` + ns + `, name: ` + name + `, creationTimestamp: "2024-01-01T00:00:00Z"}
-spec: ` + spec
+	return manifest("telemetry.istio.io/v1", "Telemetry", ns, name, t0, spec)
 }
 
 func TestTelemetryPrecedence(t *testing.T) {
@@ -276,10 +268,7 @@ spec: ` + spec
 
 func TestSidecarEgress(t *testing.T) {
 	sidecar := func(ns, name, spec string) string {
-		return `apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata: {namespace: ` + ns + `, name: ` + name + `, creationTimestamp: "2024-01-01T00:00:00Z"}
-spec: ` + spec
+		return manifest("networking.istio.io/v1", "Sidecar", ns, name, t0, spec)
 	}
 	orders := Service{Namespace: "orders", Name: "orders", Ports: []Port{cartHTTP}}
 	orderWorkload := Workload{Namespace: "orders", Name: "orders", Labels: map[string]string{"app": "orders"}}
