@@ -58,33 +58,16 @@ func Discover(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interfac
 	if t.Namespaces, err = readNamespaces(ctx, cs, ns, where, &notes); err != nil {
 		return nil, err
 	}
-	pods, err := cs.CoreV1().Pods(ns).List(ctx, listOptions)
-	if err != nil {
-		return nil, listError("pods", where, err)
-	}
-	rss, err := cs.AppsV1().ReplicaSets(ns).List(ctx, listOptions)
-	if err != nil {
-		return nil, listError("replicasets", where, err)
-	}
-	deps, err := cs.AppsV1().Deployments(ns).List(ctx, listOptions)
-	if err != nil {
-		return nil, listError("deployments", where, err)
-	}
-	sts, err := cs.AppsV1().StatefulSets(ns).List(ctx, listOptions)
-	if err != nil {
-		return nil, listError("statefulsets", where, err)
-	}
-	dss, err := cs.AppsV1().DaemonSets(ns).List(ctx, listOptions)
-	if err != nil {
-		return nil, listError("daemonsets", where, err)
-	}
-	jobs, err := cs.BatchV1().Jobs(ns).List(ctx, listOptions)
-	if err != nil {
-		return nil, listError("jobs", where, err)
-	}
-	svcs, err := cs.CoreV1().Services(ns).List(ctx, listOptions)
-	if err != nil {
-		return nil, listError("services", where, err)
+	l := &lister{ctx: ctx, where: where}
+	pods := listed(l, "pods", cs.CoreV1().Pods(ns))
+	rss := listed(l, "replicasets", cs.AppsV1().ReplicaSets(ns))
+	deps := listed(l, "deployments", cs.AppsV1().Deployments(ns))
+	sts := listed(l, "statefulsets", cs.AppsV1().StatefulSets(ns))
+	dss := listed(l, "daemonsets", cs.AppsV1().DaemonSets(ns))
+	jobs := listed(l, "jobs", cs.BatchV1().Jobs(ns))
+	svcs := listed(l, "services", cs.CoreV1().Services(ns))
+	if l.err != nil {
+		return nil, l.err
 	}
 	if t.Nodes, err = readNodes(ctx, cs, &notes); err != nil {
 		return nil, err
@@ -175,6 +158,31 @@ func readWaypoints(ctx context.Context, dyn dynamic.Interface, ns, where string,
 }
 
 // listError explains a failed LIST, with what to do about a permission error.
+// lister lists one resource after another, keeping the first error: after
+// it, the lists are skipped.
+type lister struct {
+	ctx   context.Context
+	where string
+	err   error
+}
+
+// listed is the list of resource that c answers, or the zero L after an error
+// (this one or an earlier one), kept in l.err.
+func listed[L any](l *lister, resource string, c interface {
+	List(context.Context, metav1.ListOptions) (L, error)
+}) L {
+	var zero L
+	if l.err != nil {
+		return zero
+	}
+	list, err := c.List(l.ctx, listOptions)
+	if err != nil {
+		l.err = listError(resource, l.where, err)
+		return zero
+	}
+	return list
+}
+
 func listError(resource, where string, err error) error {
 	if apierrors.IsForbidden(err) {
 		return fmt.Errorf("listing %s in %s: forbidden: your credentials need list on %s (check with `kubectl auth can-i list %s`): %w",
