@@ -99,24 +99,10 @@ func parseObject(data []byte, spans *[]Span, warns *[]Warning) (Format, error) {
 		switch {
 		case strings.EqualFold(key, "data"):
 			format = cmp.Or(format, Jaeger)
-			err = eachElement(dec, func() error {
-				var jt jaegerTrace
-				if err := dec.Decode(&jt); err != nil {
-					return err
-				}
-				jt.spans(spans, warns)
-				return nil
-			})
+			err = eachSpans[jaegerTrace](dec, spans, warns)
 		case strings.EqualFold(key, "resourceSpans") || strings.EqualFold(key, "batches"):
 			format = cmp.Or(format, OTLP)
-			err = eachElement(dec, func() error {
-				var rs otlpResourceSpans
-				if err := dec.Decode(&rs); err != nil {
-					return err
-				}
-				rs.spans(spans, warns)
-				return nil
-			})
+			err = eachSpans[otlpResourceSpans](dec, spans, warns)
 		case strings.EqualFold(key, "errors"):
 			format = cmp.Or(format, Jaeger)
 			var skip json.RawMessage
@@ -151,6 +137,22 @@ func parseObject(data []byte, spans *[]Span, warns *[]Warning) (Format, error) {
 		return "", fmt.Errorf("object has none of data, spans, resourceSpans: %w", ErrUnknownFormat)
 	}
 	return format, nil
+}
+
+// eachSpans decodes every element of the array that dec is at as a T (a
+// Jaeger trace or OTLP resource spans) and adds its spans and warnings.
+func eachSpans[T any, P interface {
+	*T
+	spans(out *[]Span, warns *[]Warning)
+}](dec *json.Decoder, spans *[]Span, warns *[]Warning) error {
+	return eachElement(dec, func() error {
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		P(&v).spans(spans, warns)
+		return nil
+	})
 }
 
 // eachElement calls decode for every element of the array that dec is at; null
