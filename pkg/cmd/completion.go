@@ -100,12 +100,20 @@ func completeNamespaces(ctx context.Context, flags *genericclioptions.ConfigFlag
 		if err != nil {
 			return nil, err
 		}
-		var out []string
-		for _, ns := range list.Items {
-			out = append(out, ns.Name)
-		}
-		return out, nil
+		return itemNames(list.Items), nil
 	})
+}
+
+// itemNames is the names of a list's items, in order.
+func itemNames[T any, P interface {
+	*T
+	GetName() string
+}](items []T) []string {
+	var out []string
+	for i := range items {
+		out = append(out, P(&items[i]).GetName())
+	}
+	return out
 }
 
 // listNames reads names from the cluster of flags with list, within

@@ -145,14 +145,10 @@ func workloadNames(ctx context.Context, cs kubernetes.Interface, ns string) []st
 		}
 	}
 	if l, err := apps.StatefulSets(ns).List(ctx, metav1.ListOptions{}); err == nil {
-		for _, d := range l.Items {
-			out = append(out, d.Name)
-		}
+		out = append(out, itemNames(l.Items)...)
 	}
 	if l, err := apps.DaemonSets(ns).List(ctx, metav1.ListOptions{}); err == nil {
-		for _, d := range l.Items {
-			out = append(out, d.Name)
-		}
+		out = append(out, itemNames(l.Items)...)
 	}
 	return out
 }
@@ -164,11 +160,7 @@ func completeNodes(ctx context.Context, flags *genericclioptions.ConfigFlags, pr
 		if err != nil {
 			return nil, err
 		}
-		var out []string
-		for _, n := range list.Items {
-			out = append(out, n.Name)
-		}
-		return out, nil
+		return itemNames(list.Items), nil
 	})
 }
 

@@ -409,13 +409,21 @@ func TestProfileRBACMissingPermissionsListed(t *testing.T) {
 	}
 }
 
-func TestProfileImageNeverStartsTimesOutAndCleansUp(t *testing.T) {
+// profileDeadNode is a profile run, with timeout, on a fake node whose pods
+// never start, and the client of the cluster it runs in.
+func profileDeadNode(t *testing.T, timeout string) (kubernetes.Interface, func(context.Context) error) {
+	t.Helper()
 	kubeconfig := testenv.Kubeconfig(t)
 	cs := testenv.Client(t)
 	istioNS := installIstiod(t, cs)
 	node := "mi-dead-" + randSuffix(t)
 	fakeNode(t, cs, node, nil, false)
-	_, _, _, run := profileCmd(t, kubeconfig, "--node", node, "--istio-namespace", istioNS, "--timeout", "6s")
+	_, _, _, run := profileCmd(t, kubeconfig, "--node", node, "--istio-namespace", istioNS, "--timeout", timeout)
+	return cs, run
+}
+
+func TestProfileImageNeverStartsTimesOutAndCleansUp(t *testing.T) {
+	cs, run := profileDeadNode(t, "6s")
 	start := time.Now()
 	err := run(context.Background())
 	if err == nil {
@@ -429,12 +437,7 @@ func TestProfileImageNeverStartsTimesOutAndCleansUp(t *testing.T) {
 }
 
 func TestProfileCancelledCleansUp(t *testing.T) {
-	kubeconfig := testenv.Kubeconfig(t)
-	cs := testenv.Client(t)
-	istioNS := installIstiod(t, cs)
-	node := "mi-dead-" + randSuffix(t)
-	fakeNode(t, cs, node, nil, false)
-	_, _, _, run := profileCmd(t, kubeconfig, "--node", node, "--istio-namespace", istioNS, "--timeout", "2m")
+	cs, run := profileDeadNode(t, "2m")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { // Ctrl-C once the namespace exists
 		for ctx.Err() == nil {
