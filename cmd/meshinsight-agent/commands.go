@@ -244,18 +244,24 @@ func newCleanupCommand(errOut io.Writer) *cobra.Command {
 	return cmd
 }
 
+// helperCommand is a hidden command that the agent or validate runs inside a
+// pod, not a user: no arguments, run with the command's context.
+func helperCommand(use, short string, run func(context.Context) error) *cobra.Command {
+	return &cobra.Command{
+		Use:    use,
+		Short:  short,
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE:   func(cmd *cobra.Command, _ []string) error { return run(cmd.Context()) },
+	}
+}
+
 // newServeCommand is the echo-server helper the agent runs in the server pod.
 func newServeCommand() *cobra.Command {
 	var protocol, listen string
-	cmd := &cobra.Command{
-		Use:    agent.ServeCommand,
-		Short:  "Run the benchmark echo server (helper run by profile inside the server pod)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return agent.Serve(cmd.Context(), protocol, listen)
-		},
-	}
+	cmd := helperCommand(agent.ServeCommand, "Run the benchmark echo server (helper run by profile inside the server pod)", func(ctx context.Context) error {
+		return agent.Serve(ctx, protocol, listen)
+	})
 	cmd.Flags().StringVar(&protocol, agent.FlagProtocol, "http", "protocol: tcp|http|h2c|grpc")
 	cmd.Flags().StringVar(&listen, agent.FlagListen, ":8080", "comma-separated listen addresses")
 	return cmd
@@ -265,15 +271,9 @@ func newServeCommand() *cobra.Command {
 // the agent's load jobs as the pod's application.
 func newLoadServerCommand() *cobra.Command {
 	var listen, tokenFile string
-	cmd := &cobra.Command{
-		Use:    agent.LoadServerCommand,
-		Short:  "Run the agent's load jobs from this pod (the benchmark client of kubectl meshinsight profile)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return agent.ServeLoad(cmd.Context(), listen, tokenFile)
-		},
-	}
+	cmd := helperCommand(agent.LoadServerCommand, "Run the agent's load jobs from this pod (the benchmark client of kubectl meshinsight profile)", func(ctx context.Context) error {
+		return agent.ServeLoad(ctx, listen, tokenFile)
+	})
 	cmd.Flags().StringVar(&listen, agent.FlagListen, ":9092", "listen address: host:port, or unix:PATH")
 	cmd.Flags().StringVar(&tokenFile, agent.FlagTokenFile, "", "file holding the bearer token jobs must carry")
 	_ = cmd.MarkFlagRequired(agent.FlagTokenFile)
@@ -283,15 +283,9 @@ func newLoadServerCommand() *cobra.Command {
 // newLoadCommand is the load-generator helper the agent runs in the client pod.
 func newLoadCommand(out io.Writer) *cobra.Command {
 	var job, outPath string
-	cmd := &cobra.Command{
-		Use:    agent.LoadCommand,
-		Short:  "Run a load job and write its results as JSON (helper run by profile inside the client pod)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return agent.RunLoadFile(cmd.Context(), job, outPath, out)
-		},
-	}
+	cmd := helperCommand(agent.LoadCommand, "Run a load job and write its results as JSON (helper run by profile inside the client pod)", func(ctx context.Context) error {
+		return agent.RunLoadFile(ctx, job, outPath, out)
+	})
 	cmd.Flags().StringVar(&job, agent.FlagJob, "", "load job file (JSON agent.LoadJob)")
 	cmd.Flags().StringVar(&outPath, agent.FlagOut, "-", "where to write the outcome (- for stdout)")
 	_ = cmd.MarkFlagRequired(agent.FlagJob)

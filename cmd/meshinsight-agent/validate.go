@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,15 +148,9 @@ func printValidation(out io.Writer, format string, reps []*experiment.Report) er
 // newRelayCommand is the relay helper validate runs in each service pod.
 func newRelayCommand() *cobra.Command {
 	var config string
-	cmd := &cobra.Command{
-		Use:    accuracy.RelayCommand,
-		Short:  "Run one service of the validation chain (helper run by validate inside a pod)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return accuracy.ServeRelayFile(cmd.Context(), config)
-		},
-	}
+	cmd := helperCommand(accuracy.RelayCommand, "Run one service of the validation chain (helper run by validate inside a pod)", func(ctx context.Context) error {
+		return accuracy.ServeRelayFile(ctx, config)
+	})
 	cmd.Flags().StringVar(&config, accuracy.FlagConfig, "", "relay config file (JSON workload.RelayConfig)")
 	_ = cmd.MarkFlagRequired(accuracy.FlagConfig)
 	return cmd
