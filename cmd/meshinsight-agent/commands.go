@@ -245,22 +245,22 @@ func newCleanupCommand(errOut io.Writer) *cobra.Command {
 }
 
 // helperCommand is a hidden command that the agent or validate runs inside a
-// pod, not a user: no arguments, run with the command's context.
-func helperCommand(use, short string, run func(context.Context) error) *cobra.Command {
+// pod, not a user: no arguments.
+func helperCommand(use, short string, run func(*cobra.Command) error) *cobra.Command {
 	return &cobra.Command{
 		Use:    use,
 		Short:  short,
 		Hidden: true,
 		Args:   cobra.NoArgs,
-		RunE:   func(cmd *cobra.Command, _ []string) error { return run(cmd.Context()) },
+		RunE:   func(cmd *cobra.Command, _ []string) error { return run(cmd) },
 	}
 }
 
 // newServeCommand is the echo-server helper the agent runs in the server pod.
 func newServeCommand() *cobra.Command {
 	var protocol, listen string
-	cmd := helperCommand(agent.ServeCommand, "Run the benchmark echo server (helper run by profile inside the server pod)", func(ctx context.Context) error {
-		return agent.Serve(ctx, protocol, listen)
+	cmd := helperCommand(agent.ServeCommand, "Run the benchmark echo server (helper run by profile inside the server pod)", func(c *cobra.Command) error {
+		return agent.Serve(c.Context(), protocol, listen)
 	})
 	cmd.Flags().StringVar(&protocol, agent.FlagProtocol, "http", "protocol: tcp|http|h2c|grpc")
 	cmd.Flags().StringVar(&listen, agent.FlagListen, ":8080", "comma-separated listen addresses")
@@ -271,8 +271,8 @@ func newServeCommand() *cobra.Command {
 // the agent's load jobs as the pod's application.
 func newLoadServerCommand() *cobra.Command {
 	var listen, tokenFile string
-	cmd := helperCommand(agent.LoadServerCommand, "Run the agent's load jobs from this pod (the benchmark client of kubectl meshinsight profile)", func(ctx context.Context) error {
-		return agent.ServeLoad(ctx, listen, tokenFile)
+	cmd := helperCommand(agent.LoadServerCommand, "Run the agent's load jobs from this pod (the benchmark client of kubectl meshinsight profile)", func(c *cobra.Command) error {
+		return agent.ServeLoad(c.Context(), listen, tokenFile)
 	})
 	cmd.Flags().StringVar(&listen, agent.FlagListen, ":9092", "listen address: host:port, or unix:PATH")
 	cmd.Flags().StringVar(&tokenFile, agent.FlagTokenFile, "", "file holding the bearer token jobs must carry")
@@ -283,8 +283,8 @@ func newLoadServerCommand() *cobra.Command {
 // newLoadCommand is the load-generator helper the agent runs in the client pod.
 func newLoadCommand(out io.Writer) *cobra.Command {
 	var job, outPath string
-	cmd := helperCommand(agent.LoadCommand, "Run a load job and write its results as JSON (helper run by profile inside the client pod)", func(ctx context.Context) error {
-		return agent.RunLoadFile(ctx, job, outPath, out)
+	cmd := helperCommand(agent.LoadCommand, "Run a load job and write its results as JSON (helper run by profile inside the client pod)", func(c *cobra.Command) error {
+		return agent.RunLoadFile(c.Context(), job, outPath, out)
 	})
 	cmd.Flags().StringVar(&job, agent.FlagJob, "", "load job file (JSON agent.LoadJob)")
 	cmd.Flags().StringVar(&outPath, agent.FlagOut, "-", "where to write the outcome (- for stdout)")

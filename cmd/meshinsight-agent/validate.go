@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -148,8 +147,8 @@ func printValidation(out io.Writer, format string, reps []*experiment.Report) er
 // newRelayCommand is the relay helper validate runs in each service pod.
 func newRelayCommand() *cobra.Command {
 	var config string
-	cmd := helperCommand(accuracy.RelayCommand, "Run one service of the validation chain (helper run by validate inside a pod)", func(ctx context.Context) error {
-		return accuracy.ServeRelayFile(ctx, config)
+	cmd := helperCommand(accuracy.RelayCommand, "Run one service of the validation chain (helper run by validate inside a pod)", func(c *cobra.Command) error {
+		return accuracy.ServeRelayFile(c.Context(), config)
 	})
 	cmd.Flags().StringVar(&config, accuracy.FlagConfig, "", "relay config file (JSON workload.RelayConfig)")
 	_ = cmd.MarkFlagRequired(accuracy.FlagConfig)
