@@ -110,10 +110,7 @@ func TestMixedSidecarAndAmbientCrossings(t *testing.T) {
 // workload's crossings, and its memory per node is in the totals (issue
 // 14 item 8).
 func TestZtunnelsCountedPerNode(t *testing.T) {
-	ref, err := profile.Reference()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := reference(t)
 	workloads := []callgraph.Workload{{Name: "a", Mode: dataplane.Ambient, Replicas: ptr(3)}, {Name: "b", Mode: dataplane.Ambient}}
 	sc, notes := run(t, graphOf(ptr(4), nil, workloads, emptyHTTP("a", "b")), ref)
 	z := proxy(t, sc, KindZtunnel, ZtunnelOwner)
@@ -140,14 +137,8 @@ func TestZtunnelsCountedPerNode(t *testing.T) {
 // to ambient trades their memory for one ztunnel per node, not for nothing.
 func TestWhatIfAmbientShowsZtunnelMemory(t *testing.T) {
 	g := graphOf(ptr(3), nil, []callgraph.Workload{{Name: "a", Replicas: ptr(2)}, {Name: "b"}}, emptyHTTP("a", "b"))
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := profile.Reference()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := resolved(t, g)
+	ref := reference(t)
 	report, err := Run(Input{Graph: r, Profile: ref, WhatIf: []WhatIf{mustWhatIf(t, "mode=ambient")}})
 	if err != nil {
 		t.Fatal(err)
@@ -172,10 +163,7 @@ func TestMeasuredProfileBorrowsAmbientModels(t *testing.T) {
 		}
 	}
 	measured.Models = kept
-	ref, err := profile.Reference()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := reference(t)
 	g := graphOf(ptr(1), nil, []callgraph.Workload{{Name: "a", Mode: dataplane.Ambient}, {Name: "b", Mode: dataplane.Ambient, Waypoint: "wp"}},
 		callgraph.Edge{From: "a", To: "b", Protocol: dataplane.HTTP, RequestsPerSecond: ptr(1000.0), RequestBytes: ptr(1024.0), ResponseBytes: ptr(1024.0)})
 	got, notes := run(t, g, measured)
@@ -235,10 +223,7 @@ func TestMeasuredProfileBorrowsAmbientModels(t *testing.T) {
 		}
 	}
 	onlyWaypoint.Models = kept
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := resolved(t, g)
 	var n diag.List
 	if _, err := Predict(r, onlyWaypoint, Options{}, &n); err == nil || !strings.Contains(err.Error(), "no ambient (ztunnel) models") {
 		t.Errorf("err = %v, want one naming the missing ambient (ztunnel) models", err)
@@ -288,10 +273,7 @@ func TestEdgeWaypointOverridesAndUnmeshedClients(t *testing.T) {
 			t.Errorf("%s crosses waypoint %q, want %q", sc.Edges[i].Name(), got, want)
 		}
 	}
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := resolved(t, g)
 	if !diag.Has(r.Assumptions, diag.DefaultUsed, "default/s") || !diag.Has(notes, diag.DefaultUsed, "ops/admin-wp") {
 		t.Errorf("the default waypoint and replicas are not reported: %v %v", r.Assumptions, notes)
 	}

@@ -58,10 +58,7 @@ func TestCheckNamesTheImpossibleFigure(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, callgraph.Edge{})
-			rg, err := callgraph.Resolve(g)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rg := resolved(t, g)
 			r, err := Run(Input{Graph: rg, Profile: testProfile(t)})
 			if err != nil {
 				t.Fatal(err)
@@ -96,10 +93,7 @@ func TestLargestValidInputsStayFinite(t *testing.T) {
 		Retries: &callgraph.Retries{Attempts: 100, FailureRate: ptr(1.0)}, MirrorPercent: ptr(100.0)}
 	g := twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, huge)
 	g.Workloads[0].RequestsPerSecond = ptr(callgraph.MaxRequestsPerSecond)
-	rg, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rg := resolved(t, g)
 	if _, err := Run(Input{Graph: rg, Profile: p, Speedups: map[profile.Component]float64{profile.Parsing: MinSpeedup}}); err != nil {
 		t.Fatalf("largest valid inputs: %v", err)
 	}
@@ -117,10 +111,7 @@ func TestSpeedupRange(t *testing.T) {
 		t.Error(err)
 	}
 	var notes diag.List
-	rg, err := callgraph.Resolve(twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, callgraph.Edge{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rg := resolved(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, callgraph.Edge{}))
 	if _, err := Predict(rg, testProfile(t), Options{Speedups: map[profile.Component]float64{profile.TLS: 1e-320}}, &notes); err == nil {
 		t.Error("a speed-up of 1e-320 was accepted")
 	}

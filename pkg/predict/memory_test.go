@@ -67,10 +67,7 @@ func TestScopeWhatIfs(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.whatIf, func(t *testing.T) {
-			r, err := callgraph.Resolve(scopeGraph())
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := resolved(t, scopeGraph())
 			report, err := Run(Input{Graph: r, Profile: p, WhatIf: []WhatIf{mustWhatIf(t, c.whatIf)}})
 			if err != nil {
 				t.Fatal(err)
@@ -124,10 +121,7 @@ func TestSidecarMemoryDefaults(t *testing.T) {
 	}
 
 	sc, notes = run(t, scopeGraph(), testProfile(t))
-	ref, err := profile.Reference()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := reference(t)
 	m, _ := ref.ProxyMemory(dataplane.Sidecar)
 	near(t, "reference model", sc.Proxies[0].MemoryMiBPerReplica, m.MiB(profile.MemoryConfig{Clusters: 7, Endpoints: 12, WorkerThreads: 1}))
 	if !diag.Has(notes, diag.ProxyMemoryUnknown, "the reference profile's (reference-istio-published) sidecar memory model (14.2 MiB + 42000 B per cluster + 3000 B per endpoint) is used") {

@@ -27,10 +27,7 @@ func sidecars(names ...string) []callgraph.Workload {
 func predictGraph(t *testing.T, g *callgraph.Graph, fan FanOut) (*Scenario, []diag.Message) {
 	t.Helper()
 	g.APIVersion, g.Kind = callgraph.APIVersion, callgraph.Kind
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := resolved(t, g)
 	var notes diag.List
 	sc, err := Predict(r, testProfile(t), Options{FanOut: fan}, &notes)
 	if err != nil {

@@ -191,10 +191,7 @@ func TestFeaturesAtServerProxy(t *testing.T) {
 
 func TestSpeedupsDivideComponents(t *testing.T) {
 	p := testProfile(t)
-	r, err := callgraph.Resolve(twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, callgraph.Edge{MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := resolved(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, callgraph.Edge{MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}))
 	var notes diag.List
 	sc, err := Predict(r, p, Options{Speedups: map[profile.Component]float64{profile.Parsing: 4}}, &notes)
 	if err != nil {
@@ -207,10 +204,7 @@ func TestSpeedupsDivideComponents(t *testing.T) {
 }
 
 func TestReferenceProfileReproducesPublishedFigures(t *testing.T) {
-	ref, err := profile.Reference()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := reference(t)
 	// Istio 1.20: sidecar pair, 1 KB, 1k rps, mTLS, HTTP/1.1: +0.228 ms p90 (our p50,
 	// assumption A3) and +0.298 ms p99; Istio 1.24: 0.20 vCPU per sidecar at 1k rps.
 	e := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(true), RequestsPerSecond: ptr(1000.0), RequestBytes: ptr(1024.0), ResponseBytes: ptr(1024.0)}
@@ -247,10 +241,7 @@ func TestPathsFanOut(t *testing.T) {
 	for _, ft := range [][2]string{{"a", "b"}, {"a", "c"}, {"b", "d"}} {
 		g.Edges = append(g.Edges, callgraph.Edge{From: ft[0], To: ft[1], Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(10.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)})
 	}
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := resolved(t, g)
 	for _, c := range []struct {
 		fan  FanOut
 		want float64
@@ -278,10 +269,7 @@ func TestPathsLoadBalancedAlternativesAverage(t *testing.T) {
 			{From: "a", To: "b", Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(60.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
 			{From: "a", To: "c", Protocol: dataplane.HTTP, RequestsPerSecond: ptr(30.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)},
 		}}
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := resolved(t, g)
 	var notes diag.List
 	sc, err := Predict(r, testProfile(t), Options{}, &notes)
 	if err != nil {
@@ -344,10 +332,7 @@ func TestNodeTypeProfilesApplyPerWorkload(t *testing.T) {
 		callgraph.Edge{MTLS: ptr(false), Protocol: "http", RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)})
 	g.Workloads[0].NodeType = "big"   // client's sidecar: the big profile
 	g.Workloads[1].NodeType = "other" // server's: no profile for it, default
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := resolved(t, g)
 	var plain, typed diag.List
 	want, err := Predict(r, base, Options{}, &plain)
 	if err != nil {

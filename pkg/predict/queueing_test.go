@@ -54,10 +54,7 @@ func queueProfile(t *testing.T) *profile.Profile {
 
 func predictQueueing(t *testing.T, g *callgraph.Graph, p *profile.Profile, queueing bool) (*Scenario, []diag.Message) {
 	t.Helper()
-	r, err := callgraph.Resolve(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := resolved(t, g)
 	var notes diag.List
 	sc, err := Predict(r, p, Options{Queueing: queueing}, &notes)
 	if err != nil {
