@@ -332,38 +332,27 @@ func TestParseFormat(t *testing.T) {
 	}
 }
 
-func TestJSONRoundTrip(t *testing.T) {
-	for name, r := range reports() {
-		t.Run(name, func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := Print(&buf, r, JSON); err != nil {
-				t.Fatal(err)
-			}
-			var back predict.Report
-			if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(&back, r) {
-				t.Errorf("JSON round trip changed the report:\ngot  %+v\nwant %+v", back, *r)
-			}
-		})
+// TestRoundTrip decodes the JSON and YAML output back into the report it came from.
+func TestRoundTrip(t *testing.T) {
+	decoders := map[Format]func([]byte, any) error{
+		JSON: json.Unmarshal,
+		YAML: func(b []byte, v any) error { return sigsyaml.UnmarshalStrict(b, v) },
 	}
-}
-
-func TestYAMLRoundTrip(t *testing.T) {
-	for name, r := range reports() {
-		t.Run(name, func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := Print(&buf, r, YAML); err != nil {
-				t.Fatal(err)
-			}
-			var back predict.Report
-			if err := sigsyaml.UnmarshalStrict(buf.Bytes(), &back); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(&back, r) {
-				t.Errorf("YAML round trip changed the report:\ngot  %+v\nwant %+v", back, *r)
-			}
-		})
+	for f, decode := range decoders {
+		for name, r := range reports() {
+			t.Run(string(f)+"/"+name, func(t *testing.T) {
+				var buf bytes.Buffer
+				if err := Print(&buf, r, f); err != nil {
+					t.Fatal(err)
+				}
+				var back predict.Report
+				if err := decode(buf.Bytes(), &back); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(&back, r) {
+					t.Errorf("%s round trip changed the report:\ngot  %+v\nwant %+v", strings.ToUpper(string(f)), back, *r)
+				}
+			})
+		}
 	}
 }
