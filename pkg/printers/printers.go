@@ -86,25 +86,30 @@ func Print(w io.Writer, r *predict.Report, format Format) error {
 			return err
 		}
 	}
+	return buffered(w, func(bw *bufio.Writer) error {
+		switch format {
+		case Wide:
+			return printTable(bw, r, true)
+		case JSON:
+			return printJSON(bw, r)
+		case YAML:
+			return printYAML(bw, r)
+		case Dot:
+			return printDot(bw, r)
+		case SVG:
+			return printSVG(bw, r)
+		case HTML:
+			return printHTML(bw, r)
+		}
+		return printTable(bw, r, false)
+	})
+}
+
+// buffered runs print on a buffer in front of w and flushes it only if print
+// succeeds.
+func buffered(w io.Writer, print func(*bufio.Writer) error) error {
 	bw := bufio.NewWriterSize(w, writeBuffer)
-	var err error
-	switch format {
-	case Table, "":
-		err = printTable(bw, r, false)
-	case Wide:
-		err = printTable(bw, r, true)
-	case JSON:
-		err = printJSON(bw, r)
-	case YAML:
-		err = printYAML(bw, r)
-	case Dot:
-		err = printDot(bw, r)
-	case SVG:
-		err = printSVG(bw, r)
-	case HTML:
-		err = printHTML(bw, r)
-	}
-	if err != nil {
+	if err := print(bw); err != nil {
 		return err
 	}
 	return bw.Flush()

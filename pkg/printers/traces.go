@@ -22,20 +22,15 @@ func PrintTraces(w io.Writer, r *predict.TraceReport, format Format) error {
 	if err := r.Check(); err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(w, writeBuffer)
-	var err error
-	switch format {
-	case Table, Wide, "":
-		err = traceView{r: r, wide: format == Wide}.print(bw)
-	case JSON:
-		err = printJSON(bw, r)
-	case YAML:
-		err = printYAML(bw, r)
-	}
-	if err != nil {
-		return err
-	}
-	return bw.Flush()
+	return buffered(w, func(bw *bufio.Writer) error {
+		switch format {
+		case JSON:
+			return printJSON(bw, r)
+		case YAML:
+			return printYAML(bw, r)
+		}
+		return traceView{r: r, wide: format == Wide}.print(bw)
+	})
 }
 
 // traceView renders a trace report as kubectl-style tables.
