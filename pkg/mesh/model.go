@@ -239,17 +239,13 @@ func hostSpecificity(pattern, host string) int {
 }
 
 // matchPattern implements the prefix/suffix wildcards of AuthorizationPolicy
-// values: "*", "abc*", "*abc" or an exact value.
+// values: "*", "abc*", "*abc" or an exact value; all but "abc*" are host
+// patterns.
 func matchPattern(pattern, value string) bool {
-	switch {
-	case pattern == "*":
-		return true
-	case strings.HasPrefix(pattern, "*"):
-		return strings.HasSuffix(value, pattern[1:])
-	case strings.HasSuffix(pattern, "*"):
-		return strings.HasPrefix(value, pattern[:len(pattern)-1])
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok && !strings.HasPrefix(pattern, "*") {
+		return strings.HasPrefix(value, prefix)
 	}
-	return pattern == value
+	return hostMatches(pattern, value)
 }
 
 // exportedTo reads an exportTo list of a resource in namespace owner: is it
