@@ -136,13 +136,12 @@ func (p *Prometheus) Traffic(ctx context.Context, namespaces []string, window ti
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				errs[m] = ctx.Err()
+			release, err := acquire(ctx, sem)
+			if err != nil {
+				errs[m] = err
 				return
 			}
+			defer release()
 			results[m], warnings[m], errs[m] = p.query(ctx, rateQuery(m, namespaces, window), at)
 			if errs[m] != nil {
 				cancel() // one failure fails the call: stop the others early

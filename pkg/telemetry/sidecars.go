@@ -216,17 +216,27 @@ func (s *Sidecars) round(ctx context.Context, sem chan struct{}, pods []PodRef, 
 					return
 				}
 			}
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
+			release, err := acquire(ctx, sem)
+			if err != nil {
+				errs[i] = err
 				return
 			}
+			defer release()
 			errs[i] = do(ctx, i)
 		}()
 	}
 	wg.Wait()
+}
+
+// acquire takes a slot of the semaphore sem, or fails if ctx ends first;
+// release gives the slot back.
+func acquire(ctx context.Context, sem chan struct{}) (release func(), err error) {
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // sleepUntil waits until t, or until ctx ends.
