@@ -83,20 +83,24 @@ func Config(t testing.TB) *rest.Config {
 // Client returns a typed clientset for the test control plane.
 func Client(t testing.TB) kubernetes.Interface {
 	t.Helper()
-	client, err := kubernetes.NewForConfig(Config(t))
-	if err != nil {
-		t.Fatalf("creating clientset: %v", err)
-	}
-	return client
+	return NewClient(t, "clientset", kubernetes.NewForConfig)
 }
 
 // DynamicClient returns a dynamic client for the test control plane, for
 // custom resources such as Istio's.
 func DynamicClient(t testing.TB) dynamic.Interface {
 	t.Helper()
-	client, err := dynamic.NewForConfig(Config(t))
+	return NewClient(t, "dynamic client", dynamic.NewForConfig)
+}
+
+// NewClient returns the client (what, for the failure message) that
+// newForConfig builds for the test control plane, such as Istio's
+// versioned.NewForConfig.
+func NewClient[C any](t testing.TB, what string, newForConfig func(*rest.Config) (C, error)) C {
+	t.Helper()
+	client, err := newForConfig(Config(t))
 	if err != nil {
-		t.Fatalf("creating dynamic client: %v", err)
+		t.Fatalf("creating %s: %v", what, err)
 	}
 	return client
 }

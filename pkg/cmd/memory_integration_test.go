@@ -301,10 +301,7 @@ func TestScopeObservedLive(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	ic, err := istioclient.NewForConfig(testenv.Config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ic := testenv.NewClient(t, "Istio client", istioclient.NewForConfig)
 	createBookinfo(t, cs, ic)
 	t.Cleanup(func() { deleteNamespace(t, cs, liveNS) })
 	live := []string{"--kubeconfig", kubeconfig, "-n", liveNS, "--prometheus-url", promURL, "--at", at}
