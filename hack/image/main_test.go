@@ -170,8 +170,15 @@ func layerFiles(t *testing.T, l v1.Layer) map[string]file {
 		t.Fatal(err)
 	}
 	defer rc.Close()
+	return tarFiles(t, rc, func(name string) string { return "/" + strings.Trim(strings.TrimPrefix(name, "./"), "/") })
+}
+
+// tarFiles reads the entries of the tar stream r by key(their name); a later
+// entry replaces an earlier one of the same key.
+func tarFiles(t *testing.T, r io.Reader, key func(name string) string) map[string]file {
+	t.Helper()
 	files := map[string]file{}
-	tr := tar.NewReader(rc)
+	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -184,7 +191,7 @@ func layerFiles(t *testing.T, l v1.Layer) map[string]file {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files["/"+strings.Trim(strings.TrimPrefix(hdr.Name, "./"), "/")] = file{*hdr, body}
+		files[key(hdr.Name)] = file{*hdr, body}
 	}
 }
 
@@ -330,20 +337,9 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	names := map[string]bool{}
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names[hdr.Name] = true
-	}
+	entries := tarFiles(t, f, func(name string) string { return name })
 	for _, n := range []string{"oci-layout", "index.json", "blobs/sha256/"} {
-		if !names[n] {
+		if _, ok := entries[n]; !ok {
 			t.Errorf("archive lacks %s", n)
 		}
 	}
