@@ -19,7 +19,7 @@ import (
 func TestP99NeverBelowP50(t *testing.T) {
 	p := testProfile(t) // p99 = 2 × p50
 	p.LatencyRateFactors = []profile.RateCurve{{Mode: "sidecar", Points: []profile.RatePoint{{RequestsPerSecond: 10, Factor: 3}}}}
-	e := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
+	e := plainEdge("", "", 100, 0, 0)
 	sc, _ := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), p)
 	got := sc.Edges[0]
 	near(t, "p50", got.LatencyP50Micros, 3*40)

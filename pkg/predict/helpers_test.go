@@ -119,3 +119,10 @@ func readSet(t *testing.T, path string) *traces.Set {
 
 // approx reports whether a is within a relative 1e-9 of b.
 func approx(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// plainEdge is an http plaintext edge between sidecars; with the test
+// profile it adds 40 µs + 4 µs per KiB of request and of response, per call.
+func plainEdge(from, to string, rps, reqBytes, respBytes float64) callgraph.Edge {
+	return callgraph.Edge{From: from, To: to, Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(rps),
+		RequestBytes: ptr(reqBytes), ResponseBytes: ptr(respBytes)}
+}

@@ -9,13 +9,6 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
-// plainEdge is an http plaintext edge between sidecars; with the test
-// profile it adds 40 µs + 4 µs per KiB of request and of response, per call.
-func plainEdge(from, to string, rps, reqBytes, respBytes float64) callgraph.Edge {
-	return callgraph.Edge{From: from, To: to, Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(rps),
-		RequestBytes: ptr(reqBytes), ResponseBytes: ptr(respBytes)}
-}
-
 func sidecars(names ...string) []callgraph.Workload {
 	ws := make([]callgraph.Workload, len(names))
 	for i, n := range names {

@@ -105,7 +105,7 @@ func TestMTLSImpossibleIsReported(t *testing.T) {
 
 func TestRetriesAndMirrorMultiplyCPU(t *testing.T) {
 	p := testProfile(t)
-	plain := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
+	plain := plainEdge("", "", 100, 0, 0)
 	base, _ := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, plain), p)
 
 	retried := plain
@@ -124,8 +124,7 @@ func TestRetriesAndMirrorMultiplyCPU(t *testing.T) {
 func TestRateFactorScalesCPUNotLatency(t *testing.T) {
 	p := testProfile(t)
 	p.RateFactors = []profile.RateCurve{{Mode: "sidecar", Points: []profile.RatePoint{{RequestsPerSecond: 100, Factor: 1}, {RequestsPerSecond: 300, Factor: 0.5}}}}
-	e := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
-	e.RequestsPerSecond = ptr(200.0) // halfway: factor 0.75
+	e := plainEdge("", "", 200, 0, 0) // halfway: factor 0.75
 	sc, _ := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), p)
 	wantCPU := 200 * (2 * 2 * 20) / 1000.0 * 0.75
 	near(t, "cpu at 200 rps", sc.Edges[0].CPUMillicores, wantCPU)
@@ -141,8 +140,7 @@ func TestRateFactorScalesCPUNotLatency(t *testing.T) {
 func TestLatencyRateFactorScalesP50Only(t *testing.T) {
 	p := testProfile(t)
 	p.LatencyRateFactors = []profile.RateCurve{{Mode: "sidecar", Points: []profile.RatePoint{{RequestsPerSecond: 100, Factor: 1}, {RequestsPerSecond: 300, Factor: 0.6}}}}
-	e := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(false), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0)}
-	e.RequestsPerSecond = ptr(200.0) // halfway: factor 0.8
+	e := plainEdge("", "", 200, 0, 0) // halfway: factor 0.8
 	sc, _ := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), p)
 	near(t, "p50 at 200 rps", sc.Edges[0].LatencyP50Micros, 2*2*10*0.8)
 	near(t, "p99 at 200 rps", sc.Edges[0].LatencyP99Micros, 2*2*20)
@@ -176,7 +174,8 @@ func TestProfileFallbackIsReported(t *testing.T) {
 func TestFeaturesAtServerProxy(t *testing.T) {
 	p := testProfile(t)
 	p.Features = []profile.Feature{{Name: "wasm", LatencyP50Micros: profile.Linear{Intercept: 7}, LatencyP99Micros: profile.Linear{Intercept: 9}, CPUMicrosPerRequest: profile.Linear{Intercept: 30}}}
-	e := callgraph.Edge{Protocol: dataplane.HTTP, MTLS: ptr(false), RequestsPerSecond: ptr(100.0), RequestBytes: ptr(0.0), ResponseBytes: ptr(0.0), Filters: []string{"wasm", "lua"}}
+	e := plainEdge("", "", 100, 0, 0)
+	e.Filters = []string{"wasm", "lua"}
 	sc, notes := run(t, twoWorkloads(dataplane.Sidecar, dataplane.Sidecar, e), p)
 	near(t, "p50 with wasm", sc.Edges[0].LatencyP50Micros, 2*2*10+7)
 	near(t, "cpu with wasm", sc.Edges[0].CPUMillicores, 100*(2*2*20+30)/1000.0)
