@@ -16,13 +16,22 @@ func params() Params {
 		}}
 }
 
-func TestRenderEveryDocumentParses(t *testing.T) {
-	out, err := Render(params())
+// render is what Render makes of params() changed by edit.
+func render(t *testing.T, edit func(*Params)) string {
+	t.Helper()
+	p := params()
+	edit(&p)
+	out, err := Render(p)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return string(out)
+}
+
+func TestRenderEveryDocumentParses(t *testing.T) {
+	out := render(t, func(*Params) {})
 	kinds := map[string]int{}
-	for _, doc := range strings.Split(string(out), "\n---\n") {
+	for _, doc := range strings.Split(out, "\n---\n") {
 		var m map[string]any
 		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
 			t.Fatalf("document does not parse: %v\n%s", err, doc)
@@ -50,14 +59,11 @@ func TestRenderEveryDocumentParses(t *testing.T) {
 // strings: run ids are random hex ("123456" happens), node names and types
 // are the cluster's.
 func TestRenderQuotesValues(t *testing.T) {
-	p := params()
-	p.RunID = "123456"
-	p.Targets = []Target{{Name: "0042", Node: "0042", NodeType: `odd: "type" # x`, Handoff: "result-0042"}}
-	out, err := Render(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range strings.Split(string(out), "\n---\n") {
+	out := render(t, func(p *Params) {
+		p.RunID = "123456"
+		p.Targets = []Target{{Name: "0042", Node: "0042", NodeType: `odd: "type" # x`, Handoff: "result-0042"}}
+	})
+	for _, doc := range strings.Split(out, "\n---\n") {
 		var m struct {
 			Metadata struct{ Labels map[string]string }
 			Spec     struct {
@@ -77,7 +83,7 @@ func TestRenderQuotesValues(t *testing.T) {
 			t.Fatalf("a label or node name is not a string: %v\n%s", err, doc)
 		}
 	}
-	if !strings.Contains(string(out), `"--node-type=odd: \"type\" # x"`) {
+	if !strings.Contains(out, `"--node-type=odd: \"type\" # x"`) {
 		t.Errorf("node type not quoted in the agent's args:\n%s", out)
 	}
 }
@@ -106,12 +112,9 @@ func TestAgentIsLeastPrivileged(t *testing.T) {
 }
 
 func TestNamesMatchTheAgent(t *testing.T) {
-	out, err := Render(params())
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := render(t, func(*Params) {})
 	for _, name := range []string{ServerPod("node-a"), ClientPod("node-b"), Service("node-a", true), Service("node-b", false), "--target=node-a"} {
-		if !strings.Contains(string(out), name) {
+		if !strings.Contains(out, name) {
 			t.Errorf("manifests do not use %q, the name the agent looks for", name)
 		}
 	}
@@ -139,26 +142,15 @@ func TestNamespaceEnrolment(t *testing.T) {
 }
 
 func TestImagePullPolicy(t *testing.T) {
-	p := params()
-	p.ImagePullPolicy = "Never"
-	out, err := Render(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := render(t, func(p *Params) { p.ImagePullPolicy = "Never" })
 	// The agent Job and both benchmark pods' three containers, per target.
-	if got := strings.Count(string(out), "imagePullPolicy: Never"); got != 2*4 {
+	if got := strings.Count(out, "imagePullPolicy: Never"); got != 2*4 {
 		t.Errorf("%d containers with imagePullPolicy Never, want 8", got)
 	}
 }
 
 func TestLoadToken(t *testing.T) {
-	p := params()
-	p.LoadToken = "0123abcd"
-	out, err := Render(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(out)
+	s := render(t, func(p *Params) { p.LoadToken = "0123abcd" })
 	// In the Secret only; the client and the agent mount it.
 	if strings.Count(s, "0123abcd") != 1 || strings.Count(s, "secretName: "+LoadTokenSecret) != 2*2 {
 		t.Errorf("the token must be in one Secret mounted by each target's client and agent:\n%s", s)
