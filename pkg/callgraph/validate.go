@@ -158,16 +158,8 @@ type problemFunc func(path, format string, args ...any)
 // their index, for duplicates.
 func validateWorkload(add problemFunc, p item, w Workload, seen map[string]int) {
 	validateName(add, p, "workload", w.Name, w.Namespace, seen)
-	if w.Mode != "" {
-		if _, err := dataplane.ParseMode(string(w.Mode)); err != nil {
-			add(p.Field("mode"), "%v", err)
-		}
-	}
-	if w.Outbound != "" {
-		if _, err := dataplane.ParseCaptureMode(string(w.Outbound)); err != nil {
-			add(p.Field("outbound"), "%v", err)
-		}
-	}
+	checkSpelling(add, p, "mode", w.Mode, dataplane.ParseMode)
+	checkSpelling(add, p, "outbound", w.Outbound, dataplane.ParseCaptureMode)
 	if w.Waypoint != "" {
 		if why := waypointRefProblem(w.Waypoint, false); why != "" {
 			add(p.Field("waypoint"), "%s", why)
@@ -190,6 +182,16 @@ func validateWorkload(add problemFunc, p item, w Workload, seen map[string]int) 
 	checkAtMost(add, p, "proxyCPULimitMillicores", w.ProxyCPULimitMillicores, MaxProxyCPULimitMillicores)
 }
 
+// checkSpelling reports a field that is set to a value parse refuses.
+func checkSpelling[T ~string](add problemFunc, it item, field string, v T, parse func(string) (T, error)) {
+	if v == "" {
+		return
+	}
+	if _, err := parse(string(v)); err != nil {
+		add(it.Field(field), "%v", err)
+	}
+}
+
 // checkAtMost reports an integer field above its limit.
 func checkAtMost(add problemFunc, it item, field string, v *int, limit int) {
 	if v != nil && *v > limit {
@@ -208,11 +210,7 @@ func validateEdge(add problemFunc, p item, e Edge, refs refIndex) {
 			add(p.Field(end.field), "%s", why)
 		}
 	}
-	if e.Protocol != "" {
-		if _, err := dataplane.ParseProtocol(string(e.Protocol)); err != nil {
-			add(p.Field("protocol"), "%v", err)
-		}
-	}
+	checkSpelling(add, p, "protocol", e.Protocol, dataplane.ParseProtocol)
 	if e.Waypoint != "" {
 		if why := waypointRefProblem(e.Waypoint, true); why != "" {
 			add(p.Field("waypoint"), "%s", why)
