@@ -79,13 +79,21 @@ func parseMapsLine(s string) (Mapping, error) {
 		rest = rest[i:]
 		return f, nil
 	}
-	addrs, err := field()
+	// pair reads a field of two parts joined by sep; what names it in errors.
+	pair := func(what, sep string) (string, string, error) {
+		f, err := field()
+		if err != nil {
+			return "", "", err
+		}
+		a, b, ok := strings.Cut(f, sep)
+		if !ok {
+			return "", "", fmt.Errorf("%s %q has no '%s'", what, f, sep)
+		}
+		return a, b, nil
+	}
+	lo, hi, err := pair("address range", "-")
 	if err != nil {
 		return m, err
-	}
-	lo, hi, ok := strings.Cut(addrs, "-")
-	if !ok {
-		return m, fmt.Errorf("address range %q has no '-'", addrs)
 	}
 	if m.Start, err = strconv.ParseUint(lo, 16, 64); err != nil {
 		return m, fmt.Errorf("start address: %w", err)
@@ -109,13 +117,9 @@ func parseMapsLine(s string) (Mapping, error) {
 	if m.Offset, err = strconv.ParseUint(off, 16, 64); err != nil {
 		return m, fmt.Errorf("offset: %w", err)
 	}
-	dev, err := field()
+	maj, mnr, err := pair("device", ":")
 	if err != nil {
 		return m, err
-	}
-	maj, mnr, ok := strings.Cut(dev, ":")
-	if !ok {
-		return m, fmt.Errorf("device %q has no ':'", dev)
 	}
 	v, err := strconv.ParseUint(maj, 16, 32)
 	if err != nil {
