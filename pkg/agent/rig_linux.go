@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,7 +132,10 @@ func StartLoadServer(ctx context.Context, dir, name string, helper []string,
 		return nil, fmt.Errorf("starting the load server: %w", err)
 	}
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		// The socket file appears at bind, before listen: only a connection
+		// that is accepted says the server is ready.
+		if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			_ = c.Close()
 			return RemoteLoad("unix:"+sock, token), nil
 		}
 		select {
