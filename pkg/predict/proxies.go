@@ -203,14 +203,12 @@ func (pt *proxyTable) traversals(ts []traversal, g *callgraph.Resolved, e *callg
 	client, server := &g.Workloads[e.FromIndex], &g.Workloads[e.ToIndex]
 	wp := g.EdgeWaypoint(e)
 	waypointRoutes := wp != "" && client.Outbound != dataplane.Sidecar
-	switch client.Outbound {
-	case dataplane.Sidecar:
-		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Outbound, proxy: pt.sidecar(e.FromIndex, client), workload: -1,
-			mirror: true, traces: true})
-	case dataplane.Ambient:
-		// With a waypoint routing, retries happen after this crossing.
-		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Outbound, proxy: pt.ztunnelRow(g, notes),
-			workload: pt.ztunnelShare(e.FromIndex, client), once: waypointRoutes})
+	if t, ok := pt.ownLeg(g, e.FromIndex, client, client.Outbound, profile.Outbound, notes); ok {
+		// The client's sidecar routes; with a waypoint routing, retries
+		// happen after the client's ztunnel.
+		t.mirror = t.mode == dataplane.Sidecar
+		t.once = t.mode == dataplane.Ambient && waypointRoutes
+		ts = append(ts, t)
 	}
 	if wp != "" {
 		row := pt.waypoint(g, wp, notes)
@@ -218,15 +216,24 @@ func (pt *proxyTable) traversals(ts []traversal, g *callgraph.Resolved, e *callg
 			traversal{mode: dataplane.Waypoint, side: profile.Inbound, proxy: row, workload: -1, once: waypointRoutes, features: true, traces: true},
 			traversal{mode: dataplane.Waypoint, side: profile.Outbound, proxy: row, workload: -1, mirror: waypointRoutes})
 	}
-	switch server.Inbound {
-	case dataplane.Sidecar:
-		ts = append(ts, traversal{mode: dataplane.Sidecar, side: profile.Inbound, proxy: pt.sidecar(e.ToIndex, server), workload: -1,
-			features: true, traces: true})
-	case dataplane.Ambient:
-		ts = append(ts, traversal{mode: dataplane.Ambient, side: profile.Inbound, proxy: pt.ztunnelRow(g, notes),
-			workload: pt.ztunnelShare(e.ToIndex, server)})
+	if t, ok := pt.ownLeg(g, e.ToIndex, server, server.Inbound, profile.Inbound, notes); ok {
+		t.features = t.mode == dataplane.Sidecar
+		ts = append(ts, t)
 	}
 	return ts
+}
+
+// ownLeg is the crossing, on side, of the proxy that captures workload i's
+// own traffic in mode: its sidecar (which records a span) or the node's
+// ztunnel; ok is false when nothing captures it.
+func (pt *proxyTable) ownLeg(g *callgraph.Resolved, i int, w *callgraph.ResolvedWorkload, mode dataplane.Mode, side profile.Side, notes *diag.List) (t traversal, ok bool) {
+	switch mode {
+	case dataplane.Sidecar:
+		return traversal{mode: dataplane.Sidecar, side: side, proxy: pt.sidecar(i, w), workload: -1, traces: true}, true
+	case dataplane.Ambient:
+		return traversal{mode: dataplane.Ambient, side: side, proxy: pt.ztunnelRow(g, notes), workload: pt.ztunnelShare(i, w)}, true
+	}
+	return traversal{}, false
 }
 
 // crossingProfile is the profile that costs crossing t: its proxy row's,
