@@ -222,19 +222,11 @@ func targetPort(p Port) (uint32, bool) {
 // client first), then the service's namespace, then the root namespace; within
 // one, the most specific host wins, then the oldest.
 func (c *Config) destinationRule(client Workload, host, svcNamespace string) *destRule {
-	root := c.RootNamespace()
-	tiers := []func(*destRule) bool{
-		func(d *destRule) bool {
-			return d.namespace == client.Namespace && d.selector != nil && labelsMatch(d.selector, client.Labels)
-		},
-		func(d *destRule) bool { return d.namespace == client.Namespace && d.selector == nil },
-		func(d *destRule) bool { return d.namespace == svcNamespace && d.selector == nil },
-		func(d *destRule) bool { return d.namespace == root && d.selector == nil },
-	}
-	for _, in := range tiers {
+	tiers := []tier{{client.Namespace, true}, {client.Namespace, false}, {svcNamespace, false}, {c.RootNamespace(), false}}
+	for _, t := range tiers {
 		best := mostSpecificRule(host, func(yield func(*destRule) bool) {
 			for i := range c.destRules {
-				if d := &c.destRules[i]; in(d) && exportedTo(d.exportTo, d.namespace, client.Namespace) && !yield(d) {
+				if d := &c.destRules[i]; t.holds(d.namespace, d.selector, client) && exportedTo(d.exportTo, d.namespace, client.Namespace) && !yield(d) {
 					return
 				}
 			}
@@ -388,22 +380,35 @@ func (e *edge) routing(p *EdgePolicy, router string) {
 // workloadSelector picks it, else its namespace's default, else the root
 // namespace's default.
 func (c *Config) sidecarFor(client Workload) *sidecarScope {
-	root := c.RootNamespace()
-	tiers := []func(*sidecarScope) bool{
-		func(s *sidecarScope) bool {
-			return s.namespace == client.Namespace && s.selector != nil && labelsMatch(s.selector, client.Labels)
-		},
-		func(s *sidecarScope) bool { return s.namespace == client.Namespace && s.selector == nil },
-		func(s *sidecarScope) bool { return s.namespace == root && s.selector == nil },
-	}
-	for _, in := range tiers {
+	tiers := []tier{{client.Namespace, true}, {client.Namespace, false}, {c.RootNamespace(), false}}
+	for _, t := range tiers {
 		for i := range c.sidecars {
-			if in(&c.sidecars[i]) {
-				return &c.sidecars[i]
+			if s := &c.sidecars[i]; t.holds(s.namespace, s.selector, client) {
+				return s
 			}
 		}
 	}
 	return nil
+}
+
+// tier is one step of Istio's lookup of resources with an optional
+// workloadSelector: those of namespace whose selector picks the client
+// (selecting), or those of namespace without a selector.
+type tier struct {
+	namespace string
+	selecting bool
+}
+
+// holds reports whether a resource of namespace ns with selector is in the
+// tier for client.
+func (t tier) holds(ns string, selector map[string]string, client Workload) bool {
+	if ns != t.namespace {
+		return false
+	}
+	if t.selecting {
+		return selector != nil && labelsMatch(selector, client.Labels)
+	}
+	return selector == nil
 }
 
 // egressHostMatches reads a Sidecar egress host "namespace/dnsName": namespace
