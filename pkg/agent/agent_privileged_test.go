@@ -120,6 +120,13 @@ func TestLocalProfile(t *testing.T) {
 	if l := p.Provenance.Load; l == nil || l.NodeBusy == nil || !(*l.NodeBusy > 0 && *l.NodeBusy <= 1) {
 		t.Errorf("load %+v: want how busy the node's CPUs were recorded", l)
 	}
+	for _, m := range ms {
+		for i, r := range m.Rounds {
+			if r.NodeBusy == nil || !(*r.NodeBusy > 0 && *r.NodeBusy <= 1) {
+				t.Errorf("cell %s round %d: node busy share %v, want one in (0, 1]", m.Cell, i+1, r.NodeBusy)
+			}
+		}
+	}
 	variants := map[string]bool{}
 	for _, m := range p.Models {
 		variants[m.Key.Variant()] = true

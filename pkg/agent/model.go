@@ -108,6 +108,25 @@ type Round struct {
 	CPUMicrosPerRequest float64 `json:"cpuMicrosPerRequest,omitempty"`
 	// MeshAchievedRate is the round's achieved mesh request rate.
 	MeshAchievedRate float64 `json:"meshAchievedRate,omitempty"`
+	// NodeBusy is the share (0..1) of the node's CPU time that was busy
+	// during the round (mesh and bypass run, every process): what else runs
+	// moves a proxy's CPU per request; absent when /proc/stat was unreadable.
+	NodeBusy *float64 `json:"nodeBusy,omitempty"`
+}
+
+// NodeBusy is the median over the cell's rounds of the node's busy share,
+// and false when no round has one.
+func (m Measurement) NodeBusy() (float64, bool) {
+	var v []float64
+	for _, r := range m.Rounds {
+		if r.NodeBusy != nil {
+			v = append(v, *r.NodeBusy)
+		}
+	}
+	if len(v) == 0 {
+		return 0, false
+	}
+	return spread.Of(v).Median, true
 }
 
 // Precise reports whether the cell's CPU per request is known to

@@ -278,3 +278,14 @@ func TestPrecise(t *testing.T) {
 		t.Error("a zero mean passed as precise")
 	}
 }
+
+func TestNodeBusyIsTheMedianOfTheRoundsThatHaveOne(t *testing.T) {
+	share := func(v float64) *float64 { return &v }
+	m := Measurement{Rounds: []Round{{NodeBusy: share(0.5)}, {}, {NodeBusy: share(0.2)}, {NodeBusy: share(0.9)}}}
+	if got, ok := m.NodeBusy(); !ok || !near(got, 0.5) {
+		t.Errorf("NodeBusy() = %v, %v; want 0.5, true (rounds without a share left out)", got, ok)
+	}
+	if _, ok := (Measurement{Rounds: []Round{{}, {}}}).NodeBusy(); ok {
+		t.Error("NodeBusy() of rounds without a share: ok, want false")
+	}
+}

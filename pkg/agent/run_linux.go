@@ -69,12 +69,12 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if cfg.Mesh != "" {
 		platform.Mesh, platform.ProxyVersion = cfg.Mesh, cfg.ProxyVersion
 	}
-	cpuBefore, statErr := readProcStat()
+	cpuBefore, statErr := probe.ReadNodeCPU()
 	ms, observer, err := measureAll(ctx, vr, start, logf)
 	if err != nil {
 		return nil, err
 	}
-	cpuAfter, err := readProcStat()
+	cpuAfter, err := probe.ReadNodeCPU()
 	statErr = errors.Join(statErr, err)
 	var mem []MemoryMeasurement
 	if cfg.measuresMemory() {
@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	p.Provenance.Checks = ChecksOf(ms)
 	p.Provenance.Checks.ObserverThroughputRatio = observer
 	p.Provenance.Load = &profile.Load{Arrivals: string(vr.arrivals), Connections: vr.conns, ConnectionsKept: "cell"}
-	if share, ok := busyShare(cpuBefore, cpuAfter); ok && statErr == nil {
+	if share, ok := probe.BusyShare(cpuBefore, cpuAfter); ok && statErr == nil {
 		p.Provenance.Load.NodeBusy = &share
 		logf("the node's CPUs were %.0f%% busy while the cells were measured (every process, the benchmark's own included)", 100*share)
 	} else if statErr != nil {
@@ -210,9 +210,13 @@ func cellLogger(cfg Config, start time.Time, total int, logf func(string, ...any
 		}
 		eta := mean * time.Duration(total-done)
 		p50 := m.AddedP50Micros()
-		logf("[cell %d/%d] %s: %.1f CPU-µs/req, added p50 %.0f µs [%.0f, %.0f], eBPF/schedstat within %.1f%% (ETA %v)",
+		node := ""
+		if busy, ok := m.NodeBusy(); ok {
+			node = fmt.Sprintf(", node %.0f%% busy", 100*busy)
+		}
+		logf("[cell %d/%d] %s: %.1f CPU-µs/req, added p50 %.0f µs [%.0f, %.0f], eBPF/schedstat within %.1f%%%s (ETA %v)",
 			done, total, m.Cell, m.CPUMicrosPerRequest(), p50.Median, p50.Min, p50.Max,
-			100*maxAgreement(m), eta.Round(time.Second))
+			100*maxAgreement(m), node, eta.Round(time.Second))
 		if m.Overloaded() {
 			logf("[cell %d/%d] warning: %d mesh and %d bypass requests of %d late, %d failed: the machine could not keep up with %g req/s; latency includes queueing",
 				done, total, m.MeshLate, m.BypassLate, m.MeshRequests, m.MeshErrors, m.RatePerSecond)
@@ -523,6 +527,9 @@ func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto 
 		if err := m.addRound(r, outcome, now.onCPU(pids)-last.onCPU(pids)); err != nil {
 			return Measurement{}, err
 		}
+		if share, ok := probe.BusyShare(last.node, now.node); ok && last.nodeOK && now.nodeOK {
+			m.Rounds[len(m.Rounds)-1].NodeBusy = &share
+		}
 		last = now
 	}
 	samples, err := stacks.Snapshot()
@@ -551,6 +558,10 @@ func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto 
 type cellSnapshot struct {
 	sched     map[int]schedTotal
 	schedstat []probe.Schedstat
+	// node is the node's CPU times; nodeOK is false when /proc/stat was
+	// unreadable (the rounds then carry no node share).
+	node   probe.NodeCPU
+	nodeOK bool
 }
 
 func takeSnapshot(sched *probe.Sched, pids []int) (cellSnapshot, error) {
@@ -562,7 +573,8 @@ func takeSnapshot(sched *probe.Sched, pids []int) (cellSnapshot, error) {
 	if err != nil {
 		return cellSnapshot{}, err
 	}
-	return cellSnapshot{sched: t, schedstat: ss}, nil
+	node, err := probe.ReadNodeCPU()
+	return cellSnapshot{sched: t, schedstat: ss, node: node, nodeOK: err == nil}, nil
 }
 
 // onCPU sums the eBPF on-CPU time of pids.

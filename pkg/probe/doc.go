@@ -1,6 +1,7 @@
 // Package probe loads and reads the meshinsight eBPF programs (from bpf/) that
 // measure a proxy's CPU time, scheduling wait, stacks and socket traffic, plus
-// the /proc readers used to cross-check them.
+// the /proc readers used to cross-check them (per-process schedstat) and to
+// put them in context (how busy the node's CPUs were, from /proc/stat).
 //
 // It is Linux-only: every file that imports github.com/cilium/ebpf carries a
 // linux build tag, so the package still compiles (almost empty) elsewhere.

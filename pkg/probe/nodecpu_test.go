@@ -1,4 +1,4 @@
-package agent
+package probe
 
 import (
 	"math"
@@ -11,7 +11,7 @@ func TestParseProcStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (cpuTimes{busy: 160, total: 1000}); got != want {
+	if want := (NodeCPU{Busy: 160, Total: 1000}); got != want {
 		t.Errorf("parseProcStat = %+v, want %+v", got, want)
 	}
 	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8\n", "cpu 1 2 3\n", "cpu 1 2 x 4 5 6 7 8\n"} {
@@ -23,17 +23,17 @@ func TestParseProcStat(t *testing.T) {
 
 func TestBusyShare(t *testing.T) {
 	for _, tc := range []struct {
-		before, after cpuTimes
+		before, after NodeCPU
 		want          float64
 		ok            bool
 	}{
-		{cpuTimes{100, 1000}, cpuTimes{400, 2000}, 0.3, true},
-		{cpuTimes{100, 1000}, cpuTimes{100, 1000}, 0, false}, // no time passed
-		{cpuTimes{100, 1000}, cpuTimes{50, 2000}, 0, false},  // counters went back
+		{NodeCPU{100, 1000}, NodeCPU{400, 2000}, 0.3, true},
+		{NodeCPU{100, 1000}, NodeCPU{100, 1000}, 0, false}, // no time passed
+		{NodeCPU{100, 1000}, NodeCPU{50, 2000}, 0, false},  // counters went back
 	} {
-		got, ok := busyShare(tc.before, tc.after)
+		got, ok := BusyShare(tc.before, tc.after)
 		if ok != tc.ok || math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("busyShare(%+v, %+v) = %v, %v; want %v, %v", tc.before, tc.after, got, ok, tc.want, tc.ok)
+			t.Errorf("BusyShare(%+v, %+v) = %v, %v; want %v, %v", tc.before, tc.after, got, ok, tc.want, tc.ok)
 		}
 	}
 }
