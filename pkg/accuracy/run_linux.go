@@ -22,6 +22,7 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/predict"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/probe"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/spread"
 )
 
 // helperUID runs the relays and the load generator as root, as the agent
@@ -80,6 +81,9 @@ func Run(ctx context.Context, cfg Config) (_ []*experiment.Report, err error) {
 		}
 		rep.Started, rep.Elapsed = start, time.Since(start)
 		rep.ProfilePath, rep.ProfileName = profPath, prof.Metadata.Name
+		if l := prof.Provenance.Load; l != nil {
+			rep.ProfileNodeBusy = l.NodeBusy
+		}
 		if err := predictChain(cfg, ch, prof, profPath, rep); err != nil {
 			return reps, fmt.Errorf("chain %s: %w", ch.Name, err)
 		}
@@ -293,6 +297,16 @@ func (m *measurer) measureRate(ctx context.Context, rate float64, logf func(stri
 		rr.Rounds = append(rr.Rounds, rd)
 	}
 	rr.IdleProxyMillicores, _, _ = loadgen.Spread(idle)
+	var busy []float64
+	for _, rd := range rr.Rounds {
+		if rd.Mesh.NodeBusy != nil {
+			busy = append(busy, *rd.Mesh.NodeBusy)
+		}
+	}
+	if len(busy) > 0 {
+		median := spread.Of(busy).Median
+		rr.MeshNodeBusy = &median
+	}
 	for _, rd := range rr.Rounds {
 		if rd.Mesh.Errors+rd.Bypass.Errors > 0 || rd.Mesh.RelayErrors+rd.Bypass.RelayErrors > 0 {
 			rr.Notes = append(rr.Notes, "some requests failed (see the rounds in report.json): latency percentiles count completed requests only")
@@ -322,9 +336,14 @@ func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Du
 	if err != nil {
 		return nil, err
 	}
+	nodeBefore, nodeErr := probe.ReadNodeCPU()
 	res, err := m.load(ctx, m.loadConfig(rate, side, d))
 	if err != nil {
 		return nil, err
+	}
+	nodeAfter, err := probe.ReadNodeCPU()
+	if err != nil {
+		nodeErr = err
 	}
 	after, err := m.schedstats()
 	if err != nil {
@@ -341,6 +360,9 @@ func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Du
 	}
 	for pod := range m.proxies {
 		run.ProxyCPUNanos[pod] = after[pod] - before[pod]
+	}
+	if share, ok := probe.BusyShare(nodeBefore, nodeAfter); ok && nodeErr == nil {
+		run.NodeBusy = &share
 	}
 	for _, s := range t.Services() {
 		st, err := loadgen.FetchRelayStats(ctx, RelaySocket(m.chain.Dir(), s), false)

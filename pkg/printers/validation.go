@@ -22,6 +22,9 @@ func PrintValidation(w io.Writer, r *experiment.Report) error {
 	first := min(1, len(r.LoadAverage))
 	fmt.Fprintf(&buf, "%d interleaved mesh/bypass rounds of %gs per rate; load average %s at start, %s at end\n",
 		r.Rounds, r.RunSeconds, strings.Join(r.LoadAverage[:first], ""), strings.Join(r.LoadAverage[first:], ""))
+	if r.ProfileNodeBusy != nil {
+		fmt.Fprintf(&buf, "node CPUs busy while the profile's cells were measured: %.0f%%\n", 100**r.ProfileNodeBusy)
+	}
 	fmt.Fprintln(&buf, "measured: median [min, max] over rounds; error = (predicted − measured median) / |measured median|")
 	for _, rr := range r.Rates {
 		if err := validationRate(&buf, r.Topology.Entry, rr); err != nil {
@@ -45,8 +48,8 @@ func validationRate(buf *bytes.Buffer, entry string, rr experiment.RateResult) e
 			late += rd.Mesh.Late + rd.Bypass.Late
 			errs += rd.Mesh.Errors + rd.Bypass.Errors
 		}
-		fmt.Fprintf(buf, "achieved %.0f req/s mesh, %.0f bypass; %d late and %d failed requests; proxies idle during bypass runs: %.1f mcores\n",
-			spread.Of(mesh).Median, spread.Of(bypass).Median, late, errs, rr.IdleProxyMillicores)
+		fmt.Fprintf(buf, "achieved %.0f req/s mesh, %.0f bypass; %d late and %d failed requests; proxies idle during bypass runs: %.1f mcores%s\n",
+			spread.Of(mesh).Median, spread.Of(bypass).Median, late, errs, rr.IdleProxyMillicores, busyShare("; node CPUs busy during mesh runs", rr.MeshNodeBusy))
 	}
 	t := &table{gap: 2}
 	t.header("KIND", "NAME", "METRIC", "MEASURED", "PREDICTED", "ERROR", "IN SPREAD", "IN RANGE", "NOTE")
@@ -128,4 +131,13 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// busyShare renders a node's busy share after label, or nothing when it was
+// not measured.
+func busyShare(label string, share *float64) string {
+	if share == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s: %.0f%%", label, 100**share)
 }

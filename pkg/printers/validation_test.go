@@ -51,3 +51,22 @@ func TestPrintValidationEdgeCases(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 }
+
+func TestPrintValidationShowsHowBusyTheNodeWas(t *testing.T) {
+	r := validationReport(t)
+	profileBusy, meshBusy := 0.412, 0.287
+	r.ProfileNodeBusy, r.Rates[0].MeshNodeBusy = &profileBusy, &meshBusy
+	var buf bytes.Buffer
+	if err := PrintValidation(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"node CPUs busy while the profile's cells were measured: 41%\n", "; node CPUs busy during mesh runs: 29%\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "during mesh runs"); n != 1 {
+		t.Errorf("%d rates show a node share, want only the one that has it:\n%s", n, out)
+	}
+}

@@ -26,10 +26,14 @@ type Report struct {
 	// every figure.
 	LoadAverage []string `json:"loadAverage"`
 	// ProfilePath is the profile the predictions used.
-	ProfilePath string   `json:"profilePath"`
-	ProfileName string   `json:"profileName"`
-	Topology    Topology `json:"topology"`
-	Rounds      int      `json:"rounds"`
+	ProfilePath string `json:"profilePath"`
+	ProfileName string `json:"profileName"`
+	// ProfileNodeBusy is the node's busy share while the profile's cells
+	// were measured (its provenance), to set beside the rates' MeshNodeBusy:
+	// what else runs moves a proxy's CPU per request.
+	ProfileNodeBusy *float64 `json:"profileNodeBusy,omitempty"`
+	Topology        Topology `json:"topology"`
+	Rounds          int      `json:"rounds"`
 	// RunSeconds is the length of each load run.
 	RunSeconds float64      `json:"runSeconds"`
 	Rates      []RateResult `json:"rates"`
@@ -56,6 +60,9 @@ type RateResult struct {
 	// IdleProxyMillicores is the proxies' total CPU during bypass runs (no
 	// request crosses them then), median over rounds: their floor.
 	IdleProxyMillicores float64 `json:"idleProxyMillicores"`
+	// MeshNodeBusy is the node's busy share during the mesh runs, median
+	// over rounds; absent when /proc/stat was unreadable.
+	MeshNodeBusy *float64 `json:"meshNodeBusy,omitempty"`
 	// Notes are the predictor's messages and the measurement's warnings.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -95,6 +102,9 @@ type LoadRun struct {
 	Handlers map[string]Latency `json:"handlers"`
 	// RelayErrors counts failed requests and downstream calls at the relays.
 	RelayErrors int64 `json:"relayErrors"`
+	// NodeBusy is the share (0..1) of the node's CPU time that was busy
+	// during the run (/proc/stat, every process); absent when unreadable.
+	NodeBusy *float64 `json:"nodeBusy,omitempty"`
 }
 
 // Latency is a pair of percentiles in µs, with the sample count.
