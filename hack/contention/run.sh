@@ -3,8 +3,9 @@
 # own local profile of one HTTP and one TCP cell (haproxy, 1 KiB, 450 req/s,
 # mTLS off, 6 rounds of 2 s) measured alone, beside a second identical
 # profile running at the same time, and beside one busy loop. Prints each
-# run's CPU-µs per request (both proxies), as the agent reports it, and the
-# load average before it. Root; about 6 minutes per repetition.
+# run's CPU-µs per request (both proxies) and how busy the node's CPUs were
+# during the cell (median over its rounds), as the agent reports them, and
+# the load average before it. Root; about 6 minutes per repetition.
 #
 #   sudo hack/contention/run.sh [REPETITIONS] [AGENT]
 set -euo pipefail
@@ -21,8 +22,8 @@ report() { # NAME LOG...
 	local name=$1
 	shift
 	for log in "$@"; do
-		printf '%-6s %s\n' "$name" "$(grep -o '\] [a-z]* mtls=off rate=450/s size=1024B: [0-9.]* CPU-µs/req' "$log" |
-			sed 's/ mtls=off rate=450\/s size=1024B//; s/\] //' | tr '\n' ' ')"
+		printf '%-6s %s\n' "$name" "$(grep '\] [a-z]* mtls=off rate=450/s size=1024B: ' "$log" |
+			sed -E 's/.*\] ([a-z]*) mtls.*: ([0-9.]*) CPU-µs\/req.*node ([0-9]*)% busy.*/\1: \2 CPU-µs\/req (node \3% busy)/' | tr '\n' ' ')"
 	done
 }
 for i in $(seq "$reps"); do
