@@ -79,3 +79,18 @@ func codes(ms []diag.Message) []diag.Code {
 	}
 	return out
 }
+
+// pa builds a PeerAuthentication manifest; selector and ports are YAML snippets.
+func pa(ns, name, created, spec string) string {
+	return manifest("security.istio.io/v1", "PeerAuthentication", ns, name, created, spec)
+}
+
+// dr builds a DestinationRule manifest whose age does not matter.
+func dr(ns, name, spec string) string {
+	return manifest("networking.istio.io/v1", "DestinationRule", ns, name, t0, spec)
+}
+
+// vs builds a VirtualService manifest.
+func vs(ns, name, created, spec string) string {
+	return manifest("networking.istio.io/v1", "VirtualService", ns, name, created, spec)
+}

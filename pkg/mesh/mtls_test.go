@@ -9,11 +9,6 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
-// pa builds a PeerAuthentication manifest; selector and ports are YAML snippets.
-func pa(ns, name, created, spec string) string {
-	return manifest("security.istio.io/v1", "PeerAuthentication", ns, name, created, spec)
-}
-
 // mtlsCase is the mTLS decision wanted for a call to port with resources loaded.
 type mtlsCase struct {
 	name      string
@@ -115,10 +110,6 @@ func TestPeerAuthenticationPrecedence(t *testing.T) {
 		svc.Ports = []Port{port}
 		return c.Edge(frontend, cart, svc, port)
 	})
-}
-
-func dr(ns, name, spec string) string {
-	return manifest("networking.istio.io/v1", "DestinationRule", ns, name, t0, spec)
 }
 
 func TestDestinationRuleTLS(t *testing.T) {

@@ -12,10 +12,6 @@ import (
 	"github.com/meshinsight/kubectl-meshinsight/pkg/diag"
 )
 
-func vs(ns, name, created, spec string) string {
-	return manifest("networking.istio.io/v1", "VirtualService", ns, name, created, spec)
-}
-
 func TestVirtualServiceRouting(t *testing.T) {
 	type want struct {
 		retries        *callgraph.Retries
