@@ -358,8 +358,10 @@ func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Du
 		Requests:      res.Completed + res.Probes,
 		ProxyCPUNanos: map[string]uint64{}, Edges: map[string]experiment.Latency{}, Handlers: map[string]experiment.Latency{},
 	}
+	run.ProxyRuns = map[string]uint64{}
 	for pod := range m.proxies {
-		run.ProxyCPUNanos[pod] = after[pod] - before[pod]
+		run.ProxyCPUNanos[pod] = after[pod].OnCPUNanos - before[pod].OnCPUNanos
+		run.ProxyRuns[pod] = after[pod].Timeslices - before[pod].Timeslices
 	}
 	if share, ok := probe.BusyShare(nodeBefore, nodeAfter); ok && nodeErr == nil {
 		run.NodeBusy = &share
@@ -383,15 +385,15 @@ func (m *measurer) run(ctx context.Context, rate float64, side string, d time.Du
 	return run, nil
 }
 
-// schedstats reads every proxy's on-CPU time.
-func (m *measurer) schedstats() (map[string]uint64, error) {
-	out := make(map[string]uint64, len(m.proxies))
+// schedstats reads every proxy's scheduler accounting.
+func (m *measurer) schedstats() (map[string]probe.Schedstat, error) {
+	out := make(map[string]probe.Schedstat, len(m.proxies))
 	for pod, pid := range m.proxies {
 		s, err := probe.ReadSchedstat(pid)
 		if err != nil {
 			return nil, fmt.Errorf("reading the schedstat of the %s proxy (pid %d): %w", pod, pid, err)
 		}
-		out[pod] = s.OnCPUNanos
+		out[pod] = s
 	}
 	return out, nil
 }

@@ -126,6 +126,11 @@ func TestLocalProfile(t *testing.T) {
 				t.Errorf("cell %s round %d: node busy share %v, want one in (0, 1]", m.Cell, i+1, r.NodeBusy)
 			}
 		}
+		for _, s := range m.Sides {
+			if s.Runs == 0 {
+				t.Errorf("cell %s, %s proxy: no run on a CPU counted, want its wake-ups", m.Cell, s.Side)
+			}
+		}
 	}
 	variants := map[string]bool{}
 	for _, m := range p.Models {

@@ -45,6 +45,9 @@ type SideMeasurement struct {
 	SchedstatOnCPUNanos uint64 `json:"schedstatOnCPUNanos"`
 	// RunqWaitNanos is the time the proxy's threads waited on a run queue.
 	RunqWaitNanos uint64 `json:"runqWaitNanos"`
+	// Runs is how many times the proxy's threads were put on a CPU
+	// (schedstat pcount): its wake-ups, roughly, to set beside a chain's.
+	Runs uint64 `json:"runs,omitempty"`
 	// Samples counts classified stack samples per component (including
 	// classify.App).
 	Samples map[profile.Component]uint64 `json:"samples"`

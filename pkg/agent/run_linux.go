@@ -546,6 +546,7 @@ func measureCell(ctx context.Context, vr variantRun, rig Testbed, c Cell, proto 
 			OnCPUNanos:          last.sched[pid].on - first.sched[pid].on,
 			RunqWaitNanos:       last.sched[pid].wait - first.sched[pid].wait,
 			SchedstatOnCPUNanos: last.schedstat[i].OnCPUNanos - first.schedstat[i].OnCPUNanos,
+			Runs:                last.schedstat[i].Timeslices - first.schedstat[i].Timeslices,
 			Samples:             counts[pid],
 		})
 	}

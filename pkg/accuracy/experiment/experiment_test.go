@@ -137,6 +137,19 @@ func TestCompare(t *testing.T) {
 			t.Errorf("%s %s: abs error %g, want %g", tt.row.Name, tt.row.Metric, tt.row.AbsError, tt.row.Predict-tt.want)
 		}
 	}
+	if note := find(KindProxy, "front", MetricCPU).Note; strings.Contains(note, "runs on a CPU") {
+		t.Errorf("proxy note %q without measured runs, want none named", note)
+	}
+	rounds := syntheticRounds(top, 3)
+	for i := range rounds {
+		rounds[i].Mesh.ProxyRuns = map[string]uint64{"front": 2500}
+	}
+	for _, r := range Compare(top, 200, rounds, &rep.Baseline) {
+		if r.Kind == KindProxy && r.Name == "front" && !strings.HasSuffix(r.Note, ", 2.5 runs on a CPU per request") {
+			t.Errorf("front's note %q: want its 2500 runs over 1000 requests", r.Note)
+		}
+	}
+
 	r := NewRow(KindEdge, "x", MetricP50, "µs", []float64{100, 120, 90}, 110, nil, "")
 	if r.InRange || r.Range != nil {
 		t.Errorf("row without a predicted range: %+v, want not in range", r)

@@ -95,6 +95,10 @@ type LoadRun struct {
 	// ProxyCPUNanos is each pod's proxy on-CPU time during the run
 	// (/proc/PID/task/*/schedstat delta).
 	ProxyCPUNanos map[string]uint64 `json:"proxyCPUNanos"`
+	// ProxyRuns is how many times each pod's proxy threads were put on a
+	// CPU during the run (schedstat pcount delta): its wake-ups, roughly;
+	// absent in reports from before it was measured.
+	ProxyRuns map[string]uint64 `json:"proxyRuns,omitempty"`
 	// Edges holds, per call name, the caller relay's view: p50/p99 of the
 	// round trip minus the callee's handler time.
 	Edges map[string]Latency `json:"edges"`
@@ -328,9 +332,12 @@ func (c comparison) proxyRows() []Row {
 		} else {
 			totalRange = nil
 		}
+		note := fmt.Sprintf("%.0f req/s through it, rate factor %.2f", pred.RequestsPerSecondPerReplica, pred.RateFactor)
+		if runs := c.perRound(func(r Round) float64 { return runsPerRequest(r.Mesh, pod) }); len(runs) > 0 {
+			note += fmt.Sprintf(", %.1f runs on a CPU per request", spread.Of(runs).Median)
+		}
 		rows = append(rows, NewRow(KindProxy, pod, MetricCPU, "mcores",
-			c.perRound(func(r Round) float64 { return millicores(r.Mesh, pod) }), pred.CPUMillicores, r,
-			fmt.Sprintf("%.0f req/s through it, rate factor %.2f", pred.RequestsPerSecondPerReplica, pred.RateFactor)))
+			c.perRound(func(r Round) float64 { return millicores(r.Mesh, pod) }), pred.CPUMillicores, r, note))
 	}
 	return append(rows, NewRow(KindTotal, "sum", MetricCPU, "mcores", c.perRound(func(r Round) float64 {
 		var sum float64
@@ -339,6 +346,16 @@ func (c comparison) proxyRows() []Row {
 		}
 		return sum
 	}), totalPred, totalRange, ""))
+}
+
+// runsPerRequest is how many times pod's proxy was put on a CPU per
+// request that entered the chain during r, NaN when unknown.
+func runsPerRequest(r LoadRun, pod string) float64 {
+	runs, ok := r.ProxyRuns[pod]
+	if !ok || r.Requests == 0 {
+		return math.NaN()
+	}
+	return float64(runs) / float64(r.Requests)
 }
 
 // Summarize computes the error statistics over every rate's rows: latency
