@@ -65,7 +65,7 @@ func TestValidateShort(t *testing.T) {
 		Helper:  suite.Helper, Prefix: prefix, OutDir: out, Progress: privtest.LogWriter{TB: t},
 	}
 	checkReport(t, runChainShort(ctx, t, cfg), cfg, 2)
-	for _, f := range []string{"profile.json", "default/report.json"} {
+	for _, f := range []string{"profile.json", "measurements.json", "default/report.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("output %s: %v", f, err)
 		}

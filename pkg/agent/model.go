@@ -72,13 +72,18 @@ func (s SideMeasurement) Agreement() float64 {
 // component, summing to 1: app and unknown components fold into
 // proxy-other, and a side without samples is all proxy-other.
 func (s SideMeasurement) Shares() map[profile.Component]float64 {
+	return sampleShares(s.Samples)
+}
+
+// sampleShares is Shares of a set of sample counts.
+func sampleShares(samples map[profile.Component]uint64) map[profile.Component]float64 {
 	known := make(map[profile.Component]bool, len(profile.Components))
 	for _, c := range profile.Components {
 		known[c] = true
 	}
 	var total uint64
 	counts := make(map[profile.Component]uint64)
-	for c, n := range s.Samples {
+	for c, n := range samples {
 		if c == profile.SchedWait || !known[c] {
 			c = profile.ProxyOther // app, unknown, and (never sampled) sched-wait
 		}
@@ -289,6 +294,12 @@ type Cost struct {
 // components as the package documentation describes. It returns one Cost per
 // side, direction and profile component, in a fixed order.
 func Attribute(m Measurement) ([]Cost, error) {
+	return attribute(m, SideMeasurement.Shares)
+}
+
+// attribute is Attribute with the components' shares of each side taken
+// from shares.
+func attribute(m Measurement, shares func(SideMeasurement) map[profile.Component]float64) ([]Cost, error) {
 	if m.MeshRequests <= 0 {
 		return nil, fmt.Errorf("attributing cell %s: %w", m.Cell, ErrNoRequests)
 	}
@@ -313,7 +324,7 @@ func Attribute(m Measurement) ([]Cost, error) {
 		wait := float64(s.RunqWaitNanos) / 1e3 / req
 		p50, p99 := addedP50*weight, addedP99*weight
 		wait50, wait99 := math.Min(wait, p50), math.Min(wait, p99)
-		shares := s.Shares()
+		shares := shares(s)
 		for _, dir := range []profile.Direction{profile.Request, profile.Response} {
 			for _, c := range profile.Components {
 				cost := Cost{Side: s.Side, Direction: dir, Component: c}
@@ -343,8 +354,9 @@ const Method = "meshinsight-agent profile --local: two-pod sidecar datapath in n
 	"rounds, latency from the intended send time; proxy on-CPU time and run-queue wait from eBPF " +
 	"tp_btf sched_switch/sched_wakeup (cross-checked with /proc schedstat), component shares from " +
 	"perf CPU-clock stack samples classified by rule file; CPU per request = on-CPU ÷ mesh requests; " +
-	"latency = added mesh−bypass median over rounds, apportioned to sides by CPU and to components " +
-	"by sample share (not measured per component); both split evenly between request and response; " +
+	"latency = added mesh−bypass median over rounds, apportioned to sides by CPU; each side's CPU and latency " +
+	"split into components by its stack-sample shares pooled over all its variant's cells (not measured per " +
+	"component), the same split at every size; both split evenly between request and response; " +
 	"linear fits over message size at the lowest rate; each model's range is a 90% bootstrap interval over " +
 	"the rounds of its variant's cells with the size fit's residual added in quadrature"
 
@@ -416,14 +428,25 @@ type costSeries struct {
 }
 
 // collectCosts attributes the cells at the reference rate (the lowest)
-// to traversals and components.
+// to traversals and components. Each side's split into components is the
+// share of its stack samples pooled over every cell of its variant (all
+// rates and sizes), the same at every size: a cell at the reference rate
+// holds only a handful of samples at 99 Hz (a proxy spending 100 µs per
+// request at 150 req/s is on a CPU 1.5 % of the time), and shares that
+// differ by size only through sampling noise would, fitted component by
+// component with non-negative lines, move CPU between sizes — the side's
+// total at each size would no longer be the one measured. With one split per
+// side, the components' lines sum to the line fitted to the side's total.
 func collectCosts(ms []Measurement, lowest float64) (*costSeries, error) {
 	cs := &costSeries{byKey: map[profile.Key]map[profile.Component]*series{}}
+	pooled := pooledShares(ms)
 	for _, m := range ms {
 		if m.RatePerSecond != lowest {
 			continue
 		}
-		costs, err := Attribute(m)
+		costs, err := attribute(m, func(s SideMeasurement) map[profile.Component]float64 {
+			return pooled[sideOf{m.Protocol, m.MTLS, s.Side}]
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -447,6 +470,35 @@ func collectCosts(ms []Measurement, lowest float64) (*costSeries, error) {
 		}
 	}
 	return cs, nil
+}
+
+// sideOf names one side of one variant.
+type sideOf struct {
+	protocol string
+	mtls     bool
+	side     profile.Side
+}
+
+// pooledShares sums each side's stack samples over every cell of its
+// variant and returns their shares (see collectCosts).
+func pooledShares(ms []Measurement) map[sideOf]map[profile.Component]float64 {
+	counts := map[sideOf]map[profile.Component]uint64{}
+	for _, m := range ms {
+		for _, s := range m.Sides {
+			k := sideOf{m.Protocol, m.MTLS, s.Side}
+			if counts[k] == nil {
+				counts[k] = map[profile.Component]uint64{}
+			}
+			for c, n := range s.Samples {
+				counts[k][c] += n
+			}
+		}
+	}
+	out := make(map[sideOf]map[profile.Component]float64, len(counts))
+	for k, c := range counts {
+		out[k] = sampleShares(c)
+	}
+	return out
 }
 
 // fitModel fits one component's CPU and latency against message size.

@@ -289,3 +289,46 @@ func TestNodeBusyIsTheMedianOfTheRoundsThatHaveOne(t *testing.T) {
 		t.Error("NodeBusy() of rounds without a share: ok, want false")
 	}
 }
+
+// TestBuildProfileKeepsEachSidesMeasuredTotal is the bias found in issue
+// 12: a handful of stack samples per cell put a side's CPU in one component
+// at 128 B and in another at 4 KiB; fitted component by component with
+// non-negative lines, the models then summed to about half the measured
+// CPU at 128 B and far more than it at 4 KiB. Each side's models must sum
+// to what was measured at every size.
+func TestBuildProfileKeepsEachSidesMeasuredTotal(t *testing.T) {
+	sampled := func(bytes int, rate float64, comp profile.Component) Measurement {
+		m := cell(bytes, rate, 130, 130, 300)
+		for i := range m.Sides {
+			m.Sides[i].Samples = map[profile.Component]uint64{comp: 3}
+		}
+		return m
+	}
+	ms := []Measurement{
+		sampled(128, 150, profile.SocketRead), sampled(4096, 150, profile.Epoll),
+		// More samples at a higher rate: they set the split, not the totals.
+		sampled(128, 1350, profile.ProxyOther), sampled(4096, 1350, profile.ProxyOther),
+	}
+	p, err := BuildProfile(ms, "local-test", time.Now(), Platform{Proxy: "haproxy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range []profile.Side{profile.Outbound, profile.Inbound} {
+		for _, bytes := range []float64{128, 4096} {
+			var sum float64
+			comps := map[profile.Component]bool{}
+			for _, m := range p.Models {
+				if m.Side == side {
+					sum += m.CPUMicrosPerRequest.At(bytes)
+					comps[m.Component] = true
+				}
+			}
+			if !near(sum, 130) {
+				t.Errorf("%s at %g B: models sum to %.1f CPU-µs per request, want the measured 130", side, bytes, sum)
+			}
+			if len(comps) != 3 {
+				t.Errorf("%s: components %v, want the three sampled anywhere in the variant", side, comps)
+			}
+		}
+	}
+}
