@@ -29,7 +29,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.AddCommand(newProfileCommand(out, errOut), newCleanupCommand(errOut), newServeCommand(), newLoadCommand(out), newLoadServerCommand(),
-		newValidateCommand(out, errOut), newRelayCommand())
+		newValidateCommand(out, errOut), newRelayCommand(), newFitCommand(out))
 	return root
 }
 

@@ -2,11 +2,19 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
+	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
 // TestHelpFlags checks every command's flag help for pflag's pitfalls: an
@@ -58,5 +66,60 @@ func TestMemoryServicesZeroSkips(t *testing.T) {
 		if len(cfg.MemoryServices) != tc.want {
 			t.Errorf("%v: memory services %v, want %d of them", tc.args, cfg.MemoryServices, tc.want)
 		}
+	}
+}
+
+// fit writes the profile of the cells it is given, like the run's.
+func TestFitRefitsCells(t *testing.T) {
+	dir := t.TempDir()
+	cell := func(bytes int, cpuNanos uint64) agent.Measurement {
+		return agent.Measurement{
+			Cell:         agent.Cell{Protocol: "tcp", RatePerSecond: 150, Bytes: bytes},
+			MeshRequests: 1000,
+			Rounds:       []agent.Round{{MeshP50Micros: 400, BypassP50Micros: 100, MeshP99Micros: 900, BypassP99Micros: 300}},
+			Sides: []agent.SideMeasurement{
+				{Side: profile.Outbound, OnCPUNanos: cpuNanos, Samples: map[profile.Component]uint64{profile.Epoll: 2}},
+				{Side: profile.Inbound, OnCPUNanos: cpuNanos, Samples: map[profile.Component]uint64{profile.SocketRead: 2}},
+			},
+		}
+	}
+	ms := []agent.Measurement{cell(128, 130e6), cell(4096, 132e6)}
+	like, err := agent.BuildProfile(ms, "local-haproxy-run", time.Now(), agent.Platform{Proxy: "haproxy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, likePath, out := filepath.Join(dir, "cells.json"), filepath.Join(dir, "profile.json"), filepath.Join(dir, "refit.json")
+	if err := os.WriteFile(cells, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := profile.WriteFile(likePath, like); err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCommand(io.Discard, io.Discard)
+	root.SetArgs([]string{"fit", "--measurements", cells, "--like", likePath, "-o", out})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inbound float64
+	for _, m := range p.Models {
+		if m.Side == profile.Inbound {
+			inbound += m.CPUMicrosPerRequest.At(128)
+		}
+	}
+	if p.Metadata.Name != "local-haproxy-run" || math.Abs(inbound-130) > 1e-6 {
+		t.Errorf("refit %q: inbound CPU at 128 B %.3f, want the run's name and the measured 130", p.Metadata.Name, inbound)
+	}
+	root = newRootCommand(io.Discard, io.Discard)
+	root.SetArgs([]string{"fit", "--like", likePath})
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "--measurements") {
+		t.Errorf("fit without --measurements: %v, want an error naming it", err)
 	}
 }

@@ -417,6 +417,28 @@ func BuildProfile(ms []Measurement, name string, created time.Time, platform Pla
 	return p, nil
 }
 
+// Refit fits measurements (a profile run's cells, as --measurements or
+// validate write them) again into a profile like the one that run wrote:
+// models and rate factors from ms, as BuildProfile fits them today; name,
+// provenance (the method text replaced by today's), operating point and
+// memory kept from like. It lets a change of the fit be judged on cells
+// already measured, without measuring again.
+func Refit(ms []Measurement, like *profile.Profile) (*profile.Profile, error) {
+	p, err := BuildProfile(ms, like.Metadata.Name, like.Metadata.Created, like.Provenance.Platform)
+	if err != nil {
+		return nil, err
+	}
+	p.Metadata = like.Metadata
+	p.Provenance = like.Provenance
+	p.Provenance.Method = Method
+	p.OperatingPoint = like.OperatingPoint
+	p.Proxies = like.Proxies
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("validating the refitted profile: %w", err)
+	}
+	return p, nil
+}
+
 // series are one component's attributed costs against message size.
 type series struct{ cpu, p50, p99 []profile.Point }
 

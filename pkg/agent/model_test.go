@@ -332,3 +332,24 @@ func TestBuildProfileKeepsEachSidesMeasuredTotal(t *testing.T) {
 		}
 	}
 }
+
+func TestRefitKeepsTheRunsProfileButTheModels(t *testing.T) {
+	ms := []Measurement{cell(0, 500, 10, 6, 32), cell(1024, 500, 12, 7, 38), cell(0, 2000, 5, 3, 16)}
+	like, err := BuildProfile(ms, "local-haproxy-run", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Platform{Proxy: "haproxy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	like.OperatingPoint = &profile.OperatingPoint{RequestsPerSecond: 500, ProxyThreads: 1}
+	like.Provenance.Method = "an older fit"
+	like.Models = like.Models[:1] // what an older fit might have left
+	got, err := Refit(ms, like)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Metadata != like.Metadata || got.OperatingPoint != like.OperatingPoint || got.Provenance.Method != Method {
+		t.Errorf("refit kept metadata %+v, operating point %+v, method %q; want the run's, and today's method", got.Metadata, got.OperatingPoint, got.Provenance.Method)
+	}
+	if len(got.Models) != 4 {
+		t.Errorf("%d models, want the 4 of today's fit", len(got.Models))
+	}
+}
