@@ -121,6 +121,9 @@ func (a *AddedLatency) check(where place) error {
 	if err := figures(where, field{"latencyP50Micros", a.LatencyP50Micros}, field{"latencyP99Micros", a.LatencyP99Micros}, field{"shareP50", a.ShareP50}, field{"shareP99", a.ShareP99}); err != nil {
 		return err
 	}
+	if err := a.Range.check(where); err != nil {
+		return err
+	}
 	return components(where, a.Components)
 }
 
@@ -128,8 +131,12 @@ func (a *AddedLatency) check(where place) error {
 func components(where place, cs []ComponentCost) error {
 	for i := range cs {
 		c := &cs[i]
-		if err := figures(func() string { return where() + " component " + c.Component },
+		at := func() string { return where() + " component " + c.Component }
+		if err := figures(at,
 			field{"latencyP50Micros", c.LatencyP50Micros}, field{"latencyP99Micros", c.LatencyP99Micros}, field{"cpuMillicores", c.CPUMillicores}); err != nil {
+			return err
+		}
+		if err := c.Range.check(at); err != nil {
 			return err
 		}
 	}

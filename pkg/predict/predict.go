@@ -70,10 +70,15 @@ var componentIndex = func() map[profile.Component]int {
 const nComponents = 10
 
 // costs accumulates per-component figures, and the low and high ends of
-// their totals (p50, p99, CPU) from the models' ranges.
+// their totals and of each component's (p50, p99, CPU) from the models'
+// ranges.
 type costs struct {
 	p50, p99, cpu [nComponents]float64
 	low, high     [3]float64
+	// compLow and compHigh are each component's ends; compUnranged marks
+	// a component with a term from a model without a range.
+	compLow, compHigh [nComponents][3]float64
+	compUnranged      [nComponents]bool
 	// unranged is set when a term came from a model without a range,
 	// ranged when one came from a model with one.
 	unranged, ranged bool
@@ -98,10 +103,13 @@ func (c *costs) term(i int, p50, p99, cpu float64, r *profile.Range) {
 		c.ranged = true
 	} else {
 		c.unranged = true
+		c.compUnranged[i] = true
 	}
 	for j, v := range [3]float64{p50, p99, cpu} {
 		c.low[j] += v * b[j].Low
 		c.high[j] += v * b[j].High
+		c.compLow[i][j] += v * b[j].Low
+		c.compHigh[i][j] += v * b[j].High
 	}
 }
 
@@ -111,6 +119,11 @@ func (c *costs) merge(o *costs) {
 		c.p50[j] += o.p50[j]
 		c.p99[j] += o.p99[j]
 		c.cpu[j] += o.cpu[j]
+		for k := range 3 {
+			c.compLow[j][k] += o.compLow[j][k]
+			c.compHigh[j][k] += o.compHigh[j][k]
+		}
+		c.compUnranged[j] = c.compUnranged[j] || o.compUnranged[j]
 	}
 	for j := range 3 {
 		c.low[j] += o.low[j]
@@ -126,12 +139,17 @@ func (c *costs) wait(i int, micros float64) {
 	c.p99[i] += micros
 	c.low[1] += micros
 	c.high[1] += micros
+	c.compLow[i][1] += micros
+	c.compHigh[i][1] += micros
 }
 
 // mergeCPU adds o's CPU figures into c.
 func (c *costs) mergeCPU(o *costs) {
 	for j := range nComponents {
 		c.cpu[j] += o.cpu[j]
+		c.compLow[j][2] += o.compLow[j][2]
+		c.compHigh[j][2] += o.compHigh[j][2]
+		c.compUnranged[j] = c.compUnranged[j] || o.compUnranged[j]
 	}
 	c.low[2] += o.low[2]
 	c.high[2] += o.high[2]
@@ -457,6 +475,8 @@ func traversalCosts(m *model, e *callgraph.ResolvedEdge, t traversal, mtls bool,
 	}
 	for j := range nComponents {
 		pc.cpu[j] = MillicoresFromRate(e.RequestsPerSecond, pc.cpu[j])
+		pc.compLow[j][2] = MillicoresFromRate(e.RequestsPerSecond, pc.compLow[j][2])
+		pc.compHigh[j][2] = MillicoresFromRate(e.RequestsPerSecond, pc.compHigh[j][2])
 	}
 	pc.low[2] = MillicoresFromRate(e.RequestsPerSecond, pc.low[2])
 	pc.high[2] = MillicoresFromRate(e.RequestsPerSecond, pc.high[2])
@@ -543,7 +563,18 @@ func appendComponents(out []ComponentCost, c *costs) []ComponentCost {
 		if c.zero(i) {
 			continue
 		}
-		out = append(out, ComponentCost{Component: string(comp), LatencyP50Micros: c.p50[i], LatencyP99Micros: c.p99[i], CPUMillicores: c.cpu[i]})
+		cc := ComponentCost{Component: string(comp), LatencyP50Micros: c.p50[i], LatencyP99Micros: c.p99[i], CPUMillicores: c.cpu[i]}
+		if c.ranged && !c.compUnranged[i] {
+			lo, hi := c.compLow[i], c.compHigh[i]
+			// One allocation for the range and its three intervals.
+			r := &struct {
+				Range
+				ends [3]Interval
+			}{ends: [3]Interval{{lo[0], hi[0]}, {lo[1], hi[1]}, {lo[2], hi[2]}}}
+			r.Range = Range{LatencyP50Micros: &r.ends[0], LatencyP99Micros: &r.ends[1], CPUMillicores: &r.ends[2]}
+			cc.Range = &r.Range
+		}
+		out = append(out, cc)
 	}
 	return out
 }

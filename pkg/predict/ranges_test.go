@@ -48,6 +48,17 @@ func TestRangesFollowTheModels(t *testing.T) {
 		within(t, e.Name()+" p50", e.Range.LatencyP50Micros, e.LatencyP50Micros, 0.9, 1.2)
 		within(t, e.Name()+" p99", e.Range.LatencyP99Micros, e.LatencyP99Micros, 0.7, 1.5)
 		within(t, e.Name()+" cpu", e.Range.CPUMillicores, e.CPUMillicores, 0.95, 1.1)
+		if len(e.Components) == 0 {
+			t.Errorf("%s: no components", e.Name())
+		}
+		for _, c := range e.Components {
+			if c.Range == nil {
+				t.Fatalf("%s %s: no range", e.Name(), c.Component)
+			}
+			within(t, e.Name()+" "+c.Component+" p50", c.Range.LatencyP50Micros, c.LatencyP50Micros, 0.9, 1.2)
+			within(t, e.Name()+" "+c.Component+" p99", c.Range.LatencyP99Micros, c.LatencyP99Micros, 0.7, 1.5)
+			within(t, e.Name()+" "+c.Component+" cpu", c.Range.CPUMillicores, c.CPUMillicores, 0.95, 1.1)
+		}
 	}
 	for _, p := range sc.Proxies {
 		within(t, p.Workload+" cpu", p.Range.CPUMillicores, p.CPUMillicores, 0.95, 1.1)
@@ -72,6 +83,11 @@ func TestRangesUnknownAreAbsent(t *testing.T) {
 	if sc.Edges[0].Range != nil || sc.Proxies[0].Range != nil || sc.Paths[0].Range != nil || sc.Totals.Range != nil {
 		t.Errorf("ranges without any in the profile: %+v %+v %+v %+v", sc.Edges[0].Range, sc.Proxies[0].Range, sc.Paths[0].Range, sc.Totals.Range)
 	}
+	for _, c := range sc.Edges[0].Components {
+		if c.Range != nil {
+			t.Errorf("component %s has a range %+v without any in the profile", c.Component, c.Range)
+		}
+	}
 	for _, n := range notes {
 		if n.Code == diag.NoRanges {
 			t.Errorf("unexpected %s", n)
@@ -83,6 +99,18 @@ func TestRangesUnknownAreAbsent(t *testing.T) {
 	sc, notes = run(t, twoWorkloads("sidecar", "ambient", e), rangedProfile(t))
 	if sc.Edges[0].Range != nil || sc.Totals.Range != nil {
 		t.Errorf("a term without range left ranges: edge %+v totals %+v", sc.Edges[0].Range, sc.Totals.Range)
+	}
+	// A component the ztunnel's models also cost loses its range; one only
+	// the sidecar's models cost (L7 parsing) keeps it.
+	unranged, parsing := 0, false
+	for _, c := range sc.Edges[0].Components {
+		if c.Range == nil {
+			unranged++
+		}
+		parsing = parsing || c.Component == string(profile.Parsing) && c.Range != nil
+	}
+	if unranged == 0 || !parsing {
+		t.Errorf("components %+v: want those the ztunnel costs without a range, parsing with one", sc.Edges[0].Components)
 	}
 	var sidecar *ProxyResult
 	for i := range sc.Proxies {

@@ -134,6 +134,9 @@ type ComponentCost struct {
 	LatencyP50Micros float64 `json:"latencyP50Micros"`
 	LatencyP99Micros float64 `json:"latencyP99Micros"`
 	CPUMillicores    float64 `json:"cpuMillicores"`
+	// Range holds the low–high range of each figure; nil when a model the
+	// component rests on has none.
+	Range *Range `json:"range,omitempty"`
 }
 
 // ProxyKind is the kind of proxy instance CPU is charged to.

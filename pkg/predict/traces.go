@@ -73,6 +73,9 @@ type AddedLatency struct {
 	// Components split the added latency by proxy component, largest p50 first;
 	// CPU is not given here (see the calls' edges).
 	Components []ComponentCost `json:"components"`
+	// Range holds the low–high range of the p50 and p99, summed from the
+	// calls' edges as the figures are; nil when an edge has none.
+	Range *Range `json:"range,omitempty"`
 }
 
 // CallResult is one call on an operation's critical path.
@@ -97,6 +100,10 @@ type EdgeFunc func(from, to string) (EdgeResult, bool)
 // edge. missing lists the calls edge has no prediction for (counted as zero).
 func PredictOperation(op traces.Operation, edge EdgeFunc) (added AddedLatency, calls []CallResult, missing []string) {
 	var comps []ComponentCost
+	var p50, p99 Interval
+	ranged := true
+	// compRanged is false for a component an edge gave without a range.
+	compRanged := map[string]bool{}
 	for _, c := range op.Calls {
 		e, ok := edge(c.From, c.To)
 		if !ok {
@@ -106,15 +113,27 @@ func PredictOperation(op traces.Operation, edge EdgeFunc) (added AddedLatency, c
 		calls = append(calls, CallResult{From: c.From, To: c.To, PerRequest: c.PerRequest, Edge: e})
 		added.LatencyP50Micros += c.PerRequest * e.LatencyP50Micros
 		added.LatencyP99Micros += c.PerRequest * e.LatencyP99Micros
+		ranged = ranged && addLatencyRange(&p50, &p99, c.PerRequest, e.Range)
 		for _, cc := range e.Components {
 			i := slices.IndexFunc(comps, func(x ComponentCost) bool { return x.Component == cc.Component })
 			if i < 0 {
-				comps = append(comps, ComponentCost{Component: cc.Component})
+				comps = append(comps, ComponentCost{Component: cc.Component, Range: &Range{LatencyP50Micros: &Interval{}, LatencyP99Micros: &Interval{}}})
 				i = len(comps) - 1
+				compRanged[cc.Component] = true
 			}
 			comps[i].LatencyP50Micros += c.PerRequest * cc.LatencyP50Micros
 			comps[i].LatencyP99Micros += c.PerRequest * cc.LatencyP99Micros
+			r := comps[i].Range
+			compRanged[cc.Component] = compRanged[cc.Component] && addLatencyRange(r.LatencyP50Micros, r.LatencyP99Micros, c.PerRequest, cc.Range)
 		}
+	}
+	for i := range comps {
+		if !ranged || !compRanged[comps[i].Component] {
+			comps[i].Range = nil
+		}
+	}
+	if ranged && len(calls) > 0 {
+		added.Range = &Range{LatencyP50Micros: &p50, LatencyP99Micros: &p99}
 	}
 	slices.SortStableFunc(comps, func(a, b ComponentCost) int { return cmp.Compare(b.LatencyP50Micros, a.LatencyP50Micros) })
 	added.Components = comps
@@ -125,6 +144,19 @@ func PredictOperation(op traces.Operation, edge EdgeFunc) (added AddedLatency, c
 		added.ShareP99 = added.LatencyP99Micros / p99
 	}
 	return added, calls, missing
+}
+
+// addLatencyRange adds weight × r's p50 and p99 ends to p50 and p99, and
+// reports false when r has none.
+func addLatencyRange(p50, p99 *Interval, weight float64, r *Range) bool {
+	if r == nil || r.LatencyP50Micros == nil || r.LatencyP99Micros == nil {
+		return false
+	}
+	p50.Low += weight * r.LatencyP50Micros.Low
+	p50.High += weight * r.LatencyP50Micros.High
+	p99.Low += weight * r.LatencyP99Micros.Low
+	p99.High += weight * r.LatencyP99Micros.High
+	return true
 }
 
 // TraceInput is what a trace-based prediction is computed from.

@@ -173,3 +173,39 @@ func TestTraceCallsFindEdgesByIdentity(t *testing.T) {
 		t.Errorf("calls %+v", calls)
 	}
 }
+
+func TestPredictOperationSumsTheEdgesRanges(t *testing.T) {
+	op := traces.Operation{Service: "a", Operation: "GET /", Requests: 2,
+		Calls: []traces.PathCall{{From: "a", To: "b", PerRequest: 1}, {From: "b", To: "c", PerRequest: 0.5}}}
+	ranged := func(p50, p99 float64) *Range {
+		return &Range{LatencyP50Micros: &Interval{0.9 * p50, 1.2 * p50}, LatencyP99Micros: &Interval{0.5 * p99, 2 * p99}}
+	}
+	edges := map[string]EdgeResult{
+		"a->b": {LatencyP50Micros: 200, LatencyP99Micros: 300, Range: ranged(200, 300),
+			Components: []ComponentCost{{Component: "tls", LatencyP50Micros: 200, LatencyP99Micros: 300, Range: ranged(200, 300)}}},
+		"b->c": {LatencyP50Micros: 100, LatencyP99Micros: 100, Range: ranged(100, 100),
+			Components: []ComponentCost{{Component: "tls", LatencyP50Micros: 60, LatencyP99Micros: 60, Range: ranged(60, 60)},
+				{Component: "parsing", LatencyP50Micros: 40, LatencyP99Micros: 40}}},
+	}
+	edge := func(from, to string) (EdgeResult, bool) {
+		e, ok := edges[from+"->"+to]
+		return e, ok
+	}
+	added, _, _ := PredictOperation(op, edge)
+	// 250 µs p50 and 350 µs p99, each end the weighted sum of the edges'.
+	if r := added.Range; r == nil || !approx(r.LatencyP50Micros.Low, 225) || !approx(r.LatencyP50Micros.High, 300) ||
+		!approx(r.LatencyP99Micros.Low, 175) || !approx(r.LatencyP99Micros.High, 700) {
+		t.Errorf("added %+v: want p50 [225, 300] and p99 [175, 700]", added)
+	}
+	for _, c := range added.Components {
+		if (c.Component == "tls") != (c.Range != nil) {
+			t.Errorf("component %s range %+v: want one for tls only (parsing rests on an edge component without one)", c.Component, c.Range)
+		}
+	}
+	e := edges["b->c"]
+	e.Range = nil
+	edges["b->c"] = e
+	if added, _, _ := PredictOperation(op, edge); added.Range != nil {
+		t.Errorf("an edge without a range left the operation one: %+v", added.Range)
+	}
+}
