@@ -69,16 +69,21 @@ var componentIndex = func() map[profile.Component]int {
 
 const nComponents = 10
 
+// costs.compUnranged holds one bit per component: this fails to compile
+// when the components outgrow it.
+const _ = uint16(1 << (nComponents - 1))
+
 // costs accumulates per-component figures, and the low and high ends of
 // their totals and of each component's (p50, p99, CPU) from the models'
 // ranges.
 type costs struct {
 	p50, p99, cpu [nComponents]float64
 	low, high     [3]float64
-	// compLow and compHigh are each component's ends; compUnranged marks
-	// a component with a term from a model without a range.
-	compLow, compHigh [nComponents][3]float64
-	compUnranged      [nComponents]bool
+	// comp holds each component's ends, allocated at the first term with a
+	// range (never with the reference profile: large graphs stay small);
+	// compUnranged has bit i set when component i had a term without one.
+	comp         *componentEnds
+	compUnranged uint16
 	// unranged is set when a term came from a model without a range,
 	// ranged when one came from a model with one.
 	unranged, ranged bool
@@ -86,6 +91,20 @@ type costs struct {
 	// profile's operating point (no rate factor, tries or features): the
 	// crossing's service time for the queueing term.
 	service float64
+}
+
+// componentEnds are the low and high ends (p50, p99, CPU) of each
+// component's figures.
+type componentEnds struct {
+	low, high [nComponents][3]float64
+}
+
+// ends returns c's component ends, allocating them on first use.
+func (c *costs) ends() *componentEnds {
+	if c.comp == nil {
+		c.comp = new(componentEnds)
+	}
+	return c.comp
 }
 
 // term adds one component's p50, p99 and CPU with their relative bounds
@@ -103,13 +122,18 @@ func (c *costs) term(i int, p50, p99, cpu float64, r *profile.Range) {
 		c.ranged = true
 	} else {
 		c.unranged = true
-		c.compUnranged[i] = true
+		c.compUnranged |= 1 << i
 	}
 	for j, v := range [3]float64{p50, p99, cpu} {
 		c.low[j] += v * b[j].Low
 		c.high[j] += v * b[j].High
-		c.compLow[i][j] += v * b[j].Low
-		c.compHigh[i][j] += v * b[j].High
+	}
+	if r != nil {
+		e := c.ends()
+		for j, v := range [3]float64{p50, p99, cpu} {
+			e.low[i][j] += v * b[j].Low
+			e.high[i][j] += v * b[j].High
+		}
 	}
 }
 
@@ -119,12 +143,17 @@ func (c *costs) merge(o *costs) {
 		c.p50[j] += o.p50[j]
 		c.p99[j] += o.p99[j]
 		c.cpu[j] += o.cpu[j]
-		for k := range 3 {
-			c.compLow[j][k] += o.compLow[j][k]
-			c.compHigh[j][k] += o.compHigh[j][k]
-		}
-		c.compUnranged[j] = c.compUnranged[j] || o.compUnranged[j]
 	}
+	if o.comp != nil {
+		e := c.ends()
+		for j := range nComponents {
+			for k := range 3 {
+				e.low[j][k] += o.comp.low[j][k]
+				e.high[j][k] += o.comp.high[j][k]
+			}
+		}
+	}
+	c.compUnranged |= o.compUnranged
 	for j := range 3 {
 		c.low[j] += o.low[j]
 		c.high[j] += o.high[j]
@@ -139,18 +168,25 @@ func (c *costs) wait(i int, micros float64) {
 	c.p99[i] += micros
 	c.low[1] += micros
 	c.high[1] += micros
-	c.compLow[i][1] += micros
-	c.compHigh[i][1] += micros
+	if c.comp != nil {
+		c.comp.low[i][1] += micros
+		c.comp.high[i][1] += micros
+	}
 }
 
 // mergeCPU adds o's CPU figures into c.
 func (c *costs) mergeCPU(o *costs) {
 	for j := range nComponents {
 		c.cpu[j] += o.cpu[j]
-		c.compLow[j][2] += o.compLow[j][2]
-		c.compHigh[j][2] += o.compHigh[j][2]
-		c.compUnranged[j] = c.compUnranged[j] || o.compUnranged[j]
 	}
+	if o.comp != nil {
+		e := c.ends()
+		for j := range nComponents {
+			e.low[j][2] += o.comp.low[j][2]
+			e.high[j][2] += o.comp.high[j][2]
+		}
+	}
+	c.compUnranged |= o.compUnranged
 	c.low[2] += o.low[2]
 	c.high[2] += o.high[2]
 	c.unranged = c.unranged || o.unranged
@@ -475,8 +511,10 @@ func traversalCosts(m *model, e *callgraph.ResolvedEdge, t traversal, mtls bool,
 	}
 	for j := range nComponents {
 		pc.cpu[j] = MillicoresFromRate(e.RequestsPerSecond, pc.cpu[j])
-		pc.compLow[j][2] = MillicoresFromRate(e.RequestsPerSecond, pc.compLow[j][2])
-		pc.compHigh[j][2] = MillicoresFromRate(e.RequestsPerSecond, pc.compHigh[j][2])
+		if pc.comp != nil {
+			pc.comp.low[j][2] = MillicoresFromRate(e.RequestsPerSecond, pc.comp.low[j][2])
+			pc.comp.high[j][2] = MillicoresFromRate(e.RequestsPerSecond, pc.comp.high[j][2])
+		}
 	}
 	pc.low[2] = MillicoresFromRate(e.RequestsPerSecond, pc.low[2])
 	pc.high[2] = MillicoresFromRate(e.RequestsPerSecond, pc.high[2])
@@ -564,8 +602,8 @@ func appendComponents(out []ComponentCost, c *costs) []ComponentCost {
 			continue
 		}
 		cc := ComponentCost{Component: string(comp), LatencyP50Micros: c.p50[i], LatencyP99Micros: c.p99[i], CPUMillicores: c.cpu[i]}
-		if c.ranged && !c.compUnranged[i] {
-			lo, hi := c.compLow[i], c.compHigh[i]
+		if c.comp != nil && c.compUnranged&(1<<i) == 0 {
+			lo, hi := c.comp.low[i], c.comp.high[i]
 			// One allocation for the range and its three intervals.
 			r := &struct {
 				Range
