@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -159,28 +158,36 @@ func (o *profileOptions) run(ctx context.Context, out, errOut io.Writer) error {
 	return o.write(res, out, errOut)
 }
 
-// write writes the measurements (with --measurements) and the profile to
-// --output or stdout.
-func (o *profileOptions) write(res *agent.Result, out, errOut io.Writer) error {
-	if o.measurements != "" {
-		data, err := json.MarshalIndent(res.Measurements, "", "  ")
-		if err != nil {
-			return fmt.Errorf("encoding measurements: %w", err)
-		}
-		if err := os.WriteFile(o.measurements, append(data, '\n'), 0o644); err != nil {
-			return fmt.Errorf("writing measurements: %w", err)
-		}
-	}
-	if o.output == "" || o.output == "-" {
-		data, err := profile.Marshal(res.Profile)
+// writeProfile writes p to the file output, or to out when output is
+// empty or "-".
+func writeProfile(p *profile.Profile, output string, out io.Writer) error {
+	if output == "" || output == "-" {
+		data, err := profile.Marshal(p)
 		if err != nil {
 			return fmt.Errorf("encoding the profile: %w", err)
 		}
 		_, err = fmt.Fprintf(out, "%s\n", data)
 		return err
 	}
-	if err := profile.WriteFile(o.output, res.Profile); err != nil {
+	if err := profile.WriteFile(output, p); err != nil {
 		return fmt.Errorf("writing the profile: %w", err)
+	}
+	return nil
+}
+
+// write writes the measurements (with --measurements) and the profile to
+// --output or stdout.
+func (o *profileOptions) write(res *agent.Result, out, errOut io.Writer) error {
+	if o.measurements != "" {
+		if err := agent.WriteMeasurements(o.measurements, res.Measurements); err != nil {
+			return err
+		}
+	}
+	if err := writeProfile(res.Profile, o.output, out); err != nil {
+		return err
+	}
+	if o.output == "" || o.output == "-" {
+		return nil
 	}
 	fmt.Fprintf(errOut, "meshinsight-agent: wrote %s (%d models) in %v; try: kubectl meshinsight predict --profile %s -f FILE\n",
 		o.output, len(res.Profile.Models), res.Elapsed.Round(time.Second), o.output)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshinsight/kubectl-meshinsight/pkg/agent"
-	"github.com/meshinsight/kubectl-meshinsight/pkg/inputfile"
 	"github.com/meshinsight/kubectl-meshinsight/pkg/profile"
 )
 
@@ -31,13 +29,9 @@ provenance, operating point and memory model of the profile that run wrote
 			if measurements == "" || like == "" {
 				return errors.New("--measurements and --like are required")
 			}
-			data, err := inputfile.ReadFile(measurements, "measurements", 256<<20)
+			ms, err := agent.ReadMeasurements(measurements)
 			if err != nil {
 				return err
-			}
-			var ms []agent.Measurement
-			if err := json.Unmarshal(data, &ms); err != nil {
-				return fmt.Errorf("decoding the measurements in %s: %w", measurements, err)
 			}
 			base, err := profile.ReadFile(like)
 			if err != nil {
@@ -47,15 +41,7 @@ provenance, operating point and memory model of the profile that run wrote
 			if err != nil {
 				return fmt.Errorf("fitting %s: %w", measurements, err)
 			}
-			if output == "" || output == "-" {
-				data, err := profile.Marshal(p)
-				if err != nil {
-					return err
-				}
-				_, err = out.Write(data)
-				return err
-			}
-			return profile.WriteFile(output, p)
+			return writeProfile(p, output, out)
 		},
 	}
 	cmd.Flags().StringVar(&measurements, "measurements", "", "the run's raw cells (JSON)")

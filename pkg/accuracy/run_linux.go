@@ -188,12 +188,8 @@ func obtainProfile(ctx context.Context, cfg Config, prefix string, logf func(str
 	}
 	// The raw cells too: a later fit can be tried on the same chains'
 	// measurements without measuring again.
-	data, err := json.MarshalIndent(res.Measurements, "", "  ")
-	if err != nil {
-		return nil, "", fmt.Errorf("encoding the profile's measurements: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(cfg.OutDir, "measurements.json"), data, 0o644); err != nil {
-		return nil, "", fmt.Errorf("writing the profile's measurements: %w", err)
+	if err := agent.WriteMeasurements(filepath.Join(cfg.OutDir, "measurements.json"), res.Measurements); err != nil {
+		return nil, "", err
 	}
 	logf("profiled in %v: %s (cells in measurements.json)", res.Elapsed.Round(time.Second), path)
 	return res.Profile, path, nil
