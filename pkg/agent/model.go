@@ -294,12 +294,12 @@ type Cost struct {
 // components as the package documentation describes. It returns one Cost per
 // side, direction and profile component, in a fixed order.
 func Attribute(m Measurement) ([]Cost, error) {
-	return attribute(m, SideMeasurement.Shares)
+	return attribute(m, pooledShares([]Measurement{m}))
 }
 
-// attribute is Attribute with the components' shares of each side taken
-// from shares.
-func attribute(m Measurement, shares func(SideMeasurement) map[profile.Component]float64) ([]Cost, error) {
+// attribute is Attribute with each side's components' shares taken from
+// shares (pooledShares of the cells they were pooled over).
+func attribute(m Measurement, shares map[sideOf]map[profile.Component]float64) ([]Cost, error) {
 	if m.MeshRequests <= 0 {
 		return nil, fmt.Errorf("attributing cell %s: %w", m.Cell, ErrNoRequests)
 	}
@@ -324,7 +324,7 @@ func attribute(m Measurement, shares func(SideMeasurement) map[profile.Component
 		wait := float64(s.RunqWaitNanos) / 1e3 / req
 		p50, p99 := addedP50*weight, addedP99*weight
 		wait50, wait99 := math.Min(wait, p50), math.Min(wait, p99)
-		shares := shares(s)
+		shares := shares[sideOf{m.Protocol, m.MTLS, s.Side}]
 		for _, dir := range []profile.Direction{profile.Request, profile.Response} {
 			for _, c := range profile.Components {
 				cost := Cost{Side: s.Side, Direction: dir, Component: c}
@@ -466,9 +466,7 @@ func collectCosts(ms []Measurement, lowest float64) (*costSeries, error) {
 		if m.RatePerSecond != lowest {
 			continue
 		}
-		costs, err := attribute(m, func(s SideMeasurement) map[profile.Component]float64 {
-			return pooled[sideOf{m.Protocol, m.MTLS, s.Side}]
-		})
+		costs, err := attribute(m, pooled)
 		if err != nil {
 			return nil, err
 		}
