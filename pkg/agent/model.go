@@ -68,14 +68,9 @@ func (s SideMeasurement) Agreement() float64 {
 	return math.Abs(float64(s.OnCPUNanos)-float64(s.SchedstatOnCPUNanos)) / float64(s.SchedstatOnCPUNanos)
 }
 
-// Shares returns the fraction of the side's stack samples per proxy
-// component, summing to 1: app and unknown components fold into
-// proxy-other, and a side without samples is all proxy-other.
-func (s SideMeasurement) Shares() map[profile.Component]float64 {
-	return sampleShares(s.Samples)
-}
-
-// sampleShares is Shares of a set of sample counts.
+// sampleShares returns the fraction of stack samples per proxy component,
+// summing to 1: app and unknown components fold into proxy-other, and no
+// samples at all is all proxy-other.
 func sampleShares(samples map[profile.Component]uint64) map[profile.Component]float64 {
 	known := make(map[profile.Component]bool, len(profile.Components))
 	for _, c := range profile.Components {

@@ -107,12 +107,11 @@ func TestAttributeNoRequests(t *testing.T) {
 }
 
 func TestShares(t *testing.T) {
-	s := SideMeasurement{Samples: map[profile.Component]uint64{profile.TLS: 2, "app": 1, "mystery": 1}}
-	got := s.Shares()
+	got := sampleShares(map[profile.Component]uint64{profile.TLS: 2, "app": 1, "mystery": 1})
 	if !near(got[profile.TLS], 0.5) || !near(got[profile.ProxyOther], 0.5) || len(got) != 2 {
 		t.Errorf("shares %v, want tls .5, proxy-other .5", got)
 	}
-	if got := (SideMeasurement{}).Shares(); got[profile.ProxyOther] != 1 {
+	if got := sampleShares(nil); got[profile.ProxyOther] != 1 {
 		t.Errorf("no samples: %v, want all proxy-other", got)
 	}
 }
