@@ -22,8 +22,8 @@ func PrintValidation(w io.Writer, r *experiment.Report) error {
 	first := min(1, len(r.LoadAverage))
 	fmt.Fprintf(&buf, "%d interleaved mesh/bypass rounds of %gs per rate; load average %s at start, %s at end\n",
 		r.Rounds, r.RunSeconds, strings.Join(r.LoadAverage[:first], ""), strings.Join(r.LoadAverage[first:], ""))
-	if r.ProfileNodeBusy != nil {
-		fmt.Fprintf(&buf, "node CPUs busy while the profile's cells were measured: %.0f%%\n", 100**r.ProfileNodeBusy)
+	if line := busyShare("node CPUs busy while the profile's cells were measured", r.ProfileNodeBusy); line != "" {
+		fmt.Fprintln(&buf, line)
 	}
 	fmt.Fprintln(&buf, "measured: median [min, max] over rounds; error = (predicted − measured median) / |measured median|")
 	for _, rr := range r.Rates {
