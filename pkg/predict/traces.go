@@ -102,8 +102,6 @@ func PredictOperation(op traces.Operation, edge EdgeFunc) (added AddedLatency, c
 	var comps []ComponentCost
 	var p50, p99 Interval
 	ranged := true
-	// compRanged is false for a component an edge gave without a range.
-	compRanged := map[string]bool{}
 	for _, c := range op.Calls {
 		e, ok := edge(c.From, c.To)
 		if !ok {
@@ -119,16 +117,17 @@ func PredictOperation(op traces.Operation, edge EdgeFunc) (added AddedLatency, c
 			if i < 0 {
 				comps = append(comps, ComponentCost{Component: cc.Component, Range: &Range{LatencyP50Micros: &Interval{}, LatencyP99Micros: &Interval{}}})
 				i = len(comps) - 1
-				compRanged[cc.Component] = true
 			}
 			comps[i].LatencyP50Micros += c.PerRequest * cc.LatencyP50Micros
 			comps[i].LatencyP99Micros += c.PerRequest * cc.LatencyP99Micros
-			r := comps[i].Range
-			compRanged[cc.Component] = compRanged[cc.Component] && addLatencyRange(r.LatencyP50Micros, r.LatencyP99Micros, c.PerRequest, cc.Range)
+			// A component loses its range at the first edge that gives it none.
+			if r := comps[i].Range; r != nil && !addLatencyRange(r.LatencyP50Micros, r.LatencyP99Micros, c.PerRequest, cc.Range) {
+				comps[i].Range = nil
+			}
 		}
 	}
-	for i := range comps {
-		if !ranged || !compRanged[comps[i].Component] {
+	if !ranged {
+		for i := range comps {
 			comps[i].Range = nil
 		}
 	}
